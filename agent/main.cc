@@ -1,0 +1,155 @@
+// walrep_agent: the daemon. Serves walrep.v1.ReplicationAgent, gRPC reflection and health
+// on --grpc_listen and Prometheus metrics on --metrics_listen; SIGTERM/SIGINT stop it
+// cleanly (streams closed with CopyDone + Terminate) with exit status 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/http_server.h"
+#include "agent/logging.h"
+#include "agent/metrics.h"
+#include "agent/service.h"
+
+ABSL_FLAG(std::string, data_dir, "", "Agent data directory (required): identity, state, WAL.");
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051", "host:port of the gRPC control API.");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9188",
+          "host:port serving Prometheus text at /metrics (empty disables it).");
+ABSL_FLAG(std::string, engine, "none",
+          "Apply engine: none (WAL archive, records verified) or postgres (a supervised "
+          "hot standby in <data_dir>/pgdata).");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a bearer token; when set every RPC needs "
+          "'authorization: Bearer <token>'. Required for non-loopback --grpc_listen.");
+ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
+ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error.");
+
+namespace walrep {
+namespace {
+
+constexpr const char* kServiceName = "walrep.v1.ReplicationAgent";
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "walrep_agent: %s\n", std::string(status.message()).c_str());
+  return 2;
+}
+
+int Run() {
+  AgentConfig config;
+  config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  config.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  config.log_format = absl::GetFlag(FLAGS_log_format);
+  config.log_level = absl::GetFlag(FLAGS_log_level);
+  auto engine = ParseEngine(absl::GetFlag(FLAGS_engine));
+  if (!engine.ok()) return Fail(engine.status());
+  config.engine = *engine;
+  if (absl::Status st = ValidateConfig(&config); !st.ok()) return Fail(st);
+  if (absl::Status st = SetupLogging(config.log_format, config.log_level); !st.ok()) return Fail(st);
+  std::string token;
+  if (!config.auth_token_file.empty()) {
+    auto t = ReadAuthToken(config.auth_token_file);
+    if (!t.ok()) return Fail(t.status());
+    token = *t;
+  }
+  auto log = ModuleLogger("agent");
+
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto agent = Agent::Open(config);
+  if (!agent.ok()) return Fail(agent.status());
+
+  HttpServer metrics([&agent](const std::string& path) {
+    if (path == "/metrics") return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                                RenderPrometheus((*agent)->GetProgress())};
+    if (path == "/healthz") {
+      bool ok = (*agent)->healthy();
+      return HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok\n" : "storage failure\n"};
+    }
+    return HttpResponse{404, "text/plain", "not found; try /metrics\n"};
+  });
+  if (!config.metrics_listen.empty()) {
+    if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return Fail(st);
+  }
+
+  ReplicationAgentService service(agent->get(), token);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    return Fail(absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", config.grpc_listen,
+                     " (address in use or not local?)")));
+  }
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+  log->info("serving {} on {} (port {}), metrics on {}{}", kServiceName, config.grpc_listen,
+            bound_port, config.metrics_listen.empty() ? "(disabled)" : config.metrics_listen,
+            token.empty() ? "" : ", bearer token required");
+
+  // Health follows the agent: NOT_SERVING after a sticky storage failure.
+  std::atomic<bool> stopping{false};
+  std::thread health_thread([&] {
+    uint64_t seen = (*agent)->changes().generation();
+    bool serving = true;
+    while (!stopping.load()) {
+      seen = (*agent)->changes().WaitForChange(seen, absl::Now() + absl::Milliseconds(250));
+      bool now = (*agent)->healthy();
+      if (now != serving) {
+        serving = now;
+        health->SetServingStatus("", now);
+        health->SetServingStatus(kServiceName, now);
+      }
+    }
+  });
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log->info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  health->Shutdown();
+  (*agent)->Shutdown();  // ends streams and watchers first, so Shutdown below is quick
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  stopping.store(true);
+  health_thread.join();
+  metrics.Stop();
+  agent->reset();
+  log->info("stopped");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace walrep
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "walrep_agent --data_dir=DIR [--grpc_listen=HOST:PORT] [--metrics_listen=HOST:PORT] "
+      "[--engine=none|postgres] [--auth_token_file=FILE]");
+  absl::ParseCommandLine(argc, argv);
+  return walrep::Run();
+}

@@ -1,0 +1,81 @@
+#include "agent/metrics.h"
+
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace walrep {
+namespace {
+
+void Metric(std::string* out, absl::string_view name, absl::string_view type,
+            absl::string_view help, uint64_t value) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
+                  value, "\n");
+}
+
+// An enum as a labelled gauge family: 1 for the current value, 0 for the others, so
+// dashboards can alert on e.g. walrep_stream_state{state="backoff"} == 1.
+template <typename EnumDesc>
+void EnumMetric(std::string* out, absl::string_view name, absl::string_view label,
+                absl::string_view help, absl::string_view prefix, int current,
+                const EnumDesc* desc) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n");
+  for (int i = 0; i < desc->value_count(); ++i) {
+    const auto* v = desc->value(i);
+    std::string value_name = v->name();
+    if (absl::StartsWith(value_name, prefix)) value_name = value_name.substr(prefix.size());
+    absl::AsciiStrToLower(&value_name);
+    absl::StrAppend(out, name, "{", label, "=\"", value_name, "\"} ", v->number() == current ? 1 : 0,
+                    "\n");
+  }
+}
+
+}  // namespace
+
+std::string RenderPrometheus(const walrep::v1::Progress& p) {
+  std::string out;
+  const auto& m = p.metrics();
+  Metric(&out, "walrep_sessions_started_total", "counter",
+         "Replication sessions that reached streaming.", m.sessions_started());
+  Metric(&out, "walrep_sessions_failed_total", "counter",
+         "Replication sessions that ended in an error.", m.sessions_failed());
+  Metric(&out, "walrep_reconnects_total", "counter",
+         "Reconnect attempts after a failed or ended session.", m.reconnects());
+  Metric(&out, "walrep_wal_received_bytes_total", "counter",
+         "WAL bytes received from the primary.", m.wal_bytes_received());
+  Metric(&out, "walrep_status_updates_sent_total", "counter",
+         "Standby status updates sent to the primary.", m.status_updates_sent());
+  absl::StrAppend(&out,
+                  "# HELP walrep_last_session_start_timestamp_seconds Start of the last "
+                  "replication session (Unix time).\n"
+                  "# TYPE walrep_last_session_start_timestamp_seconds gauge\n"
+                  "walrep_last_session_start_timestamp_seconds ",
+                  absl::StrFormat("%.3f", m.last_session_start_time().seconds() +
+                                              m.last_session_start_time().nanos() / 1e9),
+                  "\n");
+  Metric(&out, "walrep_receive_lsn", "gauge", "WAL position written to disk (bytes).",
+         p.receive_lsn());
+  Metric(&out, "walrep_flush_lsn", "gauge", "WAL position durably flushed (bytes).", p.flush_lsn());
+  Metric(&out, "walrep_apply_lsn", "gauge", "WAL position applied (bytes).", p.apply_lsn());
+  Metric(&out, "walrep_primary_wal_end_lsn", "gauge",
+         "The primary's WAL end from its last message (bytes).", p.primary_wal_end_lsn());
+  Metric(&out, "walrep_lag_bytes", "gauge", "Primary WAL end minus durable flush position.",
+         p.lag_bytes());
+  Metric(&out, "walrep_timeline", "gauge", "Current timeline.", p.timeline());
+  EnumMetric(&out, "walrep_role", "role", "The agent's role (1 for the current one).", "ROLE_",
+             p.role(), walrep::v1::Role_descriptor());
+  EnumMetric(&out, "walrep_stream_state", "state", "The stream's state (1 for the current one).",
+             "STREAM_STATE_", p.stream_state(), walrep::v1::StreamState_descriptor());
+  Metric(&out, "walrep_backup_bytes_done", "gauge", "Bytes received by the running base backup.",
+         p.backup().bytes_done());
+  Metric(&out, "walrep_backup_bytes_total", "gauge",
+         "Estimated size of the running base backup (0 if unknown).", p.backup().bytes_total());
+  Metric(&out, "walrep_healthy", "gauge", "0 after a sticky storage failure (see last_error), else 1.",
+         p.stream_state() == walrep::v1::STREAM_STATE_FAILED ? 0 : 1);
+  return out;
+}
+
+}  // namespace walrep

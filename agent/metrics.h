@@ -1,0 +1,16 @@
+// Renders the agent's Progress as Prometheus text exposition (format 0.0.4): counters end
+// in _total, positions and sizes in bytes, times in seconds. Pure function.
+#ifndef WALREP_AGENT_METRICS_H_
+#define WALREP_AGENT_METRICS_H_
+
+#include <string>
+
+#include "walrep/v1/agent.pb.h"
+
+namespace walrep {
+
+std::string RenderPrometheus(const walrep::v1::Progress& progress);
+
+}  // namespace walrep
+
+#endif  // WALREP_AGENT_METRICS_H_
