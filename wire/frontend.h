@@ -1,0 +1,55 @@
+// Encoders for the messages a client sends (PostgreSQL protocol 3.0). Each returns the
+// complete wire bytes, header included. Pure functions; safe from any thread.
+//
+// Strings the protocol carries NUL-terminated are checked for embedded NULs and rejected
+// with InvalidArgument before anything is built, so a hostile or mistaken value can never
+// truncate a field on the server side and smuggle the rest in as another field.
+#ifndef WALREP_WIRE_FRONTEND_H_
+#define WALREP_WIRE_FRONTEND_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace walrep {
+
+inline constexpr int32_t kProtocolVersion30 = 196608;  // 3 << 16
+inline constexpr int32_t kSslRequestCode = 80877103;
+// PostgreSQL refuses startup packets above 10000 bytes (MAX_STARTUP_PACKET_LENGTH).
+inline constexpr size_t kMaxStartupPacket = 10000;
+// Largest body we agree to encode; the server's own limit for one message is ~1 GiB.
+inline constexpr size_t kMaxEncodedBody = (size_t{1} << 30) - 1;
+
+// Ordered key/value pairs ("user", "database", "replication", "application_name", ...).
+using StartupParameters = std::vector<std::pair<std::string, std::string>>;
+
+// StartupMessage for protocol 3.0. InvalidArgument (naming the key) when a key is empty
+// or a key/value holds a NUL; InvalidArgument when the packet would exceed 10000 bytes.
+absl::StatusOr<std::string> EncodeStartupMessage(const StartupParameters& params);
+// SSLRequest: the server answers with one untyped byte, 'S' or 'N'.
+std::string EncodeSslRequest();
+// PasswordMessage ('p') carrying a cleartext password or an "md5..." digest.
+absl::StatusOr<std::string> EncodePasswordMessage(absl::string_view password);
+// SASLInitialResponse ('p'): mechanism name, then the client-first message; nullopt
+// encodes length -1 (no initial response).
+absl::StatusOr<std::string> EncodeSaslInitialResponse(
+    absl::string_view mechanism, std::optional<absl::string_view> initial_response);
+// SASLResponse ('p'): raw mechanism bytes (may contain anything).
+absl::StatusOr<std::string> EncodeSaslResponse(absl::string_view data);
+// Query ('Q'), simple query protocol. InvalidArgument if `sql` contains NUL.
+absl::StatusOr<std::string> EncodeQuery(absl::string_view sql);
+// CopyData ('d'): arbitrary bytes (e.g. a standby status update from
+// replication_messages.h).
+absl::StatusOr<std::string> EncodeCopyData(absl::string_view data);
+std::string EncodeCopyDone();
+absl::StatusOr<std::string> EncodeCopyFail(absl::string_view reason);
+std::string EncodeTerminate();
+
+}  // namespace walrep
+
+#endif  // WALREP_WIRE_FRONTEND_H_
