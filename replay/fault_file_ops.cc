@@ -1,0 +1,91 @@
+#include "replay/fault_file_ops.h"
+
+namespace walrep {
+namespace {
+
+using Op = FaultInjectingFileOps::Op;
+
+class FaultFile final : public File {
+ public:
+  FaultFile(FaultInjectingFileOps* ops, std::unique_ptr<File> base)
+      : ops_(ops), base_(std::move(base)) {}
+
+  absl::Status WriteAt(uint64_t offset, absl::string_view data) override {
+    absl::Status s = ops_->MaybeFail(Op::kWrite, "write", path());
+    if (!s.ok()) return s;
+    return base_->WriteAt(offset, data);
+  }
+  absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) override {
+    return base_->ReadAt(offset, n, buf);
+  }
+  absl::StatusOr<uint64_t> Size() override { return base_->Size(); }
+  absl::Status Sync() override {
+    absl::Status s = ops_->MaybeFail(Op::kSync, "fsync", path());
+    if (!s.ok()) return s;
+    return base_->Sync();
+  }
+  absl::Status Close() override {
+    absl::Status closed = base_->Close();
+    absl::Status s = ops_->MaybeFail(Op::kClose, "close", path());
+    return s.ok() ? closed : s;
+  }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  FaultInjectingFileOps* ops_;
+  std::unique_ptr<File> base_;
+};
+
+}  // namespace
+
+void FaultInjectingFileOps::FailAfter(Op op, int skip, int err) {
+  absl::MutexLock lock(&mu_);
+  rules_[static_cast<size_t>(op)] = Rule{true, skip, err};
+}
+
+void FaultInjectingFileOps::Clear() {
+  absl::MutexLock lock(&mu_);
+  rules_ = {};
+}
+
+int FaultInjectingFileOps::calls(Op op) const {
+  absl::MutexLock lock(&mu_);
+  return calls_[static_cast<size_t>(op)];
+}
+
+absl::Status FaultInjectingFileOps::MaybeFail(Op op, absl::string_view what,
+                                              const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  size_t i = static_cast<size_t>(op);
+  ++calls_[i];
+  Rule& r = rules_[i];
+  if (!r.armed) return absl::OkStatus();
+  if (r.skip > 0) {
+    --r.skip;
+    return absl::OkStatus();
+  }
+  return ErrnoStatus(what, path, r.err);
+}
+
+absl::StatusOr<std::unique_ptr<File>> FaultInjectingFileOps::Open(const std::string& path,
+                                                                  OpenMode mode) {
+  absl::Status s = MaybeFail(Op::kOpen, "open", path);
+  if (!s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<File>> f = base_->Open(path, mode);
+  if (!f.ok()) return f.status();
+  return std::unique_ptr<File>(new FaultFile(this, std::move(*f)));
+}
+
+absl::Status FaultInjectingFileOps::Rename(const std::string& from, const std::string& to) {
+  absl::Status s = MaybeFail(Op::kRename, "rename", from);
+  if (!s.ok()) return s;
+  return base_->Rename(from, to);
+}
+
+absl::Status FaultInjectingFileOps::SyncDir(const std::string& dir) {
+  absl::Status s = MaybeFail(Op::kSyncDir, "fsync directory", dir);
+  if (!s.ok()) return s;
+  return base_->SyncDir(dir);
+}
+
+}  // namespace walrep

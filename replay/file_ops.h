@@ -1,0 +1,70 @@
+// FileOps: the narrow file-system seam under everything in replay/ that touches disk.
+// Production code uses DefaultFileOps() (plain POSIX calls); tests substitute a wrapper
+// that injects failures (ENOSPC, EIO on fsync, ...) so the writers' failure paths can be
+// exercised deterministically. DefaultFileOps() is thread-safe; a File is
+// thread-compatible (one owner at a time).
+#ifndef WALREP_REPLAY_FILE_OPS_H_
+#define WALREP_REPLAY_FILE_OPS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace walrep {
+
+// Internal status "<op> <path>: <strerror, lower-cased> (errno N)". ENOENT maps to
+// NotFound so callers can tell "absent" from "broken"; everything else is Internal.
+absl::Status ErrnoStatus(absl::string_view op, absl::string_view path, int err);
+
+// An open file. Destroying it closes the descriptor without syncing.
+class File {
+ public:
+  virtual ~File() = default;
+  // Writes all of `data` at `offset` (retrying short writes).
+  virtual absl::Status WriteAt(uint64_t offset, absl::string_view data) = 0;
+  // Reads up to `n` bytes at `offset` into `buf`; returns the count (0 at end of file).
+  virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) = 0;
+  virtual absl::StatusOr<uint64_t> Size() = 0;
+  virtual absl::Status Sync() = 0;  // fsync
+  // Closes the descriptor; a close error is reported (it can be a delayed write error).
+  virtual absl::Status Close() = 0;
+  virtual const std::string& path() const = 0;
+};
+
+class FileOps {
+ public:
+  enum class OpenMode {
+    kRead,            // existing file, read-only
+    kReadWrite,       // existing file, read-write
+    kCreateTruncate,  // create (0600) or truncate, read-write
+  };
+
+  virtual ~FileOps() = default;
+  virtual absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
+                                                     OpenMode mode) = 0;
+  virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual absl::Status Remove(const std::string& path) = 0;
+  // fsync of a directory, so that creations and renames in it are durable.
+  virtual absl::Status SyncDir(const std::string& dir) = 0;
+  // mkdir (0700); OK when the directory already exists.
+  virtual absl::Status CreateDir(const std::string& dir) = 0;
+  // Names of the entries of `dir` (without "." and ".."), unsorted.
+  virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  // NotFound when the path does not exist.
+  virtual absl::StatusOr<uint64_t> FileSize(const std::string& path) = 0;
+};
+
+// The process-wide POSIX implementation. Never null; never destroyed.
+FileOps* DefaultFileOps();
+
+// Joins a directory and a file name with exactly one '/'.
+std::string JoinPath(absl::string_view dir, absl::string_view name);
+
+}  // namespace walrep
+
+#endif  // WALREP_REPLAY_FILE_OPS_H_
