@@ -131,11 +131,11 @@ int Run() {
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  health->Shutdown();
-  (*agent)->Shutdown();  // ends streams and watchers first, so Shutdown below is quick
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   stopping.store(true);
+  (*agent)->Shutdown();  // ends streams and watchers first, so Shutdown below is quick
   health_thread.join();
+  health->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   metrics.Stop();
   agent->reset();
   log->info("stopped");
