@@ -1,0 +1,338 @@
+#include "backup/extractor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "backup/incomplete.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+namespace {
+
+bool IsOid(absl::string_view s) {
+  return !s.empty() && s.size() <= 10 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+// Collapses repeated slashes and drops a trailing one, so "/a//b/" maps like "/a/b" (the
+// same canonicalization pg_basebackup applies to -T paths).
+std::string CanonicalDir(absl::string_view path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+absl::Status NotEmptyError(absl::string_view dir) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("directory \"", dir, "\" exists but is not empty"));
+}
+
+absl::Status FsyncParentOf(const std::string& dir) {
+  size_t slash = dir.find_last_of('/');
+  std::string parent(slash == 0 || slash == std::string::npos ? absl::string_view("/")
+                                                               : absl::string_view(dir).substr(0, slash));
+  int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open directory", parent);
+  UniqueFd owner(fd);
+  return FsyncFd(fd, parent);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TablespaceOidFromArchiveName(absl::string_view archive_name) {
+  if (archive_name == "base.tar") return std::string();
+  absl::string_view oid = archive_name;
+  if (absl::ConsumeSuffix(&oid, ".tar") && IsOid(oid)) return std::string(oid);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unexpected archive name \"", absl::CHexEscape(archive_name), "\""));
+}
+
+BackupExtractor::BackupExtractor(ExtractorOptions options, FileObserver* observer)
+    : options_(std::move(options)), observer_(observer) {}
+
+BackupExtractor::~BackupExtractor() = default;
+
+absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(
+    ExtractorOptions options, FileObserver* observer) {
+  if (options.target_dir.empty()) return absl::InvalidArgumentError("empty target directory");
+  if (options.write_buffer_size == 0) options.write_buffer_size = 4096;
+  std::map<std::string, std::string> mapping;
+  for (const auto& [from, to] : options.tablespace_mapping) {
+    if (!absl::StartsWith(from, "/") || !absl::StartsWith(to, "/")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tablespace mapping \"", from, "\"=\"", to, "\": both paths must be absolute"));
+    }
+    mapping[CanonicalDir(from)] = CanonicalDir(to);
+  }
+  options.tablespace_mapping = std::move(mapping);
+  options.target_dir = CanonicalDir(options.target_dir);
+
+  std::unique_ptr<BackupExtractor> x(new BackupExtractor(std::move(options), observer));
+  const std::string& target = x->options_.target_dir;
+  bool created = false;
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenOrCreateDir(target, &created));
+  ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd.get(), target));
+  if (!empty) return NotEmptyError(target);
+  // First thing written, so that nothing of a half-done backup exists without it.
+  RETURN_IF_ERROR(CreateIncompleteMarker(fd.get(), target));
+  if (created) RETURN_IF_ERROR(FsyncParentOf(target));
+  x->target_created_ = created;
+  x->roots_.push_back(Root{target, "", std::move(fd)});
+  x->buffer_ = std::make_unique<char[]>(x->options_.write_buffer_size);
+  return x;
+}
+
+std::string BackupExtractor::MappedLocation(absl::string_view server_location) const {
+  std::string canonical = CanonicalDir(server_location);
+  auto it = options_.tablespace_mapping.find(canonical);
+  return it == options_.tablespace_mapping.end() ? canonical : it->second;
+}
+
+absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
+                                           absl::string_view server_location) {
+  if (in_archive_) return absl::FailedPreconditionError("previous archive not ended");
+  if (tablespace_oid.empty()) {
+    current_root_ = 0;
+    in_archive_ = true;
+    return absl::OkStatus();
+  }
+  if (!IsOid(tablespace_oid)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad tablespace OID \"", absl::CHexEscape(tablespace_oid), "\""));
+  }
+  std::string oid(tablespace_oid);
+  if (tablespace_dirs_.contains(oid)) {
+    return absl::InvalidArgumentError(absl::StrCat("tablespace ", oid, " sent twice"));
+  }
+  if (!absl::StartsWith(server_location, "/")) {
+    return absl::InvalidArgumentError(absl::StrCat("tablespace ", oid, " location \"",
+                                                   server_location, "\" is not absolute"));
+  }
+  std::string local = MappedLocation(server_location);
+  // Listed in the target's marker before it is touched, so ClearIncomplete can find it.
+  RETURN_IF_ERROR(RecordTablespaceInMarker(roots_[0].fd.get(), local, roots_[0].path));
+  bool created = false;
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenOrCreateDir(local, &created));
+  ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd.get(), local));
+  if (!empty) return NotEmptyError(local);
+  RETURN_IF_ERROR(CreateIncompleteMarker(fd.get(), local));
+  if (created) RETURN_IF_ERROR(FsyncParentOf(local));
+  roots_.push_back(Root{local, absl::StrCat("pg_tblspc/", oid, "/"), std::move(fd)});
+  tablespace_dirs_[oid] = local;
+  current_root_ = roots_.size() - 1;
+  in_archive_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::EndArchive() {
+  if (file_.valid()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("archive ended inside member ", file_display_));
+  }
+  in_archive_ = false;
+  return absl::OkStatus();
+}
+
+void BackupExtractor::NoteDir(size_t root, absl::Span<const std::string> components) {
+  std::string key = absl::StrCat(root, "/", absl::StrJoin(components, "/"));
+  if (dir_keys_.insert(key).second) {
+    dirs_.push_back(Entry{root, std::vector<std::string>(components.begin(), components.end())});
+  }
+}
+
+absl::Status BackupExtractor::OnMember(const TarMember& member) {
+  if (!in_archive_) return absl::FailedPreconditionError("member outside an archive");
+  if (file_.valid()) return absl::InternalError("member started inside another member");
+  synced_ = false;
+  const Root& root = roots_[current_root_];
+  auto parts = SplitMemberPath(member.name);
+  if (!parts.ok()) {
+    return absl::Status(parts.status().code(),
+                        absl::StrCat(parts.status().message(), " in ", root.path));
+  }
+  std::string display = absl::StrCat(root.path, "/", JoinPath(*parts));
+  if (current_root_ == 0 && parts->size() == 1 && (*parts)[0] == kIncompleteMarkerName) {
+    return absl::InvalidArgumentError(absl::StrCat("archive member \"", display,
+                                                   "\" collides with the backup marker"));
+  }
+  switch (member.type) {
+    case TarMember::Type::kDirectory: {
+      absl::Span<const std::string> all(*parts);
+      for (size_t i = 1; i <= all.size(); ++i) NoteDir(current_root_, all.subspan(0, i));
+      ASSIGN_OR_RETURN(UniqueFd dir, WalkDirs(root.fd.get(), all, /*create=*/true, display));
+      return absl::OkStatus();
+    }
+    case TarMember::Type::kSymlink:
+      return CreateSymlink(*parts, member, display);
+    case TarMember::Type::kRegular:
+      return StartFile(*parts, display, /*observe=*/true);
+  }
+  return absl::InternalError("unknown member type");
+}
+
+absl::Status BackupExtractor::CreateSymlink(const std::vector<std::string>& parts,
+                                            const TarMember& member, const std::string& display) {
+  // PostgreSQL only ever sends pg_tblspc/<oid> links; any other symlink could later steer a
+  // write (ours or the server's) outside the data directory.
+  if (current_root_ != 0 || parts.size() != 2 || parts[0] != "pg_tblspc" || !IsOid(parts[1])) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "symlink member \"", display, "\" refused: only pg_tblspc/<oid> may be a symlink"));
+  }
+  if (!absl::StartsWith(member.linkname, "/")) {
+    return absl::InvalidArgumentError(absl::StrCat("tablespace link \"", display,
+                                                   "\" target is not absolute"));
+  }
+  std::string local = MappedLocation(member.linkname);
+  auto it = tablespace_dirs_.find(parts[1]);
+  if (it == tablespace_dirs_.end()) {
+    return absl::DataLossError(absl::StrCat("tablespace link \"", display,
+                                            "\" has no tablespace archive before it"));
+  }
+  if (it->second != local) {
+    return absl::DataLossError(absl::StrCat("tablespace link \"", display, "\" points at \"",
+                                            local, "\" but its archive went to \"",
+                                            it->second, "\""));
+  }
+  NoteDir(0, absl::MakeConstSpan(parts).subspan(0, 1));
+  ASSIGN_OR_RETURN(UniqueFd parent,
+                   WalkDirs(roots_[0].fd.get(), absl::MakeConstSpan(parts).subspan(0, 1),
+                            /*create=*/true, display));
+  if (symlinkat(local.c_str(), parent.get(), parts[1].c_str()) != 0) {
+    return ErrnoStatus(errno, "symlink", display);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::StartFile(const std::vector<std::string>& parts,
+                                        const std::string& display, bool observe) {
+  absl::Span<const std::string> dirs = absl::MakeConstSpan(parts).subspan(0, parts.size() - 1);
+  for (size_t i = 1; i <= dirs.size(); ++i) NoteDir(current_root_, dirs.subspan(0, i));
+  ASSIGN_OR_RETURN(UniqueFd parent,
+                   WalkDirs(roots_[current_root_].fd.get(), dirs, /*create=*/true, display));
+  // O_EXCL|O_NOFOLLOW: never write through a link or over something already extracted.
+  int fd = openat(parent.get(), parts.back().c_str(),
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus(errno, "create", display);
+  file_ = UniqueFd(fd);
+  file_display_ = display;
+  buffer_fill_ = 0;
+  files_.push_back(Entry{current_root_, parts});
+  observing_ = observe && observer_ != nullptr;
+  if (observing_) {
+    RETURN_IF_ERROR(observer_->OnFileBegin(
+        absl::StrCat(roots_[current_root_].manifest_prefix, JoinPath(parts))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::FlushBuffer() {
+  absl::string_view pending(buffer_.get(), buffer_fill_);
+  while (!pending.empty()) {
+    ssize_t n = write(file_.get(), pending.data(), pending.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write", file_display_);
+    }
+    pending.remove_prefix(static_cast<size_t>(n));
+  }
+  buffer_fill_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::OnData(absl::string_view bytes) {
+  if (!file_.valid()) return absl::InternalError("data outside a file member");
+  if (observing_) RETURN_IF_ERROR(observer_->OnFileData(bytes));
+  bytes_written_ += bytes.size();
+  while (!bytes.empty()) {
+    size_t n = std::min(options_.write_buffer_size - buffer_fill_, bytes.size());
+    std::memcpy(buffer_.get() + buffer_fill_, bytes.data(), n);
+    buffer_fill_ += n;
+    bytes.remove_prefix(n);
+    if (buffer_fill_ == options_.write_buffer_size) RETURN_IF_ERROR(FlushBuffer());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::OnMemberEnd() {
+  if (!file_.valid()) return absl::OkStatus();  // directories and symlinks
+  RETURN_IF_ERROR(FlushBuffer());
+  RETURN_IF_ERROR(file_.Close(file_display_));
+  ++files_written_;
+  if (observing_) RETURN_IF_ERROR(observer_->OnFileEnd());
+  observing_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::WriteFile(absl::string_view relative_path,
+                                        absl::string_view contents) {
+  if (file_.valid()) return absl::FailedPreconditionError("a member is still being written");
+  synced_ = false;
+  ASSIGN_OR_RETURN(std::vector<std::string> parts, SplitMemberPath(relative_path));
+  size_t saved_root = std::exchange(current_root_, 0);
+  absl::Status s = StartFile(parts, absl::StrCat(roots_[0].path, "/", JoinPath(parts)),
+                             /*observe=*/false);
+  if (s.ok()) s = OnData(contents);
+  if (s.ok()) s = OnMemberEnd();
+  current_root_ = saved_root;
+  return s;
+}
+
+absl::Status BackupExtractor::SyncAll() {
+  if (file_.valid()) return absl::FailedPreconditionError("a member is still being written");
+  // Files first, then the directories holding their names, as pg_basebackup does. Parents
+  // are re-walked without following links: the tree is untrusted even after extraction.
+  std::string cached_key;
+  UniqueFd cached_parent;
+  for (const Entry& e : files_) {
+    const Root& root = roots_[e.root];
+    absl::Span<const std::string> dirs =
+        absl::MakeConstSpan(e.components).subspan(0, e.components.size() - 1);
+    std::string display = absl::StrCat(root.path, "/", JoinPath(e.components));
+    std::string key = absl::StrCat(e.root, "/", absl::StrJoin(dirs, "/"));
+    if (key != cached_key || !cached_parent.valid()) {
+      ASSIGN_OR_RETURN(cached_parent, WalkDirs(root.fd.get(), dirs, /*create=*/false, display));
+      cached_key = key;
+    }
+    int fd = openat(cached_parent.get(), e.components.back().c_str(),
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "open", display);
+    UniqueFd file(fd);
+    RETURN_IF_ERROR(FsyncFd(fd, display));
+  }
+  for (const Entry& d : dirs_) {
+    const Root& root = roots_[d.root];
+    std::string display = absl::StrCat(root.path, "/", JoinPath(d.components));
+    ASSIGN_OR_RETURN(UniqueFd dir, WalkDirs(root.fd.get(), d.components, false, display));
+    RETURN_IF_ERROR(FsyncFd(dir.get(), display));
+  }
+  for (const Root& root : roots_) RETURN_IF_ERROR(FsyncFd(root.fd.get(), root.path));
+  synced_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::MarkComplete() {
+  if (!synced_) return absl::FailedPreconditionError("MarkComplete before SyncAll");
+  // Tablespaces first: the target's marker is what says the backup as a whole is unusable.
+  for (size_t i = roots_.size(); i-- > 0;) {
+    RETURN_IF_ERROR(RemoveIncompleteMarker(roots_[i].fd.get(), roots_[i].path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace walrep

@@ -1,0 +1,212 @@
+#include "backup/path_safety.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+namespace {
+
+// Deep enough for any PostgreSQL data directory, shallow enough to bound open fds.
+constexpr int kMaxRemoveDepth = 64;
+
+absl::Status RemoveDirContentsAt(int dir_fd, absl::string_view keep, const std::string& display,
+                                 int depth) {
+  if (depth > kMaxRemoveDepth) {
+    return absl::FailedPreconditionError(absl::StrCat("directory tree too deep at ", display));
+  }
+  // Names are collected first: unlinking while readdir walks the same stream is unspecified.
+  std::vector<std::string> names;
+  {
+    int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) return ErrnoStatus(errno, "dup", display);
+    DIR* dir = fdopendir(dup_fd);
+    if (dir == nullptr) {
+      int err = errno;
+      close(dup_fd);
+      return ErrnoStatus(err, "fdopendir", display);
+    }
+    rewinddir(dir);
+    errno = 0;
+    while (struct dirent* e = readdir(dir)) {
+      absl::string_view n(e->d_name);
+      if (n != "." && n != ".." && n != keep) names.emplace_back(n);
+    }
+    int err = errno;
+    closedir(dir);
+    if (err != 0) return ErrnoStatus(err, "readdir", display);
+  }
+  for (const std::string& name : names) {
+    std::string path = absl::StrCat(display, "/", name);
+    struct stat st;
+    if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return ErrnoStatus(errno, "stat", path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      ASSIGN_OR_RETURN(UniqueFd sub, OpenDirAt(dir_fd, name, /*create=*/false, path));
+      RETURN_IF_ERROR(RemoveDirContentsAt(sub.get(), "", path, depth + 1));
+      if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
+        return ErrnoStatus(errno, "rmdir", path);
+      }
+    } else if (unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, "unlink", path);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> SplitMemberPath(absl::string_view name) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsafe archive path \"", absl::CHexEscape(name), "\": ", why));
+  };
+  if (name.size() > kMaxMemberPathBytes) return bad("too long");
+  if (name.find('\0') != absl::string_view::npos) return bad("contains NUL");
+  if (!name.empty() && name.front() == '/') return bad("absolute path");
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(name, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") return bad("contains ..");
+    if (part.size() > kMaxComponentBytes) return bad("component too long");
+    out.emplace_back(part);
+  }
+  if (out.empty()) return bad("empty name");
+  return out;
+}
+
+std::string JoinPath(absl::Span<const std::string> components) {
+  return absl::StrJoin(components, "/");
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+absl::Status UniqueFd::Close(absl::string_view what) {
+  if (fd_ < 0) return absl::OkStatus();
+  int rc = close(std::exchange(fd_, -1));
+  // Linux releases the descriptor even when close fails, so EINTR must not be retried.
+  if (rc != 0 && errno != EINTR) return ErrnoStatus(errno, "close", what);
+  return absl::OkStatus();
+}
+
+absl::Status ErrnoStatus(int err, absl::string_view op, absl::string_view path) {
+  std::string msg = absl::StrCat(op, " \"", path, "\": ", std::strerror(err));
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(msg);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(msg);
+    case EEXIST:
+      return absl::AlreadyExistsError(msg);
+    case ENOENT:
+      return absl::NotFoundError(msg);
+    case ELOOP:
+    case ENOTDIR:
+      return absl::InvalidArgumentError(
+          absl::StrCat(msg, " (a symlink or a non-directory is in the way)"));
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::StatusOr<UniqueFd> OpenDirAt(int dir_fd, const std::string& name, bool create,
+                                   absl::string_view display) {
+  if (create && mkdirat(dir_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "mkdir", display);
+  }
+  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open directory", display);
+  return UniqueFd(fd);
+}
+
+absl::StatusOr<UniqueFd> WalkDirs(int root_fd, absl::Span<const std::string> components,
+                                  bool create, absl::string_view display) {
+  int fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open directory", display);
+  UniqueFd current(fd);
+  for (const std::string& c : components) {
+    ASSIGN_OR_RETURN(current, OpenDirAt(current.get(), c, create, display));
+  }
+  return current;
+}
+
+absl::StatusOr<UniqueFd> OpenOrCreateDir(const std::string& path, bool* created) {
+  *created = false;
+  if (path.empty()) return absl::InvalidArgumentError("empty directory path");
+  // mkdir -p: every prefix, tolerating the ones that exist.
+  for (size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
+    std::string prefix = path.substr(0, pos);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoStatus(errno, "mkdir", prefix);
+    }
+  }
+  if (mkdir(path.c_str(), 0700) == 0) {
+    *created = true;
+  } else if (errno != EEXIST) {
+    return ErrnoStatus(errno, "mkdir", path);
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open directory", path);
+  return UniqueFd(fd);
+}
+
+absl::StatusOr<bool> IsDirEmpty(int dir_fd, absl::string_view display) {
+  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return ErrnoStatus(errno, "dup", display);
+  DIR* dir = fdopendir(dup_fd);
+  if (dir == nullptr) {
+    int err = errno;
+    close(dup_fd);
+    return ErrnoStatus(err, "fdopendir", display);
+  }
+  rewinddir(dir);
+  bool empty = true;
+  errno = 0;
+  while (struct dirent* e = readdir(dir)) {
+    absl::string_view n(e->d_name);
+    if (n != "." && n != "..") {
+      empty = false;
+      break;
+    }
+  }
+  int err = errno;
+  closedir(dir);
+  if (empty && err != 0) return ErrnoStatus(err, "readdir", display);
+  return empty;
+}
+
+absl::Status FsyncFd(int fd, absl::string_view display) {
+  if (fsync(fd) != 0) return ErrnoStatus(errno, "fsync", display);
+  return absl::OkStatus();
+}
+
+absl::Status RemoveDirContents(int dir_fd, absl::string_view keep, absl::string_view display) {
+  return RemoveDirContentsAt(dir_fd, keep, std::string(display), 0);
+}
+
+}  // namespace walrep
