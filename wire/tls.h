@@ -11,8 +11,9 @@
 //   verify-full — verify-ca, and the server host name (or IP literal) must match the
 //       certificate's subjectAltName entries (the CN only when there is no DNS SAN).
 //   disable     — never reaches TLS; StartTls refuses it.
-// Whether to send SSLRequest at all, and the plain-text fallbacks of allow/prefer, are the
-// connection's business.
+// Not implemented from libpq: sslcrl/root.crl, sslsni=0, ssl_min/max_protocol_version
+// (fixed at TLS 1.2 minimum), and sslcertmode. Whether to send SSLRequest at all, and
+// the plain-text fallbacks of allow/prefer, are the connection's business.
 //
 // Status codes: local configuration (missing or unreadable certificate/key files, key file
 // permissions, weak sslmode with sslrootcert=system) → InvalidArgument; the server's

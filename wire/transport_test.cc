@@ -292,6 +292,7 @@ TEST_F(TransportTest, TlsVerifyFullHostMismatch) {
 TEST_F(TransportTest, TlsVerifyCaIgnoresHostName) {
   EchoServer server(ServerTls());
   auto t = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(t.ok()) << t.status();
   TlsOptions o = Tls(SslMode::kVerifyCa, TestPki().ca);
   o.server_host = "db.example.com";
   ASSERT_TRUE(t->StartTls(o, Soon()).ok());
@@ -301,6 +302,7 @@ TEST_F(TransportTest, TlsVerifyCaIgnoresHostName) {
 TEST_F(TransportTest, TlsVerifyCaWrongCa) {
   EchoServer server(ServerTls());
   auto t = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(t.ok()) << t.status();
   absl::Status st = t->StartTls(Tls(SslMode::kVerifyCa, TestPki().other_ca), Soon());
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(st.message(), "certificate verify failed")) << st;
@@ -309,6 +311,7 @@ TEST_F(TransportTest, TlsVerifyCaWrongCa) {
 TEST_F(TransportTest, TlsVerifyCaNeedsRootCertFile) {
   EchoServer server(ServerTls());
   auto t = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(t.ok()) << t.status();
   absl::Status st = t->StartTls(Tls(SslMode::kVerifyCa), Soon());
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(st.message(), "root certificate file")) << st;
@@ -329,6 +332,7 @@ TEST_F(TransportTest, TlsRequireWithDefaultRootCertBehavesLikeVerifyCa) {
             0);
   EchoServer server(ServerTls());
   auto t = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(t.ok()) << t.status();
   absl::Status st = t->StartTls(Tls(SslMode::kRequire), Soon());
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
 }
@@ -353,12 +357,14 @@ TEST_F(TransportTest, ClientCertificateWithEncryptedKey) {
   o.key = pki.client_key_encrypted;
   o.key_password = "wrong-pass";
   auto bad = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(bad.ok()) << bad.status();
   absl::Status st = bad->StartTls(o, Soon());
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(absl::StrContains(st.message(), "wrong-pass")) << st;
 
   o.key_password = "s3cret-pass";
   auto t = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(t.ok()) << t.status();
   st = t->StartTls(o, Soon());
   ASSERT_TRUE(st.ok()) << st;
   ExpectEcho(*t, "with client cert");
