@@ -1,0 +1,186 @@
+// PgConnection: one session with a PostgreSQL server over the v3 protocol — connection
+// establishment with libpq's semantics (endpoint list, sslmode fallbacks, cleartext/MD5/
+// SCRAM-SHA-256(-PLUS) authentication, channel_binding), the simple query protocol, and
+// the COPY sub-protocol that START_REPLICATION and BASE_BACKUP enter. Built on Transport
+// (the socket), the pure encoders/decoders of frontend.h/backend_*.h, and ScramClient.
+//
+// Every wait is bounded: startup and queries by ConnectionOptions::io_timeout, reads during
+// COPY by the caller's deadline (the stream driver keeps its timers as data).
+//
+// Errors: a protocol violation or transport failure leaves the connection closed, and
+// later calls fail with FailedPrecondition "connection is closed"; an ErrorResponse to a
+// query keeps it usable.
+//
+// Thread-safety: not thread-safe. One thread owns a PgConnection; the accessors are plain
+// reads of state fixed at connect time, safe only from that thread as well.
+#ifndef WALREP_WIRE_CONNECTION_H_
+#define WALREP_WIRE_CONNECTION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "wire/backend_query.h"
+#include "wire/conninfo.h"
+#include "wire/framing.h"
+#include "wire/transport.h"
+
+namespace walrep {
+
+struct ConnectionOptions {
+  FrameLimits limits;
+  // Per address, used when the conninfo has no connect_timeout (libpq treats 1 as 2 and
+  // 0 as "no limit"; so do we).
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // Bounds each wait during SSL negotiation, startup, authentication and Query().
+  absl::Duration io_timeout = absl::Seconds(30);
+  // Sends replication=true (physical walsender) unless the conninfo sets `replication`.
+  bool replication = true;
+  std::string default_application_name = "walrep";
+  Environment env = Environment::FromProcess();
+  // Cap on the bytes one Query()/StartCopy() may buffer as result rows: a server streaming
+  // rows forever must not exhaust memory. Exceeding it is DataLoss.
+  size_t max_result_bytes = size_t{64} << 20;
+};
+
+// One backend message as read from the server (body is owned).
+struct BackendMessage {
+  char type = 0;
+  std::string body;
+};
+
+class PgConnection {
+ public:
+  // Takes an already Parse()d ConnInfo; applies defaults, passfile and Validate() to a
+  // copy, tries each endpoint in order, negotiates TLS per sslmode (libpq semantics
+  // including the allow/prefer fallbacks), sends the StartupMessage, authenticates
+  // (trust, cleartext, MD5, SCRAM-SHA-256, SCRAM-SHA-256-PLUS with tls-server-end-point;
+  // channel_binding as libpq) and reads ParameterStatus/BackendKeyData until
+  // ReadyForQuery, tolerating NoticeResponse anywhere.
+  //
+  // Codes: rejected credentials → PermissionDenied with the server's message; refused,
+  // unreachable or timed out → Unavailable naming host:port; certificate verification →
+  // FailedPrecondition ("certificate"); sslmode requiring TLS from a server without it →
+  // FailedPrecondition; protocol violations → DataLoss; unsupported authentication →
+  // Unimplemented; bad conninfo values or local TLS files → InvalidArgument. With several
+  // endpoints every failure is reported, and the code is that of the last failure that
+  // was not merely Unavailable.
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const ConnInfo& conninfo,
+                                                             const ConnectionOptions& options);
+  ~PgConnection();  // Terminate + close if still open.
+
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // Simple query; returns each result set (commands without rows add none), reading until
+  // ReadyForQuery. An ErrorResponse becomes ErrorFields::ToStatus(), returned after
+  // draining to ReadyForQuery so the connection stays usable. A query that enters COPY is
+  // refused (FailedPrecondition) and the connection closed: use StartCopy().
+  absl::StatusOr<std::vector<ResultSet>> Query(absl::string_view sql);
+
+  // Sends a query expected to enter COPY (START_REPLICATION, BASE_BACKUP). Sets
+  // *copy_kind to 'W' (CopyBoth) or 'H' (CopyOut) and returns the result sets sent
+  // before the CopyResponse (BASE_BACKUP sends two). If the server answers with result
+  // sets only (START_REPLICATION exactly at a timeline end), returns them with
+  // *copy_kind = 0 after ReadyForQuery. CopyIn is refused with a CopyFail.
+  absl::StatusOr<std::vector<ResultSet>> StartCopy(absl::string_view sql, char* copy_kind);
+
+  // Next message during or after COPY: CopyData 'd', CopyDone 'c', CopyOut/CopyBoth
+  // 'H'/'W', RowDescription 'T', DataRow 'D', CommandComplete 'C', ReadyForQuery 'Z',
+  // EmptyQueryResponse 'I'. ErrorResponse becomes its status (ToStatus); the connection
+  // stays open, and the server follows with ReadyForQuery or closes. NoticeResponse and
+  // ParameterStatus are consumed (ParameterStatus updates parameter()). std::nullopt when
+  // `deadline` passes before a complete message is available; that is not an error.
+  absl::StatusOr<std::optional<BackendMessage>> ReadMessage(absl::Time deadline);
+
+  // True if a complete message is already buffered, so the caller can drain without
+  // waiting. (Bytes the TLS layer holds but has not handed over yet do not count.)
+  bool HasBufferedMessage() const;
+
+  absl::Status SendCopyData(absl::string_view payload);
+  absl::Status SendCopyDone();
+  // A raw pre-encoded frontend message (e.g. from frontend.h).
+  absl::Status Send(absl::string_view encoded_message);
+
+  // Sends Terminate (best effort, never blocks long) and closes. Idempotent.
+  void Close();
+  bool is_open() const { return transport_.has_value() && transport_->is_open(); }
+
+  // From server_version_num if the server reports it, else parsed from server_version as
+  // libpq does (15.4 → 150004, 9.6.3 → 90603); 0 if unknown.
+  int server_version_num() const;
+  // Any ParameterStatus value; "" if the server never sent it.
+  std::string parameter(absl::string_view name) const;
+  bool is_tls() const { return is_tls_; }
+  // "trust" (the server asked for nothing, as with trust or cert), "cleartext", "md5",
+  // "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS".
+  std::string auth_method() const { return auth_method_; }
+  int32_t backend_pid() const { return backend_pid_; }
+  // The effective conninfo (after defaults), password shown as ********.
+  const std::string& redacted_conninfo() const { return redacted_conninfo_; }
+  // "host:port" of the endpoint connected to.
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Attempt;  // One endpoint, one TLS choice; defined in connection.cc.
+  struct AttemptOutcome {
+    bool tcp_connected = false;       // a failure after this came from the server side
+    bool server_refused_tls = false;  // 'N' to SSLRequest: plain text was already tried
+  };
+
+  PgConnection(Transport transport, const ConnectionOptions& options);
+
+  // Connection establishment (connection.cc).
+  static absl::StatusOr<std::unique_ptr<PgConnection>> TryEndpoint(const ConnInfo& info,
+                                                                 const Attempt& attempt,
+                                                                 const ConnectionOptions& options,
+                                                                 AttemptOutcome* outcome);
+  absl::Status Startup(const ConnInfo& info, const ConnectionOptions& options);
+  absl::Status Authenticate(const ConnInfo& info);
+
+  // Messages (connection_io.cc).
+  // The next frame of any type, copied out of the buffer; nullopt on deadline.
+  absl::StatusOr<std::optional<BackendMessage>> ReadFrame(absl::Time deadline);
+  // ReadFrame with NoticeResponse/ParameterStatus consumed; a missed deadline is an
+  // Unavailable "timeout" error (used where the server owes us an answer).
+  absl::StatusOr<BackendMessage> ReadRequired(absl::string_view waiting_for);
+  // Handles 'N' and 'S'; true if `msg` was one of them.
+  absl::StatusOr<bool> ConsumeAsync(const BackendMessage& msg);
+  absl::Status SendQuery(absl::string_view sql);
+  // The Query()/StartCopy() loop; copy_kind == nullptr means COPY is not expected.
+  absl::StatusOr<std::vector<ResultSet>> ReadResults(char* copy_kind);
+  // Drains to ReadyForQuery after an error, then returns `error`.
+  absl::Status DrainToReady(absl::Status error);
+  // Closes the connection and returns `status` (for protocol violations and I/O errors).
+  absl::Status Fail(absl::Status status);
+  absl::Status Unexpected(const BackendMessage& msg, absl::string_view during);
+
+  std::optional<Transport> transport_;
+  FrameLimits limits_;
+  absl::Duration io_timeout_;
+  size_t max_result_bytes_;
+  std::string buf_;        // received bytes not yet consumed start at buf_start_
+  size_t buf_start_ = 0;
+  bool ready_ = false;     // last message seen was ReadyForQuery
+  std::map<std::string, std::string, std::less<>> parameters_;
+  bool is_tls_ = false;
+  std::string auth_method_ = "trust";
+  int32_t backend_pid_ = 0;
+  std::string cancel_key_;
+  std::string redacted_conninfo_;
+  std::string endpoint_;
+};
+
+// server_version text → number, as libpq's PQserverVersion derives it; 0 if unparsable.
+int ParseServerVersion(absl::string_view server_version);
+
+}  // namespace walrep
+
+#endif  // WALREP_WIRE_CONNECTION_H_

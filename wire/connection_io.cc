@@ -1,0 +1,326 @@
+// PgConnection after startup: reading framed messages, the simple query protocol, COPY.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "wire/backend_error.h"
+#include "wire/backend_startup.h"
+#include "wire/connection.h"
+#include "wire/frontend.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+
+namespace connection_internal {
+spdlog::logger& Log();  // connection.cc
+absl::Status Annotate(const absl::Status& status, absl::string_view prefix);
+}  // namespace connection_internal
+
+using connection_internal::Log;
+
+namespace {
+// Reads are at least this big so a stream of small CopyData messages costs few syscalls.
+constexpr size_t kReadChunk = size_t{64} << 10;
+}  // namespace
+
+int ParseServerVersion(absl::string_view server_version) {
+  // "15.4 (Debian 15.4-1.pgdg120+1)", "16beta1", "9.6.24": leading digits per part.
+  std::vector<int> parts;
+  size_t i = 0;
+  while (parts.size() < 3 && i < server_version.size() &&
+         absl::ascii_isdigit(static_cast<unsigned char>(server_version[i]))) {
+    int v = 0;
+    while (i < server_version.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(server_version[i])) && v < 100000) {
+      v = v * 10 + (server_version[i++] - '0');
+    }
+    parts.push_back(v);
+    if (i < server_version.size() && server_version[i] == '.') ++i;
+    else break;
+  }
+  if (parts.empty()) return 0;
+  if (parts[0] >= 10) return parts[0] * 10000 + (parts.size() >= 2 ? parts[1] : 0);
+  if (parts.size() < 2) return 0;
+  return parts[0] * 10000 + parts[1] * 100 + (parts.size() >= 3 ? parts[2] : 0);
+}
+
+PgConnection::PgConnection(Transport transport, const ConnectionOptions& options)
+    : transport_(std::move(transport)),
+      limits_(options.limits),
+      io_timeout_(options.io_timeout),
+      max_result_bytes_(options.max_result_bytes) {}
+
+PgConnection::~PgConnection() { Close(); }
+
+void PgConnection::Close() {
+  if (!transport_.has_value()) return;
+  if (transport_->is_open()) {
+    // Best effort: the server logs an unexpected EOF otherwise, nothing worse.
+    (void)transport_->WriteAll(EncodeTerminate(), absl::Now() + absl::Seconds(1));
+    transport_->Close();
+  }
+  ready_ = false;
+}
+
+absl::Status PgConnection::Fail(absl::Status status) {
+  if (transport_.has_value()) transport_->Close();
+  ready_ = false;
+  if (status.code() == absl::StatusCode::kDeadlineExceeded) {
+    return connection_internal::Annotate(status, "");
+  }
+  return status;
+}
+
+absl::Status PgConnection::Unexpected(const BackendMessage& msg, absl::string_view during) {
+  return Fail(absl::DataLossError(absl::StrCat(
+      "protocol violation: unexpected message type ", DescribeMessageType(msg.type),
+      " during ", during)));
+}
+
+absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time deadline) {
+  if (!is_open()) return absl::FailedPreconditionError("connection is closed");
+  for (;;) {
+    absl::string_view avail(buf_.data() + buf_start_, buf_.size() - buf_start_);
+    absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
+    if (frame.ok()) {
+      BackendMessage msg{frame->type, std::string(frame->body)};
+      buf_start_ += frame->consumed;
+      if (buf_start_ == buf_.size()) {
+        buf_.clear();
+        buf_start_ = 0;
+      }
+      return msg;
+    }
+    if (!IsNeedMoreBytes(frame.status())) {
+      return Fail(absl::DataLossError(
+          absl::StrCat("malformed message from server: ", frame.status().message())));
+    }
+    const size_t need = NeedMoreBytesTotal(frame.status()) - avail.size();
+    if (buf_start_ > 0) {
+      buf_.erase(0, buf_start_);
+      buf_start_ = 0;
+    }
+    const size_t old = buf_.size();
+    const size_t chunk = std::max(need, kReadChunk);
+    buf_.resize(old + chunk);
+    absl::StatusOr<size_t> n = transport_->Read(
+        absl::MakeSpan(reinterpret_cast<uint8_t*>(buf_.data()) + old, chunk), deadline);
+    if (!n.ok()) {
+      buf_.resize(old);
+      if (n.status().code() == absl::StatusCode::kDeadlineExceeded) return std::nullopt;
+      return Fail(n.status());
+    }
+    buf_.resize(old + *n);
+  }
+}
+
+bool PgConnection::HasBufferedMessage() const {
+  absl::string_view avail(buf_.data() + buf_start_, buf_.size() - buf_start_);
+  // A malformed frame also counts: reading it returns the error without waiting.
+  absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
+  return frame.ok() || !IsNeedMoreBytes(frame.status());
+}
+
+absl::StatusOr<bool> PgConnection::ConsumeAsync(const BackendMessage& msg) {
+  if (msg.type == 'N') {
+    absl::StatusOr<ErrorFields> fields = DecodeErrorFields(msg.body);
+    if (!fields.ok()) return Fail(fields.status());
+    Log().debug("server notice: {}", fields->ToString());
+    return true;
+  }
+  if (msg.type == 'S') {
+    absl::StatusOr<ParameterStatus> p = DecodeParameterStatus(msg.body);
+    if (!p.ok()) return Fail(p.status());
+    Log().debug("server parameter {} = {}", p->name, p->value);
+    parameters_.insert_or_assign(std::move(p->name), std::move(p->value));
+    return true;
+  }
+  if (msg.type == 'A') {  // NotificationResponse: nothing here LISTENs; ignore.
+    return true;
+  }
+  return false;
+}
+
+absl::StatusOr<BackendMessage> PgConnection::ReadRequired(absl::string_view waiting_for) {
+  const absl::Time deadline = absl::Now() + io_timeout_;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<BackendMessage> msg, ReadFrame(deadline));
+    if (!msg.has_value()) {
+      return Fail(absl::UnavailableError(absl::StrCat(
+          "timeout expired after ", absl::FormatDuration(io_timeout_), " waiting for ",
+          waiting_for, " from server ", endpoint_)));
+    }
+    ASSIGN_OR_RETURN(bool consumed, ConsumeAsync(*msg));
+    if (!consumed) return std::move(*msg);
+  }
+}
+
+absl::Status PgConnection::Send(absl::string_view encoded_message) {
+  if (!is_open()) return absl::FailedPreconditionError("connection is closed");
+  absl::Status st = transport_->WriteAll(encoded_message, absl::Now() + io_timeout_);
+  if (!st.ok()) return Fail(st);
+  return absl::OkStatus();
+}
+
+absl::Status PgConnection::SendCopyData(absl::string_view payload) {
+  ASSIGN_OR_RETURN(std::string m, EncodeCopyData(payload));
+  return Send(m);
+}
+
+absl::Status PgConnection::SendCopyDone() { return Send(EncodeCopyDone()); }
+
+absl::Status PgConnection::SendQuery(absl::string_view sql) {
+  if (!is_open()) return absl::FailedPreconditionError("connection is closed");
+  if (!ready_) {
+    return absl::FailedPreconditionError(
+        "connection is busy: the previous command has not reached ReadyForQuery");
+  }
+  ASSIGN_OR_RETURN(std::string m, EncodeQuery(sql));
+  RETURN_IF_ERROR(Send(m));
+  ready_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status PgConnection::DrainToReady(absl::Status error) {
+  for (;;) {
+    absl::StatusOr<BackendMessage> msg = ReadRequired("ReadyForQuery after an error");
+    if (!msg.ok()) return error;  // closed by ReadRequired; the first error matters more
+    if (msg->type == 'Z') {
+      ready_ = true;
+      return error;
+    }
+  }
+}
+
+absl::StatusOr<std::vector<ResultSet>> PgConnection::Query(absl::string_view sql) {
+  RETURN_IF_ERROR(SendQuery(sql));
+  return ReadResults(nullptr);
+}
+
+absl::StatusOr<std::vector<ResultSet>> PgConnection::StartCopy(absl::string_view sql,
+                                                               char* copy_kind) {
+  *copy_kind = 0;
+  RETURN_IF_ERROR(SendQuery(sql));
+  return ReadResults(copy_kind);
+}
+
+absl::StatusOr<std::vector<ResultSet>> PgConnection::ReadResults(char* copy_kind) {
+  std::vector<ResultSet> out;
+  std::optional<ResultSet> current;
+  size_t bytes = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(BackendMessage msg, ReadRequired("query result"));
+    switch (msg.type) {
+      case 'T': {
+        if (current.has_value()) return Unexpected(msg, "a result set");
+        absl::StatusOr<RowDescription> desc = DecodeRowDescription(msg.body);
+        if (!desc.ok()) return Fail(desc.status());
+        current.emplace();
+        current->description = std::move(*desc);
+        break;
+      }
+      case 'D': {
+        if (!current.has_value()) return Unexpected(msg, "query (DataRow before RowDescription)");
+        absl::StatusOr<DataRow> row = DecodeDataRow(msg.body);
+        if (!row.ok()) return Fail(row.status());
+        if (row->values.size() != current->description.fields.size()) {
+          return Fail(absl::DataLossError(absl::StrCat(
+              "protocol violation: DataRow has ", row->values.size(), " columns, RowDescription ",
+              current->description.fields.size())));
+        }
+        bytes += msg.body.size();
+        if (bytes > max_result_bytes_) {
+          return Fail(absl::DataLossError(absl::StrCat(
+              "query result exceeds ", max_result_bytes_, " bytes")));
+        }
+        current->rows.push_back(std::move(*row));
+        break;
+      }
+      case 'C': {
+        absl::StatusOr<std::string> tag = DecodeCommandComplete(msg.body);
+        if (!tag.ok()) return Fail(tag.status());
+        if (current.has_value()) out.push_back(std::move(*current));
+        current.reset();
+        break;
+      }
+      case 'I':
+        break;
+      case 'E': {
+        absl::StatusOr<ErrorFields> fields = DecodeErrorFields(msg.body);
+        if (!fields.ok()) return Fail(fields.status());
+        return DrainToReady(fields->ToStatus());
+      }
+      case 'Z': {
+        absl::StatusOr<TransactionStatus> ts = DecodeReadyForQuery(msg.body);
+        if (!ts.ok()) return Fail(ts.status());
+        if (current.has_value()) return Unexpected(msg, "a result set (no CommandComplete)");
+        ready_ = true;
+        return out;
+      }
+      case 'G': {
+        // We never send COPY FROM STDIN; refuse it so the server ends the command.
+        ASSIGN_OR_RETURN(std::string fail, EncodeCopyFail("COPY FROM STDIN is not supported"));
+        RETURN_IF_ERROR(Send(fail));
+        return DrainToReady(
+            absl::FailedPreconditionError("the command started COPY FROM STDIN; refused"));
+      }
+      case 'H':
+      case 'W': {
+        absl::StatusOr<CopyResponse> cr = DecodeCopyResponse(msg.body);
+        if (!cr.ok()) return Fail(cr.status());
+        if (current.has_value()) return Unexpected(msg, "a result set");
+        if (copy_kind == nullptr) {
+          return Fail(absl::FailedPreconditionError(
+              "the command entered COPY; it must be sent with StartCopy()"));
+        }
+        *copy_kind = msg.type;
+        return out;
+      }
+      default:
+        return Unexpected(msg, "query");
+    }
+  }
+}
+
+absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadMessage(absl::Time deadline) {
+  for (;;) {
+    ASSIGN_OR_RETURN(std::optional<BackendMessage> msg, ReadFrame(deadline));
+    if (!msg.has_value()) return std::nullopt;
+    ASSIGN_OR_RETURN(bool consumed, ConsumeAsync(*msg));
+    if (consumed) continue;
+    switch (msg->type) {
+      case 'E': {
+        absl::StatusOr<ErrorFields> fields = DecodeErrorFields(msg->body);
+        if (!fields.ok()) return Fail(fields.status());
+        return fields->ToStatus();
+      }
+      case 'Z': {
+        absl::StatusOr<TransactionStatus> ts = DecodeReadyForQuery(msg->body);
+        if (!ts.ok()) return Fail(ts.status());
+        ready_ = true;
+        return msg;
+      }
+      case 'd': case 'c': case 'H': case 'W': case 'T': case 'D': case 'C': case 'I':
+        return msg;
+      default:
+        return Unexpected(*msg, "COPY");
+    }
+  }
+}
+
+int PgConnection::server_version_num() const {
+  int n = 0;
+  if (absl::SimpleAtoi(parameter("server_version_num"), &n) && n > 0) return n;
+  return ParseServerVersion(parameter("server_version"));
+}
+
+std::string PgConnection::parameter(absl::string_view name) const {
+  auto it = parameters_.find(name);
+  return it == parameters_.end() ? std::string() : it->second;
+}
+
+}  // namespace walrep
