@@ -12,25 +12,44 @@ constexpr char kSqlStatePayloadUrl[] = "walrep/postgres/sqlstate";
 
 std::string* FieldFor(ErrorFields* f, char code) {
   switch (code) {
-    case 'S': return &f->severity;
-    case 'V': return &f->severity_nonlocalized;
-    case 'C': return &f->sqlstate;
-    case 'M': return &f->message;
-    case 'D': return &f->detail;
-    case 'H': return &f->hint;
-    case 'P': return &f->position;
-    case 'p': return &f->internal_position;
-    case 'q': return &f->internal_query;
-    case 'W': return &f->where;
-    case 's': return &f->schema_name;
-    case 't': return &f->table_name;
-    case 'c': return &f->column_name;
-    case 'd': return &f->data_type_name;
-    case 'n': return &f->constraint_name;
-    case 'F': return &f->file;
-    case 'L': return &f->line;
-    case 'R': return &f->routine;
-    default: return nullptr;
+    case 'S':
+      return &f->severity;
+    case 'V':
+      return &f->severity_nonlocalized;
+    case 'C':
+      return &f->sqlstate;
+    case 'M':
+      return &f->message;
+    case 'D':
+      return &f->detail;
+    case 'H':
+      return &f->hint;
+    case 'P':
+      return &f->position;
+    case 'p':
+      return &f->internal_position;
+    case 'q':
+      return &f->internal_query;
+    case 'W':
+      return &f->where;
+    case 's':
+      return &f->schema_name;
+    case 't':
+      return &f->table_name;
+    case 'c':
+      return &f->column_name;
+    case 'd':
+      return &f->data_type_name;
+    case 'n':
+      return &f->constraint_name;
+    case 'F':
+      return &f->file;
+    case 'L':
+      return &f->line;
+    case 'R':
+      return &f->routine;
+    default:
+      return nullptr;
   }
 }
 
@@ -66,8 +85,8 @@ absl::StatusOr<ErrorFields> DecodeErrorFields(absl::string_view body) {
           "malformed error/notice response: unterminated field '", std::string(1, code), "'"));
     }
     if (++fields > kMaxErrorFields) {
-      return absl::DataLossError(absl::StrCat("malformed error/notice response: more than ",
-                                              kMaxErrorFields, " fields"));
+      return absl::DataLossError(
+          absl::StrCat("malformed error/notice response: more than ", kMaxErrorFields, " fields"));
     }
     if (std::string* slot = FieldFor(&out, static_cast<char>(code))) {
       *slot = std::string(value);  // a repeated code: the last one wins
@@ -84,8 +103,8 @@ absl::StatusOr<ErrorFields> DecodeErrorFields(absl::string_view body) {
 
 std::string ErrorFields::ToString() const {
   const std::string& sev = !severity_nonlocalized.empty() ? severity_nonlocalized
-                           : !severity.empty()           ? severity
-                                                         : std::string("ERROR");
+                           : !severity.empty()            ? severity
+                                                          : std::string("ERROR");
   std::string out = absl::StrCat(sev, ": ", message);
   if (!sqlstate.empty()) absl::StrAppend(&out, " (SQLSTATE ", sqlstate, ")");
   if (!detail.empty()) absl::StrAppend(&out, " DETAIL: ", detail);

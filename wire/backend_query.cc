@@ -24,8 +24,7 @@ constexpr size_t kMinFieldBytes = 19;
 
 }  // namespace
 
-absl::StatusOr<RowDescription> DecodeRowDescription(absl::string_view body,
-                                                    size_t max_fields) {
+absl::StatusOr<RowDescription> DecodeRowDescription(absl::string_view body, size_t max_fields) {
   constexpr absl::string_view kMsg = "RowDescription";
   ByteReader r(body);
   int16_t count = 0;
@@ -34,8 +33,8 @@ absl::StatusOr<RowDescription> DecodeRowDescription(absl::string_view body,
     return Malformed(kMsg, absl::StrCat("field count ", count, " (limit ", max_fields, ")"));
   }
   if (static_cast<size_t>(count) * kMinFieldBytes > r.remaining()) {
-    return Malformed(kMsg, absl::StrCat("field count ", count, " does not fit in ",
-                                        r.remaining(), " bytes"));
+    return Malformed(
+        kMsg, absl::StrCat("field count ", count, " does not fit in ", r.remaining(), " bytes"));
   }
   RowDescription out;
   out.fields.reserve(count);
@@ -49,8 +48,8 @@ absl::StatusOr<RowDescription> DecodeRowDescription(absl::string_view body,
       return Malformed(kMsg, absl::StrCat("field ", i, " (\"", f.name, "\") truncated"));
     }
     if (!ValidFormat(f.format)) {
-      return Malformed(kMsg, absl::StrCat("field ", i, " (\"", f.name, "\") has format code ",
-                                          f.format));
+      return Malformed(kMsg,
+                       absl::StrCat("field ", i, " (\"", f.name, "\") has format code ", f.format));
     }
     out.fields.push_back(std::move(f));
   }
@@ -67,8 +66,8 @@ absl::StatusOr<DataRow> DecodeDataRow(absl::string_view body, size_t max_columns
     return Malformed(kMsg, absl::StrCat("column count ", count, " (limit ", max_columns, ")"));
   }
   if (static_cast<size_t>(count) * 4 > r.remaining()) {
-    return Malformed(kMsg, absl::StrCat("column count ", count, " does not fit in ",
-                                        r.remaining(), " bytes"));
+    return Malformed(
+        kMsg, absl::StrCat("column count ", count, " does not fit in ", r.remaining(), " bytes"));
   }
   DataRow out;
   out.values.reserve(count);
@@ -81,8 +80,8 @@ absl::StatusOr<DataRow> DecodeDataRow(absl::string_view body, size_t max_columns
     }
     absl::string_view value;
     if (len < 0 || !r.ReadBytes(static_cast<size_t>(len), &value)) {
-      return Malformed(kMsg, absl::StrCat("column ", i, ": length ", len, " with ",
-                                          r.remaining(), " bytes left"));
+      return Malformed(kMsg, absl::StrCat("column ", i, ": length ", len, " with ", r.remaining(),
+                                          " bytes left"));
     }
     out.values.emplace_back(std::string(value));
   }
@@ -117,8 +116,8 @@ absl::StatusOr<CopyResponse> DecodeCopyResponse(absl::string_view body, size_t m
   out.overall_format = static_cast<int8_t>(overall);
   if (count < 0 || static_cast<size_t>(count) > max_columns ||
       static_cast<size_t>(count) * 2 != r.remaining()) {
-    return Malformed(kMsg, absl::StrCat("column count ", count, " with ", r.remaining(),
-                                        " bytes of formats"));
+    return Malformed(
+        kMsg, absl::StrCat("column count ", count, " with ", r.remaining(), " bytes of formats"));
   }
   out.column_formats.reserve(count);
   for (int16_t i = 0; i < count; ++i) {

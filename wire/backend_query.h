@@ -56,8 +56,7 @@ struct DataRow {
   std::vector<std::optional<std::string>> values;
 };
 // Column count must be ≤ max_columns; each length is -1 (NULL) or within the body.
-absl::StatusOr<DataRow> DecodeDataRow(absl::string_view body,
-                                      size_t max_columns = kMaxColumns);
+absl::StatusOr<DataRow> DecodeDataRow(absl::string_view body, size_t max_columns = kMaxColumns);
 
 // A completed simple-query result: description plus rows, as gathered by the connection
 // between RowDescription and CommandComplete.

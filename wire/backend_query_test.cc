@@ -106,11 +106,11 @@ TEST(DataRowTest, Hostile) {
   EXPECT_FALSE(DecodeDataRow("").ok());
   EXPECT_FALSE(DecodeDataRow("\xff\xff"s).ok());
   EXPECT_FALSE(DecodeDataRow("\x7f\xff"s).ok());
-  EXPECT_FALSE(DecodeDataRow("\0\1\0\0\0\5abc"s).ok());          // value past body
-  EXPECT_FALSE(DecodeDataRow("\0\1\xff\xff\xff\xfe"s).ok());     // length -2
-  EXPECT_FALSE(DecodeDataRow("\0\1\x7f\xff\xff\xff"s).ok());     // huge length
-  EXPECT_FALSE(DecodeDataRow("\0\1\0\0\0\1ab"s).ok());           // trailing
-  EXPECT_FALSE(DecodeDataRow("\0\2\0\0\0\1a"s).ok());            // missing column
+  EXPECT_FALSE(DecodeDataRow("\0\1\0\0\0\5abc"s).ok());                          // value past body
+  EXPECT_FALSE(DecodeDataRow("\0\1\xff\xff\xff\xfe"s).ok());                     // length -2
+  EXPECT_FALSE(DecodeDataRow("\0\1\x7f\xff\xff\xff"s).ok());                     // huge length
+  EXPECT_FALSE(DecodeDataRow("\0\1\0\0\0\1ab"s).ok());                           // trailing
+  EXPECT_FALSE(DecodeDataRow("\0\2\0\0\0\1a"s).ok());                            // missing column
   EXPECT_FALSE(DecodeDataRow("\0\2\xff\xff\xff\xff\xff\xff\xff\xff"s, 1).ok());  // cap
 }
 
@@ -140,13 +140,13 @@ TEST(CopyResponseTest, Decodes) {
 
 TEST(CopyResponseTest, Hostile) {
   EXPECT_FALSE(DecodeCopyResponse("").ok());
-  EXPECT_FALSE(DecodeCopyResponse("\2\0\0"s).ok());          // overall format 2
-  EXPECT_FALSE(DecodeCopyResponse("\0\0\1"s).ok());          // missing formats
-  EXPECT_FALSE(DecodeCopyResponse("\0\0\1\0\0\0"s).ok());    // trailing
-  EXPECT_FALSE(DecodeCopyResponse("\0\0\1\0\1"s).ok());      // binary column in text copy
-  EXPECT_FALSE(DecodeCopyResponse("\1\0\1\0\3"s).ok());      // format 3
-  EXPECT_FALSE(DecodeCopyResponse("\0\xff\xff"s).ok());      // negative count
-  EXPECT_FALSE(DecodeCopyResponse("\1\0\1\0\1"s, 0).ok());   // caller's cap
+  EXPECT_FALSE(DecodeCopyResponse("\2\0\0"s).ok());         // overall format 2
+  EXPECT_FALSE(DecodeCopyResponse("\0\0\1"s).ok());         // missing formats
+  EXPECT_FALSE(DecodeCopyResponse("\0\0\1\0\0\0"s).ok());   // trailing
+  EXPECT_FALSE(DecodeCopyResponse("\0\0\1\0\1"s).ok());     // binary column in text copy
+  EXPECT_FALSE(DecodeCopyResponse("\1\0\1\0\3"s).ok());     // format 3
+  EXPECT_FALSE(DecodeCopyResponse("\0\xff\xff"s).ok());     // negative count
+  EXPECT_FALSE(DecodeCopyResponse("\1\0\1\0\1"s, 0).ok());  // caller's cap
 }
 
 }  // namespace

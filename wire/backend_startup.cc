@@ -43,8 +43,8 @@ absl::StatusOr<AuthenticationRequest> DecodeAuthentication(absl::string_view bod
         if (!r.ReadCString(&name)) return Malformed(kMsg, "unterminated SASL mechanism list");
         if (name.empty()) break;
         if (out.sasl_mechanisms.size() == kMaxSaslMechanisms) {
-          return Malformed(kMsg, absl::StrCat("more than ", kMaxSaslMechanisms,
-                                              " SASL mechanisms"));
+          return Malformed(kMsg,
+                           absl::StrCat("more than ", kMaxSaslMechanisms, " SASL mechanisms"));
         }
         out.sasl_mechanisms.emplace_back(name);
       }
@@ -77,8 +77,8 @@ absl::StatusOr<BackendKeyData> DecodeBackendKeyData(absl::string_view body) {
   BackendKeyData out;
   if (!r.ReadI32(&out.process_id)) return Malformed(kMsg, "missing process id");
   if (r.remaining() < 4 || r.remaining() > 256) {
-    return Malformed(kMsg, absl::StrCat("secret key of ", r.remaining(),
-                                        " bytes (expected 4 to 256)"));
+    return Malformed(kMsg,
+                     absl::StrCat("secret key of ", r.remaining(), " bytes (expected 4 to 256)"));
   }
   out.secret_key = std::string(r.ReadRest());
   return out;
@@ -100,8 +100,7 @@ absl::StatusOr<TransactionStatus> DecodeReadyForQuery(absl::string_view body) {
   }
 }
 
-absl::StatusOr<NegotiateProtocolVersion> DecodeNegotiateProtocolVersion(
-    absl::string_view body) {
+absl::StatusOr<NegotiateProtocolVersion> DecodeNegotiateProtocolVersion(absl::string_view body) {
   constexpr absl::string_view kMsg = "NegotiateProtocolVersion";
   ByteReader r(body);
   NegotiateProtocolVersion out;

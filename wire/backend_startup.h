@@ -70,8 +70,7 @@ struct NegotiateProtocolVersion {
   int32_t newest_minor_version = 0;
   std::vector<std::string> unrecognized_options;
 };
-absl::StatusOr<NegotiateProtocolVersion> DecodeNegotiateProtocolVersion(
-    absl::string_view body);
+absl::StatusOr<NegotiateProtocolVersion> DecodeNegotiateProtocolVersion(absl::string_view body);
 
 }  // namespace walrep
 

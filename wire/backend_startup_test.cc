@@ -36,8 +36,7 @@ TEST(AuthenticationTest, Md5Salt) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->md5_salt[0], 1);
   EXPECT_EQ(a->md5_salt[3], 0xff);
-  EXPECT_EQ(DecodeAuthentication(AuthBody(5, "abc")).status().code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeAuthentication(AuthBody(5, "abc")).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(DecodeAuthentication(AuthBody(5, "abcde")).status().code(),
             absl::StatusCode::kDataLoss);
 }
@@ -52,9 +51,9 @@ TEST(AuthenticationTest, SaslMechanisms) {
 
 TEST(AuthenticationTest, SaslHostile) {
   EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "SCRAM-SHA-256\0"s)).ok());  // no end
-  EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "\0"s)).ok());              // empty list
-  EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "A\0\0x"s)).ok());          // trailing
-  EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "SCRAM")).ok());           // unterminated
+  EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "\0"s)).ok());               // empty list
+  EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "A\0\0x"s)).ok());           // trailing
+  EXPECT_FALSE(DecodeAuthentication(AuthBody(10, "SCRAM")).ok());             // unterminated
   std::string many;
   for (int i = 0; i < 33; ++i) many += "m\0"s;
   EXPECT_FALSE(DecodeAuthentication(AuthBody(10, many + "\0"s)).ok());

@@ -14,8 +14,8 @@ namespace {
 constexpr char kNeedMorePayloadUrl[] = "walrep/framing/need-more-bytes";
 
 absl::Status NeedMoreBytes(size_t total) {
-  absl::Status s = absl::UnavailableError(
-      absl::StrCat("incomplete message: need ", total, " bytes buffered"));
+  absl::Status s =
+      absl::UnavailableError(absl::StrCat("incomplete message: need ", total, " bytes buffered"));
   s.SetPayload(kNeedMorePayloadUrl, absl::Cord(absl::StrCat(total)));
   return s;
 }
@@ -37,15 +37,14 @@ absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf, const FrameLimi
   r.ReadU32(&length);
   const char t = static_cast<char>(type);
   if (length < 4 || length > static_cast<uint32_t>(std::numeric_limits<int32_t>::max())) {
-    return absl::DataLossError(absl::StrCat("malformed message ", DescribeMessageType(t),
-                                            ": length word ", length));
+    return absl::DataLossError(
+        absl::StrCat("malformed message ", DescribeMessageType(t), ": length word ", length));
   }
   const size_t body_size = length - 4;
   const size_t cap = (t == 'd') ? limits.max_copy_data : limits.max_message;
   if (body_size > cap) {
-    return absl::DataLossError(absl::StrCat("message ", DescribeMessageType(t), " of ",
-                                            body_size, " bytes exceeds the limit of ", cap,
-                                            " bytes"));
+    return absl::DataLossError(absl::StrCat("message ", DescribeMessageType(t), " of ", body_size,
+                                            " bytes exceeds the limit of ", cap, " bytes"));
   }
   const size_t total = kFrameHeaderSize + body_size;
   if (buf.size() < total) return NeedMoreBytes(total);
@@ -56,8 +55,7 @@ absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf, const FrameLimi
 
 absl::StatusOr<Frame> DecodeFrame(absl::string_view buf, const FrameLimits& limits) {
   return DecodeFrame(
-      absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf.data()), buf.size()),
-      limits);
+      absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(buf.data()), buf.size()), limits);
 }
 
 bool IsNeedMoreBytes(const absl::Status& status) {

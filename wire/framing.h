@@ -50,8 +50,7 @@ inline constexpr size_t kFrameHeaderSize = 5;
 //   oversized message is never buffered.
 absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf,
                                   const FrameLimits& limits = FrameLimits());
-absl::StatusOr<Frame> DecodeFrame(absl::string_view buf,
-                                  const FrameLimits& limits = FrameLimits());
+absl::StatusOr<Frame> DecodeFrame(absl::string_view buf, const FrameLimits& limits = FrameLimits());
 
 // True only for the "need more bytes" status produced by DecodeFrame. It uses code
 // kUnavailable plus a private payload, so an ordinary Unavailable error is never

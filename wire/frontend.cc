@@ -42,8 +42,8 @@ absl::StatusOr<std::string> EncodeStartupMessage(const StartupParameters& params
     w.PutCString(key);
     w.PutCString(value);
     if (out.size() + 1 > kMaxStartupPacket) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "startup packet exceeds ", kMaxStartupPacket, " bytes (at parameter \"", key, "\")"));
+      return absl::InvalidArgumentError(absl::StrCat("startup packet exceeds ", kMaxStartupPacket,
+                                                     " bytes (at parameter \"", key, "\")"));
     }
   }
   w.PutU8(0);

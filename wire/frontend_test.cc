@@ -32,8 +32,7 @@ TEST(FrontendTest, StartupRejectsNulNamingKey) {
   EXPECT_NE(bad_value.status().message().find("application_name"), std::string::npos);
   auto bad_key = EncodeStartupMessage({{"us\0er"s, "x"}});
   EXPECT_EQ(bad_key.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(EncodeStartupMessage({{"", "x"}}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeStartupMessage({{"", "x"}}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FrontendTest, StartupRejectsOversizedPacket) {
@@ -81,8 +80,7 @@ TEST(FrontendTest, Query) {
   auto msg = EncodeQuery("IDENTIFY_SYSTEM");
   ASSERT_TRUE(msg.ok());
   EXPECT_EQ(*msg, "Q\x00\x00\x00\x14IDENTIFY_SYSTEM\0"s);
-  EXPECT_EQ(EncodeQuery("SELECT 1;\0DROP"s).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeQuery("SELECT 1;\0DROP"s).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FrontendTest, CopyMessages) {

@@ -14,8 +14,8 @@ constexpr size_t kMaxSlotName = 63;  // NAMEDATALEN - 1
 
 absl::Status CheckVersion(int server_version_num) {
   if (server_version_num < kMinServerVersionNum) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "server version ", server_version_num, " is not supported (need 12 or later)"));
+    return absl::FailedPreconditionError(absl::StrCat("server version ", server_version_num,
+                                                      " is not supported (need 12 or later)"));
   }
   return absl::OkStatus();
 }
@@ -26,14 +26,14 @@ std::string QuoteSlot(absl::string_view slot) { return absl::StrCat("\"", slot, 
 
 absl::Status ValidateSlotName(absl::string_view slot) {
   if (slot.empty() || slot.size() > kMaxSlotName) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "replication slot name must be 1-", kMaxSlotName, " bytes, got ", slot.size()));
+    return absl::InvalidArgumentError(absl::StrCat("replication slot name must be 1-", kMaxSlotName,
+                                                   " bytes, got ", slot.size()));
   }
   for (char c : slot) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "replication slot name \"", absl::CEscape(slot),
-          "\" may contain only lower-case letters, digits and underscores"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("replication slot name \"", absl::CEscape(slot),
+                       "\" may contain only lower-case letters, digits and underscores"));
     }
   }
   return absl::OkStatus();
@@ -44,9 +44,9 @@ absl::StatusOr<std::string> QuoteLiteral(absl::string_view text) {
   for (char c : text) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f || c == '\\') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "string \"", absl::CEscape(text),
-          "\" contains a control character or backslash, which is not allowed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("string \"", absl::CEscape(text),
+                       "\" contains a control character or backslash, which is not allowed"));
     }
     if (c == '\'') out.push_back('\'');
     out.push_back(c);
@@ -100,9 +100,9 @@ absl::StatusOr<uint64_t> MaxRateKb(uint64_t bytes_per_sec) {
   if (bytes_per_sec == 0) return 0;
   uint64_t kb = bytes_per_sec / 1024;
   if (kb < kMinMaxRateKb) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "backup rate limit of ", bytes_per_sec, " bytes/s is below PostgreSQL's minimum of ",
-        kMinMaxRateKb, " kB/s"));
+    return absl::InvalidArgumentError(absl::StrCat("backup rate limit of ", bytes_per_sec,
+                                                   " bytes/s is below PostgreSQL's minimum of ",
+                                                   kMinMaxRateKb, " kB/s"));
   }
   return kb > kMaxMaxRateKb ? kMaxMaxRateKb : kb;
 }
@@ -111,15 +111,14 @@ absl::StatusOr<std::string> BaseBackupCommand(const BaseBackupOptions& options,
                                               int server_version_num) {
   RETURN_IF_ERROR(CheckVersion(server_version_num));
   if (options.label.size() > kMaxBackupLabel) {
-    return absl::InvalidArgumentError(absl::StrCat("backup label of ", options.label.size(),
-                                                   " bytes exceeds ", kMaxBackupLabel));
+    return absl::InvalidArgumentError(
+        absl::StrCat("backup label of ", options.label.size(), " bytes exceeds ", kMaxBackupLabel));
   }
   ASSIGN_OR_RETURN(std::string label, QuoteLiteral(options.label));
   ASSIGN_OR_RETURN(uint64_t rate_kb, MaxRateKb(options.max_rate_bytes_per_sec));
   if (options.manifest && server_version_num < 130000) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("backup manifests need PostgreSQL 13 or later (server is ",
-                     server_version_num, ")"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup manifests need PostgreSQL 13 or later (server is ", server_version_num, ")"));
   }
   std::vector<std::string> opts;
   if (server_version_num >= 150000) {

@@ -43,8 +43,8 @@ absl::StatusOr<std::string> TimelineHistoryCommand(TimelineId timeline);
 absl::StatusOr<std::string> ReadReplicationSlotCommand(absl::string_view slot);
 
 struct CreatePhysicalSlotOptions {
-  bool temporary = false;    // dropped when the session ends
-  bool reserve_wal = true;   // reserve WAL from now on instead of from first use
+  bool temporary = false;   // dropped when the session ends
+  bool reserve_wal = true;  // reserve WAL from now on instead of from first use
 };
 // `CREATE_REPLICATION_SLOT "s" [TEMPORARY] PHYSICAL RESERVE_WAL`, or on 15+ the option
 // list form `... PHYSICAL (RESERVE_WAL)`. FailedPrecondition below version 12.
@@ -52,25 +52,23 @@ absl::StatusOr<std::string> CreatePhysicalSlotCommand(absl::string_view slot,
                                                       const CreatePhysicalSlotOptions& options,
                                                       int server_version_num);
 // `DROP_REPLICATION_SLOT "s" [WAIT]`.
-absl::StatusOr<std::string> DropReplicationSlotCommand(absl::string_view slot,
-                                                       bool wait = false);
+absl::StatusOr<std::string> DropReplicationSlotCommand(absl::string_view slot, bool wait = false);
 
 struct StartReplicationOptions {
-  std::string slot;      // empty: no slot
-  Lsn start;             // sent as X/X
+  std::string slot;         // empty: no slot
+  Lsn start;                // sent as X/X
   TimelineId timeline = 0;  // 0: omit TIMELINE (the server's current timeline)
 };
 // `START_REPLICATION [SLOT "s"] PHYSICAL X/X [TIMELINE t]`.
-absl::StatusOr<std::string> StartPhysicalReplicationCommand(
-    const StartReplicationOptions& options);
+absl::StatusOr<std::string> StartPhysicalReplicationCommand(const StartReplicationOptions& options);
 
 struct BaseBackupOptions {
   std::string label = "walrep base backup";
-  bool progress = true;          // tablespace sizes up front, 'p' progress messages on 15+
-  bool fast_checkpoint = false;  // CHECKPOINT 'fast' vs 'spread'
+  bool progress = true;               // tablespace sizes up front, 'p' progress messages on 15+
+  bool fast_checkpoint = false;       // CHECKPOINT 'fast' vs 'spread'
   bool wait_for_wal_archive = false;  // false: WAIT false / NOWAIT (WAL is streamed apart)
-  bool include_wal = false;      // WAL: the server appends the needed WAL to the archive
-  bool manifest = true;          // 13+; MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C'
+  bool include_wal = false;           // WAL: the server appends the needed WAL to the archive
+  bool manifest = true;               // 13+; MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C'
   bool tablespace_map = true;
   bool verify_checksums = true;  // false: VERIFY_CHECKSUMS false / NOVERIFY_CHECKSUMS
   // Throttle in bytes per second; 0 = unlimited. PostgreSQL takes kB/s in 32..1048576:
@@ -80,8 +78,9 @@ struct BaseBackupOptions {
   uint64_t max_rate_bytes_per_sec = 0;
 };
 // 15+: `BASE_BACKUP ( LABEL 'x', PROGRESS, CHECKPOINT 'fast', WAIT false, ... )`;
-// 12-14: `BASE_BACKUP LABEL 'x' PROGRESS FAST NOWAIT ...`. FailedPrecondition below 12 or
-// for a manifest on 12.
+// 12-14: `BASE_BACKUP LABEL 'x' PROGRESS FAST NOWAIT ...` (15 no longer parses this form,
+// so the choice must follow the server version). FailedPrecondition below 12 or for a
+// manifest on 12.
 absl::StatusOr<std::string> BaseBackupCommand(const BaseBackupOptions& options,
                                               int server_version_num);
 

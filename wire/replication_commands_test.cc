@@ -13,8 +13,8 @@ TEST(SlotNameTest, Validation) {
   EXPECT_TRUE(ValidateSlotName("a").ok());
   EXPECT_TRUE(ValidateSlotName("walrep_node_1").ok());
   EXPECT_TRUE(ValidateSlotName(std::string(63, 'x')).ok());
-  for (const std::string& bad : {""s, std::string(64, 'x'), "Upper"s, "has-dash"s,
-                                 "sp ace"s, "quo\"te"s, "nul\0"s, "semi;colon"s}) {
+  for (const std::string& bad : {""s, std::string(64, 'x'), "Upper"s, "has-dash"s, "sp ace"s,
+                                 "quo\"te"s, "nul\0"s, "semi;colon"s}) {
     EXPECT_EQ(ValidateSlotName(bad).code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
@@ -134,8 +134,7 @@ TEST(BaseBackupTest, Errors) {
   BaseBackupOptions o;
   EXPECT_EQ(BaseBackupCommand(o, 120000).status().code(),
             absl::StatusCode::kFailedPrecondition);  // manifest on 12
-  EXPECT_EQ(BaseBackupCommand(o, 110000).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(BaseBackupCommand(o, 110000).status().code(), absl::StatusCode::kFailedPrecondition);
   o.label = "back\\slash";
   EXPECT_EQ(BaseBackupCommand(o, 150000).status().code(), absl::StatusCode::kInvalidArgument);
   o.label = std::string(1024, 'l');

@@ -10,8 +10,8 @@
 namespace walrep {
 namespace {
 
-absl::Status CheckShape(absl::string_view payload, char tag, absl::string_view name,
-                        size_t size, bool exact) {
+absl::Status CheckShape(absl::string_view payload, char tag, absl::string_view name, size_t size,
+                        bool exact) {
   if (payload.empty() || payload[0] != tag) {
     return absl::DataLossError(absl::StrCat(
         name, ": expected tag '", std::string(1, tag), "', got ",
@@ -19,8 +19,8 @@ absl::Status CheckShape(absl::string_view payload, char tag, absl::string_view n
   }
   if (exact ? payload.size() != size : payload.size() < size) {
     return absl::DataLossError(absl::StrCat("malformed ", name, ": ", payload.size(),
-                                            " bytes (expected ", exact ? "" : "at least ",
-                                            size, ")"));
+                                            " bytes (expected ", exact ? "" : "at least ", size,
+                                            ")"));
   }
   return absl::OkStatus();
 }
@@ -68,16 +68,15 @@ absl::StatusOr<XLogData> DecodeXLogData(absl::string_view payload) {
   r.ReadI64(&m.send_time);
   m.data = r.ReadRest();
   if (m.data.size() > std::numeric_limits<uint64_t>::max() - m.start.value()) {
-    return absl::DataLossError(absl::StrCat("malformed XLogData: ", m.data.size(),
-                                            " bytes at ", m.start.ToString(),
+    return absl::DataLossError(absl::StrCat("malformed XLogData: ", m.data.size(), " bytes at ",
+                                            m.start.ToString(),
                                             " run past the end of the WAL address space"));
   }
   return m;
 }
 
 absl::StatusOr<PrimaryKeepalive> DecodePrimaryKeepalive(absl::string_view payload) {
-  if (auto s = CheckShape(payload, 'k', "PrimaryKeepalive", kPrimaryKeepaliveSize, true);
-      !s.ok()) {
+  if (auto s = CheckShape(payload, 'k', "PrimaryKeepalive", kPrimaryKeepaliveSize, true); !s.ok()) {
     return s;
   }
   ByteReader r = AfterTag(payload);

@@ -53,8 +53,7 @@ TEST(XLogDataTest, Hostile) {
   // Range running past 2^64.
   std::string p = EncodeXLogData(XLogData{Lsn(~uint64_t{0}), Lsn(0), 0, "ab"});
   EXPECT_EQ(DecodeXLogData(p).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_TRUE(DecodeXLogData(EncodeXLogData(XLogData{Lsn(~uint64_t{0} - 1), Lsn(0), 0, "a"}))
-                  .ok());
+  EXPECT_TRUE(DecodeXLogData(EncodeXLogData(XLogData{Lsn(~uint64_t{0} - 1), Lsn(0), 0, "a"})).ok());
 }
 
 TEST(PrimaryKeepaliveTest, RoundTrip) {

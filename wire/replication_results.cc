@@ -23,11 +23,16 @@ struct Column {
 
 bool TypeAllowed(Kind kind, uint32_t oid) {
   switch (kind) {
-    case Kind::kText: return oid == kTextOid || oid == kVarcharOid || oid == kNameOid;
-    case Kind::kInt: return oid == kInt8Oid || oid == kInt4Oid || oid == kInt2Oid;
-    case Kind::kOid: return oid == kOidOid || oid == kInt8Oid || oid == kInt4Oid;
-    case Kind::kLsn: return oid == kTextOid || oid == kPgLsnOid;
-    case Kind::kBytes: return oid == kTextOid || oid == kByteaOid;
+    case Kind::kText:
+      return oid == kTextOid || oid == kVarcharOid || oid == kNameOid;
+    case Kind::kInt:
+      return oid == kInt8Oid || oid == kInt4Oid || oid == kInt2Oid;
+    case Kind::kOid:
+      return oid == kOidOid || oid == kInt8Oid || oid == kInt4Oid;
+    case Kind::kLsn:
+      return oid == kTextOid || oid == kPgLsnOid;
+    case Kind::kBytes:
+      return oid == kTextOid || oid == kByteaOid;
   }
   return false;
 }
@@ -36,8 +41,7 @@ absl::Status Bad(absl::string_view command, absl::string_view why) {
   return absl::DataLossError(absl::StrCat(command, " result: ", why));
 }
 
-absl::Status BadColumn(absl::string_view command, absl::string_view column,
-                       absl::string_view why) {
+absl::Status BadColumn(absl::string_view command, absl::string_view column, absl::string_view why) {
   return absl::DataLossError(absl::StrCat(command, " result column \"", column, "\": ", why));
 }
 
@@ -98,8 +102,7 @@ absl::StatusOr<TimelineId> ParseTimeline(absl::string_view s, absl::string_view 
                                          absl::string_view column) {
   uint64_t v = 0;
   if (!ParseDecimal(s, std::numeric_limits<TimelineId>::max(), &v) || v == 0) {
-    return BadColumn(command, column,
-                     absl::StrCat("invalid timeline \"", absl::CEscape(s), "\""));
+    return BadColumn(command, column, absl::StrCat("invalid timeline \"", absl::CEscape(s), "\""));
   }
   return static_cast<TimelineId>(v);
 }
@@ -114,10 +117,8 @@ absl::StatusOr<Lsn> ParseLsnValue(absl::string_view s, absl::string_view command
 }
 
 // A (start or end) BASE_BACKUP position row: recptr, tli.
-absl::StatusOr<BackupPosition> ParseBackupPosition(const ResultSet& rs,
-                                                   absl::string_view command) {
-  static constexpr Column kCols[] = {{"recptr", Kind::kLsn, false},
-                                     {"tli", Kind::kInt, false}};
+absl::StatusOr<BackupPosition> ParseBackupPosition(const ResultSet& rs, absl::string_view command) {
+  static constexpr Column kCols[] = {{"recptr", Kind::kLsn, false}, {"tli", Kind::kInt, false}};
   RETURN_IF_ERROR(CheckShape(rs, command, kCols, 1, 1));
   BackupPosition out;
   ASSIGN_OR_RETURN(const std::string* lsn, Value(rs, 0, 0, command, kCols[0]));
@@ -161,8 +162,7 @@ absl::StatusOr<TimelineHistoryResult> ParseTimelineHistory(const ResultSet& rs,
   ASSIGN_OR_RETURN(const std::string* name, Value(rs, 0, 0, kCmd, kCols[0]));
   // The name will become a file name: accept exactly "%08X.history" and nothing else.
   constexpr absl::string_view kSuffix = ".history";
-  bool ok = name->size() == 8 + kSuffix.size() &&
-            absl::string_view(*name).substr(8) == kSuffix;
+  bool ok = name->size() == 8 + kSuffix.size() && absl::string_view(*name).substr(8) == kSuffix;
   uint32_t tli = 0;
   for (size_t i = 0; ok && i < 8; ++i) {
     char c = (*name)[i];
@@ -175,12 +175,12 @@ absl::StatusOr<TimelineHistoryResult> ParseTimelineHistory(const ResultSet& rs,
                      absl::StrCat("not a history file name: \"", absl::CEscape(*name), "\""));
   }
   if (expected_timeline != 0 && tli != expected_timeline) {
-    return BadColumn(kCmd, "filename",
-                     absl::StrCat("\"", *name, "\" is not the history of timeline ",
-                                  expected_timeline));
+    return BadColumn(
+        kCmd, "filename",
+        absl::StrCat("\"", *name, "\" is not the history of timeline ", expected_timeline));
   }
   ASSIGN_OR_RETURN(const std::string* content, Value(rs, 0, 1, kCmd, kCols[1]));
-  if (content->size() > kMaxHistoryFileBytes) {
+  if (content->size() > kMaxHistoryContentBytes) {
     return BadColumn(kCmd, "content", absl::StrCat(content->size(), " bytes exceeds the limit"));
   }
   out.timeline = tli;
@@ -191,10 +191,9 @@ absl::StatusOr<TimelineHistoryResult> ParseTimelineHistory(const ResultSet& rs,
 
 absl::StatusOr<std::vector<TimelineHistoryEntry>> ParseTimelineHistoryContent(
     absl::string_view content, TimelineId timeline) {
-  if (content.size() > kMaxHistoryFileBytes) {
+  if (content.size() > kMaxHistoryContentBytes) {
     return absl::DataLossError(absl::StrCat("timeline history of ", content.size(),
-                                            " bytes exceeds the limit of ",
-                                            kMaxHistoryFileBytes));
+                                            " bytes exceeds the limit of ", kMaxHistoryContentBytes));
   }
   std::vector<TimelineHistoryEntry> out;
   size_t line_no = 0;
@@ -305,9 +304,8 @@ absl::StatusOr<BackupPosition> ParseBaseBackupEnd(const ResultSet& rs) {
 
 absl::StatusOr<std::vector<BackupTablespace>> ParseBaseBackupTablespaces(const ResultSet& rs) {
   constexpr absl::string_view kCmd = "BASE_BACKUP tablespaces";
-  static constexpr Column kCols[] = {{"spcoid", Kind::kOid, true},
-                                     {"spclocation", Kind::kText, true},
-                                     {"size", Kind::kInt, true}};
+  static constexpr Column kCols[] = {
+      {"spcoid", Kind::kOid, true}, {"spclocation", Kind::kText, true}, {"size", Kind::kInt, true}};
   RETURN_IF_ERROR(CheckShape(rs, kCmd, kCols, 0, kMaxBackupTablespaces));
   std::vector<BackupTablespace> out;
   out.reserve(rs.rows.size());
@@ -317,8 +315,8 @@ absl::StatusOr<std::vector<BackupTablespace>> ParseBaseBackupTablespaces(const R
     if (oid != nullptr) {
       uint64_t v = 0;
       if (!ParseDecimal(*oid, std::numeric_limits<uint32_t>::max(), &v) || v == 0) {
-        return BadColumn(kCmd, "spcoid", absl::StrCat("row ", r, ": invalid oid \"",
-                                                      absl::CEscape(*oid), "\""));
+        return BadColumn(kCmd, "spcoid",
+                         absl::StrCat("row ", r, ": invalid oid \"", absl::CEscape(*oid), "\""));
       }
       t.oid = static_cast<uint32_t>(v);
     }
@@ -331,8 +329,8 @@ absl::StatusOr<std::vector<BackupTablespace>> ParseBaseBackupTablespaces(const R
     if (size != nullptr) {
       uint64_t v = 0;
       if (!ParseDecimal(*size, std::numeric_limits<int64_t>::max(), &v)) {
-        return BadColumn(kCmd, "size", absl::StrCat("row ", r, ": invalid size \"",
-                                                    absl::CEscape(*size), "\""));
+        return BadColumn(kCmd, "size",
+                         absl::StrCat("row ", r, ": invalid size \"", absl::CEscape(*size), "\""));
       }
       t.size_kb = static_cast<int64_t>(v);
     }

@@ -49,7 +49,7 @@ struct TimelineHistoryEntry {
   std::string reason;
 };
 // Caps the content before parsing: a history file grows by one short line per promotion.
-inline constexpr size_t kMaxHistoryFileBytes = size_t{1} << 20;
+inline constexpr size_t kMaxHistoryContentBytes = size_t{1} << 20;
 // Parses history-file content the way PostgreSQL's readTimeLineHistory does: leading
 // whitespace ignored, blank lines and '#' comments skipped, "tli<ws>X/X" required,
 // the rest of the line (after whitespace) is the reason. Parent timelines must strictly

@@ -25,9 +25,9 @@ ResultSet Make(std::initializer_list<std::pair<const char*, uint32_t>> cols,
 }
 
 ResultSet IdentifySystem(Cell sysid, Cell tli, Cell pos, Cell db) {
-  return Make({{"systemid", kTextOid}, {"timeline", kInt8Oid}, {"xlogpos", kTextOid},
-               {"dbname", kTextOid}},
-              {{sysid, tli, pos, db}});
+  return Make(
+      {{"systemid", kTextOid}, {"timeline", kInt8Oid}, {"xlogpos", kTextOid}, {"dbname", kTextOid}},
+      {{sysid, tli, pos, db}});
 }
 
 void ExpectDataLoss(const absl::Status& s, absl::string_view needle) {
@@ -36,8 +36,8 @@ void ExpectDataLoss(const absl::Status& s, absl::string_view needle) {
 }
 
 TEST(IdentifySystemTest, Parses) {
-  auto r = ParseIdentifySystem(
-      IdentifySystem("7301234567890123456", "3", "0/16B3748", std::nullopt));
+  auto r =
+      ParseIdentifySystem(IdentifySystem("7301234567890123456", "3", "0/16B3748", std::nullopt));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->system_id, 7301234567890123456u);
   EXPECT_EQ(r->timeline, 3u);
@@ -50,12 +50,11 @@ TEST(IdentifySystemTest, Parses) {
 }
 
 TEST(IdentifySystemTest, Errors) {
-  ExpectDataLoss(ParseIdentifySystem(IdentifySystem("18446744073709551616", "1", "0/1", {}))
-                     .status(), "systemid");
-  ExpectDataLoss(ParseIdentifySystem(IdentifySystem("-1", "1", "0/1", {})).status(),
-                 "systemid");
-  ExpectDataLoss(ParseIdentifySystem(IdentifySystem(" 1", "1", "0/1", {})).status(),
-                 "systemid");
+  ExpectDataLoss(
+      ParseIdentifySystem(IdentifySystem("18446744073709551616", "1", "0/1", {})).status(),
+      "systemid");
+  ExpectDataLoss(ParseIdentifySystem(IdentifySystem("-1", "1", "0/1", {})).status(), "systemid");
+  ExpectDataLoss(ParseIdentifySystem(IdentifySystem(" 1", "1", "0/1", {})).status(), "systemid");
   ExpectDataLoss(ParseIdentifySystem(IdentifySystem(std::nullopt, "1", "0/1", {})).status(),
                  "systemid");
   ExpectDataLoss(ParseIdentifySystem(IdentifySystem("1", "0", "0/1", {})).status(), "timeline");
@@ -98,17 +97,16 @@ TEST(TimelineHistoryTest, Parses) {
 }
 
 TEST(TimelineHistoryTest, RejectsUnsafeOrWrongNames) {
-  for (const char* bad : {"../../etc/passwd", "00000002.history/", "0000002.history",
-                          "0000000a.history", "00000000.history", "00000002.historx",
-                          "/00000002.history", "000000002.history"}) {
+  for (const char* bad :
+       {"../../etc/passwd", "00000002.history/", "0000002.history", "0000000a.history",
+        "00000000.history", "00000002.historx", "/00000002.history", "000000002.history"}) {
     ExpectDataLoss(ParseTimelineHistory(History(bad, "")).status(), "filename");
   }
-  ExpectDataLoss(ParseTimelineHistory(History("00000003.history", ""), 2).status(),
-                 "filename");
+  ExpectDataLoss(ParseTimelineHistory(History("00000003.history", ""), 2).status(), "filename");
   ExpectDataLoss(ParseTimelineHistory(History("00000003.history", std::nullopt)).status(),
                  "content");
   ExpectDataLoss(
-      ParseTimelineHistory(History("00000003.history", std::string(kMaxHistoryFileBytes + 1, '#')))
+      ParseTimelineHistory(History("00000003.history", std::string(kMaxHistoryContentBytes + 1, '#')))
           .status(),
       "content");
 }
@@ -154,16 +152,16 @@ TEST(HistoryContentTest, Errors) {
   ExpectDataLoss(ParseTimelineHistoryContent("1\t0/1\n1\t0/2\n").status(), "increasing");
   ExpectDataLoss(ParseTimelineHistoryContent("1\t0/5\n# c\n2\t0/4\n").status(), "line 3");
   ExpectDataLoss(ParseTimelineHistoryContent("1\t0/5\n3\t0/6\n", 3).status(), "older");
-  ExpectDataLoss(
-      ParseTimelineHistoryContent(std::string(kMaxHistoryFileBytes + 1, '\n')).status(),
-      "limit");
+  ExpectDataLoss(ParseTimelineHistoryContent(std::string(kMaxHistoryContentBytes + 1, '\n')).status(),
+                 "limit");
   // Equal switchpoints are allowed (non-decreasing).
   EXPECT_TRUE(ParseTimelineHistoryContent("1\t0/5\n2\t0/5\n").ok());
 }
 
 TEST(ReadReplicationSlotTest, ParsesPresentAndAbsent) {
   auto cols = {std::pair<const char*, uint32_t>{"slot_type", kTextOid},
-               {"restart_lsn", kTextOid}, {"restart_tli", kInt8Oid}};
+               {"restart_lsn", kTextOid},
+               {"restart_tli", kInt8Oid}};
   ResultSet present = Make(cols, {{"physical", "0/3000148", "1"}});
   auto r = ParseReadReplicationSlot(present);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -182,7 +180,8 @@ TEST(ReadReplicationSlotTest, ParsesPresentAndAbsent) {
 
 TEST(CreateReplicationSlotTest, Parses) {
   auto cols = {std::pair<const char*, uint32_t>{"slot_name", kTextOid},
-               {"consistent_point", kTextOid}, {"snapshot_name", kTextOid},
+               {"consistent_point", kTextOid},
+               {"snapshot_name", kTextOid},
                {"output_plugin", kTextOid}};
   auto r = ParseCreateReplicationSlot(Make(cols, {{"s", "0/0", std::nullopt, std::nullopt}}));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -193,9 +192,8 @@ TEST(CreateReplicationSlotTest, Parses) {
   ASSERT_TRUE(logical.ok());
   EXPECT_EQ(*logical->snapshot_name, "00000003-2");
   EXPECT_EQ(*logical->output_plugin, "pgoutput");
-  ExpectDataLoss(
-      ParseCreateReplicationSlot(Make(cols, {{std::nullopt, "0/0", {}, {}}})).status(),
-      "slot_name");
+  ExpectDataLoss(ParseCreateReplicationSlot(Make(cols, {{std::nullopt, "0/0", {}, {}}})).status(),
+                 "slot_name");
   ExpectDataLoss(ParseCreateReplicationSlot(Make(cols, {{"s", "0-0", {}, {}}})).status(),
                  "consistent_point");
 }
@@ -221,14 +219,14 @@ TEST(BaseBackupResultsTest, StartAndEnd) {
   auto e = ParseBaseBackupEnd(Make(cols, {{"0/2000100", "1"}}));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->lsn, Lsn(0x2000100));
-  ExpectDataLoss(ParseBaseBackupEnd(Make(cols, {{"0/2000100", "0"}})).status(),
-                 "BASE_BACKUP end");
+  ExpectDataLoss(ParseBaseBackupEnd(Make(cols, {{"0/2000100", "0"}})).status(), "BASE_BACKUP end");
   ExpectDataLoss(ParseBaseBackupStart(Make(cols, {{"x", "1"}})).status(), "recptr");
 }
 
 TEST(BaseBackupResultsTest, Tablespaces) {
   auto cols = {std::pair<const char*, uint32_t>{"spcoid", kOidOid},
-               {"spclocation", kTextOid}, {"size", kInt8Oid}};
+               {"spclocation", kTextOid},
+               {"size", kInt8Oid}};
   auto r = ParseBaseBackupTablespaces(
       Make(cols, {{"16384", "/srv/ts1", "1024"}, {std::nullopt, std::nullopt, "30000"}}));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -238,13 +236,12 @@ TEST(BaseBackupResultsTest, Tablespaces) {
   EXPECT_EQ(*(*r)[0].size_kb, 1024);
   EXPECT_FALSE((*r)[1].oid.has_value());
   EXPECT_EQ(*(*r)[1].size_kb, 30000);
-  auto no_progress = ParseBaseBackupTablespaces(
-      Make(cols, {{std::nullopt, std::nullopt, std::nullopt}}));
+  auto no_progress =
+      ParseBaseBackupTablespaces(Make(cols, {{std::nullopt, std::nullopt, std::nullopt}}));
   ASSERT_TRUE(no_progress.ok());
   EXPECT_FALSE((*no_progress)[0].size_kb.has_value());
   EXPECT_TRUE(ParseBaseBackupTablespaces(Make(cols, {}))->empty());
-  ExpectDataLoss(ParseBaseBackupTablespaces(Make(cols, {{"abc", "/x", "1"}})).status(),
-                 "spcoid");
+  ExpectDataLoss(ParseBaseBackupTablespaces(Make(cols, {{"abc", "/x", "1"}})).status(), "spcoid");
   ExpectDataLoss(ParseBaseBackupTablespaces(Make(cols, {{"1", "/x", "-1"}})).status(), "size");
   ExpectDataLoss(ParseBaseBackupTablespaces(Make(cols, {{"1", std::nullopt, "1"}})).status(),
                  "both");

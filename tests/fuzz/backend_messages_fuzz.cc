@@ -17,10 +17,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (a.ok() && a->sasl_mechanisms.size() > walrep::kMaxSaslMechanisms) std::abort();
       break;
     }
-    case 'S': (void)walrep::DecodeParameterStatus(body); break;
-    case 'K': (void)walrep::DecodeBackendKeyData(body); break;
-    case 'Z': (void)walrep::DecodeReadyForQuery(body); break;
-    case 'v': (void)walrep::DecodeNegotiateProtocolVersion(body); break;
+    case 'S':
+      (void)walrep::DecodeParameterStatus(body);
+      break;
+    case 'K':
+      (void)walrep::DecodeBackendKeyData(body);
+      break;
+    case 'Z':
+      (void)walrep::DecodeReadyForQuery(body);
+      break;
+    case 'v':
+      (void)walrep::DecodeNegotiateProtocolVersion(body);
+      break;
     case 'T': {
       auto rd = walrep::DecodeRowDescription(body);
       if (rd.ok() && rd->fields.size() > walrep::kMaxColumns) std::abort();
@@ -31,11 +39,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (row.ok() && row->values.size() > 8) std::abort();
       break;
     }
-    case 'C': (void)walrep::DecodeCommandComplete(body); break;
-    case 'I': (void)walrep::DecodeEmptyQueryResponse(body); break;
+    case 'C':
+      (void)walrep::DecodeCommandComplete(body);
+      break;
+    case 'I':
+      (void)walrep::DecodeEmptyQueryResponse(body);
+      break;
     case 'G':
     case 'H':
-    case 'W': (void)walrep::DecodeCopyResponse(body); break;
+    case 'W':
+      (void)walrep::DecodeCopyResponse(body);
+      break;
     case 'E':
     case 'N': {
       auto e = walrep::DecodeErrorFields(body);

@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (size >= 8) {
     int64_t micros = 0;
-    for (int i = 0; i < 8; ++i) micros = static_cast<int64_t>((static_cast<uint64_t>(micros) << 8) | data[i]);
+    for (int i = 0; i < 8; ++i)
+      micros = static_cast<int64_t>((static_cast<uint64_t>(micros) << 8) | data[i]);
     absl::Time t = walrep::FromPostgresMicros(micros);
     Check(walrep::ToPostgresMicros(t) == micros);
   }

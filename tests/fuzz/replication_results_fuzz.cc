@@ -38,7 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rest.remove_prefix(frame->consumed);
   }
   switch (which) {
-    case 0: (void)walrep::ParseIdentifySystem(rs); break;
+    case 0:
+      (void)walrep::ParseIdentifySystem(rs);
+      break;
     case 1: {
       auto h = walrep::ParseTimelineHistory(rs);
       // A name that passed must be a plain file name.
@@ -47,12 +49,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
-    case 2: (void)walrep::ParseReadReplicationSlot(rs); break;
-    case 3: (void)walrep::ParseCreateReplicationSlot(rs); break;
-    case 4: (void)walrep::ParseEndOfTimeline(rs); break;
-    case 5: (void)walrep::ParseBaseBackupStart(rs); break;
-    case 6: (void)walrep::ParseBaseBackupEnd(rs); break;
-    case 7: (void)walrep::ParseBaseBackupTablespaces(rs); break;
+    case 2:
+      (void)walrep::ParseReadReplicationSlot(rs);
+      break;
+    case 3:
+      (void)walrep::ParseCreateReplicationSlot(rs);
+      break;
+    case 4:
+      (void)walrep::ParseEndOfTimeline(rs);
+      break;
+    case 5:
+      (void)walrep::ParseBaseBackupStart(rs);
+      break;
+    case 6:
+      (void)walrep::ParseBaseBackupEnd(rs);
+      break;
+    case 7:
+      (void)walrep::ParseBaseBackupTablespaces(rs);
+      break;
   }
   return 0;
 }
