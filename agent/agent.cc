@@ -1,23 +1,160 @@
 #include "agent/agent.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "replay/atomic_file.h"
+#include "replay/timeline_history.h"
+#include "wire/replication_commands.h"
+#include "wire/status_macros.h"
 
 namespace walrep {
+namespace {
+
+// How long StartReplica waits for the primary's identity verdict, at most.
+constexpr absl::Duration kIdentityWait = absl::Seconds(5);
+constexpr size_t kMaxStreamConfigBytes = 64 * 1024;
+
+std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
+
+// unlink + fsync of the directory, so the removal survives a crash. OK if absent.
+absl::Status DeleteFileIfExists(const std::string& path) {
+  if (unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InternalError(absl::StrCat("cannot remove ", path, ": ", strerror(errno)));
+  }
+  return FsyncDir(DirName(path));
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t us = absl::ToUnixMicros(t);
+  out->set_seconds(us / 1000000);
+  out->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
+}
+
+}  // namespace
+
+absl::StatusOr<StreamSettings> ValidateStartReplica(const v1::StartReplicaRequest& req) {
+  StreamSettings s;
+  if (req.conninfo().empty()) {
+    return absl::InvalidArgumentError("conninfo is required (e.g. \"host=... user=...\")");
+  }
+  auto conninfo = ConnInfo::Parse(req.conninfo());
+  if (!conninfo.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("conninfo: ", conninfo.status().message()));
+  }
+  s.conninfo = std::move(*conninfo);
+  if (!req.slot_name().empty()) {
+    absl::Status st = ValidateSlotName(req.slot_name());
+    if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("slot_name: ", st.message()));
+  } else if (req.create_slot()) {
+    return absl::InvalidArgumentError("create_slot needs a slot_name");
+  }
+  s.slot_name = req.slot_name();
+  s.create_slot = req.create_slot();
+  if (req.has_status_interval()) {
+    absl::Duration d = FromProto(req.status_interval());
+    if (d <= absl::ZeroDuration() || d > absl::Hours(1)) {
+      return absl::InvalidArgumentError(
+          "status_interval must be positive and at most 1h (the primary's wal_sender_timeout "
+          "needs regular replies)");
+    }
+    s.status_interval = d;
+  }
+  if (req.has_expected_system_identifier()) s.expected_system_id = req.expected_system_identifier();
+  if (req.has_expected_timeline()) {
+    if (req.expected_timeline() == 0) return absl::InvalidArgumentError("expected_timeline must be >= 1");
+    s.expected_timeline = req.expected_timeline();
+  }
+  return s;
+}
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Open(const AgentConfig& config) {
+  if (config.engine != Engine::kNone) {
+    return absl::UnimplementedError(
+        "--engine=postgres is not available in this version; use --engine=none");
+  }
   if (mkdir(config.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create data directory ", config.data_dir, ": ", strerror(errno)));
   }
   std::unique_ptr<Agent> agent(new Agent(config));
-  ModuleLogger("agent")->info("data directory {}", config.data_dir);
+  RETURN_IF_ERROR(agent->Init());
   return agent;
+}
+
+absl::Status Agent::Init() {
+  state_store_ = std::make_unique<ReplicationStateStore>(config_.data_dir);
+  RETURN_IF_ERROR(state_store_->Init());
+  WalWriter::Options wopts;
+  wopts.dir = config_.data_dir + "/wal";
+  wopts.layout = WalWriter::Layout::kArchive;
+  wopts.on_flush = [this](Lsn) { changes_.Notify(); };
+  ASSIGN_OR_RETURN(writer_, WalWriter::Create(wopts));
+  ASSIGN_OR_RETURN(journal_, FlushJournal::Open(state_store_->dir() + "/flush"));
+  apply_ = std::make_unique<ApplyTracker>([this] { return writer_->flush_lsn(); },
+                                          [this] { changes_.Notify(); });
+
+  ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
+  ASSIGN_OR_RETURN(auto tli, state_store_->LoadTimeline());
+  ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
+  ASSIGN_OR_RETURN(auto journal, FlushJournal::Load(state_store_->dir() + "/flush"));
+  Lsn durable = state ? state->flush_lsn : Lsn();
+  if (journal && journal->flush_lsn > durable) durable = journal->flush_lsn;
+  apply_->Reset(durable);
+  {
+    absl::MutexLock lock(&mu_);
+    if (sysid) system_id_ = *sysid;
+    if (tli) timeline_ = *tli;
+    if (state) {
+      role_ = state->role == ReplicationRole::kPrimary ? v1::ROLE_PRIMARY : v1::ROLE_REPLICA;
+      if (state->timeline > timeline_) timeline_ = state->timeline;
+    }
+  }
+  stream_ctx_.writer = writer_.get();
+  stream_ctx_.journal = journal_.get();
+  stream_ctx_.state_store = state_store_.get();
+  stream_ctx_.status = &status_;
+  stream_ctx_.apply = apply_.get();
+  stream_ctx_.wal_dir = wopts.dir;
+  stream_ctx_.segment_size = writer_->options().segment_size;
+  stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
+  apply_->Start();
+
+  Log()->info("data directory {}: role {}, system identifier {}, timeline {}, durable flush {}",
+              config_.data_dir,
+              state ? ReplicationRoleName(state->role) : absl::string_view("unconfigured"),
+              sysid ? absl::StrCat(*sysid) : "unknown", tli ? *tli : 0, durable.ToString());
+
+  // A replica resumes streaming by itself, from the request it was last given.
+  auto saved = ReadSmallFile(StreamConfigPath(), kMaxStreamConfigBytes);
+  if (saved.ok() && state && state->role == ReplicationRole::kReplica) {
+    v1::StartReplicaRequest req;
+    if (!google::protobuf::util::JsonStringToMessage(*saved, &req).ok()) {
+      return absl::DataLossError(absl::StrCat(StreamConfigPath(), ": not a StartReplica request"));
+    }
+    absl::MutexLock lock(&op_mu_);
+    absl::Status st = StartStreamLocked(req, absl::Now());
+    if (!st.ok() && st.code() != absl::StatusCode::kDeadlineExceeded) {
+      Log()->error("cannot resume streaming: {}", st.message());
+    }
+  }
+  return absl::OkStatus();
 }
 
 Agent::~Agent() { Shutdown(); }
@@ -25,33 +162,235 @@ Agent::~Agent() { Shutdown(); }
 void Agent::Shutdown() {
   if (shutting_down_.exchange(true)) return;
   changes_.Notify();
+  {
+    absl::MutexLock lock(&op_mu_);
+    if (stream_) stream_->Stop();
+    stream_.reset();
+  }
+  if (apply_) apply_->Stop();
+  if (writer_ && !writer_->failed()) (void)writer_->Close();
 }
 
-bool Agent::healthy() const { return true; }
+bool Agent::healthy() const { return writer_ == nullptr || !writer_->failed(); }
+
+std::string Agent::StreamConfigPath() const { return state_store_->dir() + "/stream.json"; }
+
+void Agent::SetIdentity(uint64_t system_id, TimelineId timeline) {
+  {
+    absl::MutexLock lock(&mu_);
+    system_id_ = system_id;
+    timeline_ = timeline;
+  }
+  changes_.Notify();
+}
+
+absl::Status Agent::PersistRole(ReplicationRole role) {
+  ReplicationState state{role, writer_->flush_lsn(), writer_->timeline()};
+  ASSIGN_OR_RETURN(auto existing, state_store_->LoadState());
+  if (state.timeline == 0) state.timeline = existing ? existing->timeline : 1;
+  if (!state.flush_lsn.valid() && existing) state.flush_lsn = existing->flush_lsn;
+  return state_store_->StoreState(state);
+}
 
 v1::Progress Agent::GetProgress() const {
   v1::Progress p;
-  absl::MutexLock lock(&mu_);
-  p.set_role(role_);
-  p.set_stream_state(v1::STREAM_STATE_STOPPED);
+  {
+    absl::MutexLock lock(&mu_);
+    p.set_role(role_);
+    p.set_system_identifier(system_id_);
+    p.set_timeline(timeline_);
+    p.set_primary_conninfo(primary_conninfo_);
+    p.set_slot_name(slot_name_);
+  }
+  if (p.role() != v1::ROLE_PRIMARY && writer_ && writer_->timeline() != 0) {
+    p.set_timeline(writer_->timeline());
+  }
+  uint64_t flush = writer_ ? writer_->flush_lsn().value() : 0;
+  uint64_t apply = apply_ ? apply_->apply_lsn().value() : 0;
+  p.set_stream_state(status_.state());
+  p.set_receive_lsn(writer_ ? std::max(writer_->write_lsn().value(), flush) : 0);
+  p.set_flush_lsn(std::max(flush, apply));
+  p.set_apply_lsn(apply);
+  uint64_t end = status_.primary_wal_end();
+  p.set_primary_wal_end_lsn(end);
+  p.set_lag_bytes(end > p.flush_lsn() ? end - p.flush_lsn() : 0);
+  if (status_.has_message()) ToProto(status_.last_message_time(), p.mutable_last_message_time());
+  auto* m = p.mutable_metrics();
+  m->set_sessions_started(status_.sessions_started.load());
+  m->set_sessions_failed(status_.sessions_failed.load());
+  m->set_reconnects(status_.reconnects.load());
+  m->set_wal_bytes_received(status_.wal_bytes_received.load());
+  m->set_status_updates_sent(status_.status_updates_sent.load());
+  if (int64_t us = status_.last_session_start_us.load(); us != 0) {
+    ToProto(absl::FromUnixMicros(us), m->mutable_last_session_start_time());
+  }
+  p.set_last_error(status_.last_error());
+  if (writer_ && writer_->failed()) p.set_stream_state(v1::STREAM_STATE_FAILED);
   return p;
 }
 
-absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest&) {
-  return absl::UnimplementedError("StartReplica is not available yet");
+absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline) {
+  ASSIGN_OR_RETURN(StreamSettings settings, ValidateStartReplica(request));
+  {
+    absl::MutexLock lock(&mu_);
+    primary_conninfo_ = settings.conninfo.Redacted();
+    slot_name_ = settings.slot_name;
+    role_ = v1::ROLE_REPLICA;
+  }
+  stream_request_ = request;
+  stream_ = std::make_unique<ReplicaStream>(std::move(settings), &stream_ctx_);
+  stream_->Start();
+  changes_.Notify();
+  absl::Duration wait = std::min(kIdentityWait, std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  absl::Status verdict = stream_->WaitForIdentity(wait);
+  if (verdict.code() == absl::StatusCode::kFailedPrecondition) {
+    StopStreamLocked();
+    status_.SetError(std::string(verdict.message()));
+    return verdict;
+  }
+  return verdict;
+}
+
+void Agent::StopStreamLocked() {
+  if (stream_) stream_->Stop();
+  stream_.reset();
+}
+
+absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& request,
+                                                 absl::Time deadline) {
+  ASSIGN_OR_RETURN(StreamSettings settings, ValidateStartReplica(request));
+  absl::MutexLock lock(&op_mu_);
+  if (shutting_down_.load()) return absl::UnavailableError("the agent is shutting down");
+  {
+    absl::MutexLock l(&mu_);
+    if (role_ == v1::ROLE_PRIMARY) {
+      return absl::FailedPreconditionError(
+          "this node was promoted and is a primary; it cannot follow another primary "
+          "(rebuild it from a base backup into a fresh data directory)");
+    }
+  }
+  if (writer_->failed()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "WAL storage failed earlier; restart the agent: ", writer_->failure().message()));
+  }
+  if (request.bootstrap()) {
+    ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
+    if (!sysid) {
+      return absl::UnimplementedError(
+          "bootstrap from a base backup is not available in this version; start without "
+          "bootstrap to stream from the primary's current position");
+    }
+  }
+  if (stream_ && google::protobuf::util::MessageDifferencer::Equals(stream_request_, request)) {
+    return GetProgress();  // the same request again: a no-op, as reconcile loops expect
+  }
+  if (stream_) {
+    Log()->info("re-pointing the stream to {}", settings.conninfo.Redacted());
+    StopStreamLocked();
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  if (!google::protobuf::util::MessageToJsonString(request, &json, opts).ok()) {
+    return absl::InternalError("cannot encode the stream configuration");
+  }
+  // Kept so a restarted agent resumes by itself; it holds the conninfo (and so possibly a
+  // password), hence 0600 like postgresql.auto.conf's primary_conninfo.
+  RETURN_IF_ERROR(WriteFileAtomically(StreamConfigPath(), json));
+  RETURN_IF_ERROR(PersistRole(ReplicationRole::kReplica));
+  absl::Status st = StartStreamLocked(request, deadline);
+  if (!st.ok() && st.code() != absl::StatusCode::kDeadlineExceeded) {
+    (void)DeleteFileIfExists(StreamConfigPath());
+    return st;
+  }
+  return GetProgress();
 }
 
 absl::StatusOr<v1::Progress> Agent::StopReplica() {
-  return absl::UnimplementedError("StopReplica is not available yet");
+  absl::MutexLock lock(&op_mu_);
+  StopStreamLocked();
+  RETURN_IF_ERROR(DeleteFileIfExists(StreamConfigPath()));
+  return GetProgress();
 }
 
-absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest&) {
-  return absl::UnimplementedError("Promote is not available yet");
+absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& request) {
+  absl::MutexLock lock(&op_mu_);
+  v1::PromoteResponse resp;
+  v1::Role role;
+  {
+    absl::MutexLock l(&mu_);
+    role = role_;
+  }
+  if (role == v1::ROLE_PRIMARY) {  // idempotent: report what the promotion did
+    ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
+    resp.set_timeline(state ? state->timeline : writer_->timeline());
+    resp.set_switch_lsn(state ? state->flush_lsn.value() : 0);
+    *resp.mutable_progress() = GetProgress();
+    return resp;
+  }
+  if (role == v1::ROLE_UNSPECIFIED) {
+    return absl::FailedPreconditionError(
+        "nothing to promote: this agent never followed a primary (call StartReplica first)");
+  }
+  if (writer_->failed()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot promote after a WAL storage failure: ", writer_->failure().message()));
+  }
+  absl::Duration timeout = request.has_apply_timeout() ? FromProto(request.apply_timeout())
+                                                       : absl::Seconds(30);
+  if (timeout < absl::ZeroDuration()) return absl::InvalidArgumentError("apply_timeout must not be negative");
+  // Everything received becomes durable: the session's clean stop fsyncs and reports.
+  StopStreamLocked();
+  if (writer_->write_lsn() > writer_->flush_lsn()) RETURN_IF_ERROR(writer_->Flush());
+  Lsn switch_lsn = writer_->flush_lsn();
+  apply_->Wake();
+  if (!apply_->WaitForApply(switch_lsn, timeout) && !request.force()) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "apply reached ", apply_->apply_lsn().ToString(), " but the durable flush position is ",
+        switch_lsn.ToString(), "; retry with a longer apply_timeout, or force (loses the rest)"));
+  }
+  if (request.force() && apply_->apply_lsn() < switch_lsn) {
+    Log()->warn("forced promotion: apply at {} is behind the flush position {}",
+                apply_->apply_lsn().ToString(), switch_lsn.ToString());
+    switch_lsn = apply_->apply_lsn();
+  }
+  TimelineId old_tli = writer_->timeline();
+  if (old_tli == 0) {
+    ASSIGN_OR_RETURN(auto t, state_store_->LoadTimeline());
+    old_tli = t ? *t : 1;
+  }
+  std::string parent;
+  if (old_tli > 1) {
+    auto content = ReadHistoryFile(stream_ctx_.wal_dir, old_tli);
+    if (content.ok()) parent = *content;
+  }
+  TimelineId new_tli = old_tli + 1;
+  ASSIGN_OR_RETURN(std::string history,
+                   BuildPromotionHistoryContent(parent, old_tli, switch_lsn,
+                                                "promoted by walrep"));
+  RETURN_IF_ERROR(writer_->WriteHistoryFile(new_tli, history));
+  if (writer_->timeline() != 0) RETURN_IF_ERROR(writer_->Close());
+  RETURN_IF_ERROR(state_store_->StoreTimeline(new_tli));
+  RETURN_IF_ERROR(state_store_->StoreState(
+      ReplicationState{ReplicationRole::kPrimary, switch_lsn, new_tli}));
+  RETURN_IF_ERROR(DeleteFileIfExists(StreamConfigPath()));
+  {
+    absl::MutexLock l(&mu_);
+    role_ = v1::ROLE_PRIMARY;
+    timeline_ = new_tli;
+    primary_conninfo_.clear();  // it follows nobody now
+    slot_name_.clear();
+  }
+  Log()->info("promoted: timeline {} begins at {}", new_tli, switch_lsn.ToString());
+  changes_.Notify();
+  resp.set_timeline(new_tli);
+  resp.set_switch_lsn(switch_lsn.value());
+  *resp.mutable_progress() = GetProgress();
+  return resp;
 }
 
 absl::Status Agent::FetchBaseBackup(const v1::FetchBaseBackupRequest&, const CancelledFn&,
                                     const BackupSink&) {
-  return absl::UnimplementedError("FetchBaseBackup is not available yet");
+  return absl::UnimplementedError("FetchBaseBackup is not available in this version");
 }
 
 }  // namespace walrep

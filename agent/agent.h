@@ -1,18 +1,26 @@
-// The agent: one per node. Owns the data directory's identity and role, the replica
-// stream, base backups and promotion, and answers every RPC's semantics; the gRPC layer
-// (service.h) only translates. Thread-safe: RPCs arrive on gRPC's pool concurrently.
+// The agent: one per node. Owns the data directory's identity and role, the WAL writer,
+// the replica stream, the apply tracker and promotion, and gives every RPC its meaning;
+// the gRPC layer (service.h) only translates. Thread-safe: RPCs arrive concurrently on
+// gRPC's pool; state-changing calls are serialized by `op_mu_`.
 #ifndef WALREP_AGENT_AGENT_H_
 #define WALREP_AGENT_AGENT_H_
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/apply_tracker.h"
 #include "agent/change_notifier.h"
 #include "agent/config.h"
+#include "agent/replica_stream.h"
+#include "agent/stream_status.h"
+#include "replay/flush_journal.h"
+#include "replay/replication_state.h"
+#include "replay/wal_writer.h"
 #include "walrep/v1/agent.pb.h"
 
 namespace walrep {
@@ -22,12 +30,15 @@ class Agent {
   using CancelledFn = std::function<bool()>;
   using BackupSink = std::function<bool(const v1::FetchBaseBackupResponse&)>;
 
-  // Opens (creating if needed) the data directory and resumes the persisted role.
+  // Opens (creating if needed) the data directory and resumes the persisted role: a
+  // replica resumes streaming from its durable flush position, a primary stays primary.
   static absl::StatusOr<std::unique_ptr<Agent>> Open(const AgentConfig& config);
   ~Agent();
 
   v1::Progress GetProgress() const;
-  absl::StatusOr<v1::Progress> StartReplica(const v1::StartReplicaRequest& request);
+  // `deadline` bounds how long the call waits for the primary's identity verdict.
+  absl::StatusOr<v1::Progress> StartReplica(const v1::StartReplicaRequest& request,
+                                            absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<v1::Progress> StopReplica();
   absl::StatusOr<v1::PromoteResponse> Promote(const v1::PromoteRequest& request);
   absl::Status FetchBaseBackup(const v1::FetchBaseBackupRequest& request,
@@ -42,14 +53,41 @@ class Agent {
   const ChangeNotifier& changes() const { return changes_; }
 
  private:
-  explicit Agent(AgentConfig config) : config_(std::move(config)) {}
+  explicit Agent(AgentConfig config);
+  absl::Status Init();
+  absl::Status StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  void StopStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  absl::Status PersistRole(ReplicationRole role);
+  std::string StreamConfigPath() const;
+  void SetIdentity(uint64_t system_id, TimelineId timeline);
 
-  AgentConfig config_;
+  const AgentConfig config_;
   ChangeNotifier changes_;
+  StreamStatus status_{&changes_};
   std::atomic<bool> shutting_down_{false};
-  mutable absl::Mutex mu_;
+
+  std::unique_ptr<ReplicationStateStore> state_store_;
+  std::unique_ptr<WalWriter> writer_;
+  std::unique_ptr<FlushJournal> journal_;
+  std::unique_ptr<ApplyTracker> apply_;
+  StreamContext stream_ctx_;
+
+  absl::Mutex op_mu_;  // serializes StartReplica/StopReplica/Promote/Shutdown
+  std::unique_ptr<ReplicaStream> stream_ ABSL_GUARDED_BY(op_mu_);
+  v1::StartReplicaRequest stream_request_ ABSL_GUARDED_BY(op_mu_);
+
+  mutable absl::Mutex mu_;  // what GetProgress reads
   v1::Role role_ ABSL_GUARDED_BY(mu_) = v1::ROLE_UNSPECIFIED;
+  uint64_t system_id_ ABSL_GUARDED_BY(mu_) = 0;
+  TimelineId timeline_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string primary_conninfo_ ABSL_GUARDED_BY(mu_);
+  std::string slot_name_ ABSL_GUARDED_BY(mu_);
 };
+
+// Checks a StartReplica request and turns it into stream settings: InvalidArgument for
+// a malformed conninfo, slot name or status_interval.
+absl::StatusOr<StreamSettings> ValidateStartReplica(const v1::StartReplicaRequest& request);
 
 }  // namespace walrep
 

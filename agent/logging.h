@@ -7,7 +7,19 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "fmt/format.h"
 #include "spdlog/spdlog.h"
+
+// Debian's Abseil has its own string_view type; let log calls format it directly (status
+// messages are absl::string_view).
+template <>
+struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
+  template <typename Ctx>
+  auto format(absl::string_view s, Ctx& ctx) const {
+    return fmt::formatter<fmt::string_view>::format(fmt::string_view(s.data(), s.size()), ctx);
+  }
+};
 
 namespace walrep {
 

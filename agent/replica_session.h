@@ -1,0 +1,99 @@
+// One replication session against the primary: connect, IDENTIFY_SYSTEM with the identity
+// checks, choose the start position, optionally create the slot, START_REPLICATION, then
+// stream — WAL appended to the writer, fsynced in batches (each batch ends when no further
+// message is already buffered), the durable position journaled and only then reported in
+// a standby status update — following timeline switches, until a stop request (clean:
+// CopyDone, Terminate) or an error. The retry policy around sessions lives in
+// ReplicaStream. Runs on the stream thread only; not thread-safe.
+#ifndef WALREP_AGENT_REPLICA_SESSION_H_
+#define WALREP_AGENT_REPLICA_SESSION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/apply_tracker.h"
+#include "agent/stream_status.h"
+#include "replay/flush_journal.h"
+#include "replay/replication_state.h"
+#include "replay/wal_writer.h"
+#include "wire/connection.h"
+#include "wire/conninfo.h"
+
+namespace walrep {
+
+// What StartReplica asked for, validated.
+struct StreamSettings {
+  ConnInfo conninfo;
+  std::string slot_name;
+  bool create_slot = false;
+  absl::Duration status_interval = absl::Seconds(10);
+  std::optional<uint64_t> expected_system_id;
+  std::optional<TimelineId> expected_timeline;
+};
+
+// The storage and status a session works with; owned by the agent, outliving sessions.
+struct StreamContext {
+  WalWriter* writer = nullptr;
+  FlushJournal* journal = nullptr;
+  ReplicationStateStore* state_store = nullptr;
+  StreamStatus* status = nullptr;
+  ApplyTracker* apply = nullptr;
+  std::string wal_dir;
+  uint64_t segment_size = 0;
+  // The primary's system identifier and timeline as accepted by the identity checks.
+  std::function<void(uint64_t system_id, TimelineId timeline)> on_identity;
+  // False until the writer has been positioned once in this process; the first session
+  // derives the position from disk, later ones continue from the writer's flush LSN.
+  bool writer_positioned = false;
+};
+
+class ReplicaSession {
+ public:
+  ReplicaSession(const StreamSettings& settings, StreamContext* ctx, const std::atomic<bool>* stop)
+      : settings_(settings), ctx_(ctx), stop_(stop) {}
+
+  // Runs the session to its end: OK after a requested stop, the error otherwise.
+  // `identity_result` (optional) is called once with the outcome of the identity checks
+  // (OK, or the FailedPrecondition/connection error that prevented them).
+  absl::Status Run(const std::function<void(const absl::Status&)>& identity_result);
+
+  // Whether this session received WAL (resets the reconnect backoff).
+  bool streamed() const { return streamed_; }
+
+ private:
+  absl::Status Identify(std::unique_ptr<PgConnection>& conn);
+  absl::Status PositionWriter(PgConnection& conn, TimelineId server_tli, Lsn server_xlogpos);
+  absl::Status EnsureSlot(PgConnection& conn);
+  absl::Status FetchHistory(PgConnection& conn, TimelineId tli);
+  // START_REPLICATION from the segment start of the writer's position; loops over
+  // timeline switches until stop or error.
+  absl::Status Stream(PgConnection& conn);
+  absl::Status HandleXLogData(Lsn start, Lsn wal_end, absl::string_view data);
+  // fsync, journal, then report. `force_report` sends a status update even if nothing
+  // new was flushed (interval timer, reply requested).
+  absl::Status FlushAndReport(PgConnection& conn, bool force_report);
+  absl::Status SendStatus(PgConnection& conn, bool reply_requested);
+  // After the primary's CopyDone: reads the end-of-timeline result. Returns the next
+  // timeline and switch point, or Unavailable when the primary is shutting down.
+  absl::StatusOr<std::pair<TimelineId, Lsn>> FinishCopy(PgConnection& conn, bool sent_copy_done);
+  absl::Status SwitchTimeline(PgConnection& conn, TimelineId next_tli, Lsn switchpoint);
+  absl::Status StopCleanly(PgConnection& conn);
+
+  const StreamSettings& settings_;
+  StreamContext* ctx_;
+  const std::atomic<bool>* stop_;
+  bool streamed_ = false;
+  uint64_t system_id_ = 0;
+  Lsn reported_flush_;   // the last journaled flush position (what may be reported)
+  absl::Time next_status_;
+};
+
+}  // namespace walrep
+
+#endif  // WALREP_AGENT_REPLICA_SESSION_H_

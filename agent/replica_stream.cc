@@ -1,0 +1,94 @@
+#include "agent/replica_stream.h"
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/logging.h"
+
+namespace walrep {
+
+ReplicaStream::ReplicaStream(StreamSettings settings, StreamContext* ctx)
+    : settings_(std::move(settings)), ctx_(ctx) {}
+
+void ReplicaStream::Start() {
+  if (thread_.joinable()) return;
+  stop_.store(false);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ReplicaStream::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_.store(true);
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status ReplicaStream::WaitForIdentity(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (!identity_.has_value()) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  if (!identity_.has_value()) {
+    return absl::DeadlineExceededError("no answer from the primary yet");
+  }
+  return *identity_;
+}
+
+void ReplicaStream::SleepInterruptibly(absl::Duration d) {
+  absl::Time deadline = absl::Now() + d;
+  absl::MutexLock lock(&mu_);
+  while (!stop_.load()) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+}
+
+void ReplicaStream::Run() {
+  auto log = ModuleLogger("stream");
+  absl::BitGen gen;
+  Backoff backoff([&gen] { return absl::Uniform(gen, 0.0, 1.0); });
+  StreamStatus* status = ctx_->status;
+  bool first = true;
+  while (!stop_.load()) {
+    if (!first) status->reconnects.fetch_add(1);
+    first = false;
+    status->sessions_started.fetch_add(1);
+    status->last_session_start_us.store(absl::ToUnixMicros(absl::Now()));
+    ReplicaSession session(settings_, ctx_, &stop_);
+    absl::Status st = session.Run([this](const absl::Status& verdict) {
+      absl::MutexLock lock(&mu_);
+      // Only a verdict about the primary's identity settles the wait; a connection
+      // failure leaves the caller to see BACKOFF and last_error.
+      if (!identity_.has_value() &&
+          (verdict.ok() || verdict.code() == absl::StatusCode::kFailedPrecondition)) {
+        identity_ = verdict;
+        cv_.SignalAll();
+      }
+    });
+    if (session.streamed()) backoff.Reset();
+    if (ctx_->writer->failed()) {
+      status->sessions_failed.fetch_add(1);
+      status->SetError(absl::StrCat("WAL storage failed; restart the agent after fixing it: ",
+                                    ctx_->writer->failure().message()));
+      status->SetState(v1::STREAM_STATE_FAILED);
+      log->error("WAL storage failed, streaming stopped: {}", ctx_->writer->failure().message());
+      return;
+    }
+    if (stop_.load() && st.ok()) break;
+    if (!st.ok()) {
+      status->sessions_failed.fetch_add(1);
+      status->SetError(std::string(st.message()));
+      log->warn("replication session ended: {}", st.message());
+    }
+    if (stop_.load()) break;
+    absl::Duration delay = backoff.Next();
+    status->SetState(v1::STREAM_STATE_BACKOFF);
+    log->info("reconnecting in {} ms", absl::ToInt64Milliseconds(delay));
+    SleepInterruptibly(delay);
+  }
+  status->SetState(v1::STREAM_STATE_STOPPED);
+}
+
+}  // namespace walrep

@@ -1,0 +1,51 @@
+// The replica stream: a thread running ReplicaSession after ReplicaSession, with
+// exponential backoff between failed ones (Backoff), until stopped. A storage failure in
+// the WAL writer is final: the stream goes to STREAM_STATE_FAILED and stays there until
+// the agent restarts (see WalWriter). Start/Stop/WaitForIdentity from RPC threads
+// (serialized by the agent); the session runs on the stream's own thread.
+#ifndef WALREP_AGENT_REPLICA_STREAM_H_
+#define WALREP_AGENT_REPLICA_STREAM_H_
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "agent/backoff.h"
+#include "agent/replica_session.h"
+
+namespace walrep {
+
+class ReplicaStream {
+ public:
+  ReplicaStream(StreamSettings settings, StreamContext* ctx);
+  ~ReplicaStream() { Stop(); }
+
+  void Start();
+  // Requests a clean stop and joins the thread. Idempotent.
+  void Stop();
+  // Waits for the first session's identity checks: OK once they passed; their error if
+  // they failed; DeadlineExceeded if no verdict within `timeout` (e.g. the primary is
+  // unreachable and the stream is backing off).
+  absl::Status WaitForIdentity(absl::Duration timeout);
+  const StreamSettings& settings() const { return settings_; }
+
+ private:
+  void Run();
+  // Sleeps up to `d`, returning early on Stop().
+  void SleepInterruptibly(absl::Duration d);
+
+  StreamSettings settings_;
+  StreamContext* ctx_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::optional<absl::Status> identity_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace walrep
+
+#endif  // WALREP_AGENT_REPLICA_STREAM_H_

@@ -1,0 +1,72 @@
+// What the replica stream publishes about itself for GetProgress, WatchProgress and
+// /metrics: state, the primary's positions, counters, the last error. Written by the
+// stream thread, read by RPC threads; every change calls the ChangeNotifier so watchers
+// wake. Thread-safe.
+#ifndef WALREP_AGENT_STREAM_STATUS_H_
+#define WALREP_AGENT_STREAM_STATUS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/change_notifier.h"
+#include "walrep/v1/agent.pb.h"
+
+namespace walrep {
+
+class StreamStatus {
+ public:
+  explicit StreamStatus(ChangeNotifier* changes) : changes_(changes) {}
+
+  void SetState(v1::StreamState state) {
+    state_.store(state);
+    changes_->Notify();
+  }
+  v1::StreamState state() const { return static_cast<v1::StreamState>(state_.load()); }
+
+  void SetError(std::string error) {
+    {
+      absl::MutexLock lock(&mu_);
+      last_error_ = std::move(error);
+    }
+    changes_->Notify();
+  }
+  std::string last_error() const {
+    absl::MutexLock lock(&mu_);
+    return last_error_;
+  }
+
+  // The primary's WAL end and the time of its last message (XLogData or keepalive).
+  void OnPrimaryMessage(uint64_t wal_end) {
+    uint64_t prev = primary_wal_end_.load();
+    while (wal_end > prev && !primary_wal_end_.compare_exchange_weak(prev, wal_end)) {
+    }
+    last_message_us_.store(absl::ToUnixMicros(absl::Now()));
+  }
+  uint64_t primary_wal_end() const { return primary_wal_end_.load(); }
+  absl::Time last_message_time() const { return absl::FromUnixMicros(last_message_us_.load()); }
+  bool has_message() const { return last_message_us_.load() != 0; }
+
+  std::atomic<uint64_t> sessions_started{0};
+  std::atomic<uint64_t> sessions_failed{0};
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> wal_bytes_received{0};
+  std::atomic<uint64_t> status_updates_sent{0};
+  std::atomic<int64_t> last_session_start_us{0};
+
+  void Notify() { changes_->Notify(); }
+
+ private:
+  ChangeNotifier* changes_;
+  std::atomic<int> state_{v1::STREAM_STATE_STOPPED};
+  std::atomic<uint64_t> primary_wal_end_{0};
+  std::atomic<int64_t> last_message_us_{0};
+  mutable absl::Mutex mu_;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace walrep
+
+#endif  // WALREP_AGENT_STREAM_STATUS_H_
