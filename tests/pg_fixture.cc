@@ -84,7 +84,7 @@ absl::StatusOr<std::unique_ptr<PgPrimary>> PgPrimary::Start(PgPrimaryOptions opt
   return pg;
 }
 
-absl::Status PgPrimary::Init(const PgPrimaryOptions& options) {
+absl::Status PgPrimary::MakeRoot() {
   char root_template[] = "/tmp/walrep-pg.XXXXXX";
   if (mkdtemp(root_template) == nullptr) return absl::InternalError("mkdtemp failed");
   root_dir_ = root_template;
@@ -115,10 +115,35 @@ absl::Status PgPrimary::Init(const PgPrimaryOptions& options) {
   }
   reaper_pipe_ = fds[1];
 
-  auto chown = RunShell(absl::StrCat("mkdir -p ", ShellQuote(socket_dir_), " && chown -R postgres ",
-                                     ShellQuote(root_dir_), " && chmod 0755 ", ShellQuote(root_dir_)));
-  if (!chown.ok()) return chown.status();
+  return RunShell(absl::StrCat("mkdir -p ", ShellQuote(socket_dir_), " && chown -R postgres ",
+                               ShellQuote(root_dir_), " && chmod 0755 ", ShellQuote(root_dir_)))
+      .status();
+}
 
+absl::Status PgPrimary::Init(const PgPrimaryOptions& options, const PgPrimary* upstream) {
+  absl::Status made = MakeRoot();
+  if (!made.ok()) return made;
+  if (upstream != nullptr) {
+    // A copy of the upstream with standby.signal and primary_conninfo (-R).
+    auto copy = RunShell(absl::StrCat(
+        "PGPASSWORD=", ShellQuote(kReplPassword), " ", kAsPostgres, kBinDir,
+        "/pg_basebackup -D ", ShellQuote(data_dir_), " -R -X stream -c fast -d ",
+        ShellQuote(absl::StrCat("host=127.0.0.1 port=", upstream->port(), " user=", kReplUser,
+                                " application_name=standby"))));
+    if (!copy.ok()) return copy.status();
+    std::vector<std::string> conf = {absl::StrCat("unix_socket_directories = '", socket_dir_, "'"),
+                                     "hot_standby = on"};
+    for (const auto& line : options.extra_conf) conf.push_back(line);
+    absl::Status st =
+        WriteText(data_dir_ + "/postgresql.conf", "\n" + absl::StrJoin(conf, "\n") + "\n", true);
+    if (!st.ok()) return st;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port_ = PickFreePort();
+      st = StartServer();
+      if (st.ok()) break;
+    }
+    return st;
+  }
   auto initdb = RunShell(absl::StrCat(kAsPostgres, kBinDir, "/initdb -D ", ShellQuote(data_dir_),
                                       " -U postgres --auth-local=trust --auth-host=reject",
                                       " --data-checksums -E UTF8 --locale=C.UTF-8 >/dev/null"));
@@ -216,6 +241,28 @@ absl::Status PgPrimary::Stop() {
   return RunShell(absl::StrCat(kAsPostgres, kBinDir, "/pg_ctl stop -w -m fast -D ",
                                ShellQuote(data_dir_), " >/dev/null"))
       .status();
+}
+
+absl::StatusOr<std::unique_ptr<PgPrimary>> StartStandby(const PgPrimary& upstream,
+                                                        std::vector<std::string> extra_conf) {
+  std::unique_ptr<PgPrimary> pg(new PgPrimary());
+  PgPrimaryOptions options;
+  options.extra_conf = std::move(extra_conf);
+  absl::Status st = pg->Init(options, &upstream);
+  if (!st.ok()) return st;
+  return pg;
+}
+
+absl::Status PgPrimary::Promote() {
+  return RunShell(absl::StrCat(kAsPostgres, kBinDir, "/pg_ctl promote -w -t 60 -D ",
+                               ShellQuote(data_dir_), " >/dev/null"))
+      .status();
+}
+
+absl::StatusOr<std::string> PgPrimary::CurrentFlushLsn() const {
+  return Psql(
+      "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+      "ELSE pg_current_wal_flush_lsn() END");
 }
 
 absl::Status PgPrimary::Restart() {

@@ -35,6 +35,13 @@ struct PgPrimaryOptions {
   std::vector<std::string> extra_hba;
 };
 
+class PgPrimary;
+
+// A hot standby of `upstream`, made with pg_basebackup -R and streaming from it (a
+// cascading source for tests of timeline following). Same lifetime guarantees.
+absl::StatusOr<std::unique_ptr<PgPrimary>> StartStandby(const PgPrimary& upstream,
+                                                        std::vector<std::string> extra_conf = {});
+
 class PgPrimary {
  public:
   static constexpr const char* kReplUser = "replicator";
@@ -42,6 +49,8 @@ class PgPrimary {
   static constexpr const char* kBinDir = "/usr/lib/postgresql/15/bin";
 
   static absl::StatusOr<std::unique_ptr<PgPrimary>> Start(PgPrimaryOptions options = {});
+  friend absl::StatusOr<std::unique_ptr<PgPrimary>> StartStandby(const PgPrimary&,
+                                                                 std::vector<std::string>);
   ~PgPrimary();
 
   PgPrimary(const PgPrimary&) = delete;
@@ -66,13 +75,19 @@ class PgPrimary {
   // (already shell-quoted); returns stdout.
   absl::StatusOr<std::string> RunTool(const std::string& tool, const std::string& args) const;
 
+  // pg_ctl promote (for a standby), waiting until it accepts writes.
+  absl::Status Promote();
+  // The server's current WAL flush position (pg_current_wal_flush_lsn, or on a standby
+  // pg_last_wal_replay_lsn).
+  absl::StatusOr<std::string> CurrentFlushLsn() const;
   absl::Status Restart();
   absl::Status Stop();
   absl::Status StartServer();
 
  private:
   PgPrimary() = default;
-  absl::Status Init(const PgPrimaryOptions& options);
+  absl::Status Init(const PgPrimaryOptions& options, const PgPrimary* upstream = nullptr);
+  absl::Status MakeRoot();
   absl::Status GenerateTls();
   void Teardown();
 

@@ -1,0 +1,110 @@
+#include "tests/e2e_util.h"
+
+#include <dirent.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace walrep::testing {
+namespace {
+
+constexpr uint64_t kSegmentSize = 16ull << 20;
+
+std::string ReadPrefix(const std::string& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string data(n, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(n));
+  data.resize(static_cast<size_t>(in.gcount()));
+  return data;
+}
+
+bool ParseSegmentName(const std::string& name, uint64_t* segno) {
+  if (name.size() < 24) return false;
+  uint64_t log = 0, seg = 0;
+  if (!absl::SimpleHexAtoi(name.substr(8, 8), &log) || !absl::SimpleHexAtoi(name.substr(16, 8), &seg)) {
+    return false;
+  }
+  *segno = log * (0x100000000ull / kSegmentSize) + seg;
+  return true;
+}
+
+}  // namespace
+
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return cond();
+}
+
+absl::StatusOr<walrep::v1::Progress> GetProgress(AgentProcess& agent) {
+  auto ctx = agent.Context();
+  walrep::v1::GetProgressResponse resp;
+  grpc::Status st = agent.stub()->GetProgress(ctx.get(), walrep::v1::GetProgressRequest(), &resp);
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  return resp.progress();
+}
+
+absl::StatusOr<Lsn> ServerFlushLsn(const PgPrimary& pg) {
+  auto text = pg.CurrentFlushLsn();
+  if (!text.ok()) return text.status();
+  return Lsn::Parse(*text);
+}
+
+WalComparison CompareWithServerWal(const std::string& archive_dir, const std::string& pg_wal_dir,
+                                   Lsn flush_lsn) {
+  WalComparison result;
+  DIR* dir = opendir(archive_dir.c_str());
+  if (dir == nullptr) {
+    result.mismatch = "cannot open " + archive_dir;
+    return result;
+  }
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    uint64_t segno;
+    if (!ParseSegmentName(name, &segno)) continue;
+    bool partial = absl::EndsWith(name, ".partial");
+    if (!partial && name.size() != 24) continue;
+    std::string base = name.substr(0, 24);
+    std::string server_path = pg_wal_dir + "/" + base;
+    std::ifstream probe(server_path);
+    if (!probe.good()) continue;  // recycled or never there
+    size_t n = kSegmentSize;
+    if (partial) {
+      uint64_t seg_start = segno * kSegmentSize;
+      if (flush_lsn.value() <= seg_start) continue;
+      n = std::min<uint64_t>(kSegmentSize, flush_lsn.value() - seg_start);
+    }
+    std::string ours = ReadPrefix(archive_dir + "/" + name, n);
+    std::string theirs = ReadPrefix(server_path, n);
+    if (ours.size() != n || ours != theirs) {
+      size_t at = 0;
+      while (at < ours.size() && at < theirs.size() && ours[at] == theirs[at]) ++at;
+      if (result.mismatch.empty()) {
+        result.mismatch = absl::StrCat(name, " differs from the server's at offset ", at,
+                                       " (compared ", n, " bytes)");
+      }
+      continue;
+    }
+    if (partial) ++result.partial_checked;
+    else ++result.complete_identical;
+  }
+  closedir(dir);
+  return result;
+}
+
+std::string FreshTestDir(const std::string& name) {
+  std::string dir = absl::StrCat(::testing::TempDir(), "/", name);
+  (void)RunShell("rm -rf " + ShellQuote(dir));
+  return dir;
+}
+
+}  // namespace walrep::testing
