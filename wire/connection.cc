@@ -1,5 +1,7 @@
 // Connection establishment: endpoints, SSL negotiation, startup and authentication.
 // Messages, queries and COPY are in connection_io.cc.
+#include "wire/connection.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include "absl/strings/str_join.h"
 #include "wire/backend_error.h"
 #include "wire/backend_startup.h"
-#include "wire/connection.h"
 #include "wire/frontend.h"
 #include "wire/md5_auth.h"
 #include "wire/scram.h"
@@ -21,32 +22,8 @@
 namespace walrep {
 
 namespace connection_internal {
-// The "wire" logger, shared with connection_io.cc. Registered once; if the daemon
-// registered its own "wire" logger first, that one is used.
-spdlog::logger& Log() {
-  static std::shared_ptr<spdlog::logger> const logger = [] {
-    std::shared_ptr<spdlog::logger> existing = spdlog::get("wire");
-    if (existing) return existing;
-    std::shared_ptr<spdlog::logger> l = spdlog::default_logger()->clone("wire");
-    spdlog::register_logger(l);
-    return l;
-  }();
-  return *logger;
-}
-
-// A copy of `status` with `prefix` before its message and the same payloads (SQLSTATE).
-// A deadline passing while the server owes us an answer is a retryable connection
-// problem, hence Unavailable rather than DeadlineExceeded.
-absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
-  absl::StatusCode code = status.code() == absl::StatusCode::kDeadlineExceeded
-                              ? absl::StatusCode::kUnavailable
-                              : status.code();
-  absl::Status out(code, absl::StrCat(prefix, status.message()));
-  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
-  return out;
-}
+spdlog::logger& Log();  // connection_io.cc
+absl::Status Annotate(const absl::Status& status, absl::string_view prefix);
 }  // namespace connection_internal
 
 using connection_internal::Annotate;
@@ -88,10 +65,15 @@ ConnectOptions TcpOptions(const ConnInfo& info, absl::Duration connect_timeout) 
 
 const char* AuthCodeName(int32_t code) {
   switch (code) {
-    case 2: return "Kerberos V5";
-    case 7: case 8: return "GSSAPI";
-    case 9: return "SSPI";
-    default: return "unknown";
+    case 2:
+      return "Kerberos V5";
+    case 7:
+    case 8:
+      return "GSSAPI";
+    case 9:
+      return "SSPI";
+    default:
+      return "unknown";
   }
 }
 
@@ -115,10 +97,18 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   // allow: plain first, TLS if the server rejects that; prefer: the reverse.
   std::vector<bool> tls_choices;
   switch (sslmode) {
-    case SslMode::kDisable: tls_choices = {false}; break;
-    case SslMode::kAllow: tls_choices = {false, true}; break;
-    case SslMode::kPrefer: tls_choices = {true, false}; break;
-    default: tls_choices = {true}; break;
+    case SslMode::kDisable:
+      tls_choices = {false};
+      break;
+    case SslMode::kAllow:
+      tls_choices = {false, true};
+      break;
+    case SslMode::kPrefer:
+      tls_choices = {true, false};
+      break;
+    default:
+      tls_choices = {true};
+      break;
   }
 
   std::vector<std::string> failures;
@@ -155,9 +145,8 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   if (failures.size() == 1) return last;
   absl::Status out(code, absl::StrJoin(failures, "; "));
   if (!specific.ok()) {
-    specific.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
-      out.SetPayload(url, payload);
-    });
+    specific.ForEachPayload(
+        [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   }
   return out;
 }
@@ -168,13 +157,14 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::TryEndpoint(
   const Endpoint& ep = attempt.endpoint;
   const std::string name = ep.host.empty() ? ep.hostaddr : ep.host;
   // Transport's own messages already name the server; the prefix matches their form.
-  ASSIGN_OR_RETURN(Transport transport,
-                   Transport::Connect(ep.host, ep.hostaddr, ep.port,
-                                      TcpOptions(info, ConnectTimeout(info, options.connect_timeout))));
+  ASSIGN_OR_RETURN(
+      Transport transport,
+      Transport::Connect(ep.host, ep.hostaddr, ep.port,
+                         TcpOptions(info, ConnectTimeout(info, options.connect_timeout))));
   outcome->tcp_connected = true;
   const std::string prefix =
-      absl::StrCat("connection to server at \"", name, "\" (", transport.peer_address(),
-                   "), port ", ep.port, " failed: ");
+      absl::StrCat("connection to server at \"", name, "\" (", transport.peer_address(), "), port ",
+                   ep.port, " failed: ");
   std::unique_ptr<PgConnection> conn(new PgConnection(std::move(transport), options));
   conn->endpoint_ = absl::StrCat(name, ":", ep.port);
 
@@ -350,14 +340,13 @@ absl::Status PgConnection::Authenticate(const ConnInfo& info) {
           }
           // On TLS, "y" tells the server we could have bound, so a man in the middle
           // that stripped -PLUS from the list is caught by the server.
-          scram.emplace(info.password(),
-                        is_tls_ && binding_mode != "disable"
-                            ? ScramChannelBinding::kClientSupports
-                            : ScramChannelBinding::kNone);
+          scram.emplace(info.password(), is_tls_ && binding_mode != "disable"
+                                             ? ScramChannelBinding::kClientSupports
+                                             : ScramChannelBinding::kNone);
         } else {
-          return Fail(absl::UnimplementedError(absl::StrCat(
-              "none of the server's SASL authentication mechanisms are supported: ",
-              absl::StrJoin(mechs, ", "))));
+          return Fail(absl::UnimplementedError(
+              absl::StrCat("none of the server's SASL authentication mechanisms are supported: ",
+                           absl::StrJoin(mechs, ", "))));
         }
         auth_method_ = std::string(scram->MechanismName());
         absl::StatusOr<std::string> first = scram->ClientFirstMessage();

@@ -73,7 +73,7 @@ class PgConnection {
   // endpoints every failure is reported, and the code is that of the last failure that
   // was not merely Unavailable.
   static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const ConnInfo& conninfo,
-                                                             const ConnectionOptions& options);
+                                                               const ConnectionOptions& options);
   ~PgConnection();  // Terminate + close if still open.
 
   PgConnection(const PgConnection&) = delete;
@@ -139,9 +139,9 @@ class PgConnection {
 
   // Connection establishment (connection.cc).
   static absl::StatusOr<std::unique_ptr<PgConnection>> TryEndpoint(const ConnInfo& info,
-                                                                 const Attempt& attempt,
-                                                                 const ConnectionOptions& options,
-                                                                 AttemptOutcome* outcome);
+                                                                   const Attempt& attempt,
+                                                                   const ConnectionOptions& options,
+                                                                   AttemptOutcome* outcome);
   absl::Status Startup(const ConnInfo& info, const ConnectionOptions& options);
   absl::Status Authenticate(const ConnInfo& info);
 
@@ -166,9 +166,9 @@ class PgConnection {
   FrameLimits limits_;
   absl::Duration io_timeout_;
   size_t max_result_bytes_;
-  std::string buf_;        // received bytes not yet consumed start at buf_start_
+  std::string buf_;  // received bytes not yet consumed start at buf_start_
   size_t buf_start_ = 0;
-  bool ready_ = false;     // last message seen was ReadyForQuery
+  bool ready_ = false;  // last message seen was ReadyForQuery
   std::map<std::string, std::string, std::less<>> parameters_;
   bool is_tls_ = false;
   std::string auth_method_ = "trust";

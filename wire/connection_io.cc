@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
 #include "wire/backend_error.h"
 #include "wire/backend_startup.h"
 #include "wire/connection.h"
@@ -16,8 +16,31 @@
 namespace walrep {
 
 namespace connection_internal {
-spdlog::logger& Log();  // connection.cc
-absl::Status Annotate(const absl::Status& status, absl::string_view prefix);
+// The "wire" logger, shared with connection.cc. Registered once; if the daemon
+// registered its own "wire" logger first, that one is used.
+spdlog::logger& Log() {
+  static std::shared_ptr<spdlog::logger> const logger = [] {
+    std::shared_ptr<spdlog::logger> existing = spdlog::get("wire");
+    if (existing) return existing;
+    std::shared_ptr<spdlog::logger> l = spdlog::default_logger()->clone("wire");
+    spdlog::register_logger(l);
+    return l;
+  }();
+  return *logger;
+}
+
+// A copy of `status` with `prefix` before its message and the same payloads (SQLSTATE).
+// A deadline passing while the server owes us an answer is a retryable connection
+// problem, hence Unavailable rather than DeadlineExceeded.
+absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
+  absl::StatusCode code = status.code() == absl::StatusCode::kDeadlineExceeded
+                              ? absl::StatusCode::kUnavailable
+                              : status.code();
+  absl::Status out(code, absl::StrCat(prefix, status.message()));
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
 }  // namespace connection_internal
 
 using connection_internal::Log;
@@ -39,8 +62,10 @@ int ParseServerVersion(absl::string_view server_version) {
       v = v * 10 + (server_version[i++] - '0');
     }
     parts.push_back(v);
-    if (i < server_version.size() && server_version[i] == '.') ++i;
-    else break;
+    if (i < server_version.size() && server_version[i] == '.')
+      ++i;
+    else
+      break;
   }
   if (parts.empty()) return 0;
   if (parts[0] >= 10) return parts[0] * 10000 + (parts.size() >= 2 ? parts[1] : 0);
@@ -76,9 +101,8 @@ absl::Status PgConnection::Fail(absl::Status status) {
 }
 
 absl::Status PgConnection::Unexpected(const BackendMessage& msg, absl::string_view during) {
-  return Fail(absl::DataLossError(absl::StrCat(
-      "protocol violation: unexpected message type ", DescribeMessageType(msg.type),
-      " during ", during)));
+  return Fail(absl::DataLossError(absl::StrCat("protocol violation: unexpected message type ",
+                                               DescribeMessageType(msg.type), " during ", during)));
 }
 
 absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time deadline) {
@@ -150,9 +174,9 @@ absl::StatusOr<BackendMessage> PgConnection::ReadRequired(absl::string_view wait
   for (;;) {
     ASSIGN_OR_RETURN(std::optional<BackendMessage> msg, ReadFrame(deadline));
     if (!msg.has_value()) {
-      return Fail(absl::UnavailableError(absl::StrCat(
-          "timeout expired after ", absl::FormatDuration(io_timeout_), " waiting for ",
-          waiting_for, " from server ", endpoint_)));
+      return Fail(absl::UnavailableError(
+          absl::StrCat("timeout expired after ", absl::FormatDuration(io_timeout_), " waiting for ",
+                       waiting_for, " from server ", endpoint_)));
     }
     ASSIGN_OR_RETURN(bool consumed, ConsumeAsync(*msg));
     if (!consumed) return std::move(*msg);
@@ -228,14 +252,14 @@ absl::StatusOr<std::vector<ResultSet>> PgConnection::ReadResults(char* copy_kind
         absl::StatusOr<DataRow> row = DecodeDataRow(msg.body);
         if (!row.ok()) return Fail(row.status());
         if (row->values.size() != current->description.fields.size()) {
-          return Fail(absl::DataLossError(absl::StrCat(
-              "protocol violation: DataRow has ", row->values.size(), " columns, RowDescription ",
-              current->description.fields.size())));
+          return Fail(absl::DataLossError(
+              absl::StrCat("protocol violation: DataRow has ", row->values.size(),
+                           " columns, RowDescription ", current->description.fields.size())));
         }
         bytes += msg.body.size();
         if (bytes > max_result_bytes_) {
-          return Fail(absl::DataLossError(absl::StrCat(
-              "query result exceeds ", max_result_bytes_, " bytes")));
+          return Fail(absl::DataLossError(
+              absl::StrCat("query result exceeds ", max_result_bytes_, " bytes")));
         }
         current->rows.push_back(std::move(*row));
         break;
@@ -304,7 +328,14 @@ absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadMessage(absl::Ti
         ready_ = true;
         return msg;
       }
-      case 'd': case 'c': case 'H': case 'W': case 'T': case 'D': case 'C': case 'I':
+      case 'd':
+      case 'c':
+      case 'H':
+      case 'W':
+      case 'T':
+      case 'D':
+      case 'C':
+      case 'I':
         return msg;
       default:
         return Unexpected(*msg, "COPY");
