@@ -45,8 +45,9 @@ absl::Status NotEmptyError(absl::string_view dir) {
 
 absl::Status FsyncParentOf(const std::string& dir) {
   size_t slash = dir.find_last_of('/');
-  std::string parent(slash == 0 || slash == std::string::npos ? absl::string_view("/")
-                                                               : absl::string_view(dir).substr(0, slash));
+  std::string parent(slash == 0 || slash == std::string::npos
+                         ? absl::string_view("/")
+                         : absl::string_view(dir).substr(0, slash));
   int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open directory", parent);
   UniqueFd owner(fd);
@@ -68,15 +69,15 @@ BackupExtractor::BackupExtractor(ExtractorOptions options, FileObserver* observe
 
 BackupExtractor::~BackupExtractor() = default;
 
-absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(
-    ExtractorOptions options, FileObserver* observer) {
+absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(ExtractorOptions options,
+                                                                         FileObserver* observer) {
   if (options.target_dir.empty()) return absl::InvalidArgumentError("empty target directory");
   if (options.write_buffer_size == 0) options.write_buffer_size = 4096;
   std::map<std::string, std::string> mapping;
   for (const auto& [from, to] : options.tablespace_mapping) {
     if (!absl::StartsWith(from, "/") || !absl::StartsWith(to, "/")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tablespace mapping \"", from, "\"=\"", to, "\": both paths must be absolute"));
+      return absl::InvalidArgumentError(absl::StrCat("tablespace mapping \"", from, "\"=\"", to,
+                                                     "\": both paths must be absolute"));
     }
     mapping[CanonicalDir(from)] = CanonicalDir(to);
   }
@@ -92,7 +93,6 @@ absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(
   // First thing written, so that nothing of a half-done backup exists without it.
   RETURN_IF_ERROR(CreateIncompleteMarker(fd.get(), target));
   if (created) RETURN_IF_ERROR(FsyncParentOf(target));
-  x->target_created_ = created;
   x->roots_.push_back(Root{target, "", std::move(fd)});
   x->buffer_ = std::make_unique<char[]>(x->options_.write_buffer_size);
   return x;
@@ -121,8 +121,8 @@ absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
     return absl::InvalidArgumentError(absl::StrCat("tablespace ", oid, " sent twice"));
   }
   if (!absl::StartsWith(server_location, "/")) {
-    return absl::InvalidArgumentError(absl::StrCat("tablespace ", oid, " location \"",
-                                                   server_location, "\" is not absolute"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tablespace ", oid, " location \"", server_location, "\" is not absolute"));
   }
   std::string local = MappedLocation(server_location);
   // Listed in the target's marker before it is touched, so ClearIncomplete can find it.
@@ -135,6 +135,7 @@ absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
   if (created) RETURN_IF_ERROR(FsyncParentOf(local));
   roots_.push_back(Root{local, absl::StrCat("pg_tblspc/", oid, "/"), std::move(fd)});
   tablespace_dirs_[oid] = local;
+  if (local != CanonicalDir(server_location)) relocated_ = true;
   current_root_ = roots_.size() - 1;
   in_archive_ = true;
   return absl::OkStatus();
@@ -168,8 +169,8 @@ absl::Status BackupExtractor::OnMember(const TarMember& member) {
   }
   std::string display = absl::StrCat(root.path, "/", JoinPath(*parts));
   if (current_root_ == 0 && parts->size() == 1 && (*parts)[0] == kIncompleteMarkerName) {
-    return absl::InvalidArgumentError(absl::StrCat("archive member \"", display,
-                                                   "\" collides with the backup marker"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("archive member \"", display, "\" collides with the backup marker"));
   }
   switch (member.type) {
     case TarMember::Type::kDirectory: {
@@ -181,6 +182,15 @@ absl::Status BackupExtractor::OnMember(const TarMember& member) {
     case TarMember::Type::kSymlink:
       return CreateSymlink(*parts, member, display);
     case TarMember::Type::kRegular:
+      // With TABLESPACE_MAP the server sends this file instead of the pg_tblspc links, and
+      // PostgreSQL recreates the links from it at startup, pointing at the primary's paths:
+      // that would silently undo a tablespace mapping.
+      if (current_root_ == 0 && relocated_ && parts->size() == 1 &&
+          (*parts)[0] == "tablespace_map") {
+        return absl::FailedPreconditionError(
+            absl::StrCat("archive member \"", display, "\" would undo the tablespace mapping; ",
+                         "request BASE_BACKUP without TABLESPACE_MAP"));
+      }
       return StartFile(*parts, display, /*observe=*/true);
   }
   return absl::InternalError("unknown member type");
@@ -195,19 +205,18 @@ absl::Status BackupExtractor::CreateSymlink(const std::vector<std::string>& part
         "symlink member \"", display, "\" refused: only pg_tblspc/<oid> may be a symlink"));
   }
   if (!absl::StartsWith(member.linkname, "/")) {
-    return absl::InvalidArgumentError(absl::StrCat("tablespace link \"", display,
-                                                   "\" target is not absolute"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tablespace link \"", display, "\" target is not absolute"));
   }
   std::string local = MappedLocation(member.linkname);
   auto it = tablespace_dirs_.find(parts[1]);
   if (it == tablespace_dirs_.end()) {
-    return absl::DataLossError(absl::StrCat("tablespace link \"", display,
-                                            "\" has no tablespace archive before it"));
+    return absl::DataLossError(
+        absl::StrCat("tablespace link \"", display, "\" has no tablespace archive before it"));
   }
   if (it->second != local) {
-    return absl::DataLossError(absl::StrCat("tablespace link \"", display, "\" points at \"",
-                                            local, "\" but its archive went to \"",
-                                            it->second, "\""));
+    return absl::DataLossError(absl::StrCat("tablespace link \"", display, "\" points at \"", local,
+                                            "\" but its archive went to \"", it->second, "\""));
   }
   NoteDir(0, absl::MakeConstSpan(parts).subspan(0, 1));
   ASSIGN_OR_RETURN(UniqueFd parent,
@@ -309,8 +318,8 @@ absl::Status BackupExtractor::SyncAll() {
       ASSIGN_OR_RETURN(cached_parent, WalkDirs(root.fd.get(), dirs, /*create=*/false, display));
       cached_key = key;
     }
-    int fd = openat(cached_parent.get(), e.components.back().c_str(),
-                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd =
+        openat(cached_parent.get(), e.components.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "open", display);
     UniqueFd file(fd);
     RETURN_IF_ERROR(FsyncFd(fd, display));

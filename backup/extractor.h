@@ -10,6 +10,10 @@
 // phase) and the target carries the incomplete marker (incomplete.h) from Create() until
 // MarkComplete().
 //
+// Request BASE_BACKUP without TABLESPACE_MAP: the pg_tblspc/<oid> links are then in the
+// main archive and are rewritten here; a tablespace_map file next to a mapped tablespace is
+// refused (PostgreSQL would recreate the links from it, pointing at the primary's paths).
+//
 // Typical use: Create; per archive BeginArchive + TarReader::Feed/Finish + EndArchive;
 // verify the manifest; WriteFile("backup_manifest", ...); SyncAll; MarkComplete.
 //
@@ -88,7 +92,7 @@ class BackupExtractor : public TarSink {
 
  private:
   struct Root {
-    std::string path;  // for messages
+    std::string path;             // for messages
     std::string manifest_prefix;  // "" or "pg_tblspc/<oid>/"
     UniqueFd fd;
   };
@@ -109,9 +113,9 @@ class BackupExtractor : public TarSink {
 
   ExtractorOptions options_;
   FileObserver* observer_;
-  std::vector<Root> roots_;  // [0] is the target
+  std::vector<Root> roots_;                             // [0] is the target
   std::map<std::string, std::string> tablespace_dirs_;  // oid → local directory
-  bool target_created_ = false;
+  bool relocated_ = false;  // some tablespace went somewhere other than its server path
   bool in_archive_ = false;
   size_t current_root_ = 0;
 

@@ -150,19 +150,18 @@ TEST_F(ExtractorTest, RejectsUnsafeMembers) {
   cases.push_back({TarBuilder().File("a/../../b", "x"), absl::StatusCode::kInvalidArgument});
   cases.push_back({TarBuilder().File("./", "x"), absl::StatusCode::kInvalidArgument});
   cases.push_back({TarBuilder().Symlink("evil", "/"), absl::StatusCode::kInvalidArgument});
-  cases.push_back({TarBuilder().Symlink("pg_tblspc/1/x", "/t"),
-                   absl::StatusCode::kInvalidArgument});
+  cases.push_back(
+      {TarBuilder().Symlink("pg_tblspc/1/x", "/t"), absl::StatusCode::kInvalidArgument});
   cases.push_back({TarBuilder().Symlink("pg_tblspc/16384", "/nowhere"),
                    absl::StatusCode::kDataLoss});  // no tablespace archive came first
-  cases.push_back({TarBuilder().File("a", "1").File("a", "2"),
-                   absl::StatusCode::kAlreadyExists});
-  cases.push_back({TarBuilder().File("f", "1").File("f/g", "2"),
-                   absl::StatusCode::kInvalidArgument});
-  cases.push_back({TarBuilder().File(kIncompleteMarkerName, ""),
-                   absl::StatusCode::kInvalidArgument});
+  cases.push_back({TarBuilder().File("a", "1").File("a", "2"), absl::StatusCode::kAlreadyExists});
+  cases.push_back(
+      {TarBuilder().File("f", "1").File("f/g", "2"), absl::StatusCode::kInvalidArgument});
+  cases.push_back(
+      {TarBuilder().File(kIncompleteMarkerName, ""), absl::StatusCode::kInvalidArgument});
   for (size_t i = 0; i < cases.size(); ++i) {
-    ASSERT_EQ(ClearIncomplete(target_).code(), i == 0 ? absl::StatusCode::kNotFound
-                                                      : absl::StatusCode::kOk);
+    ASSERT_EQ(ClearIncomplete(target_).code(),
+              i == 0 ? absl::StatusCode::kNotFound : absl::StatusCode::kOk);
     auto x = Make();
     ASSERT_TRUE(x.ok()) << x.status();
     absl::Status s = Extract(x->get(), cases[i].tar.out);
@@ -177,8 +176,9 @@ TEST_F(ExtractorTest, TablespaceMappedAndLinked) {
   auto x = Make({{"/srv/pg/ts1/", ts_new}});
   ASSERT_TRUE(x.ok()) << x.status();
   TarBuilder ts;
-  ts.Dir("PG_15_202209061/").Dir("PG_15_202209061/5/").File("PG_15_202209061/5/16385",
-                                                              std::string(8192, 'r'));
+  ts.Dir("PG_15_202209061/")
+      .Dir("PG_15_202209061/5/")
+      .File("PG_15_202209061/5/16385", std::string(8192, 'r'));
   ASSERT_TRUE(Extract(x->get(), ts.out, "16384", "/srv/pg/ts1").ok());
   TarBuilder main;
   main.Dir("pg_tblspc/").Symlink("pg_tblspc/16384", "/srv/pg/ts1").File("PG_VERSION", "15\n");
@@ -226,10 +226,9 @@ TEST_F(ExtractorTest, TablespaceChecks) {
             absl::StatusCode::kDataLoss);
   // Symlinks inside a tablespace archive are never created.
   ASSERT_TRUE((*x)->EndArchive().ok());
-  EXPECT_EQ(Extract(x->get(), TarBuilder().Symlink("pg_tblspc/8", "/t").out, "8",
-                    base_ + "/t8")
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Extract(x->get(), TarBuilder().Symlink("pg_tblspc/8", "/t").out, "8", base_ + "/t8").code(),
+      absl::StatusCode::kInvalidArgument);
 
   ExtractorOptions bad;
   bad.target_dir = base_ + "/t";
@@ -247,10 +246,9 @@ TEST_F(ExtractorTest, ClearIncompleteRemovesBackupAndItsTablespaces) {
     auto x = Make();
     ASSERT_TRUE(x.ok());
     ASSERT_TRUE(Extract(x->get(), TarBuilder().File("PG_15/f", "x").out, "16384", ts).ok());
-    ASSERT_TRUE(Extract(x->get(), TarBuilder().Symlink("pg_tblspc/16384", ts)
-                                      .File("base/1/2", "y")
-                                      .out)
-                    .ok());
+    ASSERT_TRUE(
+        Extract(x->get(), TarBuilder().Symlink("pg_tblspc/16384", ts).File("base/1/2", "y").out)
+            .ok());
     ASSERT_EQ(symlink(outside.c_str(), (target_ + "/base/out").c_str()), 0);
     // Abandoned here: no SyncAll, no MarkComplete.
   }
@@ -277,6 +275,29 @@ TEST(TablespaceOidFromArchiveNameTest, Names) {
   EXPECT_FALSE(TablespaceOidFromArchiveName("base.tar.gz").ok());
   EXPECT_FALSE(TablespaceOidFromArchiveName("../1.tar").ok());
   EXPECT_FALSE(TablespaceOidFromArchiveName(".tar").ok());
+}
+
+}  // namespace
+}  // namespace walrep
+
+namespace walrep {
+namespace {
+
+TEST_F(ExtractorTest, TablespaceMapRefusedWhenTablespacesAreRelocated) {
+  auto x = Make({{"/srv/ts", base_ + "/moved"}});
+  ASSERT_TRUE(x.ok());
+  ASSERT_TRUE(Extract(x->get(), "", "16384", "/srv/ts").ok());
+  absl::Status s = Extract(x->get(), TarBuilder().File("tablespace_map", "16384 /srv/ts\n").out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+
+  // Unmapped, the file is harmless: the links it describes point where the data went.
+  ASSERT_TRUE(ClearIncomplete(target_).ok());
+  auto y = Make();
+  ASSERT_TRUE(y.ok());
+  std::string ts = base_ + "/ts";
+  ASSERT_TRUE(Extract(y->get(), "", "16384", ts).ok());
+  EXPECT_TRUE(
+      Extract(y->get(), TarBuilder().File("tablespace_map", "16384 " + ts + "\n").out).ok());
 }
 
 }  // namespace

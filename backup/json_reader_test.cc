@@ -51,12 +51,39 @@ TEST(JsonReaderTest, Accepts) {
 }
 
 TEST(JsonReaderTest, RejectsMalformed) {
-  for (absl::string_view bad : {
-           "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[01]", "[1.]", "[.5]",
-           "[1e]", "[-]", "[+1]", "tru", "nul", "\"abc", "\"\\x\"", "\"\\u12\"",
-           "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\x01\"", "\"\xC0\xAF\"",
-           "\"\xED\xA0\x80\"", "\"\xF4\x90\x80\x80\"", "\"\xE2\x82\"", "\"\xFF\"",
-           "{\"a\":1,\"a\":2}", "1 2", "[1] x", "[NaN]", "[Infinity]", "// c\n1", "'a'"}) {
+  for (absl::string_view bad : {"",
+                                "{",
+                                "[1,]",
+                                "{\"a\":1,}",
+                                "{\"a\" 1}",
+                                "{a:1}",
+                                "[01]",
+                                "[1.]",
+                                "[.5]",
+                                "[1e]",
+                                "[-]",
+                                "[+1]",
+                                "tru",
+                                "nul",
+                                "\"abc",
+                                "\"\\x\"",
+                                "\"\\u12\"",
+                                "\"\\ud800\"",
+                                "\"\\udc00\"",
+                                "\"\\ud800\\u0041\"",
+                                "\"\x01\"",
+                                "\"\xC0\xAF\"",
+                                "\"\xED\xA0\x80\"",
+                                "\"\xF4\x90\x80\x80\"",
+                                "\"\xE2\x82\"",
+                                "\"\xFF\"",
+                                "{\"a\":1,\"a\":2}",
+                                "1 2",
+                                "[1] x",
+                                "[NaN]",
+                                "[Infinity]",
+                                "// c\n1",
+                                "'a'"}) {
     Flatten f;
     absl::Status s = ParseJson(bad, &f);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << absl::CHexEscape(bad);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -41,6 +42,36 @@ bool HexDecode(absl::string_view hex, std::string* out) {
   return true;
 }
 
+// A file or WAL range entry as read, before its values are checked.
+struct PendingFile {
+  std::optional<std::string> path, encoded_path, size, last_modified, algorithm, checksum;
+};
+struct PendingWal {
+  std::optional<std::string> timeline, start, end;
+};
+
+template <typename Pending>
+struct Field {
+  absl::string_view key;
+  std::optional<std::string> Pending::*slot;
+  JsonScalar type;
+};
+
+constexpr Field<PendingFile> kFileFields[] = {
+    {"Path", &PendingFile::path, JsonScalar::kString},
+    {"Encoded-Path", &PendingFile::encoded_path, JsonScalar::kString},
+    {"Size", &PendingFile::size, JsonScalar::kNumber},
+    {"Last-Modified", &PendingFile::last_modified, JsonScalar::kString},
+    {"Checksum-Algorithm", &PendingFile::algorithm, JsonScalar::kString},
+    {"Checksum", &PendingFile::checksum, JsonScalar::kString},
+};
+
+constexpr Field<PendingWal> kWalFields[] = {
+    {"Timeline", &PendingWal::timeline, JsonScalar::kNumber},
+    {"Start-LSN", &PendingWal::start, JsonScalar::kString},
+    {"End-LSN", &PendingWal::end, JsonScalar::kString},
+};
+
 // Walks the JSON events through the manifest's fixed shape (the same state machine as
 // PostgreSQL's parse_manifest.c), keeping only decoded entries.
 class ManifestBuilder : public JsonHandler {
@@ -49,24 +80,43 @@ class ManifestBuilder : public JsonHandler {
 
   absl::Status OnObjectStart() override {
     switch (state_) {
-      case State::kStart: state_ = State::kTopKey; return absl::OkStatus();
-      case State::kFileElem: file_ = {}; state_ = State::kFileKey; return absl::OkStatus();
-      case State::kWalElem: wal_ = {}; state_ = State::kWalKey; return absl::OkStatus();
-      default: return Unexpected("object");
+      case State::kStart:
+        state_ = State::kTopKey;
+        return absl::OkStatus();
+      case State::kFileElem:
+        file_ = {};
+        state_ = State::kFileKey;
+        return absl::OkStatus();
+      case State::kWalElem:
+        wal_ = {};
+        state_ = State::kWalKey;
+        return absl::OkStatus();
+      default:
+        return Unexpected("object");
     }
   }
   absl::Status OnObjectEnd() override {
     switch (state_) {
-      case State::kTopKey: state_ = State::kDone; return absl::OkStatus();
-      case State::kFileKey: state_ = State::kFileElem; return FinishFile();
-      case State::kWalKey: state_ = State::kWalElem; return FinishWal();
-      default: return Unexpected("end of object");
+      case State::kTopKey:
+        state_ = State::kDone;
+        return absl::OkStatus();
+      case State::kFileKey:
+        state_ = State::kFileElem;
+        return FinishFile();
+      case State::kWalKey:
+        state_ = State::kWalElem;
+        return FinishWal();
+      default:
+        return Unexpected("end of object");
     }
   }
   absl::Status OnArrayStart() override {
-    if (state_ == State::kFilesArray) state_ = State::kFileElem;
-    else if (state_ == State::kWalArray) state_ = State::kWalElem;
-    else return Unexpected("array");
+    if (state_ == State::kFilesArray)
+      state_ = State::kFileElem;
+    else if (state_ == State::kWalArray)
+      state_ = State::kWalElem;
+    else
+      return Unexpected("array");
     return absl::OkStatus();
   }
   absl::Status OnArrayEnd() override {
@@ -108,10 +158,17 @@ class ManifestBuilder : public JsonHandler {
 
   absl::Status OnScalar(JsonScalar kind, std::string text) override {
     switch (state_) {
-      case State::kTopValue: state_ = State::kTopKey; return TopValue(kind, std::move(text));
-      case State::kFileValue: state_ = State::kFileKey; return FileValue(kind, std::move(text));
-      case State::kWalValue: state_ = State::kWalKey; return WalValue(kind, std::move(text));
-      default: return Unexpected("scalar");
+      case State::kTopValue:
+        state_ = State::kTopKey;
+        return TopValue(kind, std::move(text));
+      case State::kFileValue:
+        state_ = State::kFileKey;
+        return FileValue(kind, std::move(text));
+      case State::kWalValue:
+        state_ = State::kWalKey;
+        return WalValue(kind, std::move(text));
+      default:
+        return Unexpected("scalar");
     }
   }
 
@@ -126,14 +183,18 @@ class ManifestBuilder : public JsonHandler {
 
  private:
   enum class State {
-    kStart, kTopKey, kTopValue, kFilesArray, kFileElem, kFileKey, kFileValue,
-    kWalArray, kWalElem, kWalKey, kWalValue, kDone
-  };
-  struct PendingFile {
-    std::optional<std::string> path, encoded_path, size, last_modified, algorithm, checksum;
-  };
-  struct PendingWal {
-    std::optional<std::string> timeline, start, end;
+    kStart,
+    kTopKey,
+    kTopValue,
+    kFilesArray,
+    kFileElem,
+    kFileKey,
+    kFileValue,
+    kWalArray,
+    kWalElem,
+    kWalKey,
+    kWalValue,
+    kDone
   };
 
   absl::Status Unexpected(absl::string_view what) const {
@@ -141,8 +202,8 @@ class ManifestBuilder : public JsonHandler {
   }
   static absl::Status Want(JsonScalar got, JsonScalar want, absl::string_view field) {
     if (got == want) return absl::OkStatus();
-    return Bad(absl::StrCat(field, " must be a ",
-                            want == JsonScalar::kString ? "string" : "number"));
+    return Bad(
+        absl::StrCat(field, " must be a ", want == JsonScalar::kString ? "string" : "number"));
   }
 
   absl::Status TopValue(JsonScalar kind, std::string text) {
@@ -170,18 +231,7 @@ class ManifestBuilder : public JsonHandler {
   }
 
   absl::Status FileValue(JsonScalar kind, std::string text) {
-    std::optional<std::string>* slot = nullptr;
-    JsonScalar want = JsonScalar::kString;
-    if (key_ == "Path") slot = &file_.path;
-    else if (key_ == "Encoded-Path") slot = &file_.encoded_path;
-    else if (key_ == "Size") slot = &file_.size, want = JsonScalar::kNumber;
-    else if (key_ == "Last-Modified") slot = &file_.last_modified;
-    else if (key_ == "Checksum-Algorithm") slot = &file_.algorithm;
-    else if (key_ == "Checksum") slot = &file_.checksum;
-    else return Bad(absl::StrCat("unexpected file field \"", absl::CHexEscape(key_), "\""));
-    RETURN_IF_ERROR(Want(kind, want, key_));
-    *slot = std::move(text);
-    return absl::OkStatus();
+    return Store(kFileFields, &file_, "file", kind, std::move(text));
   }
 
   absl::Status FinishFile() {
@@ -192,8 +242,8 @@ class ManifestBuilder : public JsonHandler {
     if (file_.path) {
       f.path = std::move(*file_.path);
     } else if (!HexDecode(*file_.encoded_path, &f.path)) {
-      return Bad(absl::StrCat("invalid Encoded-Path \"", absl::CHexEscape(*file_.encoded_path),
-                              "\""));
+      return Bad(
+          absl::StrCat("invalid Encoded-Path \"", absl::CHexEscape(*file_.encoded_path), "\""));
     }
     std::string shown = absl::CHexEscape(f.path);
     if (f.path.empty() || f.path.size() > 4096) return Bad("file path empty or too long");
@@ -208,8 +258,8 @@ class ManifestBuilder : public JsonHandler {
     if (file_.algorithm) {
       auto alg = ParseChecksumAlgorithm(*file_.algorithm);
       if (!alg) {
-        return Bad(absl::StrCat("unknown checksum algorithm \"",
-                                absl::CHexEscape(*file_.algorithm), "\" for \"", shown, "\""));
+        return Bad(absl::StrCat("unknown checksum algorithm \"", absl::CHexEscape(*file_.algorithm),
+                                "\" for \"", shown, "\""));
       }
       f.algorithm = *alg;
     }
@@ -228,15 +278,20 @@ class ManifestBuilder : public JsonHandler {
   }
 
   absl::Status WalValue(JsonScalar kind, std::string text) {
-    std::optional<std::string>* slot = nullptr;
-    JsonScalar want = JsonScalar::kString;
-    if (key_ == "Timeline") slot = &wal_.timeline, want = JsonScalar::kNumber;
-    else if (key_ == "Start-LSN") slot = &wal_.start;
-    else if (key_ == "End-LSN") slot = &wal_.end;
-    else return Bad(absl::StrCat("unexpected WAL range field \"", absl::CHexEscape(key_), "\""));
-    RETURN_IF_ERROR(Want(kind, want, key_));
-    *slot = std::move(text);
-    return absl::OkStatus();
+    return Store(kWalFields, &wal_, "WAL range", kind, std::move(text));
+  }
+
+  // Files and WAL ranges are flat objects of known keys, each with one JSON type.
+  template <typename Pending, size_t N>
+  absl::Status Store(const Field<Pending> (&fields)[N], Pending* pending, absl::string_view what,
+                     JsonScalar kind, std::string text) {
+    for (const Field<Pending>& f : fields) {
+      if (f.key != key_) continue;
+      RETURN_IF_ERROR(Want(kind, f.type, key_));
+      pending->*f.slot = std::move(text);
+      return absl::OkStatus();
+    }
+    return Bad(absl::StrCat("unexpected ", what, " field \"", absl::CHexEscape(key_), "\""));
   }
 
   absl::Status FinishWal() {
@@ -294,43 +349,7 @@ absl::Status VerifyManifestChecksum(absl::string_view bytes, const std::string& 
 
 }  // namespace
 
-std::optional<ChecksumAlgorithm> ParseChecksumAlgorithm(absl::string_view name) {
-  std::string upper = absl::AsciiStrToUpper(name);
-  if (upper == "NONE") return ChecksumAlgorithm::kNone;
-  if (upper == "CRC32C") return ChecksumAlgorithm::kCrc32c;
-  if (upper == "SHA224") return ChecksumAlgorithm::kSha224;
-  if (upper == "SHA256") return ChecksumAlgorithm::kSha256;
-  if (upper == "SHA384") return ChecksumAlgorithm::kSha384;
-  if (upper == "SHA512") return ChecksumAlgorithm::kSha512;
-  return std::nullopt;
-}
-
-absl::string_view ChecksumAlgorithmName(ChecksumAlgorithm algorithm) {
-  switch (algorithm) {
-    case ChecksumAlgorithm::kNone: return "NONE";
-    case ChecksumAlgorithm::kCrc32c: return "CRC32C";
-    case ChecksumAlgorithm::kSha224: return "SHA224";
-    case ChecksumAlgorithm::kSha256: return "SHA256";
-    case ChecksumAlgorithm::kSha384: return "SHA384";
-    case ChecksumAlgorithm::kSha512: return "SHA512";
-  }
-  return "?";
-}
-
-size_t ChecksumLength(ChecksumAlgorithm algorithm) {
-  switch (algorithm) {
-    case ChecksumAlgorithm::kNone: return 0;
-    case ChecksumAlgorithm::kCrc32c: return 4;
-    case ChecksumAlgorithm::kSha224: return 28;
-    case ChecksumAlgorithm::kSha256: return 32;
-    case ChecksumAlgorithm::kSha384: return 48;
-    case ChecksumAlgorithm::kSha512: return 64;
-  }
-  return 0;
-}
-
-absl::StatusOr<BackupManifest> ParseBackupManifest(absl::string_view bytes,
-                                                   ManifestLimits limits) {
+absl::StatusOr<BackupManifest> ParseBackupManifest(absl::string_view bytes, ManifestLimits limits) {
   if (bytes.size() > limits.max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("backup manifest: ", bytes.size(), " bytes exceeds the cap"));

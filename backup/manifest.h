@@ -15,17 +15,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "backup/checksum_algorithm.h"
 #include "wire/lsn.h"
 
 namespace walrep {
-
-enum class ChecksumAlgorithm { kNone, kCrc32c, kSha224, kSha256, kSha384, kSha512 };
-
-// "NONE", "CRC32C", "SHA224"...: case-insensitive, as pg_checksum_parse_type.
-std::optional<ChecksumAlgorithm> ParseChecksumAlgorithm(absl::string_view name);
-absl::string_view ChecksumAlgorithmName(ChecksumAlgorithm algorithm);
-// Bytes of a checksum of this kind (0 for kNone).
-size_t ChecksumLength(ChecksumAlgorithm algorithm);
 
 struct ManifestFile {
   std::string path;  // relative to the data directory; from Path or hex Encoded-Path
@@ -44,7 +37,7 @@ struct WalRange {
 };
 
 struct BackupManifest {
-  int version = 0;                           // 1, or 2 (PostgreSQL 17+)
+  int version = 0;                            // 1, or 2 (PostgreSQL 17+)
   std::optional<uint64_t> system_identifier;  // version 2 only
   std::vector<ManifestFile> files;
   std::vector<WalRange> wal_ranges;

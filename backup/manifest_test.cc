@@ -32,8 +32,9 @@ std::string Seal(absl::string_view body) {
 }
 
 std::string Doc(absl::string_view version_and_id, absl::string_view files,
-                absl::string_view wal = "{ \"Timeline\": 1, \"Start-LSN\": \"0/2000028\", "
-                                        "\"End-LSN\": \"0/2000100\" }") {
+                absl::string_view wal =
+                    "{ \"Timeline\": 1, \"Start-LSN\": \"0/2000028\", "
+                    "\"End-LSN\": \"0/2000100\" }") {
   return Seal(absl::StrCat("{ ", version_and_id, ",\n\"Files\": [\n", files, "\n],\n",
                            "\"WAL-Ranges\": [\n", wal, "\n],\n"));
 }
@@ -82,8 +83,8 @@ TEST(ManifestTest, RealManifestTamperedAnywhereFails) {
   }
   // The checksummed part ends at the newline before the Manifest-Checksum line.
   std::string no_newline = bytes.substr(0, bytes.size() - 1);
-  EXPECT_TRUE(absl::StrContains(ParseBackupManifest(no_newline).status().message(),
-                                "newline-terminated"));
+  EXPECT_TRUE(
+      absl::StrContains(ParseBackupManifest(no_newline).status().message(), "newline-terminated"));
 }
 
 TEST(ManifestTest, SyntheticForms) {
@@ -107,9 +108,9 @@ TEST(ManifestTest, SyntheticForms) {
   EXPECT_EQ(m->files[3].checksum.size(), 32u);
 
   // Version 2 (PostgreSQL 17) with the system identifier.
-  m = ParseBackupManifest(Doc(
-      "\"PostgreSQL-Backup-Manifest-Version\": 2, \"System-Identifier\": 7310000000000000001",
-      kFile));
+  m = ParseBackupManifest(
+      Doc("\"PostgreSQL-Backup-Manifest-Version\": 2, \"System-Identifier\": 7310000000000000001",
+          kFile));
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(*m->system_identifier, 7310000000000000001u);
 
@@ -136,7 +137,8 @@ TEST(ManifestTest, RejectsBadManifests) {
       Doc(kV1, absl::StrReplaceAll(kFile, {{"\"Checksum-Algorithm\": \"CRC32C\", ", ""}})),
       Doc(kV1, absl::StrReplaceAll(kFile, {{"\"Path\"", "\"Pathx\""}})),
       Doc(kV1, absl::StrReplaceAll(kFile, {{"\"Path\": \"PG_VERSION\", ", ""}})),
-      Doc(kV1, absl::StrReplaceAll(kFile, {{"{ \"Path\"", "{ \"Encoded-Path\": \"41\", \"Path\""}})),
+      Doc(kV1,
+          absl::StrReplaceAll(kFile, {{"{ \"Path\"", "{ \"Encoded-Path\": \"41\", \"Path\""}})),
       Doc(kV1, "{ \"Encoded-Path\": \"4\", \"Size\": 0 }"),
       Doc(kV1, "{ \"Path\": \"\", \"Size\": 0 }"),
       Doc(kV1, kFile, "{ \"Timeline\": 0, \"Start-LSN\": \"0/1\", \"End-LSN\": \"0/2\" }"),
@@ -145,7 +147,7 @@ TEST(ManifestTest, RejectsBadManifests) {
       Doc(kV1, kFile, "{ \"Timeline\": 1, \"Start-LSN\": \"0/1\" }"),
       Doc(kV1, kFile, "[]"),
       Seal(absl::StrCat("{ \"Files\": [], ", kV1, ",\n\"WAL-Ranges\": [],\n")),
-      Seal(absl::StrCat("{ ", kV1, ",\n\"WAL-Ranges\": [],\n")),  // no Files
+      Seal(absl::StrCat("{ ", kV1, ",\n\"WAL-Ranges\": [],\n")),              // no Files
       absl::StrCat("{ ", kV1, ",\n\"Files\": [],\n\"WAL-Ranges\": []\n}\n"),  // no checksum
       "[]\n\n",
   };
@@ -159,8 +161,8 @@ TEST(ManifestTest, RejectsBadManifests) {
             absl::StatusCode::kResourceExhausted);
   ManifestLimits one_file;
   one_file.max_files = 1;
-  EXPECT_EQ(ParseBackupManifest(Doc(kV1, absl::StrCat(kFile, ",\n{ \"Path\": \"x\", \"Size\": 0 }")),
-                                one_file)
+  EXPECT_EQ(ParseBackupManifest(
+                Doc(kV1, absl::StrCat(kFile, ",\n{ \"Path\": \"x\", \"Size\": 0 }")), one_file)
                 .status()
                 .code(),
             absl::StatusCode::kResourceExhausted);

@@ -18,15 +18,22 @@ constexpr size_t kMaxReportedProblems = 10;
 
 const EVP_MD* ShaFor(ChecksumAlgorithm algorithm) {
   switch (algorithm) {
-    case ChecksumAlgorithm::kSha224: return EVP_sha224();
-    case ChecksumAlgorithm::kSha256: return EVP_sha256();
-    case ChecksumAlgorithm::kSha384: return EVP_sha384();
-    case ChecksumAlgorithm::kSha512: return EVP_sha512();
-    default: return nullptr;
+    case ChecksumAlgorithm::kSha224:
+      return EVP_sha224();
+    case ChecksumAlgorithm::kSha256:
+      return EVP_sha256();
+    case ChecksumAlgorithm::kSha384:
+      return EVP_sha384();
+    case ChecksumAlgorithm::kSha512:
+      return EVP_sha512();
+    default:
+      return nullptr;
   }
 }
 
-std::string Quoted(absl::string_view path) { return absl::StrCat("\"", absl::CHexEscape(path), "\""); }
+std::string Quoted(absl::string_view path) {
+  return absl::StrCat("\"", absl::CHexEscape(path), "\"");
+}
 
 }  // namespace
 
@@ -51,8 +58,8 @@ class ManifestVerifier::Digest {
 };
 
 bool IgnoredByManifestCheck(absl::string_view path) {
-  for (absl::string_view ignored : {"backup_manifest", "pg_wal", "postgresql.auto.conf",
-                                    "recovery.signal", "standby.signal"}) {
+  for (absl::string_view ignored :
+       {"backup_manifest", "pg_wal", "postgresql.auto.conf", "recovery.signal", "standby.signal"}) {
     if (path == ignored ||
         (path.size() > ignored.size() && path.substr(0, ignored.size()) == ignored &&
          path[ignored.size()] == '/')) {
@@ -72,8 +79,7 @@ absl::Status ManifestVerifier::OnFileBegin(absl::string_view manifest_path) {
   if (in_file_) return absl::InternalError("manifest verifier: file begun inside a file");
   current_path_ = std::string(manifest_path);
   if (seen_.contains(current_path_)) {
-    return absl::DataLossError(
-        absl::StrCat(Quoted(current_path_), " appears twice in the backup"));
+    return absl::DataLossError(absl::StrCat(Quoted(current_path_), " appears twice in the backup"));
   }
   in_file_ = true;
   current_size_ = 0;
@@ -168,9 +174,9 @@ absl::Status ManifestVerifier::Verify(const BackupManifest& manifest) const {
     }
   }
   if (count == 0) return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat("backup does not match its manifest (", count,
-                                          count == 1 ? " problem): " : " problems): ",
-                                          absl::StrJoin(problems, "; ")));
+  return absl::DataLossError(
+      absl::StrCat("backup does not match its manifest (", count,
+                   count == 1 ? " problem): " : " problems): ", absl::StrJoin(problems, "; ")));
 }
 
 }  // namespace walrep

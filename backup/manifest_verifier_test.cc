@@ -84,7 +84,7 @@ TEST(ManifestVerifierTest, ReportsEachKindOfMismatch) {
   Feed(&v, "corrupt", "abc");
   Feed(&v, "extra", "x");
   Feed(&v, "pg_wal/000000010000000000000002", "wal");  // ignored
-  Feed(&v, "postgresql.auto.conf", "changed");        // ignored
+  Feed(&v, "postgresql.auto.conf", "changed");         // ignored
   BackupManifest m;
   m.files.push_back(Entry("ok", 9, ChecksumAlgorithm::kCrc32c, Le(0xE3069283)));
   m.files.push_back(Entry("short", 3, ChecksumAlgorithm::kCrc32c, Le(0)));
@@ -119,8 +119,7 @@ TEST(ManifestVerifierTest, BigEndianCrcAndOtherAlgorithms) {
   BackupManifest ms;
   ms.files.push_back(Entry(
       "abc", 3, ChecksumAlgorithm::kSha256,
-      absl::HexStringToBytes(
-          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")));
+      absl::HexStringToBytes("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")));
   EXPECT_TRUE(sha.Verify(ms).ok()) << sha.Verify(ms);
   ms.files[0].checksum[0] ^= 1;
   EXPECT_EQ(sha.Verify(ms).code(), absl::StatusCode::kDataLoss);

@@ -32,8 +32,7 @@ TEST(SplitMemberPathTest, RejectsUnsafe) {
   }
   EXPECT_FALSE(SplitMemberPath(std::string(kMaxMemberPathBytes + 1, 'a')).ok());
   EXPECT_FALSE(SplitMemberPath(std::string(kMaxComponentBytes + 1, 'a')).ok());
-  EXPECT_TRUE(
-      absl::StrContains(SplitMemberPath("x/../y").status().message(), "x/../y"));
+  EXPECT_TRUE(absl::StrContains(SplitMemberPath("x/../y").status().message(), "x/../y"));
 }
 
 class FsTest : public ::testing::Test {

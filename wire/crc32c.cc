@@ -48,9 +48,9 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* p, size_t n) {
   while (n >= 8) {
     uint32_t lo = LoadLe32(p) ^ crc;
     uint32_t hi = LoadLe32(p + 4);
-    crc = kTables[7][lo & 0xFF] ^ kTables[6][(lo >> 8) & 0xFF] ^
-          kTables[5][(lo >> 16) & 0xFF] ^ kTables[4][lo >> 24] ^ kTables[3][hi & 0xFF] ^
-          kTables[2][(hi >> 8) & 0xFF] ^ kTables[1][(hi >> 16) & 0xFF] ^ kTables[0][hi >> 24];
+    crc = kTables[7][lo & 0xFF] ^ kTables[6][(lo >> 8) & 0xFF] ^ kTables[5][(lo >> 16) & 0xFF] ^
+          kTables[4][lo >> 24] ^ kTables[3][hi & 0xFF] ^ kTables[2][(hi >> 8) & 0xFF] ^
+          kTables[1][(hi >> 16) & 0xFF] ^ kTables[0][hi >> 24];
     p += 8;
     n -= 8;
   }
@@ -68,7 +68,7 @@ bool HardwareAvailable() {
 // Compiled for SSE4.2 on its own so the rest of the binary keeps the baseline ISA; only
 // reached after the run-time check above.
 __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
-                                                           size_t n) {
+                                                          size_t n) {
   while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
     crc = _mm_crc32_u8(crc, *p++);
     --n;

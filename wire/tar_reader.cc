@@ -51,7 +51,8 @@ absl::Status ParseNumber(const char* h, size_t off, size_t len, absl::string_vie
       uint8_t byte = i == 0 && !negative ? (f[0] & 0x7F) : f[i];
       // The bits about to be shifted out must be pure sign extension.
       uint8_t top = static_cast<uint8_t>(v >> 56);
-      if (top != (negative ? 0xFF : 0x00)) return Corrupt(absl::StrCat("base-256 ", what, " overflows"));
+      if (top != (negative ? 0xFF : 0x00))
+        return Corrupt(absl::StrCat("base-256 ", what, " overflows"));
       v = (v << 8) | byte;
     }
     int64_t s = static_cast<int64_t>(v);
@@ -181,8 +182,7 @@ absl::Status TarReader::ProcessHeader(TarSink* sink) {
     signed_sum += static_cast<signed char>(c);
   }
   if (stored_sum != unsigned_sum && stored_sum != signed_sum) {
-    return Corrupt(absl::StrCat("header checksum mismatch at offset ",
-                                bytes_consumed_ - kBlock));
+    return Corrupt(absl::StrCat("header checksum mismatch at offset ", bytes_consumed_ - kBlock));
   }
   if (std::memcmp(header_ + kMagicOff, "ustar", 5) != 0) {
     return Corrupt("not a ustar header");
@@ -240,8 +240,7 @@ absl::Status TarReader::ProcessHeader(TarSink* sink) {
           absl::StrCat("tar: hard link member \"", member_name_, "\" is not supported"));
     default:
       return absl::InvalidArgumentError(absl::StrCat(
-          "tar: member \"", member_name_, "\" has unsupported type '", std::string(1, type),
-          "'"));
+          "tar: member \"", member_name_, "\" has unsupported type '", std::string(1, type), "'"));
   }
 
   m.name = member_name_;
@@ -326,9 +325,15 @@ absl::Status TarReader::ApplyPaxRecords(absl::string_view rest) {
     absl::string_view value = kv.substr(eq + 1);
     // An empty value removes the keyword (POSIX), so the ustar field applies again.
     if (key == "path") {
-      if (value.empty()) pending_name_.reset(); else pending_name_ = std::string(value);
+      if (value.empty())
+        pending_name_.reset();
+      else
+        pending_name_ = std::string(value);
     } else if (key == "linkpath") {
-      if (value.empty()) pending_link_.reset(); else pending_link_ = std::string(value);
+      if (value.empty())
+        pending_link_.reset();
+      else
+        pending_link_ = std::string(value);
     } else if (key == "size") {
       uint64_t size = 0;
       if (value.empty()) {
@@ -364,8 +369,7 @@ absl::Status TarReader::Finish() {
     case State::kPadding:
       break;
   }
-  return Fail(absl::DataLossError(
-      absl::StrCat("archive truncated in member ", member_name_)));
+  return Fail(absl::DataLossError(absl::StrCat("archive truncated in member ", member_name_)));
 }
 
 }  // namespace walrep

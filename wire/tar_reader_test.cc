@@ -28,8 +28,8 @@ class RecordingSink : public TarSink {
     const char* type = m.type == TarMember::Type::kRegular     ? "f"
                        : m.type == TarMember::Type::kDirectory ? "d"
                                                                : "l";
-    events.push_back(absl::StrCat(type, " ", m.name, m.linkname.empty() ? "" : " -> ",
-                                  m.linkname, " ", m.size));
+    events.push_back(
+        absl::StrCat(type, " ", m.name, m.linkname.empty() ? "" : " -> ", m.linkname, " ", m.size));
     members.push_back(m);
     return absl::OkStatus();
   }
@@ -57,8 +57,7 @@ class RecordingSink : public TarSink {
   uint64_t expected_ = 0;
 };
 
-absl::Status FeedInChunks(absl::string_view data, size_t chunk, TarReader* reader,
-                          TarSink* sink) {
+absl::Status FeedInChunks(absl::string_view data, size_t chunk, TarReader* reader, TarSink* sink) {
   while (!data.empty()) {
     size_t n = std::min(chunk, data.size());
     absl::Status s = reader->Feed(data.substr(0, n), sink);
@@ -71,8 +70,8 @@ absl::Status FeedInChunks(absl::string_view data, size_t chunk, TarReader* reade
 // Writes ustar headers by hand, so the tests can build archives the tar tool never makes.
 class TarBuilder {
  public:
-  TarBuilder& Header(absl::string_view name, char type, uint64_t size,
-                     absl::string_view link = "", bool base256_size = false) {
+  TarBuilder& Header(absl::string_view name, char type, uint64_t size, absl::string_view link = "",
+                     bool base256_size = false) {
     char h[512] = {};
     std::memcpy(h, name.data(), std::min<size_t>(name.size(), 100));
     std::snprintf(h + 100, 8, "%07o", 0600);
@@ -87,7 +86,10 @@ class TarBuilder {
     std::snprintf(h + 136, 12, "%011o", 1700000000);
     h[156] = type;
     std::memcpy(h + 157, link.data(), std::min<size_t>(link.size(), 100));
-    std::memcpy(h + 257, "ustar\0" "00", 8);
+    std::memcpy(h + 257,
+                "ustar\0"
+                "00",
+                8);
     std::memset(h + 148, ' ', 8);
     unsigned sum = 0;
     for (unsigned char c : h) sum += c;
@@ -203,8 +205,7 @@ TEST(TarReaderTest, HardLinkAndDevicesRejected) {
     b.Header("x", type, 0, "y").Trailer();
     TarReader reader;
     RecordingSink sink;
-    EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(),
-              absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(), absl::StatusCode::kInvalidArgument)
         << type;
   }
 }
@@ -234,16 +235,15 @@ TEST(TarReaderTest, PaxOverridesPathLinkAndSize) {
 }
 
 TEST(TarReaderTest, BadPaxRecordsAreDataLoss) {
-  for (std::string rec : {std::string("5 a=b\n"), std::string("x path=a\n"),
-                          std::string("99 path=a\n"), std::string("10 path=a\nX"),
-                          PaxRecord("size", "-1"), PaxRecord("size", "abc"),
-                          std::string("8 =abc\n")}) {
+  for (std::string rec :
+       {std::string("5 a=b\n"), std::string("x path=a\n"), std::string("99 path=a\n"),
+        std::string("10 path=a\nX"), PaxRecord("size", "-1"), PaxRecord("size", "abc"),
+        std::string("8 =abc\n")}) {
     TarBuilder b;
     b.Pax(rec).File("f", "").Trailer();
     TarReader reader;
     RecordingSink sink;
-    EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(), absl::StatusCode::kDataLoss)
-        << rec;
+    EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(), absl::StatusCode::kDataLoss) << rec;
   }
 }
 
@@ -254,8 +254,7 @@ TEST(TarReaderTest, ExtendedHeaderCaps) {
   b.Header("././@LongLink", 'L', 101).Data(std::string(101, 'a')).File("x", "").Trailer();
   TarReader reader(options);
   RecordingSink sink;
-  EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(), absl::StatusCode::kInvalidArgument);
 
   TarBuilder pax;
   pax.Header("h", 'x', uint64_t{1} << 40);
@@ -309,8 +308,7 @@ TEST(TarReaderTest, EndOfArchive) {
   TarBuilder dangling;
   dangling.Pax(PaxRecord("path", "x"));
   TarReader reader4;
-  EXPECT_EQ(FeedInChunks(dangling.out, 512, &reader4, &sink).code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(FeedInChunks(dangling.out, 512, &reader4, &sink).code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(TarReaderTest, DirectoryWithSizeIsDataLoss) {
@@ -333,8 +331,7 @@ TEST(TarReaderTest, SinkErrorStopsTheReader) {
   b.File("a", "123").Trailer();
   TarReader reader;
   FailingSink sink;
-  EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(FeedInChunks(b.out, 512, &reader, &sink).code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(reader.Feed(std::string(512, '\0'), &sink).code(),
             absl::StatusCode::kResourceExhausted);
 }

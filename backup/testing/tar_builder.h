@@ -28,8 +28,7 @@ class TarBuilder {
     }
     return RawHeader(name, type, size, link);
   }
-  TarBuilder& RawHeader(absl::string_view name, char type, uint64_t size,
-                        absl::string_view link) {
+  TarBuilder& RawHeader(absl::string_view name, char type, uint64_t size, absl::string_view link) {
     char h[512] = {};
     std::memcpy(h, name.data(), name.size() < 100 ? name.size() : 100);
     std::snprintf(h + 100, 8, "%07o", 0644);
