@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "backup/incomplete.h"
 #include "wire/status_macros.h"
@@ -36,6 +37,15 @@ std::string CanonicalDir(absl::string_view path) {
   }
   if (out.size() > 1 && out.back() == '/') out.pop_back();
   return out;
+}
+
+// "." or "./" (any mix of "." components and slashes, not starting with '/').
+bool IsRootName(absl::string_view name) {
+  if (name.empty() || name.front() == '/') return false;
+  for (absl::string_view part : absl::StrSplit(name, '/')) {
+    if (!part.empty() && part != ".") return false;
+  }
+  return true;
 }
 
 absl::Status NotEmptyError(absl::string_view dir) {
@@ -162,6 +172,10 @@ absl::Status BackupExtractor::OnMember(const TarMember& member) {
   if (file_.valid()) return absl::InternalError("member started inside another member");
   synced_ = false;
   const Root& root = roots_[current_root_];
+  // "./" (as `tar -C dir .` writes first) names the root itself: nothing to create.
+  if (member.type == TarMember::Type::kDirectory && IsRootName(member.name)) {
+    return absl::OkStatus();
+  }
   auto parts = SplitMemberPath(member.name);
   if (!parts.ok()) {
     return absl::Status(parts.status().code(),

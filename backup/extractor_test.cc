@@ -96,7 +96,8 @@ TEST_F(ExtractorTest, ExtractsSyncsAndCompletes) {
   std::string big(100000, 'b');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
   TarBuilder tar;
-  tar.File("PG_VERSION", "15\n")
+  tar.Dir("./")
+      .File("PG_VERSION", "15\n")
       .Dir("global/")
       .File("global/pg_control", big)
       .Dir("./pg_wal/")
@@ -217,6 +218,12 @@ TEST_F(ExtractorTest, TablespaceChecks) {
   absl::Status s = (*x)->BeginArchive("16384", busy);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.message(), absl::StrCat("directory \"", busy, "\" exists but is not empty"));
+  // The refused directory is listed in the marker but carries no marker of its own, so
+  // clearing the aborted backup must leave it alone.
+  ASSERT_TRUE(ClearIncomplete(target_).ok());
+  EXPECT_TRUE(Exists(busy + "/PG_15"));
+  x = Make();
+  ASSERT_TRUE(x.ok());
   EXPECT_EQ((*x)->BeginArchive("12ab", "/x").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*x)->BeginArchive("1", "relative").code(), absl::StatusCode::kInvalidArgument);
 

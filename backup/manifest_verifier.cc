@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -120,7 +121,6 @@ absl::Status ManifestVerifier::Verify(const BackupManifest& manifest) const {
   auto report = [&](std::string problem) {
     if (++count <= kMaxReportedProblems) problems.push_back(std::move(problem));
   };
-  size_t matched = 0;
   for (const ManifestFile& f : manifest.files) {
     if (IgnoredByManifestCheck(f.path)) continue;
     auto it = seen_.find(f.path);
@@ -128,7 +128,6 @@ absl::Status ManifestVerifier::Verify(const BackupManifest& manifest) const {
       report(absl::StrCat(Quoted(f.path), " is in the manifest but not in the backup"));
       continue;
     }
-    ++matched;
     const Seen& seen = it->second;
     if (seen.size != f.size) {
       report(absl::StrCat(Quoted(f.path), ": size ", f.size, " in the manifest, ", seen.size,
@@ -156,22 +155,16 @@ absl::Status ManifestVerifier::Verify(const BackupManifest& manifest) const {
                           absl::BytesToHexString(seen.checksum), ")"));
     }
   }
-  // Every seen file not matched above is extra; only count them when there are any.
-  size_t seen_checked = 0;
+  absl::flat_hash_set<absl::string_view> listed;
+  listed.reserve(manifest.files.size());
+  for (const ManifestFile& f : manifest.files) listed.insert(f.path);
+  std::vector<absl::string_view> extra;
   for (const auto& [path, seen] : seen_) {
-    if (!IgnoredByManifestCheck(path)) ++seen_checked;
+    if (!IgnoredByManifestCheck(path) && !listed.contains(path)) extra.push_back(path);
   }
-  if (seen_checked != matched) {
-    absl::flat_hash_map<absl::string_view, bool> listed;
-    for (const ManifestFile& f : manifest.files) listed[f.path] = true;
-    std::vector<absl::string_view> extra;
-    for (const auto& [path, seen] : seen_) {
-      if (!IgnoredByManifestCheck(path) && !listed.contains(path)) extra.push_back(path);
-    }
-    std::sort(extra.begin(), extra.end());  // deterministic messages
-    for (absl::string_view path : extra) {
-      report(absl::StrCat(Quoted(path), " is in the backup but not in the manifest"));
-    }
+  std::sort(extra.begin(), extra.end());  // deterministic messages
+  for (absl::string_view path : extra) {
+    report(absl::StrCat(Quoted(path), " is in the backup but not in the manifest"));
   }
   if (count == 0) return absl::OkStatus();
   return absl::DataLossError(
