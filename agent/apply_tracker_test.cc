@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace walrep {
@@ -17,6 +18,9 @@ TEST(ApplyTrackerTest, FollowsTheSourceOnWake) {
   t.Wake();
   EXPECT_TRUE(t.WaitForApply(Lsn(0x5000), absl::Seconds(5)));
   EXPECT_EQ(t.apply_lsn(), Lsn(0x5000));
+  // on_advance runs just after apply_lsn is published; give it a moment.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (advances.load() < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_GE(advances.load(), 1);
   t.Stop();
 }
