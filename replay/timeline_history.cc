@@ -1,48 +1,12 @@
 #include "replay/timeline_history.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "replay/atomic_file.h"
 #include "replay/segment.h"
+#include "wire/replication_results.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
-namespace {
-
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-absl::Status BadLine(size_t line_no, absl::string_view why) {
-  return absl::DataLossError(
-      absl::StrCat("timeline history line ", line_no, ": ", why));
-}
-
-// Parses "<tli><blank+><X/X>[<blank+><reason>]" (the line is already stripped of its
-// leading blanks and known to be non-empty and not a comment).
-absl::StatusOr<HistoryFileEntry> ParseLine(absl::string_view line, size_t line_no) {
-  size_t i = 0;
-  while (i < line.size() && absl::ascii_isdigit(static_cast<unsigned char>(line[i]))) ++i;
-  uint32_t tli = 0;
-  if (i == 0 || i > 10 || !absl::SimpleAtoi(line.substr(0, i), &tli) || tli == 0) {
-    return BadLine(line_no, "expected a numeric timeline ID");
-  }
-  size_t j = i;
-  while (j < line.size() && IsBlank(line[j])) ++j;
-  if (j == i) return BadLine(line_no, "expected a switch point after the timeline ID");
-  size_t k = j;
-  while (k < line.size() && !IsBlank(line[k])) ++k;
-  absl::StatusOr<Lsn> lsn = Lsn::Parse(line.substr(j, k - j));
-  if (!lsn.ok()) return BadLine(line_no, "expected a switch point X/X");
-  HistoryFileEntry e;
-  e.tli = tli;
-  e.switchpoint = *lsn;
-  // The reason is free text after the separating tab; PostgreSQL never reads it back.
-  e.reason = std::string(absl::StripAsciiWhitespace(line.substr(k)));
-  return e;
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<HistoryFileEntry>> ParseHistoryFileContent(
     absl::string_view content) {
@@ -50,20 +14,12 @@ absl::StatusOr<std::vector<HistoryFileEntry>> ParseHistoryFileContent(
     return absl::InvalidArgumentError(absl::StrCat(
         "timeline history of ", content.size(), " bytes exceeds ", kMaxHistoryFileBytes));
   }
+  // One grammar for history content, whether it came from TIMELINE_HISTORY or a file.
+  ASSIGN_OR_RETURN(std::vector<TimelineHistoryEntry> entries, ParseTimelineHistoryContent(content));
   std::vector<HistoryFileEntry> out;
-  size_t line_no = 0;
-  for (absl::string_view line : absl::StrSplit(content, '\n')) {
-    ++line_no;
-    while (!line.empty() && IsBlank(line.front())) line.remove_prefix(1);
-    if (line.empty() || line.front() == '#') continue;
-    ASSIGN_OR_RETURN(HistoryFileEntry e, ParseLine(line, line_no));
-    if (!out.empty() && e.tli <= out.back().tli) {
-      return BadLine(line_no, "timeline IDs must be in increasing sequence");
-    }
-    if (!out.empty() && e.switchpoint < out.back().switchpoint) {
-      return BadLine(line_no, "switch points must not decrease");
-    }
-    out.push_back(std::move(e));
+  out.reserve(entries.size());
+  for (auto& entry : entries) {
+    out.push_back(HistoryFileEntry{entry.parent, entry.switchpoint, std::move(entry.reason)});
   }
   return out;
 }
