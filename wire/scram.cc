@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "wire/utf8.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -111,24 +112,6 @@ bool DecodeUtf8(absl::string_view in, std::vector<uint32_t>* out) {
   return true;
 }
 
-void EncodeUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // RFC 3454 C.1.2: non-ASCII space characters, mapped to U+0020 by RFC 4013.
 bool IsNonAsciiSpace(uint32_t c) {
   return c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200B) ||
@@ -176,7 +159,7 @@ std::string ScramNormalizePassword(absl::string_view password) {
     if (IsMappedToNothing(c)) continue;
     if (IsNonAsciiSpace(c)) c = 0x20;
     if (IsProhibited(c)) return std::string(password);
-    EncodeUtf8(c, &out);
+    AppendUtf8(c, &out);
     ++kept;
   }
   if (kept == 0) return std::string(password);
