@@ -39,7 +39,7 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
   std::string out;
   const auto& m = p.metrics();
   Metric(&out, "walrep_sessions_started_total", "counter",
-         "Replication sessions that reached streaming.", m.sessions_started());
+         "Replication sessions started (connection attempts).", m.sessions_started());
   Metric(&out, "walrep_sessions_failed_total", "counter",
          "Replication sessions that ended in an error.", m.sessions_failed());
   Metric(&out, "walrep_reconnects_total", "counter",
