@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/backup_job.h"
 #include "agent/logging.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
@@ -226,6 +227,10 @@ v1::Progress Agent::GetProgress() const {
   }
   p.set_last_error(status_.last_error());
   if (writer_ && writer_->failed()) p.set_stream_state(v1::STREAM_STATE_FAILED);
+  {
+    absl::MutexLock lock(&backup_mu_);
+    if (backup_progress_) *p.mutable_backup() = *backup_progress_;
+  }
   return p;
 }
 
@@ -388,9 +393,42 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
   return resp;
 }
 
-absl::Status Agent::FetchBaseBackup(const v1::FetchBaseBackupRequest&, const CancelledFn&,
-                                    const BackupSink&) {
-  return absl::UnimplementedError("FetchBaseBackup is not available in this version");
+absl::Status Agent::FetchBaseBackup(const v1::FetchBaseBackupRequest& request,
+                                    const CancelledFn& cancelled, const BackupSink& sink) {
+  if (shutting_down_.load()) return absl::UnavailableError("the agent is shutting down");
+  std::string target =
+      request.target_dir().empty() ? config_.data_dir + "/pgdata" : request.target_dir();
+  RETURN_IF_ERROR(ValidateBackupTarget(target, config_.data_dir));
+  if (backup_running_.exchange(true)) {
+    return absl::FailedPreconditionError("a base backup is already running on this agent");
+  }
+  BaseBackupContext ctx;
+  ctx.state_store = state_store_.get();
+  ctx.data_dir = config_.data_dir;
+  ctx.cancelled = [&] { return shutting_down_.load() || (cancelled && cancelled()); };
+  ctx.on_progress = [&](const v1::BackupProgress& progress) {
+    {
+      absl::MutexLock lock(&backup_mu_);
+      backup_progress_ = progress;
+    }
+    changes_.Notify();
+    v1::FetchBaseBackupResponse msg;
+    *msg.mutable_progress() = progress;
+    return sink(msg);
+  };
+  auto result = RunBaseBackup(request, target, ctx);
+  {
+    absl::MutexLock lock(&backup_mu_);
+    backup_progress_.reset();
+  }
+  backup_running_.store(false);
+  changes_.Notify();
+  if (!result.ok()) return result.status();
+  SetIdentity(result->system_identifier(), result->timeline());
+  v1::FetchBaseBackupResponse msg;
+  *msg.mutable_result() = *result;
+  if (!sink(msg)) return absl::CancelledError("the caller went away before the result");
+  return absl::OkStatus();
 }
 
 }  // namespace walrep

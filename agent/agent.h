@@ -83,6 +83,11 @@ class Agent {
   TimelineId timeline_ ABSL_GUARDED_BY(mu_) = 0;
   std::string primary_conninfo_ ABSL_GUARDED_BY(mu_);
   std::string slot_name_ ABSL_GUARDED_BY(mu_);
+
+  // FetchBaseBackup: one at a time; its progress is mirrored into GetProgress().backup.
+  std::atomic<bool> backup_running_{false};
+  mutable absl::Mutex backup_mu_;
+  std::optional<v1::BackupProgress> backup_progress_ ABSL_GUARDED_BY(backup_mu_);
 };
 
 // Checks a StartReplica request and turns it into stream settings: InvalidArgument for

@@ -1,0 +1,394 @@
+#include "agent/backup_job.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/backup_stream_reader.h"
+#include "agent/backup_wal_stream.h"
+#include "agent/logging.h"
+#include "backup/extractor.h"
+#include "backup/incomplete.h"
+#include "backup/manifest.h"
+#include "backup/manifest_verifier.h"
+#include "wire/backend_query.h"
+#include "wire/replication_commands.h"
+#include "wire/replication_results.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+namespace {
+
+constexpr absl::Duration kPoll = absl::Milliseconds(100);
+constexpr absl::Duration kProgressInterval = absl::Seconds(1);
+// PostgreSQL sends archive CopyData in pieces of at most a few hundred kB; anything far
+// bigger is not a server we know and would only cost memory.
+constexpr size_t kMaxBackupCopyData = size_t{4} << 20;
+// Waiting for BASE_BACKUP's first answer includes the primary's checkpoint, which may be
+// spread over minutes.
+constexpr absl::Duration kStartTimeout = absl::Minutes(30);
+
+std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("backup"); }
+
+absl::Status Annotate(const absl::Status& st, absl::string_view what) {
+  if (st.ok()) return st;
+  return absl::Status(st.code(), absl::StrCat(what, ": ", st.message()));
+}
+
+// The extractor reports file-system errors by errno class; map them to what the API
+// promises: an existing path in the way is the caller's precondition, a missing one an
+// internal inconsistency (we just created its parent).
+absl::Status MapError(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kAlreadyExists:
+      return absl::FailedPreconditionError(st.message());
+    case absl::StatusCode::kNotFound:
+      return absl::InternalError(st.message());
+    default:
+      return st;
+  }
+}
+
+std::string StripTrailingSlashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// True when `path` is `dir` or below it.
+bool IsWithin(const std::string& path, const std::string& dir) {
+  return path == dir || absl::StartsWith(path, dir == "/" ? dir : dir + "/");
+}
+
+// A non-empty target is acceptable only as an interrupted walrep backup, which is emptied.
+absl::Status PrepareTarget(const std::string& target) {
+  DIR* d = opendir(target.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return absl::OkStatus();  // the extractor creates it
+    return absl::FailedPreconditionError(
+        absl::StrCat("target directory \"", target, "\" cannot be opened: ", strerror(errno)));
+  }
+  bool empty = true;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  if (empty) return absl::OkStatus();
+  ASSIGN_OR_RETURN(bool incomplete, IsIncompleteWalrepBackup(target));
+  if (!incomplete) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "target directory \"", target,
+        "\" is not empty and is not an interrupted walrep backup; choose an empty directory"));
+  }
+  Log()->info("clearing the interrupted backup in {}", target);
+  return ClearIncomplete(target);
+}
+
+absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupRequest& req) {
+  BaseBackupOptions o;
+  if (!req.label().empty()) o.label = req.label();
+  ASSIGN_OR_RETURN(std::string quoted, QuoteLiteral(o.label));
+  if (o.label.size() > kMaxBackupLabel) return absl::InvalidArgumentError("label is too long");
+  o.progress = true;
+  o.fast_checkpoint = req.fast_checkpoint();
+  o.wait_for_wal_archive = false;
+  o.include_wal = false;     // streamed over the second connection
+  o.manifest = true;         // dropped below for 12
+  o.tablespace_map = false;  // the extractor rewrites the pg_tblspc links (extractor.h)
+  o.verify_checksums = !req.has_verify_checksums() || req.verify_checksums();
+  o.max_rate_bytes_per_sec = req.max_rate_bytes_per_second();
+  auto kb = MaxRateKb(o.max_rate_bytes_per_sec);
+  if (!kb.ok()) return absl::InvalidArgumentError(kb.status().message());
+  return o;
+}
+
+// Reads the rest of BASE_BACKUP after the COPY: the end position and ReadyForQuery.
+class EndReader {
+ public:
+  absl::Status OnMessage(const BackendMessage& m) {
+    if (m.type == 'T') {
+      ASSIGN_OR_RETURN(rs_.description, DecodeRowDescription(m.body));
+      have_ = true;
+    } else if (m.type == 'D') {
+      if (!have_) return absl::DataLossError("BASE_BACKUP: row without a description");
+      ASSIGN_OR_RETURN(auto row, DecodeDataRow(m.body));
+      if (rs_.rows.size() > 1) return absl::DataLossError("BASE_BACKUP: too many end rows");
+      rs_.rows.push_back(std::move(row));
+    } else if (m.type == 'C') {
+      if (have_ && !end_) {
+        ASSIGN_OR_RETURN(end_, ParseBaseBackupEnd(rs_));
+      }
+    } else if (m.type == 'Z') {
+      ready_ = true;
+    } else {
+      return absl::DataLossError(
+          absl::StrCat("BASE_BACKUP: unexpected message '", std::string(1, m.type), "'"));
+    }
+    return absl::OkStatus();
+  }
+  bool started() const { return have_; }
+  bool ready() const { return ready_; }
+  const std::optional<BackupPosition>& end() const { return end_; }
+
+ private:
+  ResultSet rs_;
+  bool have_ = false;
+  bool ready_ = false;
+  std::optional<BackupPosition> end_;
+};
+
+class Job {
+ public:
+  Job(const v1::FetchBaseBackupRequest& req, std::string target, const BaseBackupContext& ctx)
+      : req_(req), target_(std::move(target)), ctx_(ctx) {}
+
+  absl::StatusOr<v1::BaseBackupResult> Run();
+
+ private:
+  absl::Status CheckCancelled() {
+    if (ctx_.cancelled && ctx_.cancelled()) return absl::CancelledError("backup cancelled");
+    return aborted_ ? absl::CancelledError("the progress receiver went away") : absl::OkStatus();
+  }
+  void Report(v1::BackupPhase phase, bool force) {
+    absl::Time now = absl::Now();
+    if (!force && phase == progress_.phase() && now < next_report_) return;
+    progress_.set_phase(phase);
+    if (reader_) progress_.set_bytes_done(reader_->bytes_done());
+    if (extractor_) progress_.set_files_done(extractor_->files_written());
+    next_report_ = now + kProgressInterval;
+    if (ctx_.on_progress && !ctx_.on_progress(progress_)) aborted_ = true;
+  }
+  absl::Status Stream(PgConnection& conn);
+  absl::Status WaitForWal();
+  absl::Status Verify(const BackupPosition& start, const BackupPosition& end);
+
+  const v1::FetchBaseBackupRequest& req_;
+  const std::string target_;
+  const BaseBackupContext& ctx_;
+  v1::BackupProgress progress_;
+  absl::Time next_report_;
+  bool aborted_ = false;
+  std::unique_ptr<BackupWalStream> wal_;
+  ManifestVerifier verifier_;  // outlives the extractor that feeds it
+  std::unique_ptr<BackupExtractor> extractor_;
+  std::unique_ptr<BackupStreamReader> reader_;
+  std::optional<BackupPosition> end_;
+  bool manifest_verified_ = false;
+};
+
+absl::StatusOr<v1::BaseBackupResult> Job::Run() {
+  auto conninfo = ConnInfo::Parse(req_.conninfo());
+  if (req_.conninfo().empty() || !conninfo.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "conninfo: ", conninfo.ok() ? "required" : conninfo.status().message()));
+  }
+  ASSIGN_OR_RETURN(BaseBackupOptions options, CommandOptions(req_));
+  ExtractorOptions xopts;
+  xopts.target_dir = target_;
+  for (const auto& [from, to] : req_.tablespace_mapping()) {
+    if (!absl::StartsWith(from, "/") || !absl::StartsWith(to, "/") ||
+        !ValidateBackupTarget(to, "").ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tablespace_mapping \"", from, "\" -> \"", to, "\": both paths must be absolute"));
+    }
+    xopts.tablespace_mapping[from] = to;
+  }
+  RETURN_IF_ERROR(PrepareTarget(target_));
+  Report(v1::BACKUP_PHASE_STARTING, true);
+
+  ConnectionOptions copts = ctx_.connection_options;
+  ASSIGN_OR_RETURN(wal_, BackupWalStream::Open(*conninfo, copts));
+  const IdentifySystemResult& ident = wal_->identity();
+  if (ctx_.state_store != nullptr) {
+    ASSIGN_OR_RETURN(auto stored, ctx_.state_store->LoadSystemId());
+    if (stored && *stored != ident.system_id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "primary's system identifier ", ident.system_id, " differs from this data directory's ",
+          *stored, ": it is a different cluster"));
+    }
+  }
+  RETURN_IF_ERROR(CheckCancelled());
+
+  copts.limits.max_copy_data = kMaxBackupCopyData;
+  copts.io_timeout = std::max(copts.io_timeout, kStartTimeout);
+  ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(*conninfo, copts));
+  int version = conn->server_version_num();
+  options.manifest = version >= 130000;
+  ASSIGN_OR_RETURN(std::string command, BaseBackupCommand(options, version));
+
+  // The marker exists from here on, before any byte of the backup is written.
+  ASSIGN_OR_RETURN(extractor_, BackupExtractor::Create(xopts, &verifier_));
+  Log()->info("base backup of {} (server {}) into {}", conn->endpoint(),
+              conn->parameter("server_version"), target_);
+  char kind = 0;
+  ASSIGN_OR_RETURN(auto pre, conn->StartCopy(command, &kind));
+  if (kind != 'H' || pre.size() != 2) {
+    return absl::DataLossError("BASE_BACKUP did not send its two result sets and a CopyOut");
+  }
+  ASSIGN_OR_RETURN(BackupPosition start, ParseBaseBackupStart(pre[0]));
+  ASSIGN_OR_RETURN(auto tablespaces, ParseBaseBackupTablespaces(pre[1]));
+  uint64_t total = 0;
+  for (const auto& ts : tablespaces) total += std::max<int64_t>(ts.size_kb.value_or(0), 0) * 1024;
+  progress_.set_bytes_total(total);
+  reader_ = std::make_unique<BackupStreamReader>(
+      BackupStreamReader::Options{.server_version_num = version,
+                                  .expect_manifest = options.manifest},
+      std::move(tablespaces), extractor_.get());
+  RETURN_IF_ERROR(wal_->Start(target_ + "/pg_wal", start.timeline, start.lsn));
+  Report(v1::BACKUP_PHASE_STREAMING, true);
+  RETURN_IF_ERROR(Stream(*conn));
+  conn->Close();
+  Log()->info("archives received: {} bytes, {} files; backup ends at {}",
+              extractor_->bytes_written(), extractor_->files_written(), end_->lsn.ToString());
+
+  Report(v1::BACKUP_PHASE_WAITING_WAL, true);
+  RETURN_IF_ERROR(WaitForWal());
+  Report(v1::BACKUP_PHASE_VERIFYING, true);
+  RETURN_IF_ERROR(Verify(start, *end_));
+  RETURN_IF_ERROR(CheckCancelled());
+
+  Report(v1::BACKUP_PHASE_SYNCING, true);
+  RETURN_IF_ERROR(extractor_->SyncAll());
+  // Last: a directory with backup_manifest must be whole and durable.
+  if (options.manifest) {
+    RETURN_IF_ERROR(extractor_->WriteFile("backup_manifest", reader_->manifest()));
+    RETURN_IF_ERROR(extractor_->SyncAll());
+  }
+  if (ctx_.state_store != nullptr) {
+    RETURN_IF_ERROR(ctx_.state_store->StoreSystemId(ident.system_id));
+    RETURN_IF_ERROR(ctx_.state_store->StoreTimeline(end_->timeline));
+  }
+  RETURN_IF_ERROR(extractor_->MarkComplete());
+  progress_.set_bytes_done(std::max<uint64_t>(reader_->bytes_done(), progress_.bytes_done()));
+  Report(v1::BACKUP_PHASE_DONE, true);
+
+  v1::BaseBackupResult r;
+  r.set_system_identifier(ident.system_id);
+  r.set_timeline(end_->timeline);
+  r.set_start_lsn(start.lsn.value());
+  r.set_end_lsn(end_->lsn.value());
+  r.set_bytes(extractor_->bytes_written());
+  r.set_files(extractor_->files_written());
+  r.set_target_dir(extractor_->target_dir());
+  r.set_manifest_verified(manifest_verified_);
+  Log()->info("base backup complete in {}: {} .. {} on timeline {}", r.target_dir(),
+              start.lsn.ToString(), end_->lsn.ToString(), end_->timeline);
+  return r;
+}
+
+absl::Status Job::Stream(PgConnection& conn) {
+  RETURN_IF_ERROR(reader_->OnCopyOut());
+  EndReader end;
+  while (!end.ready()) {
+    RETURN_IF_ERROR(CheckCancelled());
+    if (wal_->done() && !wal_->result().ok()) return Annotate(wal_->result(), "WAL stream");
+    Report(progress_.phase(), false);
+    ASSIGN_OR_RETURN(auto msg, conn.ReadMessage(absl::Now() + kPoll));
+    if (!msg) continue;
+    if (end.started() || msg->type == 'T' || msg->type == 'C' || msg->type == 'Z') {
+      RETURN_IF_ERROR(end.OnMessage(*msg));
+      continue;
+    }
+    switch (msg->type) {
+      case 'd':
+        RETURN_IF_ERROR(reader_->OnCopyData(msg->body));
+        break;
+      case 'c':
+        RETURN_IF_ERROR(reader_->OnCopyDone());
+        break;
+      case 'H':
+        RETURN_IF_ERROR(reader_->OnCopyOut());
+        break;
+      default:
+        return absl::DataLossError(
+            absl::StrCat("BASE_BACKUP: unexpected message '", std::string(1, msg->type), "'"));
+    }
+  }
+  RETURN_IF_ERROR(reader_->Finish());
+  if (!end.end()) return absl::DataLossError("BASE_BACKUP: no end position");
+  end_ = end.end();
+  return absl::OkStatus();
+}
+
+absl::Status Job::WaitForWal() {
+  wal_->SetEndLsn(end_->lsn);
+  while (!wal_->WaitDone(kPoll)) {
+    RETURN_IF_ERROR(CheckCancelled());
+    Report(v1::BACKUP_PHASE_WAITING_WAL, false);
+  }
+  RETURN_IF_ERROR(Annotate(wal_->result(), "WAL stream"));
+  if (wal_->flush_lsn() < end_->lsn) {
+    return absl::InternalError("the WAL stream stopped before the backup's end");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Job::Verify(const BackupPosition& start, const BackupPosition& end) {
+  if (reader_->manifest().empty()) return absl::OkStatus();  // PostgreSQL 12 has none
+  ASSIGN_OR_RETURN(BackupManifest manifest, ParseBackupManifest(reader_->manifest()));
+  if (manifest.system_identifier && *manifest.system_identifier != wal_->identity().system_id) {
+    return absl::DataLossError("backup manifest: system identifier differs from the primary's");
+  }
+  RETURN_IF_ERROR(verifier_.Verify(manifest));
+  if (manifest.wal_ranges.empty() || manifest.wal_ranges.front().start_lsn != start.lsn ||
+      manifest.wal_ranges.back().end_lsn != end.lsn ||
+      manifest.wal_ranges.back().timeline != end.timeline) {
+    return absl::DataLossError(absl::StrCat("backup manifest: WAL-Ranges do not span ",
+                                            start.lsn.ToString(), " .. ", end.lsn.ToString()));
+  }
+  manifest_verified_ = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateBackupTarget(const std::string& target_dir, const std::string& data_dir) {
+  if (target_dir.empty()) return absl::InvalidArgumentError("target_dir is empty");
+  if (target_dir.find('\0') != std::string::npos || target_dir.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target_dir \"", target_dir, "\" must be an absolute path"));
+  }
+  for (absl::string_view part : absl::StrSplit(target_dir, '/')) {
+    if (part == "." || part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("target_dir \"", target_dir, "\" must not contain \".\" or \"..\""));
+    }
+  }
+  std::string target = StripTrailingSlashes(target_dir);
+  if (target == "/") return absl::InvalidArgumentError("target_dir must not be \"/\"");
+  if (!data_dir.empty()) {
+    std::string dd = StripTrailingSlashes(data_dir);
+    if (IsWithin(dd, target) || IsWithin(target, dd + "/wal") ||
+        IsWithin(target, dd + "/replication")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "target_dir \"", target_dir, "\" overlaps the agent's data directory ", dd));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::BaseBackupResult> RunBaseBackup(const v1::FetchBaseBackupRequest& request,
+                                                   const std::string& target_dir,
+                                                   const BaseBackupContext& ctx) {
+  RETURN_IF_ERROR(ValidateBackupTarget(target_dir, ctx.data_dir));
+  Job job(request, StripTrailingSlashes(target_dir), ctx);
+  auto result = job.Run();
+  if (!result.ok()) {
+    Log()->error("base backup into {} failed: {}", target_dir, result.status().message());
+    return MapError(result.status());
+  }
+  return result;
+}
+
+}  // namespace walrep

@@ -1,0 +1,60 @@
+// FetchBaseBackup's engine: one BASE_BACKUP from a PostgreSQL 12+ primary into a local
+// directory that PostgreSQL can start from — archives extracted while they stream
+// (path-safe, bounded memory), the WAL from the backup's start to its end streamed beside
+// it over a second connection with a temporary slot (like `pg_basebackup -X stream`), every
+// file checked against backup_manifest, everything fsynced, then backup_manifest written
+// last and the incomplete marker removed. The primary's identity is recorded under
+// <data_dir>/replication/ when a store is given.
+//
+// Kept apart from Agent so that other callers (a bootstrap before streaming, with the
+// target <data_dir>/pgdata) can run the same job.
+//
+// Thread-safety: RunBaseBackup blocks its calling thread and calls the context's callbacks
+// from it; it starts and always joins one helper thread (the WAL stream). Concurrent runs
+// must use different targets; the caller serializes runs that share a state store.
+#ifndef WALREP_AGENT_BACKUP_JOB_H_
+#define WALREP_AGENT_BACKUP_JOB_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "replay/replication_state.h"
+#include "walrep/v1/agent.pb.h"
+#include "wire/connection.h"
+
+namespace walrep {
+
+struct BaseBackupContext {
+  // Where the primary's system identifier and timeline are recorded; a different system
+  // identifier already stored there refuses the backup (FailedPrecondition). May be null.
+  ReplicationStateStore* state_store = nullptr;
+  // The agent's data directory: targets overlapping its own files are refused. May be empty.
+  std::string data_dir;
+  // Polled between messages and at least every 100 ms; true aborts with Cancelled.
+  std::function<bool()> cancelled;
+  // Progress, at least once a second and at every phase change. Returning false (the
+  // receiver went away) aborts like a cancellation.
+  std::function<bool(const v1::BackupProgress&)> on_progress;
+  ConnectionOptions connection_options;
+};
+
+// Checks a target directory path: absolute, no "." or ".." components, not "/", no NUL
+// (InvalidArgument), and not overlapping `data_dir`'s own state (FailedPrecondition).
+absl::Status ValidateBackupTarget(const std::string& target_dir, const std::string& data_dir);
+
+// Runs the backup into `target_dir` (already resolved: the request's target_dir is
+// ignored). Codes: bad request fields → InvalidArgument; non-empty target that is not an
+// interrupted walrep backup, different system identifier → FailedPrecondition; primary
+// unreachable → Unavailable; authentication → PermissionDenied; corrupt stream, manifest
+// mismatch, checksum failure on the primary (XX001) → DataLoss; a hostile archive member
+// → InvalidArgument; disk full → ResourceExhausted; cancelled → Cancelled. On any error the
+// target keeps its incomplete marker.
+absl::StatusOr<v1::BaseBackupResult> RunBaseBackup(const v1::FetchBaseBackupRequest& request,
+                                                   const std::string& target_dir,
+                                                   const BaseBackupContext& ctx);
+
+}  // namespace walrep
+
+#endif  // WALREP_AGENT_BACKUP_JOB_H_
