@@ -140,7 +140,7 @@ void BackupWalStream::Stop() {
 void BackupWalStream::Run() {
   absl::Status st = Stream();
   if (st.ok()) st = writer_->Close();  // fsyncs the last segment
-  if (!st.ok()) Log()->error("backup WAL stream: {}", st.message());
+  if (!st.ok() && !stop_.load()) Log()->error("backup WAL stream: {}", st.message());
   if (conn_->is_open()) conn_->Close();  // ends the session: the temporary slot goes too
   {
     absl::MutexLock lock(&mu_);

@@ -1,0 +1,404 @@
+// RunBaseBackup against a fake primary that speaks the real protocol on two connections
+// (the WAL stream and BASE_BACKUP): the PostgreSQL 12-14 framing end to end, and hostile
+// or broken streams, each of which must fail with the right code, write nothing outside
+// the target, and leave the target marked incomplete.
+#include <poll.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <openssl/sha.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "agent/backup_job.h"
+#include "backup/incomplete.h"
+#include "backup/testing/tar_builder.h"
+#include "gtest/gtest.h"
+#include "replay/replication_state.h"
+#include "wire/base_backup_stream.h"
+#include "wire/crc32c.h"
+#include "wire/fake_pg_server.h"
+#include "wire/replication_messages.h"
+
+namespace walrep {
+namespace {
+
+using fake_pg::Complete;
+using fake_pg::CopyResp;
+using fake_pg::Peer;
+using fake_pg::Ready;
+using fake_pg::Row;
+using walrep::testing::TarBuilder;
+
+constexpr uint64_t kSystemId = 7300000000000000001ull;
+
+std::string TypedRowDesc(const std::vector<std::pair<std::string, int32_t>>& cols) {
+  std::string b = fake_pg::I16(static_cast<int16_t>(cols.size()));
+  for (const auto& [name, oid] : cols) {
+    b += name + '\0' + fake_pg::I32(0) + fake_pg::I16(0) + fake_pg::I32(oid) + fake_pg::I16(-1) +
+         fake_pg::I32(-1) + fake_pg::I16(0);
+  }
+  return EncodeFrame('T', b);
+}
+
+void Handshake(Peer& p, const std::string& version) {
+  auto startup = p.ReadStartup();
+  ASSERT_TRUE(startup.has_value());
+  p.Send(fake_pg::Auth(0) + fake_pg::Param("server_version", version) + fake_pg::KeyData(77) +
+         Ready());
+}
+
+std::string CopyData(const std::string& payload) { return EncodeFrame('d', payload); }
+
+std::string EndOfBackup() {
+  return EncodeFrame('c', "") + TypedRowDesc({{"recptr", 25}, {"tli", 20}}) +
+         Row({"0/1000100", "1"}) + Complete("SELECT") + Complete("BASE_BACKUP") + Ready();
+}
+
+// The WAL connection: IDENTIFY_SYSTEM, SHOW, the slot, then trivial WAL up to 0/1000200.
+void ServeWal(Peer& p, const std::string& version) {
+  Handshake(p, version);
+  for (;;) {
+    auto m = p.ReadTyped();
+    if (!m.has_value() || m->first != 'Q') return;
+    std::string q = m->second.substr(0, m->second.size() - 1);
+    if (q == "IDENTIFY_SYSTEM") {
+      p.Send(TypedRowDesc({{"systemid", 25}, {"timeline", 23}, {"xlogpos", 25}, {"dbname", 25}}) +
+             Row({absl::StrCat(kSystemId), "1", "0/1000000", std::nullopt}) +
+             Complete("IDENTIFY_SYSTEM") + Ready());
+    } else if (q == "SHOW wal_segment_size") {
+      p.Send(TypedRowDesc({{"wal_segment_size", 25}}) + Row({"16MB"}) + Complete("SHOW") + Ready());
+    } else if (q.rfind("CREATE_REPLICATION_SLOT", 0) == 0) {
+      EXPECT_NE(q.find("TEMPORARY"), std::string::npos) << q;
+      p.Send(Complete("CREATE_REPLICATION_SLOT") + Ready());
+    } else if (q.rfind("START_REPLICATION", 0) == 0) {
+      EXPECT_NE(q.find("0/1000000"), std::string::npos) << q;
+      XLogData x;
+      x.start = Lsn(0x1000000);
+      x.wal_end = Lsn(0x1000200);
+      std::string wal(0x200, 'w');
+      x.data = wal;
+      p.Send(CopyResp('W') + CopyData(EncodeXLogData(x)));
+      for (;;) {  // status updates until the client's CopyDone (or it goes away)
+        auto in = p.ReadTyped();
+        if (!in.has_value() || in->first == 'X') return;
+        if (in->first == 'c') {
+          p.Send(EncodeFrame('c', "") + Complete("START_STREAMING") + Ready());
+          return;
+        }
+      }
+    } else {
+      ADD_FAILURE() << "unexpected WAL query " << q;
+      return;
+    }
+  }
+}
+
+// Two replication connections, each served on its own thread.
+class FakePrimary {
+ public:
+  using CopyScript = std::function<void(Peer&, const std::string& query)>;
+  FakePrimary(std::string version, std::vector<std::pair<std::string, std::string>> tablespaces,
+              CopyScript copy)
+      : version_(std::move(version)), tablespaces_(std::move(tablespaces)), copy_(std::move(copy)) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(listen(listen_fd_, 4), 0);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    accept_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~FakePrimary() {
+    stop_ = true;
+    accept_.join();
+    for (auto& t : peers_) t.join();
+    close(listen_fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void AcceptLoop() {
+    int fd = listen_fd_;
+    for (int n = 0; n < 2 && !stop_;) {
+      pollfd pfd{fd, POLLIN, 0};
+      if (poll(&pfd, 1, 100) <= 0) continue;
+      int c = accept(fd, nullptr, nullptr);
+      if (c < 0) continue;
+      timeval tv{10, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      peers_.emplace_back([this, c, n] {
+        Peer peer(c);
+        if (n == 0) {
+          ServeWal(peer, version_);
+        } else {
+          ServeBackup(peer);
+        }
+      });
+      ++n;
+    }
+  }
+  void ServeBackup(Peer& p) {
+    Handshake(p, version_);
+    auto m = p.ReadTyped();
+    if (!m.has_value() || m->first != 'Q') return;
+    std::string q = m->second.substr(0, m->second.size() - 1);
+    EXPECT_EQ(q.find("TABLESPACE_MAP"), std::string::npos) << q;
+    std::string rs = TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000028", "1"}) +
+                     Complete("SELECT") +
+                     TypedRowDesc({{"spcoid", 26}, {"spclocation", 25}, {"size", 20}});
+    for (const auto& [oid, loc] : tablespaces_) rs += Row({oid, loc, "1"});
+    rs += Row({std::nullopt, std::nullopt, "2"}) + Complete("SELECT") + CopyResp('H');
+    p.Send(rs);
+    copy_(p, q);
+  }
+
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::string version_;
+  std::vector<std::pair<std::string, std::string>> tablespaces_;
+  CopyScript copy_;
+  std::atomic<bool> stop_{false};
+  std::thread accept_;
+  std::vector<std::thread> peers_;
+};
+
+std::string CrcHex(absl::string_view data) {
+  uint32_t c = Crc32c(data);
+  std::string le(reinterpret_cast<const char*>(&c), 4);  // the primary's native order
+  return absl::BytesToHexString(le);
+}
+
+// A manifest as PostgreSQL writes it, sealed with its SHA-256 (or a wrong one).
+std::string Manifest(const std::vector<std::pair<std::string, std::string>>& files,
+                     bool good_seal = true) {
+  std::string body = "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [\n";
+  for (size_t i = 0; i < files.size(); ++i) {
+    absl::StrAppend(&body, i ? ",\n" : "", "{ \"Path\": \"", files[i].first, "\", \"Size\": ",
+                    files[i].second.size(),
+                    ", \"Last-Modified\": \"2026-11-27 23:21:01 GMT\", \"Checksum-Algorithm\": "
+                    "\"CRC32C\", \"Checksum\": \"",
+                    CrcHex(files[i].second), "\" }");
+  }
+  absl::StrAppend(&body, "\n],\n\"WAL-Ranges\": [\n{ \"Timeline\": 1, \"Start-LSN\": "
+                         "\"0/1000028\", \"End-LSN\": \"0/1000100\" }\n],\n");
+  unsigned char d[32];
+  SHA256(reinterpret_cast<const unsigned char*>(body.data()), body.size(), d);
+  if (!good_seal) d[0] ^= 1;
+  return absl::StrCat(body, "\"Manifest-Checksum\": \"",
+                      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(d), 32)),
+                      "\"}\n");
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class BackupHostileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmp = ::testing::TempDir();
+    while (!tmp.empty() && tmp.back() == '/') tmp.pop_back();
+    root_ = absl::StrCat(tmp, "/hostile_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::system(("rm -rf '" + root_ + "' && mkdir -p '" + root_ + "/sentinel' '" + root_ +
+                 "/data'").c_str());
+    target_ = root_ + "/target";
+  }
+
+  absl::StatusOr<v1::BaseBackupResult> Run(FakePrimary& fake,
+                                           std::map<std::string, std::string> mapping = {}) {
+    v1::FetchBaseBackupRequest req;
+    req.set_conninfo(absl::StrCat("host=127.0.0.1 port=", fake.port(),
+                                  " user=rep password=pw sslmode=disable"));
+    for (const auto& [k, v] : mapping) (*req.mutable_tablespace_mapping())[k] = v;
+    ReplicationStateStore store(root_ + "/data");
+    EXPECT_TRUE(store.Init().ok());
+    BaseBackupContext ctx;
+    ctx.state_store = &store;
+    ctx.data_dir = root_ + "/data";
+    ctx.connection_options = fake_pg::TestOptions();
+    ctx.on_progress = [this](const v1::BackupProgress& p) {
+      phases_.push_back(p.phase());
+      return true;
+    };
+    return RunBaseBackup(req, target_, ctx);
+  }
+
+  // The failure leaves nothing outside the target and the target marked incomplete.
+  void ExpectContained() {
+    EXPECT_TRUE(Exists(target_ + "/" + kIncompleteMarkerName));
+    EXPECT_FALSE(Exists(target_ + "/backup_manifest"));
+    EXPECT_FALSE(Exists(root_ + "/sentinel/evil"));
+    EXPECT_FALSE(Exists(root_ + "/evil"));
+  }
+
+  std::string root_;
+  std::string target_;
+  std::vector<v1::BackupPhase> phases_;
+};
+
+// 15+ framing: one archive, then the manifest.
+FakePrimary::CopyScript Modern(std::string tar, std::string manifest) {
+  return [tar, manifest](Peer& p, const std::string&) {
+    std::string out = CopyData(EncodeBaseBackupNewArchive("base.tar", ""));
+    for (size_t i = 0; i < tar.size(); i += 700) out += CopyData(EncodeBaseBackupData(tar.substr(i, 700)));
+    out += CopyData(EncodeBaseBackupProgress(static_cast<int64_t>(tar.size())));
+    out += CopyData(EncodeBaseBackupManifestFollows()) + CopyData(EncodeBaseBackupData(manifest));
+    p.Send(out + EndOfBackup());
+  };
+}
+
+TEST_F(BackupHostileTest, Legacy14StreamExtractsAndVerifies) {
+  std::string ts_server = "/srv/primary/ts1";
+  std::string ts_local = root_ + "/ts_local";
+  std::string rel = "PG_14_202107181/16401/16402";
+  std::string ts_tar = TarBuilder().Dir("PG_14_202107181/").Dir("PG_14_202107181/16401/")
+                           .File(rel, std::string(8192, 't')).out;  // no trailer, as 12-14
+  std::string base_tar = TarBuilder().File("PG_VERSION", "14\n").Dir("global/")
+                             .File("global/pg_control", std::string(8192, 'c')).Dir("pg_wal/")
+                             .Dir("pg_tblspc/").Symlink("pg_tblspc/16400", ts_server).out;
+  std::string manifest = Manifest({{"PG_VERSION", "14\n"},
+                                   {"global/pg_control", std::string(8192, 'c')},
+                                   {"pg_tblspc/16400/" + rel, std::string(8192, 't')}});
+  FakePrimary fake("14.9", {{"16400", ts_server}}, [&](Peer& p, const std::string& q) {
+    EXPECT_EQ(q.find("("), std::string::npos) << "12-14 take keyword options: " << q;
+    EXPECT_NE(q.find("MANIFEST_CHECKSUMS"), std::string::npos) << q;
+    // A CopyOut per tablespace (base last), then one with the manifest.
+    p.Send(CopyData(ts_tar.substr(0, 1000)) + CopyData(ts_tar.substr(1000)) + EncodeFrame('c', "") +
+           CopyResp('H') + CopyData(base_tar) + EncodeFrame('c', "") + CopyResp('H') +
+           CopyData(manifest.substr(0, 50)) + CopyData(manifest.substr(50)) + EndOfBackup());
+  });
+  auto r = Run(fake, {{ts_server, ts_local}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->manifest_verified());
+  EXPECT_EQ(r->system_identifier(), kSystemId);
+  EXPECT_EQ(r->start_lsn(), 0x1000028u);
+  EXPECT_EQ(r->end_lsn(), 0x1000100u);
+  EXPECT_EQ(r->files(), 4u);  // with backup_manifest
+  EXPECT_EQ(Slurp(target_ + "/backup_manifest"), manifest);
+  EXPECT_EQ(Slurp(ts_local + "/" + rel), std::string(8192, 't'));
+  EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
+  std::string wal = Slurp(target_ + "/pg_wal/000000010000000000000001");
+  EXPECT_EQ(wal.size(), 16u << 20);
+  EXPECT_EQ(wal.substr(0, 0x200), std::string(0x200, 'w'));
+  char link[256] = {};
+  ASSERT_GT(readlink((target_ + "/pg_tblspc/16400").c_str(), link, sizeof(link) - 1), 0);
+  EXPECT_EQ(std::string(link), ts_local);
+  ReplicationStateStore store(root_ + "/data");
+  EXPECT_EQ(store.LoadSystemId().value(), kSystemId);
+  EXPECT_EQ(store.LoadTimeline().value(), 1u);
+  ASSERT_FALSE(phases_.empty());
+  EXPECT_EQ(phases_.front(), v1::BACKUP_PHASE_STARTING);
+  EXPECT_EQ(phases_.back(), v1::BACKUP_PHASE_DONE);
+}
+
+TEST_F(BackupHostileTest, DotDotMemberIsRefused) {
+  std::string tar = TarBuilder().File("../sentinel/evil", "x").Trailer().out;
+  FakePrimary fake("15.4", {}, Modern(tar, Manifest({})));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, AbsoluteMemberIsRefused) {
+  std::string tar = TarBuilder().File(root_ + "/sentinel/evil", "x").Trailer().out;
+  FakePrimary fake("15.4", {}, Modern(tar, Manifest({})));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, WriteThroughSymlinkIsRefused) {
+  std::string tar = TarBuilder().Symlink("base", root_ + "/sentinel").File("base/evil", "x")
+                        .Trailer().out;
+  FakePrimary fake("15.4", {}, Modern(tar, Manifest({})));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, OversizedCopyDataIsRefused) {
+  FakePrimary fake("15.4", {}, [](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) + "d" +
+           fake_pg::I32((64 << 20) + 4) + std::string(1 << 16, 'x'));
+  });
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, WrongManifestChecksumIsDataLoss) {
+  std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+  FakePrimary fake("15.4", {}, Modern(tar, Manifest({{"PG_VERSION", "15\n"}}, false)));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, WrongFileChecksumIsDataLoss) {
+  std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+  FakePrimary fake("15.4", {}, Modern(tar, Manifest({{"PG_VERSION", "16\n"}})));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("PG_VERSION"), std::string::npos) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, ArchiveCutInAMemberIsDataLoss) {
+  std::string tar = TarBuilder().File("big", std::string(4096, 'b')).out.substr(0, 2048);
+  FakePrimary fake("15.4", {}, Modern(tar, Manifest({})));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, ConnectionCutMidStreamFails) {
+  std::string tar = TarBuilder().File("big", std::string(4096, 'b')).out.substr(0, 2048);
+  FakePrimary fake("15.4", {}, [tar](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) + CopyData(EncodeBaseBackupData(tar)));
+    p.CloseNow();
+  });
+  auto r = Run(fake);
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().code() == absl::StatusCode::kUnavailable ||
+              r.status().code() == absl::StatusCode::kDataLoss)
+      << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, ChecksumFailureOnThePrimaryIsDataLoss) {
+  FakePrimary fake("15.4", {}, [](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) +
+           fake_pg::Fields('E', "ERROR", "XX001", "checksum verification failure during base backup") +
+           Ready());
+  });
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, DifferentSystemIdentifierIsRefused) {
+  ReplicationStateStore store(root_ + "/data");
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.StoreSystemId(42).ok());
+  FakePrimary fake("15.4", {}, Modern("", ""));
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_FALSE(Exists(target_ + "/PG_VERSION"));
+}
+
+}  // namespace
+}  // namespace walrep
