@@ -122,7 +122,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
           TryEndpoint(info, Attempt{endpoint, tls, sslmode}, options, &outcome);
       if (conn.ok()) {
         (*conn)->redacted_conninfo_ = info.Redacted();
-        Log().info("connected to {} ({}, auth {}, server {})", (*conn)->endpoint_,
+        Log().debug("connected to {} ({}, auth {}, server {})", (*conn)->endpoint_,
                    (*conn)->is_tls_ ? "TLS" : "no TLS", (*conn)->auth_method_,
                    (*conn)->parameter("server_version"));
         return conn;
