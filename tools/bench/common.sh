@@ -1,0 +1,76 @@
+# Shared helpers for the benchmark scripts in tools/bench (sourced, not run).
+# Expects ROOT (the repository root) to be set by the caller.
+BIN=/usr/lib/postgresql/15/bin
+# The default (fastbuild) output tree: bazel-bin follows whichever configuration was built
+# last, which may be a sanitizer or fuzzing build.
+OUT="$ROOT/bazel-out/k8-fastbuild/bin"
+[ -x "$OUT/agent/walrep_agent" ] || OUT="$ROOT/bazel-bin"
+AGENT="$OUT/agent/walrep_agent"
+CTL="$OUT/tools/walrepctl/walrepctl"
+CLK_TCK=$(getconf CLK_TCK)
+
+say() { printf '\n== %s\n' "$*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+# PostgreSQL refuses to run as root; the local primary runs as `postgres` then.
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# Builds the agent and the CLI unless they are already there (BENCH_NO_BUILD=1 skips).
+build_binaries() {
+  if [ -z "${BENCH_NO_BUILD:-}" ]; then
+    say "building walrep_agent and walrepctl"
+    (cd "$ROOT" && bazel build //agent:walrep_agent //tools/walrepctl:walrepctl 2>&1 |
+      grep -E '^(ERROR|INFO: Build)' >&2) || true
+  fi
+  [ -x "$AGENT" ] || { AGENT="$ROOT/bazel-bin/agent/walrep_agent"; CTL="$ROOT/bazel-bin/tools/walrepctl/walrepctl"; }
+  [ -x "$AGENT" ] && [ -x "$CTL" ] || die "walrep_agent/walrepctl not built"
+  [ -x /usr/bin/time ] || { say "installing GNU time"; apt-get install -y -qq time >/dev/null; }
+}
+
+# Copies the binaries into DIR and uses those copies, so that a rebuild of bazel-bin during
+# a long benchmark cannot swap or remove them under it.
+snapshot_binaries() {
+  mkdir -p "$1"
+  cp "$AGENT" "$1/walrep_agent"; cp "$CTL" "$1/walrepctl"
+  AGENT="$1/walrep_agent"; CTL="$1/walrepctl"
+}
+
+# "16/B374D848" -> decimal byte position
+lsn_to_num() { local x="$1"; echo $(( (16#${x%/*} << 32) | 16#${x#*/} )); }
+num_to_lsn() { printf '%X/%X\n' $(( $1 >> 32 )) $(( $1 & 0xFFFFFFFF )); }
+
+# median of the arguments (numbers)
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
+# a / b with 2 decimals, "n/a" if b is 0
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b+0 == 0) print "n/a"; else printf "%.2f\n", a/b }'; }
+
+# user+sys CPU seconds of a live process (all its threads), and its peak RSS in kB
+proc_cpu() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat"; }
+proc_user_sys() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f %.2f\n", $12 / t, $13 / t }' "/proc/$1/stat"; }
+proc_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
+
+# Starts walrep_agent on DATA_DIR with a free gRPC port; sets AGENT_PID and AGENT_ADDR.
+start_agent() {
+  local data_dir="$1" log="$2"
+  AGENT_ADDR="127.0.0.1:$(free_port)"
+  "$AGENT" --data_dir="$data_dir" --grpc_listen="$AGENT_ADDR" --metrics_listen= >"$log" 2>&1 &
+  AGENT_PID=$!
+  for _ in $(seq 200); do
+    "$CTL" --addr="$AGENT_ADDR" --timeout=1s status >/dev/null 2>&1 && return 0
+    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$log" >&2; die "walrep_agent exited"; }
+    sleep 0.05
+  done
+  die "walrep_agent did not answer on $AGENT_ADDR"
+}
+
+stop_agent() {
+  [ -n "${AGENT_PID:-}" ] || return 0
+  kill -TERM "$AGENT_PID" 2>/dev/null || true
+  wait "$AGENT_PID" 2>/dev/null || true
+  AGENT_PID=""
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Synchronous-commit benchmark: pgbench commit throughput on a primary whose only
+# synchronous standby is, in turn, walrep, pg_receivewal --synchronous, and a real
+# PostgreSQL hot standby, plus a baseline with no synchronous standby.
+#
+#   tools/bench/sync_commit.sh        # from the repository root, after tools/setup
+#
+# Environment: BENCH_RUNS (default 3) rounds; BENCH_SECONDS (default 10) per pgbench run;
+# BENCH_SCALE (default 10) pgbench scale; BENCH_KEEP=1 keeps the temp directory;
+# BENCH_NO_BUILD=1 skips the bazel build.
+#
+# One throwaway PostgreSQL 15 primary (tools/local_primary), pgbench tables initialised
+# once, synchronous_commit=on. Each round runs the four configurations in the same order;
+# in each, only the tool under test is running:
+#   baseline       synchronous_standby_names = ''
+#   walrep         walrep_agent on a fresh data dir, StartReplica (no slot, status_interval=1s),
+#                  application_name=walrep, synchronous_standby_names = 'walrep'
+#   pg_receivewal  pg_receivewal --synchronous --no-loop into a fresh directory,
+#                  application_name=pg_receivewal, synchronous_standby_names = 'pg_receivewal'
+#   standby        a hot standby made once with pg_basebackup -R (slot bench_standby),
+#                  started for the run, application_name=standby, synchronous_standby_names = 'standby'
+# Before pgbench starts, the script waits until pg_stat_replication shows the tool with
+# sync_state = 'sync' (and fails otherwise), then runs CHECKPOINT so every run starts
+# from the same full-page-write state, then `pgbench -N -c 4 -T SECONDS`. After the run it
+# checks the tool is still the synchronous standby. The median tps of each configuration is
+# reported with the ratios walrep/pg_receivewal and walrep/standby.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+# shellcheck source=common.sh
+. "$ROOT/tools/bench/common.sh"
+
+RUNS="${BENCH_RUNS:-3}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+SCALE="${BENCH_SCALE:-10}"
+build_binaries
+
+WORK="$(mktemp -d /tmp/walrep-bench-sync.XXXXXX)"
+chmod 0755 "$WORK"
+snapshot_binaries "$WORK/bin"
+PRIMARY="$WORK/primary"
+STANDBY="$WORK/standby"
+AGENT_PID=""
+RW_PID=""
+cleanup() {
+  stop_agent
+  [ -n "$RW_PID" ] && kill -INT "$RW_PID" 2>/dev/null && wait "$RW_PID" 2>/dev/null || true
+  [ -d "$STANDBY/data" ] && as_pg "$BIN/pg_ctl" stop -m immediate -D "$STANDBY/data" >/dev/null 2>&1 || true
+  "$ROOT/tools/local_primary" stop "$PRIMARY" 2>/dev/null || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+say "starting a throwaway PostgreSQL 15 primary in $PRIMARY"
+CONNINFO=$("$ROOT/tools/local_primary" start "$PRIMARY")
+PORT=$(cat "$PRIMARY/port")
+WALREP_CONNINFO="${CONNINFO/application_name=walrep/application_name=walrep}"
+RW_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_receivewal}"
+SB_CONNINFO="${CONNINFO/application_name=walrep/application_name=standby}"
+psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
+pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
+
+psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
+       -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+       -c "ALTER SYSTEM SET synchronous_commit = 'on'" \
+       -c "SELECT pg_reload_conf()" >/dev/null
+
+say "pgbench -i -s $SCALE"
+pgbench_p -i -q -s "$SCALE" >"$WORK/pgbench-init.log" 2>&1
+
+say "making a hot standby with pg_basebackup -R"
+mkdir -p "$STANDBY/sock"; chown -R postgres "$STANDBY" 2>/dev/null || true
+SB_PORT=$(free_port)
+as_pg "$BIN/pg_basebackup" -d "$SB_CONNINFO" -D "$STANDBY/data" -X stream -R -C -S bench_standby \
+  -c fast >"$STANDBY/basebackup.log" 2>&1 || { cat "$STANDBY/basebackup.log" >&2; die "pg_basebackup failed"; }
+cat >>"$STANDBY/data/postgresql.auto.conf" <<CONF
+port = $SB_PORT
+unix_socket_directories = '$STANDBY/sock'
+hot_standby = on
+primary_conninfo = '$SB_CONNINFO'
+primary_slot_name = 'bench_standby'
+CONF
+
+set_sync_names() {
+  psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '$1'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+# waits until application_name $1 is the synchronous standby
+wait_sync() {
+  local state=""
+  for _ in $(seq 1200); do
+    state=$(psql_p -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'" | head -1)
+    [ "$state" = "sync" ] && return 0
+    sleep 0.1
+  done
+  die "$1 did not become the synchronous standby (sync_state='$state')"
+}
+is_sync() {
+  [ "$(psql_p -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'" | head -1)" = "sync" ]
+}
+
+start_tool() {
+  local tool="$1" run="$2"
+  case "$tool" in
+  baseline) ;;
+  walrep)
+    start_agent "$WORK/walrep-$run" "$WORK/walrep-$run.log"
+    "$CTL" --addr="$AGENT_ADDR" start --conninfo="$WALREP_CONNINFO" --status_interval=1s >/dev/null ;;
+  pg_receivewal)
+    mkdir -p "$WORK/pgrw-$run"
+    "$BIN/pg_receivewal" -d "$RW_CONNINFO" -D "$WORK/pgrw-$run" --synchronous --no-loop \
+      --no-password 2>"$WORK/pgrw-$run.log" &
+    RW_PID=$! ;;
+  standby)
+    as_pg "$BIN/pg_ctl" start -w -D "$STANDBY/data" -l "$STANDBY/server.log" >/dev/null ;;
+  esac
+}
+stop_tool() {
+  case "$1" in
+  baseline) ;;
+  walrep) "$CTL" --addr="$AGENT_ADDR" stop >/dev/null 2>&1 || true; stop_agent ;;
+  pg_receivewal) kill -INT "$RW_PID" 2>/dev/null || true; wait "$RW_PID" 2>/dev/null || true; RW_PID="" ;;
+  standby) as_pg "$BIN/pg_ctl" stop -m fast -w -D "$STANDBY/data" >/dev/null ;;
+  esac
+}
+
+TOOLS=(baseline walrep pg_receivewal standby)
+declare -A TPS
+for run in $(seq "$RUNS"); do
+  for tool in "${TOOLS[@]}"; do
+    say "round $run/$RUNS: $tool"
+    start_tool "$tool" "$run"
+    if [ "$tool" = baseline ]; then set_sync_names ''; else set_sync_names "$tool"; wait_sync "$tool"; fi
+    psql_p -c "CHECKPOINT" >/dev/null
+    out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
+    echo "$out" >>"$WORK/pgbench-$tool.log"
+    if [ "$tool" != baseline ]; then is_sync "$tool" || die "$tool was no longer the synchronous standby after the run"; fi
+    set_sync_names ''
+    stop_tool "$tool"
+    tps=$(echo "$out" | awk '/^tps = / { print $3; exit }')
+    [ -n "$tps" ] || { echo "$out" >&2; die "no tps in pgbench output"; }
+    TPS[$tool]+="$tps "
+    echo "  tps $tps" >&2
+  done
+done
+
+echo
+echo "pgbench -N -c 4 -T $SECONDS_PER_RUN (scale $SCALE), synchronous_commit=on, PostgreSQL 15, $(nproc) cores"
+echo "median of $RUNS runs each, alternating; the tool is sync_state='sync' before and after each run"
+echo
+printf '%-42s %10s   %s\n' "synchronous standby" "median tps" "runs"
+declare -A MED
+for tool in "${TOOLS[@]}"; do
+  # shellcheck disable=SC2086
+  MED[$tool]=$(median ${TPS[$tool]})
+  label="$tool"; [ "$tool" = baseline ] && label="none (baseline)"
+  [ "$tool" = pg_receivewal ] && label="pg_receivewal --synchronous"
+  [ "$tool" = standby ] && label="PostgreSQL hot standby"
+  printf '%-42s %10.1f   %s\n' "$label" "${MED[$tool]}" "${TPS[$tool]}"
+done
+echo
+# Paired ratios: runs of the same round ran back to back, so they share whatever else the
+# machine was doing at the time.
+read -r -a tw <<<"${TPS[walrep]}"; read -r -a tr <<<"${TPS[pg_receivewal]}"; read -r -a ts <<<"${TPS[standby]}"
+pr=(); ps=()
+for i in "${!tw[@]}"; do
+  pr+=("$(ratio "${tw[$i]}" "${tr[$i]}")"); ps+=("$(ratio "${tw[$i]}" "${ts[$i]}")")
+done
+echo "per round, walrep/pg_receivewal: ${pr[*]}   walrep/standby: ${ps[*]}"
+printf '%-42s %10s\n' "median of per-round walrep/pg_receivewal" "$(median "${pr[@]}")"
+printf '%-42s %10s\n' "median of per-round walrep/standby" "$(median "${ps[@]}")"
+echo
+echo "ratios of the medians:"
+printf '%-42s %10s\n' "walrep / pg_receivewal" "$(ratio "${MED[walrep]}" "${MED[pg_receivewal]}")"
+printf '%-42s %10s\n' "walrep / standby" "$(ratio "${MED[walrep]}" "${MED[standby]}")"
+printf '%-42s %10s\n' "walrep / baseline" "$(ratio "${MED[walrep]}" "${MED[baseline]}")"
