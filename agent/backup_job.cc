@@ -1,7 +1,10 @@
 #include "agent/backup_job.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -93,6 +96,25 @@ absl::Status PrepareTarget(const std::string& target) {
   }
   Log()->info("clearing the interrupted backup in {}", target);
   return ClearIncomplete(target);
+}
+
+// Asks the kernel to start writing back every regular file below `dir` without waiting, so
+// that the fsyncs that follow overlap their I/O instead of flushing one file at a time
+// (pg_basebackup's pre_sync_fname pass does the same). Only a hint: errors are ignored,
+// symlinks are not followed, and durability still comes from SyncAll.
+void StartWriteback(const std::string& dir) {
+  nftw(
+      dir.c_str(),
+      [](const char* path, const struct stat* st, int type, FTW*) {
+        if (type != FTW_F || !S_ISREG(st->st_mode)) return 0;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+          (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+          close(fd);
+        }
+        return 0;
+      },
+      64, FTW_PHYS);
 }
 
 absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupRequest& req) {
@@ -259,6 +281,9 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   RETURN_IF_ERROR(CheckCancelled());
 
   Report(v1::BACKUP_PHASE_SYNCING, true);
+  absl::Time sync_start = absl::Now();
+  StartWriteback(target_);
+  for (const auto& [from, to] : xopts.tablespace_mapping) StartWriteback(to);
   RETURN_IF_ERROR(extractor_->SyncAll());
   // Last: a directory with backup_manifest must be whole and durable.
   if (options.manifest) {
@@ -270,7 +295,10 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
     RETURN_IF_ERROR(ctx_.state_store->StoreTimeline(end_->timeline));
   }
   RETURN_IF_ERROR(extractor_->MarkComplete());
-  progress_.set_bytes_done(std::max<uint64_t>(reader_->bytes_done(), progress_.bytes_done()));
+  Log()->info("synced to disk in {}", absl::FormatDuration(absl::Now() - sync_start));
+  // The size is known now; the estimate from the start may have been a little off either
+  // way (files grow or go away while they are copied).
+  progress_.set_bytes_total(reader_->bytes_done());
   Report(v1::BACKUP_PHASE_DONE, true);
 
   v1::BaseBackupResult r;

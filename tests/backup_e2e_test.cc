@@ -141,6 +141,15 @@ TEST(BackupE2eTest, RestorableVerifiedCopyWithTablespaceAndHotStandby) {
   bad.set_target_dir(scratch.path() + "/never");
   bad.set_conninfo("host='unterminated");
   EXPECT_EQ(Fetch(**agent, bad).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad.set_conninfo(absl::StrCat("host=127.0.0.1 port=", (*pg)->port(),
+                                " user=replicator password=wrong sslmode=disable"));
+  BackupOutcome denied = Fetch(**agent, bad);
+  EXPECT_EQ(denied.status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << denied.status.error_message();
+  bad.set_conninfo(absl::StrCat("host=127.0.0.1 port=", PickFreePort(),
+                                " user=replicator sslmode=disable connect_timeout=2"));
+  EXPECT_EQ(Fetch(**agent, bad).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(RunShell("test -e " + ShellQuote(scratch.path() + "/never")).ok());
 
   // 1. A full backup with a relocated tablespace.
   std::string target = scratch.path() + "/copy1";
