@@ -1,25 +1,21 @@
 #include "agent/backup_job.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "agent/backup_stream_reader.h"
+#include "agent/backup_target.h"
 #include "agent/backup_wal_stream.h"
 #include "agent/logging.h"
 #include "backup/extractor.h"
-#include "backup/incomplete.h"
 #include "backup/manifest.h"
 #include "backup/manifest_verifier.h"
 #include "wire/backend_query.h"
@@ -58,63 +54,6 @@ absl::Status MapError(const absl::Status& st) {
     default:
       return st;
   }
-}
-
-std::string StripTrailingSlashes(std::string p) {
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  return p;
-}
-
-// True when `path` is `dir` or below it.
-bool IsWithin(const std::string& path, const std::string& dir) {
-  return path == dir || absl::StartsWith(path, dir == "/" ? dir : dir + "/");
-}
-
-// A non-empty target is acceptable only as an interrupted walrep backup, which is emptied.
-absl::Status PrepareTarget(const std::string& target) {
-  DIR* d = opendir(target.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return absl::OkStatus();  // the extractor creates it
-    return absl::FailedPreconditionError(
-        absl::StrCat("target directory \"", target, "\" cannot be opened: ", strerror(errno)));
-  }
-  bool empty = true;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") {
-      empty = false;
-      break;
-    }
-  }
-  closedir(d);
-  if (empty) return absl::OkStatus();
-  ASSIGN_OR_RETURN(bool incomplete, IsIncompleteWalrepBackup(target));
-  if (!incomplete) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "target directory \"", target,
-        "\" is not empty and is not an interrupted walrep backup; choose an empty directory"));
-  }
-  Log()->info("clearing the interrupted backup in {}", target);
-  return ClearIncomplete(target);
-}
-
-// Asks the kernel to start writing back every regular file below `dir` without waiting, so
-// that the fsyncs that follow overlap their I/O instead of flushing one file at a time
-// (pg_basebackup's pre_sync_fname pass does the same). Only a hint: errors are ignored,
-// symlinks are not followed, and durability still comes from SyncAll.
-void StartWriteback(const std::string& dir) {
-  nftw(
-      dir.c_str(),
-      [](const char* path, const struct stat* st, int type, FTW*) {
-        if (type != FTW_F || !S_ISREG(st->st_mode)) return 0;
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-          (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-          close(fd);
-        }
-        return 0;
-      },
-      64, FTW_PHYS);
 }
 
 absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupRequest& req) {
@@ -182,14 +121,31 @@ class Job {
     if (ctx_.cancelled && ctx_.cancelled()) return absl::CancelledError("backup cancelled");
     return aborted_ ? absl::CancelledError("the progress receiver went away") : absl::OkStatus();
   }
-  void Report(v1::BackupPhase phase, bool force) {
+  // `refresh` reads the counters of the reader and extractor; not while a Blocking() helper
+  // thread may be using them.
+  void Report(v1::BackupPhase phase, bool force, bool refresh = true) {
     absl::Time now = absl::Now();
     if (!force && phase == progress_.phase() && now < next_report_) return;
     progress_.set_phase(phase);
-    if (reader_) progress_.set_bytes_done(reader_->bytes_done());
-    if (extractor_) progress_.set_files_done(extractor_->files_written());
+    if (refresh && reader_) progress_.set_bytes_done(reader_->bytes_done());
+    if (refresh && extractor_) progress_.set_files_done(extractor_->files_written());
     next_report_ = now + kProgressInterval;
     if (ctx_.on_progress && !ctx_.on_progress(progress_)) aborted_ = true;
+  }
+  // Runs `fn` (which owns whatever it touches until it returns) on a helper thread, always
+  // joined, while this thread keeps reporting `phase` every second: the primary's
+  // checkpoint and the fsync pass can each take longer than a progress interval.
+  template <typename Fn>
+  auto Blocking(v1::BackupPhase phase, Fn fn) -> decltype(fn()) {
+    std::optional<decltype(fn())> out;
+    absl::Notification done;
+    std::thread worker([&] {
+      out.emplace(fn());
+      done.Notify();
+    });
+    while (!done.WaitForNotificationWithTimeout(kPoll)) Report(phase, false, /*refresh=*/false);
+    worker.join();
+    return std::move(*out);
   }
   absl::Status Stream(PgConnection& conn);
   absl::Status WaitForWal();
@@ -254,7 +210,8 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   Log()->info("base backup of {} (server {}) into {}", conn->endpoint(),
               conn->parameter("server_version"), target_);
   char kind = 0;
-  ASSIGN_OR_RETURN(auto pre, conn->StartCopy(command, &kind));
+  ASSIGN_OR_RETURN(auto pre, Blocking(v1::BACKUP_PHASE_STARTING,
+                                      [&] { return conn->StartCopy(command, &kind); }));
   if (kind != 'H' || pre.size() != 2) {
     return absl::DataLossError("BASE_BACKUP did not send its two result sets and a CopyOut");
   }
@@ -282,13 +239,15 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
 
   Report(v1::BACKUP_PHASE_SYNCING, true);
   absl::Time sync_start = absl::Now();
-  StartWriteback(target_);
-  for (const auto& [from, to] : xopts.tablespace_mapping) StartWriteback(to);
-  RETURN_IF_ERROR(extractor_->SyncAll());
+  RETURN_IF_ERROR(Blocking(v1::BACKUP_PHASE_SYNCING, [&] {
+    StartWriteback(target_);
+    for (const auto& [from, to] : xopts.tablespace_mapping) StartWriteback(to);
+    return extractor_->SyncAll();
+  }));
   // Last: a directory with backup_manifest must be whole and durable.
   if (options.manifest) {
     RETURN_IF_ERROR(extractor_->WriteFile("backup_manifest", reader_->manifest()));
-    RETURN_IF_ERROR(extractor_->SyncAll());
+    RETURN_IF_ERROR(Blocking(v1::BACKUP_PHASE_SYNCING, [&] { return extractor_->SyncAll(); }));
   }
   if (ctx_.state_store != nullptr) {
     RETURN_IF_ERROR(ctx_.state_store->StoreSystemId(ident.system_id));
@@ -380,31 +339,6 @@ absl::Status Job::Verify(const BackupPosition& start, const BackupPosition& end)
 }
 
 }  // namespace
-
-absl::Status ValidateBackupTarget(const std::string& target_dir, const std::string& data_dir) {
-  if (target_dir.empty()) return absl::InvalidArgumentError("target_dir is empty");
-  if (target_dir.find('\0') != std::string::npos || target_dir.front() != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("target_dir \"", target_dir, "\" must be an absolute path"));
-  }
-  for (absl::string_view part : absl::StrSplit(target_dir, '/')) {
-    if (part == "." || part == "..") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target_dir \"", target_dir, "\" must not contain \".\" or \"..\""));
-    }
-  }
-  std::string target = StripTrailingSlashes(target_dir);
-  if (target == "/") return absl::InvalidArgumentError("target_dir must not be \"/\"");
-  if (!data_dir.empty()) {
-    std::string dd = StripTrailingSlashes(data_dir);
-    if (IsWithin(dd, target) || IsWithin(target, dd + "/wal") ||
-        IsWithin(target, dd + "/replication")) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "target_dir \"", target_dir, "\" overlaps the agent's data directory ", dd));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<v1::BaseBackupResult> RunBaseBackup(const v1::FetchBaseBackupRequest& request,
                                                    const std::string& target_dir,

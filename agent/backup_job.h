@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/backup_target.h"
 #include "replay/replication_state.h"
 #include "walrep/v1/agent.pb.h"
 #include "wire/connection.h"
@@ -39,10 +40,6 @@ struct BaseBackupContext {
   std::function<bool(const v1::BackupProgress&)> on_progress;
   ConnectionOptions connection_options;
 };
-
-// Checks a target directory path: absolute, no "." or ".." components, not "/", no NUL
-// (InvalidArgument), and not overlapping `data_dir`'s own state (FailedPrecondition).
-absl::Status ValidateBackupTarget(const std::string& target_dir, const std::string& data_dir);
 
 // Runs the backup into `target_dir` (already resolved: the request's target_dir is
 // ignored). Codes: bad request fields → InvalidArgument; non-empty target that is not an
