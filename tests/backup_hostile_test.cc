@@ -305,6 +305,31 @@ TEST_F(BackupHostileTest, Legacy14StreamExtractsAndVerifies) {
   EXPECT_EQ(phases_.back(), v1::BACKUP_PHASE_DONE);
 }
 
+TEST_F(BackupHostileTest, Legacy12StreamHasNoManifest) {
+  std::string base_tar = TarBuilder().File("PG_VERSION", "12\n").Dir("pg_wal/").out;
+  FakePrimary fake("12.17", {}, [&](Peer& p, const std::string& q) {
+    EXPECT_EQ(q.find("MANIFEST"), std::string::npos) << "12 has no manifest: " << q;
+    p.Send(CopyData(base_tar) + EndOfBackup());
+  });
+  auto r = Run(fake);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->manifest_verified());
+  EXPECT_EQ(Slurp(target_ + "/PG_VERSION"), "12\n");
+  EXPECT_FALSE(Exists(target_ + "/backup_manifest"));
+  EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
+}
+
+TEST_F(BackupHostileTest, UnannouncedTablespaceArchiveIsRefused) {
+  FakePrimary fake("15.4", {}, [this](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("16999.tar", root_ + "/sentinel")) +
+           CopyData(EncodeBaseBackupData(TarBuilder().File("evil", "x").Trailer().out)) +
+           EndOfBackup());
+  });
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  ExpectContained();
+}
+
 TEST_F(BackupHostileTest, DotDotMemberIsRefused) {
   std::string tar = TarBuilder().File("../sentinel/evil", "x").Trailer().out;
   FakePrimary fake("15.4", {}, Modern(tar, Manifest({})));
