@@ -6,7 +6,8 @@
 #
 # Environment: BENCH_WAL_MB (default 750, at least 700) MiB of WAL to generate;
 # BENCH_RUNS (default 3) runs per tool; BENCH_KEEP=1 keeps the temp directory;
-# BENCH_NO_BUILD=1 skips the bazel build.
+# BENCH_NO_BUILD=1 skips the bazel build; BENCH_STRACE=1 adds one untimed run of each tool
+# under `strace -c -f` at the end and prints their syscall counts side by side.
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary) with max_wal_size and
 # checkpoint_timeout large enough that no checkpoint runs during generation. 2*RUNS
@@ -32,8 +33,13 @@ cd "$ROOT"
 
 WAL_MB="${BENCH_WAL_MB:-750}"
 RUNS="${BENCH_RUNS:-3}"
+STRACE="${BENCH_STRACE:-}"
 [ "$WAL_MB" -ge 700 ] || die "BENCH_WAL_MB must be at least 700"
 build_binaries
+if [ -n "$STRACE" ] && ! command -v strace >/dev/null; then
+  say "installing strace"; apt-get install -y -qq strace >/dev/null
+fi
+SLOT_RUNS=$RUNS; [ -n "$STRACE" ] && SLOT_RUNS=$((RUNS + 1))
 
 WORK="$(mktemp -d /tmp/walrep-bench-catchup.XXXXXX)"
 chmod 0755 "$WORK"
@@ -61,9 +67,9 @@ psql_p -c "ALTER SYSTEM SET max_wal_size = '16GB'" \
        -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
        -c "SELECT pg_reload_conf()" >/dev/null
 
-say "creating $((2 * RUNS)) physical slots (WAL reserved now)"
+say "creating $((2 * SLOT_RUNS)) physical slots (WAL reserved now)"
 slots_sql="SELECT count(*) FROM ("
-for i in $(seq "$RUNS"); do
+for i in $(seq "$SLOT_RUNS"); do
   slots_sql+="SELECT pg_create_physical_replication_slot('bench_walrep_$i', true) UNION ALL "
   slots_sql+="SELECT pg_create_physical_replication_slot('bench_pgrw_$i', true) UNION ALL "
 done
@@ -99,8 +105,12 @@ echo "  generated in $(elapsed "$gen_t0" "$(now)") s; range $(num_to_lsn "$STREA
 
 # --- one walrep run: sets RES="wall user sys rss_kb"
 run_walrep() {
-  local i="$1" dir="$WORK/walrep-$i" line flush="" t0 t1 us hwm fd
+  local i="$1" trace="${2:-}" dir="$WORK/walrep-$i" line flush="" t0 t1 us hwm fd spid=""
   start_agent "$dir" "$WORK/walrep-$i.log"
+  if [ -n "$trace" ]; then
+    strace -c -f -o "$trace" -p "$AGENT_PID" 2>/dev/null &
+    spid=$!; sleep 1
+  fi
   exec {fd}< <(exec "$CTL" --addr="$AGENT_ADDR" watch --interval=0.1s 2>/dev/null)
   WATCH_PID=$!
   t0=$(now)
@@ -114,6 +124,7 @@ run_walrep() {
   t1=$(now)
   [ -n "$flush" ] && [ "$flush" -ge "$TARGET" ] || die "walrep run $i did not reach $TARGET_LSN (see $WORK/walrep-$i.log)"
   us=$(proc_user_sys "$AGENT_PID"); hwm=$(proc_hwm_kb "$AGENT_PID")
+  if [ -n "$spid" ]; then kill -INT "$spid"; wait "$spid" || true; fi
   "$CTL" --addr="$AGENT_ADDR" status >>"$WORK/walrep-$i.status" 2>&1 || true
   kill "$WATCH_PID" 2>/dev/null || true; exec {fd}<&-; WATCH_PID=""
   "$CTL" --addr="$AGENT_ADDR" stop >/dev/null 2>&1 || true
@@ -123,9 +134,10 @@ run_walrep() {
 
 # --- one pg_receivewal run: sets RES="wall user sys rss_kb"
 run_pgrw() {
-  local i="$1" dir="$WORK/pgrw-$i"
+  local i="$1" trace="${2:-}" dir="$WORK/pgrw-$i" pre=()
   mkdir -p "$dir"
-  /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgrw-$i.time" \
+  [ -n "$trace" ] && pre=(strace -c -f -o "$trace")
+  /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgrw-$i.time" "${pre[@]}" \
     "$BIN/pg_receivewal" -d "$RW_CONNINFO" --slot="bench_pgrw_$i" -D "$dir" --no-loop \
     --synchronous --endpos="$TARGET_LSN" --no-password 2>"$WORK/pgrw-$i.log" ||
     { cat "$WORK/pgrw-$i.log" >&2; die "pg_receivewal run $i failed"; }
@@ -183,4 +195,17 @@ for i in $(seq 0 $((RUNS - 1))); do
   echo "  run $((i + 1)): walrep ${W_WALL[$i]} / ${W_USR[$i]} / ${W_SYS[$i]} / ${W_RSS[$i]}   pg_receivewal ${R_WALL[$i]} / ${R_USR[$i]} / ${R_SYS[$i]} / ${R_RSS[$i]}"
 done
 echo "segments identical between walrep and pg_receivewal (run 1): $same, different: $diffs"
+
+if [ -n "$STRACE" ]; then
+  i=$((RUNS + 1))
+  say "untimed run under strace -c -f: walrep"; run_walrep "$i" "$WORK/strace-walrep.txt"
+  say "untimed run under strace -c -f: pg_receivewal"; run_pgrw "$i" "$WORK/strace-pgrw.txt"
+  calls() { awk -v n="$2" '$NF == n && $4 ~ /^[0-9]+$/ { print $4; f = 1 } END { if (!f) print 0 }' "$1"; }
+  echo
+  echo "syscalls for the whole range (one untimed run each under strace -c -f):"
+  printf '%-12s %10s %14s\n' "syscall" "walrep" "pg_receivewal"
+  for sc in fsync fdatasync pwrite64 write recvfrom sendto futex; do
+    printf '%-12s %10s %14s\n' "$sc" "$(calls "$WORK/strace-walrep.txt" "$sc")" "$(calls "$WORK/strace-pgrw.txt" "$sc")"
+  done
+fi
 [ "$diffs" -eq 0 ] || exit 1
