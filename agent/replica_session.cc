@@ -241,10 +241,10 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
         ctx_->status->OnPrimaryMessage(k.wal_end.value());
         reply = k.reply_requested;
       }
-      // A batch ends when nothing more is already buffered: fsync once for all of it and
-      // acknowledge right away, so a synchronous commit waits for one fsync, not one per
-      // message.
-      if (reply || !conn.HasBufferedMessage() || batch >= kMaxBatchBytes) {
+      // A batch ends when nothing more is waiting (buffered or on the socket): fsync once
+      // for all of it and acknowledge right away, so a synchronous commit waits for one
+      // fsync, and a catch-up fsyncs once per drained socket rather than per message.
+      if (reply || batch >= kMaxBatchBytes || !conn.MoreDataReady()) {
         RETURN_IF_ERROR(FlushAndReport(conn, reply));
         batch = 0;
       }

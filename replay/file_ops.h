@@ -30,7 +30,7 @@ class File {
   // Reads up to `n` bytes at `offset` into `buf`; returns the count (0 at end of file).
   virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) = 0;
   virtual absl::StatusOr<uint64_t> Size() = 0;
-  virtual absl::Status Sync() = 0;  // fsync
+  virtual absl::Status Sync() = 0;  // fdatasync: data and the metadata to read it back
   // Closes the descriptor; a close error is reported (it can be a delayed write error).
   virtual absl::Status Close() = 0;
   virtual const std::string& path() const = 0;

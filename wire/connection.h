@@ -103,6 +103,10 @@ class PgConnection {
   // True if a complete message is already buffered, so the caller can drain without
   // waiting. (Bytes the TLS layer holds but has not handed over yet do not count.)
   bool HasBufferedMessage() const;
+  // HasBufferedMessage(), or the socket has bytes waiting right now (never blocks). The
+  // stream driver ends a flush batch only when this is false, so a primary sending
+  // faster than we fsync is acknowledged once per drained socket, not per message.
+  bool MoreDataReady();
 
   absl::Status SendCopyData(absl::string_view payload);
   absl::Status SendCopyDone();

@@ -47,7 +47,8 @@ using connection_internal::Log;
 
 namespace {
 // Reads are at least this big so a stream of small CopyData messages costs few syscalls.
-constexpr size_t kReadChunk = size_t{64} << 10;
+// Large enough that a primary sending WAL at full speed is drained in few system calls.
+constexpr size_t kReadChunk = size_t{256} << 10;
 }  // namespace
 
 int ParseServerVersion(absl::string_view server_version) {
@@ -140,6 +141,14 @@ absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time
     }
     buf_.resize(old + *n);
   }
+}
+
+bool PgConnection::MoreDataReady() {
+  if (HasBufferedMessage()) return true;
+  if (!is_open()) return false;
+  absl::StatusOr<bool> readable = transport_->WaitReadable(absl::InfinitePast());
+  // An error counts as "ready": the next read reports it without waiting.
+  return !readable.ok() || *readable;
 }
 
 bool PgConnection::HasBufferedMessage() const {
