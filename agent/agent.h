@@ -59,6 +59,16 @@ class Agent {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   void StopStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status PersistRole(ReplicationRole role);
+  // Runs RunBaseBackup with the one-backup-at-a-time rule and GetProgress's view of it.
+  absl::StatusOr<v1::BaseBackupResult> RunTrackedBackup(
+      const v1::FetchBaseBackupRequest& request, const std::string& target,
+      const std::function<bool()>& cancelled,
+      const std::function<bool(const v1::BackupProgress&)>& on_progress);
+  // StartReplica's bootstrap: a base backup into <data_dir>/pgdata, then the stream
+  // starts from the backup's start.
+  absl::StatusOr<bool> NeedsBootstrap(const v1::StartReplicaRequest& request);
+  absl::Status Bootstrap(const v1::StartReplicaRequest& request,
+                         const std::function<bool()>& stopped);
   std::string StreamConfigPath() const;
   void SetIdentity(uint64_t system_id, TimelineId timeline);
 

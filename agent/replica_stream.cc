@@ -7,8 +7,8 @@
 
 namespace walrep {
 
-ReplicaStream::ReplicaStream(StreamSettings settings, StreamContext* ctx)
-    : settings_(std::move(settings)), ctx_(ctx) {}
+ReplicaStream::ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootstrap bootstrap)
+    : settings_(std::move(settings)), ctx_(ctx), bootstrap_(std::move(bootstrap)) {}
 
 void ReplicaStream::Start() {
   if (thread_.joinable()) return;
@@ -50,6 +50,28 @@ void ReplicaStream::Run() {
   absl::BitGen gen;
   Backoff backoff([&gen] { return absl::Uniform(gen, 0.0, 1.0); });
   StreamStatus* status = ctx_->status;
+  while (bootstrap_ && !stop_.load()) {
+    status->SetState(v1::STREAM_STATE_BOOTSTRAPPING);
+    absl::Status st = bootstrap_([this] { return stop_.load(); });
+    if (st.ok()) {
+      bootstrap_ = nullptr;
+      break;
+    }
+    if (stop_.load()) break;
+    status->SetError(absl::StrCat("bootstrap from a base backup failed: ", st.message()));
+    log->warn("bootstrap failed: {}", st.message());
+    {
+      absl::MutexLock lock(&mu_);
+      // An identity mismatch will not go away by retrying: settle StartReplica's wait.
+      if (!identity_.has_value() && st.code() == absl::StatusCode::kFailedPrecondition) {
+        identity_ = st;
+        cv_.SignalAll();
+      }
+    }
+    absl::Duration delay = backoff.Next();
+    status->SetState(v1::STREAM_STATE_BACKOFF);
+    SleepInterruptibly(delay);
+  }
   bool first = true;
   while (!stop_.load()) {
     if (!first) status->reconnects.fetch_add(1);

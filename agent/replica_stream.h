@@ -20,7 +20,12 @@ namespace walrep {
 
 class ReplicaStream {
  public:
-  ReplicaStream(StreamSettings settings, StreamContext* ctx);
+  // Runs before the first session when set (StartReplica with bootstrap and no local
+  // identity): takes the base backup. Called with a "stop requested" predicate; retried
+  // with the same backoff as sessions until it succeeds or the stream is stopped.
+  using Bootstrap = std::function<absl::Status(const std::function<bool()>& stopped)>;
+
+  ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootstrap bootstrap = nullptr);
   ~ReplicaStream() { Stop(); }
 
   void Start();
@@ -39,6 +44,7 @@ class ReplicaStream {
 
   StreamSettings settings_;
   StreamContext* ctx_;
+  Bootstrap bootstrap_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   absl::Mutex mu_;
