@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Base-backup benchmark: walrep (walrep_agent + `walrepctl backup`) against
+# `pg_basebackup -Fp -Xstream -c fast` copying the same pgbench database.
+#
+#   tools/bench/basebackup.sh          # from the repository root, after tools/setup
+#
+# Environment: BENCH_SCALE (default 50, at least 50) pgbench scale; BENCH_RUNS (default 3)
+# runs per tool; BENCH_KEEP=1 keeps the temp directory; BENCH_NO_BUILD=1 skips the build.
+#
+# Setup: one throwaway PostgreSQL 15 primary (tools/local_primary, data checksums on, so
+# both tools have the primary verify page checksums), pgbench -i -s SCALE, CHECKPOINT.
+# Runs alternate walrep / pg_basebackup, each into a fresh directory that is removed after
+# the run; the page cache is left warm for both (sync before each run).
+#   walrep:        a fresh walrep_agent; the clock runs around `walrepctl backup` (fast
+#                  checkpoint, the same WAL streaming over a temporary slot, manifest with
+#                  CRC32C, fsync of everything). CPU is user+sys of the agent's threads
+#                  read from /proc before and after the call; peak RSS is the agent's VmHWM.
+#   pg_basebackup: under /usr/bin/time (wall, user+sys, max RSS). Its defaults match:
+#                  manifest with CRC32C, fsync, checksum verification.
+# The first walrep copy is checked with pg_verifybackup.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+# shellcheck source=common.sh
+. "$ROOT/tools/bench/common.sh"
+
+SCALE="${BENCH_SCALE:-50}"
+RUNS="${BENCH_RUNS:-3}"
+[ "$SCALE" -ge 50 ] || die "BENCH_SCALE must be at least 50"
+# bazel-bin follows whichever configuration was built last (e.g. --config=asan); take the
+# plain optimized build explicitly.
+AGENT="$ROOT/bazel-out/k8-fastbuild/bin/agent/walrep_agent"
+CTL="$ROOT/bazel-out/k8-fastbuild/bin/tools/walrepctl/walrepctl"
+build_binaries
+
+WORK="$(mktemp -d /tmp/walrep-bench-basebackup.XXXXXX)"
+chmod 0755 "$WORK"
+snapshot_binaries "$WORK/bin"
+PRIMARY="$WORK/primary"
+AGENT_PID=""
+cleanup() {
+  stop_agent
+  "$ROOT/tools/local_primary" stop "$PRIMARY" 2>/dev/null || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+say "starting a throwaway PostgreSQL 15 primary in $PRIMARY"
+CONNINFO=$("$ROOT/tools/local_primary" start "$PRIMARY")
+PORT=$(cat "$PRIMARY/port")
+BB_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_basebackup}"
+psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
+
+say "pgbench -i -s $SCALE"
+as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres -i -q -s "$SCALE" postgres \
+  >"$WORK/pgbench-init.log" 2>&1
+psql_p -c "CHECKPOINT" >/dev/null
+DB_BYTES=$(psql_p -c "SELECT sum(pg_database_size(oid)) FROM pg_database")
+echo "  databases: $(( DB_BYTES / 1048576 )) MiB" >&2
+
+# --- one walrep run: sets RES="wall cpu rss_kb bytes"
+run_walrep() {
+  local i="$1" dir="$WORK/walrep-$i" t0 t1 cpu0 cpu1 out
+  mkdir -p "$dir"
+  start_agent "$dir/agent" "$WORK/walrep-$i.log"
+  cpu0=$(proc_cpu "$AGENT_PID")
+  t0=$(now)
+  out=$("$CTL" --addr="$AGENT_ADDR" --timeout=3600s backup --conninfo="$CONNINFO" \
+          --target="$dir/pgdata" --fast 2>"$WORK/walrep-$i.progress") ||
+    { cat "$WORK/walrep-$i.progress" "$WORK/walrep-$i.log" >&2; die "walrep run $i failed"; }
+  t1=$(now)
+  cpu1=$(proc_cpu "$AGENT_PID")
+  echo "  $out" >&2
+  [[ "$out" == *"manifest_verified=yes"* ]] || die "walrep run $i: manifest not verified"
+  RES="$(elapsed "$t0" "$t1") $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') $(proc_hwm_kb "$AGENT_PID")"
+  stop_agent
+  if [ "$i" -eq 1 ]; then
+    say "pg_verifybackup of walrep run 1"
+    "$BIN/pg_verifybackup" "$dir/pgdata" >&2 || die "pg_verifybackup rejected the walrep copy"
+  fi
+  rm -rf "$dir"
+}
+
+# --- one pg_basebackup run: sets RES="wall cpu rss_kb"
+run_pgbb() {
+  local i="$1" dir="$WORK/pgbb-$i"
+  /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgbb-$i.time" \
+    "$BIN/pg_basebackup" -d "$BB_CONNINFO" -D "$dir" -Fp -Xstream -c fast --no-password \
+    2>"$WORK/pgbb-$i.log" || { cat "$WORK/pgbb-$i.log" >&2; die "pg_basebackup run $i failed"; }
+  RES=$(awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/pgbb-$i.time")
+  rm -rf "$dir"
+}
+
+declare -a W_WALL W_CPU W_RSS B_WALL B_CPU B_RSS
+for i in $(seq "$RUNS"); do
+  sync
+  say "run $i/$RUNS: walrep"
+  run_walrep "$i"; read -r wall cpu rss <<<"$RES"
+  W_WALL+=("$wall"); W_CPU+=("$cpu"); W_RSS+=("$rss")
+  echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB" >&2
+  sync
+  say "run $i/$RUNS: pg_basebackup"
+  run_pgbb "$i"; read -r wall cpu rss <<<"$RES"
+  B_WALL+=("$wall"); B_CPU+=("$cpu"); B_RSS+=("$rss")
+  echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB" >&2
+done
+
+mib=$(( DB_BYTES / 1048576 ))
+row() { # name wall cpu rss_kb
+  printf '%-26s %9.2f %9.1f %9.2f %12.1f\n' "$1" "$2" "$(awk -v b="$DB_BYTES" -v w="$2" 'BEGIN { print b / 1048576 / w }')" \
+    "$3" "$(awk -v k="$4" 'BEGIN { print k / 1024 }')"
+}
+mw=$(median "${W_WALL[@]}"); mc=$(median "${W_CPU[@]}"); mr=$(median "${W_RSS[@]}")
+bw=$(median "${B_WALL[@]}"); bc=$(median "${B_CPU[@]}"); br=$(median "${B_RSS[@]}")
+echo
+echo "Base backup of a pgbench -s $SCALE database ($mib MiB), PostgreSQL 15, $(nproc) cores"
+echo "median of $RUNS runs each, alternating; plain format, WAL streamed, fast checkpoint"
+echo
+printf '%-26s %9s %9s %9s %12s\n' "tool" "wall s" "MiB/s" "CPU s" "peak RSS MiB"
+row "walrep" "$mw" "$mc" "$mr"
+row "pg_basebackup" "$bw" "$bc" "$br"
+printf '%-26s %9s %9s %9s %12s\n' "walrep/pg_basebackup" "$(ratio "$mw" "$bw")" "$(ratio "$bw" "$mw")" "$(ratio "$mc" "$bc")" "$(ratio "$mr" "$br")"
+echo
+echo "per run (wall s / CPU s / peak RSS KiB):"
+for i in $(seq 0 $((RUNS - 1))); do
+  echo "  run $((i + 1)): walrep ${W_WALL[$i]} / ${W_CPU[$i]} / ${W_RSS[$i]}   pg_basebackup ${B_WALL[$i]} / ${B_CPU[$i]} / ${B_RSS[$i]}"
+done
