@@ -11,10 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/backup_job.h"
 #include "agent/logging.h"
-#include "backup/incomplete.h"
-#include "backup/manifest.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
 #include "wire/replication_commands.h"
@@ -393,100 +390,6 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
   resp.set_switch_lsn(switch_lsn.value());
   *resp.mutable_progress() = GetProgress();
   return resp;
-}
-
-absl::StatusOr<v1::BaseBackupResult> Agent::RunTrackedBackup(
-    const v1::FetchBaseBackupRequest& request, const std::string& target,
-    const std::function<bool()>& cancelled,
-    const std::function<bool(const v1::BackupProgress&)>& on_progress) {
-  RETURN_IF_ERROR(ValidateBackupTarget(target, config_.data_dir));
-  if (backup_running_.exchange(true)) {
-    return absl::FailedPreconditionError("a base backup is already running on this agent");
-  }
-  BaseBackupContext ctx;
-  ctx.state_store = state_store_.get();
-  ctx.data_dir = config_.data_dir;
-  ctx.cancelled = [&] { return shutting_down_.load() || (cancelled && cancelled()); };
-  ctx.on_progress = [&](const v1::BackupProgress& progress) {
-    {
-      absl::MutexLock lock(&backup_mu_);
-      backup_progress_ = progress;
-    }
-    changes_.Notify();
-    return on_progress ? on_progress(progress) : true;
-  };
-  auto result = RunBaseBackup(request, target, ctx);
-  {
-    absl::MutexLock lock(&backup_mu_);
-    backup_progress_.reset();
-  }
-  backup_running_.store(false);
-  changes_.Notify();
-  if (result.ok()) SetIdentity(result->system_identifier(), result->timeline());
-  return result;
-}
-
-absl::Status Agent::FetchBaseBackup(const v1::FetchBaseBackupRequest& request,
-                                    const CancelledFn& cancelled, const BackupSink& sink) {
-  if (shutting_down_.load()) return absl::UnavailableError("the agent is shutting down");
-  std::string target =
-      request.target_dir().empty() ? config_.data_dir + "/pgdata" : request.target_dir();
-  auto result = RunTrackedBackup(request, target, cancelled, [&](const v1::BackupProgress& p) {
-    v1::FetchBaseBackupResponse msg;
-    *msg.mutable_progress() = p;
-    return sink(msg);
-  });
-  if (!result.ok()) return result.status();
-  v1::FetchBaseBackupResponse msg;
-  *msg.mutable_result() = *result;
-  if (!sink(msg)) return absl::CancelledError("the caller went away before the result");
-  return absl::OkStatus();
-}
-
-absl::StatusOr<bool> Agent::NeedsBootstrap(const v1::StartReplicaRequest& request) {
-  if (!request.bootstrap()) return false;
-  ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
-  if (state && state->flush_lsn.valid()) return false;  // it has streamed before
-  ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
-  if (!sysid) return true;
-  // An identity but no stream position: a bootstrap was interrupted (the copy is still
-  // marked incomplete: take it again), or it finished just before its position was
-  // recorded (recover the position from the copy's manifest).
-  std::string pgdata = config_.data_dir + "/pgdata";
-  auto incomplete = IsIncompleteWalrepBackup(pgdata);
-  if (incomplete.ok() && *incomplete) return true;
-  auto manifest = ReadSmallFile(pgdata + "/backup_manifest", size_t{1} << 30);
-  if (manifest.ok()) {
-    auto parsed = ParseBackupManifest(*manifest);
-    if (parsed.ok() && !parsed->wal_ranges.empty()) {
-      const WalRange& first = parsed->wal_ranges.front();
-      RETURN_IF_ERROR(state_store_->StoreState(ReplicationState{
-          ReplicationRole::kReplica, first.start_lsn.SegmentStart(writer_->options().segment_size),
-          first.timeline}));
-    }
-  }
-  return false;
-}
-
-absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
-                              const std::function<bool()>& stopped) {
-  v1::FetchBaseBackupRequest backup;
-  backup.set_conninfo(request.conninfo());
-  backup.set_label("walrep bootstrap");
-  backup.set_fast_checkpoint(true);
-  Log()->info("bootstrapping: base backup into {}/pgdata", config_.data_dir);
-  ASSIGN_OR_RETURN(v1::BaseBackupResult result,
-                   RunTrackedBackup(backup, config_.data_dir + "/pgdata", stopped, nullptr));
-  // Stream from the start of the backup's first segment, so that the archive holds all
-  // the WAL the copy needs (and everything after it).
-  Lsn start(result.start_lsn());
-  Lsn segment_start = start.SegmentStart(writer_->options().segment_size);
-  RETURN_IF_ERROR(state_store_->StoreState(
-      ReplicationState{ReplicationRole::kReplica, segment_start, result.timeline()}));
-  Log()->info("bootstrap done: backup of {} from {} on timeline {}; streaming from {}",
-              result.system_identifier(), start.ToString(), result.timeline(),
-              segment_start.ToString());
-  return absl::OkStatus();
 }
 
 }  // namespace walrep

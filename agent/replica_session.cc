@@ -136,15 +136,21 @@ absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId serve
     floor = {state->timeline, state->flush_lsn};
   }
   if (floor && floor->second.valid()) {
-    absl::Status st = w->Start(floor->first, floor->second);
+    // Re-stream the floor's segment from its start, as pg_receivewal would: the journal
+    // vouches for what was reported, not for the bytes (it is written alongside the
+    // fsync, see FlushAndReport), so nothing on disk is trusted without being rewritten.
+    // GetProgress keeps showing the floor meanwhile (the apply tracker starts there).
+    Lsn restart = floor->second.SegmentStart(ctx_->segment_size);
+    absl::Status st = w->Start(floor->first, restart);
     if (st.ok()) {
-      Log()->info("resuming at the persisted flush position {} on timeline {}",
+      Log()->info("resuming at the segment of the persisted flush position {} on timeline {}",
                   floor->second.ToString(), floor->first);
       ctx_->writer_positioned = true;
-      reported_flush_ = floor->second;
+      reported_flush_ = restart;
+      journal_floor_ = floor->second;  // the journal never goes below it
       return absl::OkStatus();
     }
-    Log()->error("cannot continue at the persisted flush position {} on timeline {}: {}; "
+    Log()->error("cannot resume at the persisted flush position {} on timeline {}: {}; "
                  "falling back to the WAL directory",
                  floor->second.ToString(), floor->first, st.message());
   }
@@ -270,10 +276,26 @@ absl::Status ReplicaSession::HandleXLogData(Lsn start, Lsn wal_end, absl::string
 absl::Status ReplicaSession::FlushAndReport(PgConnection& conn, bool force_report) {
   WalWriter* w = ctx_->writer;
   bool advanced = false;
-  if (w->write_lsn() > w->flush_lsn()) RETURN_IF_ERROR(w->Flush());
+  if (w->write_lsn() > w->flush_lsn()) {
+    // The journal record (what may be reported) is written while the WAL is fsynced,
+    // not after: the two disk round-trips overlap, and only once both are done is the
+    // position reported. A restart re-streams the journaled segment, so the record
+    // never stands in for the WAL itself.
+    Lsn target = w->write_lsn();
+    ctx_->journal->BeginRecord(std::max(target, journal_floor_), w->timeline());
+    absl::Status flushed = w->Flush();
+    absl::Status journaled = ctx_->journal->WaitRecord();
+    if (!flushed.ok()) {
+      // Take back the record of a position that never became durable (best effort: the
+      // disk is failing), so a restarted agent does not show it.
+      (void)ctx_->journal->Record(std::max(reported_flush_, journal_floor_), w->timeline());
+      return flushed;
+    }
+    RETURN_IF_ERROR(journaled);
+  } else if (w->flush_lsn() != reported_flush_) {
+    RETURN_IF_ERROR(ctx_->journal->Record(std::max(w->flush_lsn(), journal_floor_), w->timeline()));
+  }
   if (w->flush_lsn() != reported_flush_) {
-    // Journal first: once told, a position must survive any restart.
-    RETURN_IF_ERROR(ctx_->journal->Record(w->flush_lsn(), w->timeline()));
     reported_flush_ = w->flush_lsn();
     advanced = true;
     if (ctx_->apply) ctx_->apply->Wake();
@@ -333,6 +355,7 @@ absl::Status ReplicaSession::SwitchTimeline(PgConnection& conn, TimelineId next_
               switchpoint.ToString(), next_tli);
   RETURN_IF_ERROR(FetchHistory(conn, next_tli));
   RETURN_IF_ERROR(w->SwitchTimeline(next_tli, switchpoint));
+  journal_floor_ = Lsn();
   RETURN_IF_ERROR(ctx_->state_store->StoreTimeline(next_tli));
   ReplicationState state{ReplicationRole::kReplica, w->flush_lsn(), next_tli};
   RETURN_IF_ERROR(ctx_->state_store->StoreState(state));

@@ -90,7 +90,8 @@ class ReplicaSession {
   const std::atomic<bool>* stop_;
   bool streamed_ = false;
   uint64_t system_id_ = 0;
-  Lsn reported_flush_;   // the last journaled flush position (what may be reported)
+  Lsn reported_flush_;   // the last fsynced and journaled flush position, as reported
+  Lsn journal_floor_;    // after a restart: what was reported before it (journal minimum)
   absl::Time next_status_;
 };
 

@@ -134,6 +134,8 @@ class WalWriter {
 
   // Owned by the mutating thread.
   bool started_ = false;
+  // A segment file was created (renamed into place) since the last directory fsync.
+  bool dir_sync_pending_ = false;
   std::unique_ptr<File> file_;
   uint64_t file_segno_ = 0;
 
