@@ -112,13 +112,14 @@ int Run() {
             bound_port, config.metrics_listen.empty() ? "(disabled)" : config.metrics_listen,
             token.empty() ? "" : ", bearer token required");
 
-  // Health follows the agent: NOT_SERVING after a sticky storage failure.
+  // Health follows the agent: NOT_SERVING after a sticky storage failure. Polled rather
+  // than woken on every change: changes come with every WAL flush, and waking a thread
+  // per flush would take CPU from the primary's backends on a small machine.
   std::atomic<bool> stopping{false};
   std::thread health_thread([&] {
-    uint64_t seen = (*agent)->changes().generation();
     bool serving = true;
     while (!stopping.load()) {
-      seen = (*agent)->changes().WaitForChange(seen, absl::Now() + absl::Milliseconds(250));
+      absl::SleepFor(absl::Milliseconds(100));
       bool now = (*agent)->healthy();
       if (now != serving) {
         serving = now;

@@ -298,9 +298,10 @@ absl::Status ReplicaSession::FlushAndReport(PgConnection& conn, bool force_repor
   if (w->flush_lsn() != reported_flush_) {
     reported_flush_ = w->flush_lsn();
     advanced = true;
-    if (ctx_->apply) ctx_->apply->Wake();
   }
-  if (advanced || force_report) return SendStatus(conn, false);
+  if (advanced || force_report) RETURN_IF_ERROR(SendStatus(conn, false));
+  // After the acknowledgement, not before: a synchronous commit waits on it, not on apply.
+  if (advanced && ctx_->apply) ctx_->apply->Wake();
   return absl::OkStatus();
 }
 
