@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backup/incomplete.h"
-#include "backup/testing/tar_builder.h"
+#include "wire/testing/tar_builder.h"
 #include "gtest/gtest.h"
 #include "wire/tar_reader.h"
 

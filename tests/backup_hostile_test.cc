@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/backup_job.h"
 #include "backup/incomplete.h"
-#include "backup/testing/tar_builder.h"
+#include "wire/testing/tar_builder.h"
 #include "gtest/gtest.h"
 #include "replay/replication_state.h"
 #include "wire/base_backup_stream.h"

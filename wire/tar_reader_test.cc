@@ -1,4 +1,5 @@
 #include "wire/tar_reader.h"
+#include "wire/testing/tar_builder.h"
 
 #include <fstream>
 #include <iterator>
@@ -67,61 +68,8 @@ absl::Status FeedInChunks(absl::string_view data, size_t chunk, TarReader* reade
   return reader->Finish();
 }
 
-// Writes ustar headers by hand, so the tests can build archives the tar tool never makes.
-class TarBuilder {
- public:
-  TarBuilder& Header(absl::string_view name, char type, uint64_t size, absl::string_view link = "",
-                     bool base256_size = false) {
-    char h[512] = {};
-    std::memcpy(h, name.data(), std::min<size_t>(name.size(), 100));
-    std::snprintf(h + 100, 8, "%07o", 0600);
-    std::snprintf(h + 108, 8, "%07o", 0);
-    std::snprintf(h + 116, 8, "%07o", 0);
-    if (base256_size) {
-      h[124] = static_cast<char>(0x80);
-      for (int i = 0; i < 8; ++i) h[135 - i] = static_cast<char>(size >> (8 * i));
-    } else {
-      std::snprintf(h + 124, 12, "%011llo", static_cast<unsigned long long>(size));
-    }
-    std::snprintf(h + 136, 12, "%011o", 1700000000);
-    h[156] = type;
-    std::memcpy(h + 157, link.data(), std::min<size_t>(link.size(), 100));
-    std::memcpy(h + 257,
-                "ustar\0"
-                "00",
-                8);
-    std::memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (unsigned char c : h) sum += c;
-    std::snprintf(h + 148, 8, "%06o", sum);
-    out.append(h, 512);
-    return *this;
-  }
-  TarBuilder& Data(absl::string_view bytes) {
-    out.append(bytes.data(), bytes.size());
-    out.append((512 - bytes.size() % 512) % 512, '\0');
-    return *this;
-  }
-  TarBuilder& File(absl::string_view name, absl::string_view bytes) {
-    return Header(name, '0', bytes.size()).Data(bytes);
-  }
-  TarBuilder& Pax(absl::string_view records) {
-    return Header("PaxHeader", 'x', records.size()).Data(records);
-  }
-  TarBuilder& Trailer() {
-    out.append(1024, '\0');
-    return *this;
-  }
-  std::string out;
-};
-
-std::string PaxRecord(absl::string_view key, absl::string_view value) {
-  // The length counts its own digits; iterate to the fixed point.
-  size_t body = key.size() + value.size() + 3;
-  size_t len = body + 1;
-  while (absl::StrCat(len).size() + body != len) len = absl::StrCat(len).size() + body;
-  return absl::StrCat(len, " ", key, "=", value, "\n");
-}
+using ::walrep::testing::PaxRecord;
+using ::walrep::testing::TarBuilder;
 
 const std::vector<std::string> kGnuFixtureEvents = {
     "d d/ 0",
@@ -264,7 +212,7 @@ TEST(TarReaderTest, ExtendedHeaderCaps) {
 
 TEST(TarReaderTest, Base256Size) {
   TarBuilder b;
-  b.Header("big", '0', 700, "", /*base256_size=*/true).Data(std::string(700, 'q')).Trailer();
+  b.RawHeader("big", '0', 700, "", /*base256_size=*/true).Data(std::string(700, 'q')).Trailer();
   TarReader reader;
   RecordingSink sink;
   ASSERT_TRUE(FeedInChunks(b.out, 300, &reader, &sink).ok());
@@ -272,7 +220,7 @@ TEST(TarReaderTest, Base256Size) {
 
   // A base-256 size beyond int64 is refused before anything is read.
   TarBuilder huge;
-  huge.Header("huge", '0', 0, "", true);
+  huge.RawHeader("huge", '0', 0, "", true);
   huge.out[124] = static_cast<char>(0x80);
   huge.out[127] = 1;  // 2^64 and more
   std::memset(&huge.out[148], ' ', 8);

@@ -1,12 +1,14 @@
 // Test-only: builds ustar archives byte by byte, including ones no tar tool would write
-// (hostile names, symlinks anywhere), for the extractor and verifier tests.
-#ifndef WALREP_BACKUP_TESTING_TAR_BUILDER_H_
-#define WALREP_BACKUP_TESTING_TAR_BUILDER_H_
+// (hostile names, symlinks anywhere, base-256 sizes), for the tar reader, extractor and
+// hostile-primary tests.
+#ifndef WALREP_WIRE_TESTING_TAR_BUILDER_H_
+#define WALREP_WIRE_TESTING_TAR_BUILDER_H_
 
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace walrep::testing {
@@ -28,13 +30,21 @@ class TarBuilder {
     }
     return RawHeader(name, type, size, link);
   }
-  TarBuilder& RawHeader(absl::string_view name, char type, uint64_t size, absl::string_view link) {
+  // One header as given: names and links over 100 bytes are cut, not extended.
+  // `base256_size` writes the size in GNU's binary form (for sizes past 8 GiB).
+  TarBuilder& RawHeader(absl::string_view name, char type, uint64_t size, absl::string_view link,
+                        bool base256_size = false) {
     char h[512] = {};
     std::memcpy(h, name.data(), name.size() < 100 ? name.size() : 100);
     std::snprintf(h + 100, 8, "%07o", 0644);
     std::snprintf(h + 108, 8, "%07o", 0);
     std::snprintf(h + 116, 8, "%07o", 0);
-    std::snprintf(h + 124, 12, "%011llo", static_cast<unsigned long long>(size));
+    if (base256_size) {
+      h[124] = static_cast<char>(0x80);
+      for (int i = 0; i < 8; ++i) h[135 - i] = static_cast<char>(size >> (8 * i));
+    } else {
+      std::snprintf(h + 124, 12, "%011llo", static_cast<unsigned long long>(size));
+    }
     std::snprintf(h + 136, 12, "%011o", 1700000000);
     h[156] = type;
     std::memcpy(h + 157, link.data(), link.size() < 100 ? link.size() : 100);
@@ -58,6 +68,9 @@ class TarBuilder {
   TarBuilder& Symlink(absl::string_view name, absl::string_view target) {
     return Header(name, '2', 0, target);
   }
+  TarBuilder& Pax(absl::string_view records) {
+    return RawHeader("PaxHeader", 'x', records.size(), "").Data(records);
+  }
   TarBuilder& Trailer() {
     out.append(1024, '\0');
     return *this;
@@ -65,6 +78,14 @@ class TarBuilder {
   std::string out;
 };
 
+// One pax extended-header record: "<len> <key>=<value>\n", the length counting itself.
+inline std::string PaxRecord(absl::string_view key, absl::string_view value) {
+  size_t body = key.size() + value.size() + 3;
+  size_t len = body + 1;
+  while (absl::StrCat(len).size() + body != len) len = absl::StrCat(len).size() + body;
+  return absl::StrCat(len, " ", key, "=", value, "\n");
+}
+
 }  // namespace walrep::testing
 
-#endif  // WALREP_BACKUP_TESTING_TAR_BUILDER_H_
+#endif  // WALREP_WIRE_TESTING_TAR_BUILDER_H_
