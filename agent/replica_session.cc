@@ -136,10 +136,10 @@ absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId serve
     floor = {state->timeline, state->flush_lsn};
   }
   if (floor && floor->second.valid()) {
-    // Re-stream the floor's segment from its start, as pg_receivewal would: the journal
-    // vouches for what was reported, not for the bytes (it is written alongside the
-    // fsync, see FlushAndReport), so nothing on disk is trusted without being rewritten.
-    // GetProgress keeps showing the floor meanwhile (the apply tracker starts there).
+    // Re-stream the floor's segment from its start, as pg_receivewal would, rather than
+    // trust the bytes of a segment the process may have died writing; the journal is
+    // the floor of what is reported, and GetProgress keeps showing it meanwhile (the
+    // apply tracker starts there).
     Lsn restart = floor->second.SegmentStart(ctx_->segment_size);
     absl::Status st = w->Start(floor->first, restart);
     if (st.ok()) {
@@ -276,23 +276,11 @@ absl::Status ReplicaSession::HandleXLogData(Lsn start, Lsn wal_end, absl::string
 absl::Status ReplicaSession::FlushAndReport(PgConnection& conn, bool force_report) {
   WalWriter* w = ctx_->writer;
   bool advanced = false;
-  if (w->write_lsn() > w->flush_lsn()) {
-    // The journal record (what may be reported) is written while the WAL is fsynced,
-    // not after: the two disk round-trips overlap, and only once both are done is the
-    // position reported. A restart re-streams the journaled segment, so the record
-    // never stands in for the WAL itself.
-    Lsn target = w->write_lsn();
-    ctx_->journal->BeginRecord(std::max(target, journal_floor_), w->timeline());
-    absl::Status flushed = w->Flush();
-    absl::Status journaled = ctx_->journal->WaitRecord();
-    if (!flushed.ok()) {
-      // Take back the record of a position that never became durable (best effort: the
-      // disk is failing), so a restarted agent does not show it.
-      (void)ctx_->journal->Record(std::max(reported_flush_, journal_floor_), w->timeline());
-      return flushed;
-    }
-    RETURN_IF_ERROR(journaled);
-  } else if (w->flush_lsn() != reported_flush_) {
+  if (w->write_lsn() > w->flush_lsn()) RETURN_IF_ERROR(w->Flush());
+  if (w->flush_lsn() != reported_flush_) {
+    // Journal before reporting: once told, a position must survive any restart. (Done
+    // on this thread: on a busy machine, handing it to another thread cost more in
+    // scheduling delay than the write itself.)
     RETURN_IF_ERROR(ctx_->journal->Record(std::max(w->flush_lsn(), journal_floor_), w->timeline()));
   }
   if (w->flush_lsn() != reported_flush_) {

@@ -122,49 +122,11 @@ absl::StatusOr<std::unique_ptr<FlushJournal>> FlushJournal::Open(const std::stri
 FlushJournal::FlushJournal(int fd, uint64_t next_seq, std::string path)
     : fd_(fd), next_seq_(next_seq), path_(std::move(path)) {
   buf_ = static_cast<char*>(std::aligned_alloc(4096, 4096));
-  worker_ = std::thread([this] { RunWorker(); });
 }
 
 FlushJournal::~FlushJournal() {
-  {
-    absl::MutexLock lock(&mu_);
-    quit_ = true;
-    cv_.SignalAll();
-  }
-  worker_.join();
   close(fd_);
   std::free(buf_);
-}
-
-void FlushJournal::BeginRecord(Lsn flush_lsn, TimelineId timeline) {
-  absl::MutexLock lock(&mu_);
-  request_ = FlushRecord{flush_lsn, timeline, 0};
-  pending_ = true;
-  done_ = false;
-  cv_.SignalAll();
-}
-
-absl::Status FlushJournal::WaitRecord() {
-  absl::MutexLock lock(&mu_);
-  while (!done_) cv_.Wait(&mu_);
-  done_ = false;
-  return result_;
-}
-
-void FlushJournal::RunWorker() {
-  absl::MutexLock lock(&mu_);
-  for (;;) {
-    while (!pending_ && !quit_) cv_.Wait(&mu_);
-    if (quit_) return;
-    FlushRecord req = request_;
-    pending_ = false;
-    mu_.Unlock();
-    absl::Status st = Record(req.flush_lsn, req.timeline);
-    mu_.Lock();
-    result_ = st;
-    done_ = true;
-    cv_.SignalAll();
-  }
 }
 
 absl::Status FlushJournal::Record(Lsn flush_lsn, TimelineId timeline) {

@@ -22,10 +22,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "wire/lsn.h"
 
 namespace walrep {
@@ -47,29 +45,12 @@ class FlushJournal {
   // purposes: the position must not be reported.
   absl::Status Record(Lsn flush_lsn, TimelineId timeline);
 
-  // Record() on the journal's own thread, so that it overlaps the WAL fsync it vouches
-  // for; Wait() returns its result. At most one outstanding; Begin then Wait, always.
-  // Safe because a restart never trusts WAL bytes on the journal's word: it re-streams
-  // from the segment start and only uses the journal as the floor of what it reports.
-  void BeginRecord(Lsn flush_lsn, TimelineId timeline);
-  absl::Status WaitRecord();
-
   // The newest valid record in the journal at `path`; nullopt if there is none (missing
   // file or both slots invalid). Internal on I/O errors.
   static absl::StatusOr<std::optional<FlushRecord>> Load(const std::string& path);
 
  private:
   FlushJournal(int fd, uint64_t next_seq, std::string path);
-  void RunWorker();
-
-  absl::Mutex mu_;
-  absl::CondVar cv_;
-  bool pending_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  bool quit_ ABSL_GUARDED_BY(mu_) = false;
-  FlushRecord request_ ABSL_GUARDED_BY(mu_);
-  absl::Status result_ ABSL_GUARDED_BY(mu_);
-  std::thread worker_;
   int fd_;
   uint64_t next_seq_;
   std::string path_;
