@@ -21,15 +21,31 @@ void ApplyTracker::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
-    cv_.SignalAll();
+    stop_cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 void ApplyTracker::Wake() {
-  absl::MutexLock lock(&mu_);
-  wake_ = true;
-  cv_.SignalAll();
+  // Following the flush position is a copy while there is nothing to replay, so it is
+  // done here, on the flushing thread, instead of waking the tracker's thread once per
+  // flush: on a 2-core machine under synchronous commit those wake-ups cost the primary
+  // measurable throughput. The thread stays as the tick-driven backstop.
+  Advance();
+}
+
+void ApplyTracker::Advance() {
+  Lsn target = source_();
+  bool moved = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (target.value() > apply_lsn_.load()) {
+      apply_lsn_.store(target.value());
+      moved = true;
+      cv_.SignalAll();
+    }
+  }
+  if (moved && on_advance_) on_advance_();
 }
 
 void ApplyTracker::Reset(Lsn lsn) {
@@ -52,23 +68,10 @@ void ApplyTracker::Run() {
     {
       absl::MutexLock lock(&mu_);
       absl::Time deadline = absl::Now() + tick_;
-      while (!wake_ && !stop_) {
-        if (cv_.WaitWithDeadline(&mu_, deadline)) break;
-      }
+      while (!stop_ && absl::Now() < deadline) stop_cv_.WaitWithDeadline(&mu_, deadline);
       if (stop_) return;
-      wake_ = false;
     }
-    Lsn target = source_();
-    bool moved = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (target.value() > apply_lsn_.load()) {
-        apply_lsn_.store(target.value());
-        moved = true;
-        cv_.SignalAll();
-      }
-    }
-    if (moved && on_advance_) on_advance_();
+    Advance();
   }
 }
 

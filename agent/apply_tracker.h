@@ -1,6 +1,7 @@
 // The apply tracker for the `none` engine: apply_lsn follows the WAL writer's durable
-// flush position, woken at once by every flush and at least every tick (the seed's
-// DEFAULT_APPLY_TICK, 250 ms) so that a missed wake-up can only delay it, never stall it.
+// flush position, advanced at once on every flush (Wake) and at least every tick (the
+// seed's DEFAULT_APPLY_TICK, 250 ms) by its own thread, so that a missed wake-up can only
+// delay it, never stall it.
 // A later replay stage (record decoding) narrows apply_lsn to the last verified record.
 // One background thread; Start/Stop from one thread, apply_lsn() from any.
 #ifndef WALREP_AGENT_APPLY_TRACKER_H_
@@ -28,7 +29,7 @@ class ApplyTracker {
 
   void Start();
   void Stop();
-  // Wakes the tracker now (called from the flush path).
+  // Called from the flush path after every durable flush: apply catches up now.
   void Wake();
   // Sets apply_lsn directly (restart from persisted state, new timeline at promotion).
   void Reset(Lsn lsn);
@@ -38,14 +39,16 @@ class ApplyTracker {
 
  private:
   void Run();
+  // Moves apply_lsn up to the source's position (never down).
+  void Advance();
 
   std::function<Lsn()> source_;
   std::function<void()> on_advance_;
   const absl::Duration tick_;
   std::atomic<uint64_t> apply_lsn_{0};
   mutable absl::Mutex mu_;
-  mutable absl::CondVar cv_;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  mutable absl::CondVar cv_;  // apply_lsn moved (WaitForApply)
+  absl::CondVar stop_cv_;      // Stop() (the ticking thread waits on this alone)
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
