@@ -1,6 +1,7 @@
 #include "backup/path_safety.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,33 +21,42 @@ namespace {
 // Deep enough for any PostgreSQL data directory, shallow enough to bound open fds.
 constexpr int kMaxRemoveDepth = 64;
 
+// Up to `limit` entry names of the directory open at `dir_fd`, "." and ".." left out.
+// Reads through a duplicate descriptor, so `dir_fd` stays usable and positioned.
+absl::StatusOr<std::vector<std::string>> ListNamesAt(int dir_fd, absl::string_view display,
+                                                     size_t limit) {
+  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return ErrnoStatus(errno, "dup", display);
+  DIR* dir = fdopendir(dup_fd);
+  if (dir == nullptr) {
+    int err = errno;
+    close(dup_fd);
+    return ErrnoStatus(err, "fdopendir", display);
+  }
+  rewinddir(dir);
+  std::vector<std::string> names;
+  errno = 0;
+  while (names.size() < limit) {
+    struct dirent* e = readdir(dir);
+    if (e == nullptr) break;
+    absl::string_view n(e->d_name);
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  int err = errno;
+  closedir(dir);
+  if (names.size() < limit && err != 0) return ErrnoStatus(err, "readdir", display);
+  return names;
+}
+
 absl::Status RemoveDirContentsAt(int dir_fd, absl::string_view keep, const std::string& display,
                                  int depth) {
   if (depth > kMaxRemoveDepth) {
     return absl::FailedPreconditionError(absl::StrCat("directory tree too deep at ", display));
   }
   // Names are collected first: unlinking while readdir walks the same stream is unspecified.
-  std::vector<std::string> names;
-  {
-    int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return ErrnoStatus(errno, "dup", display);
-    DIR* dir = fdopendir(dup_fd);
-    if (dir == nullptr) {
-      int err = errno;
-      close(dup_fd);
-      return ErrnoStatus(err, "fdopendir", display);
-    }
-    rewinddir(dir);
-    errno = 0;
-    while (struct dirent* e = readdir(dir)) {
-      absl::string_view n(e->d_name);
-      if (n != "." && n != ".." && n != keep) names.emplace_back(n);
-    }
-    int err = errno;
-    closedir(dir);
-    if (err != 0) return ErrnoStatus(err, "readdir", display);
-  }
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListNamesAt(dir_fd, display, SIZE_MAX));
   for (const std::string& name : names) {
+    if (name == keep) continue;
     std::string path = absl::StrCat(display, "/", name);
     struct stat st;
     if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -176,28 +186,8 @@ absl::StatusOr<UniqueFd> OpenOrCreateDir(const std::string& path, bool* created)
 }
 
 absl::StatusOr<bool> IsDirEmpty(int dir_fd, absl::string_view display) {
-  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return ErrnoStatus(errno, "dup", display);
-  DIR* dir = fdopendir(dup_fd);
-  if (dir == nullptr) {
-    int err = errno;
-    close(dup_fd);
-    return ErrnoStatus(err, "fdopendir", display);
-  }
-  rewinddir(dir);
-  bool empty = true;
-  errno = 0;
-  while (struct dirent* e = readdir(dir)) {
-    absl::string_view n(e->d_name);
-    if (n != "." && n != "..") {
-      empty = false;
-      break;
-    }
-  }
-  int err = errno;
-  closedir(dir);
-  if (empty && err != 0) return ErrnoStatus(err, "readdir", display);
-  return empty;
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListNamesAt(dir_fd, display, 1));
+  return names.empty();
 }
 
 absl::Status FsyncFd(int fd, absl::string_view display) {
