@@ -70,6 +70,41 @@ TEST(ControlE2eTest, StartIsIdempotentRepointsAndStopIsRemembered) {
   EXPECT_EQ(*(*pg)->Psql("SELECT count(*) FROM pg_stat_replication"), "0");
 }
 
+TEST(ControlE2eTest, StreamsOverVerifiedTlsWithChannelBinding) {
+  PgPrimaryOptions options;
+  options.tls = true;
+  options.tls_only = true;
+  auto pg = PgPrimary::Start(options);
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  std::string data_dir = FreshTestDir("tls");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  std::string conninfo = absl::StrCat(
+      "postgresql://replicator:", PgPrimary::kReplPassword, "@localhost:", (*pg)->port(),
+      "/?sslmode=verify-full&channel_binding=require&application_name=walrep_tls&sslrootcert=",
+      (*pg)->ca_cert_path());
+  ASSERT_TRUE(Start(**agent, conninfo).ok());
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t AS SELECT generate_series(1, 20000) AS x").ok());
+  Lsn target = *ServerFlushLsn(**pg);
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->flush_lsn() >= target.value();
+  }, absl::Seconds(20))) << GetProgress(**agent)->last_error();
+  // The walsender's connection is encrypted, and the password stays out of the progress.
+  auto ssl = (*pg)->Psql(
+      "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) "
+      "WHERE r.application_name = 'walrep_tls'");
+  ASSERT_TRUE(ssl.ok()) << ssl.status();
+  EXPECT_EQ(*ssl, "t");
+  auto p = GetProgress(**agent);
+  EXPECT_EQ(p->primary_conninfo().find(PgPrimary::kReplPassword), std::string::npos);
+  EXPECT_NE(p->primary_conninfo().find("verify-full"), std::string::npos);
+  WalComparison cmp = CompareWithServerWal(data_dir + "/wal", (*pg)->data_dir() + "/pg_wal",
+                                           Lsn(p->flush_lsn()));
+  EXPECT_EQ(cmp.mismatch, "");
+  EXPECT_EQ(cmp.partial_checked, 1);
+}
+
 TEST(ControlE2eTest, WatchProgressPushesChangesAtMostOncePerInterval) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
