@@ -104,15 +104,7 @@ class FakePrimary {
   FakePrimary(std::string version, std::vector<std::pair<std::string, std::string>> tablespaces,
               CopyScript copy)
       : version_(std::move(version)), tablespaces_(std::move(tablespaces)), copy_(std::move(copy)) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    EXPECT_EQ(listen(listen_fd_, 4), 0);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    listen_fd_ = fake_pg::ListenOnLoopback(&port_);
     accept_ = std::thread([this] { AcceptLoop(); });
   }
   ~FakePrimary() {
