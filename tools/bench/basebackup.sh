@@ -39,17 +39,12 @@ snapshot_binaries "$WORK/bin"
 PRIMARY="$WORK/primary"
 AGENT_PID=""
 cleanup() {
-  stop_agent
-  "$ROOT/tools/local_primary" stop "$PRIMARY" 2>/dev/null || true
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  cleanup_common
 }
 trap cleanup EXIT
 
-say "starting a throwaway PostgreSQL 15 primary in $PRIMARY"
-CONNINFO=$("$ROOT/tools/local_primary" start "$PRIMARY")
-PORT=$(cat "$PRIMARY/port")
+start_primary
 BB_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_basebackup}"
-psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
 
 say "pgbench -i -s $SCALE"
 as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres -i -q -s "$SCALE" postgres \

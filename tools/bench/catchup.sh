@@ -49,18 +49,13 @@ AGENT_PID=""
 WATCH_PID=""
 cleanup() {
   [ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null || true
-  stop_agent
-  "$ROOT/tools/local_primary" stop "$PRIMARY" 2>/dev/null || true
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  cleanup_common
 }
 trap cleanup EXIT
 
-say "starting a throwaway PostgreSQL 15 primary in $PRIMARY"
-CONNINFO=$("$ROOT/tools/local_primary" start "$PRIMARY")
-PORT=$(cat "$PRIMARY/port")
+start_primary
 # application_name=walrep is in the conninfo printed by local_primary; pg_receivewal gets its own.
 RW_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_receivewal}"
-psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
 pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
 
 psql_p -c "ALTER SYSTEM SET max_wal_size = '16GB'" \

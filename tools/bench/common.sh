@@ -74,3 +74,19 @@ stop_agent() {
   wait "$AGENT_PID" 2>/dev/null || true
   AGENT_PID=""
 }
+
+# The throwaway primary every benchmark uses, in $PRIMARY: sets CONNINFO and PORT.
+start_primary() {
+  say "starting a throwaway PostgreSQL 15 primary in $PRIMARY"
+  CONNINFO=$("$ROOT/tools/local_primary" start "$PRIMARY")
+  PORT=$(cat "$PRIMARY/port")
+}
+psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
+
+# The end of every benchmark's cleanup: the agent, the primary, then $WORK (kept with
+# BENCH_KEEP=1).
+cleanup_common() {
+  stop_agent
+  "$ROOT/tools/local_primary" stop "$PRIMARY" 2>/dev/null || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}

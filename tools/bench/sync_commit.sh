@@ -43,21 +43,16 @@ STANDBY="$WORK/standby"
 AGENT_PID=""
 RW_PID=""
 cleanup() {
-  stop_agent
   [ -n "$RW_PID" ] && kill -INT "$RW_PID" 2>/dev/null && wait "$RW_PID" 2>/dev/null || true
   [ -d "$STANDBY/data" ] && as_pg "$BIN/pg_ctl" stop -m immediate -D "$STANDBY/data" >/dev/null 2>&1 || true
-  "$ROOT/tools/local_primary" stop "$PRIMARY" 2>/dev/null || true
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  cleanup_common
 }
 trap cleanup EXIT
 
-say "starting a throwaway PostgreSQL 15 primary in $PRIMARY"
-CONNINFO=$("$ROOT/tools/local_primary" start "$PRIMARY")
-PORT=$(cat "$PRIMARY/port")
+start_primary
 WALREP_CONNINFO="${CONNINFO/application_name=walrep/application_name=walrep}"
 RW_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_receivewal}"
 SB_CONNINFO="${CONNINFO/application_name=walrep/application_name=standby}"
-psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
 pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
 
 psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
