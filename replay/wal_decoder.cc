@@ -1,0 +1,588 @@
+#include "replay/wal_decoder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "wire/crc32c.h"
+
+namespace walrep {
+namespace {
+
+// WAL is written in the primary's byte order; every supported platform is little-endian.
+uint16_t Le16(const char* p) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) |
+                               (static_cast<uint16_t>(static_cast<uint8_t>(p[1])) << 8));
+}
+uint32_t Le32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t Le64(const char* p) {
+  return static_cast<uint64_t>(Le32(p)) | (static_cast<uint64_t>(Le32(p + 4)) << 32);
+}
+
+constexpr uint64_t MaxAlign(uint64_t v) { return (v + 7) & ~uint64_t{7}; }
+
+std::string LsnText(uint64_t v) { return Lsn(v).ToString(); }
+
+// Block ids with a special meaning (xlogrecord.h).
+constexpr uint8_t kMaxBlockId = 32;
+constexpr uint8_t kBlockIdDataShort = 255;
+constexpr uint8_t kBlockIdDataLong = 254;
+constexpr uint8_t kBlockIdOrigin = 253;
+constexpr uint8_t kBlockIdToplevelXid = 252;
+
+constexpr uint8_t kBkpBlockForkMask = 0x0F;
+constexpr uint8_t kBkpBlockHasImage = 0x10;
+constexpr uint8_t kBkpBlockHasData = 0x20;
+constexpr uint8_t kBkpBlockWillInit = 0x40;
+constexpr uint8_t kBkpBlockSameRel = 0x80;
+
+constexpr uint8_t kBkpImageHasHole = 0x01;
+// 12-14: one "compressed" bit and APPLY at 0x04; 15+: APPLY at 0x02 and one bit per method.
+constexpr uint8_t kBkpImageIsCompressed14 = 0x02;
+constexpr uint8_t kBkpImageApply14 = 0x04;
+constexpr uint8_t kBkpImageApply15 = 0x02;
+constexpr uint8_t kBkpImageCompressMask15 = 0x04 | 0x08 | 0x10;
+
+}  // namespace
+
+int PostgresMajorForMagic(uint16_t magic) {
+  switch (magic) {
+    case 0xD101: return 12;
+    case 0xD106: return 13;
+    case 0xD10D: return 14;
+    case 0xD110: return 15;
+    case 0xD113: return 16;
+    case 0xD116: return 17;
+    default: return 0;
+  }
+}
+
+const char* WalStopName(WalStop stop) {
+  switch (stop) {
+    case WalStop::kNone: return "none";
+    case WalStop::kEndOfWal: return "end of WAL";
+    case WalStop::kBadMagic: return "bad page magic";
+    case WalStop::kBadPageHeader: return "bad page header";
+    case WalStop::kBadPageAddress: return "bad page address";
+    case WalStop::kBadTimeline: return "bad page timeline";
+    case WalStop::kBadRecordLength: return "bad record length";
+    case WalStop::kBadRmgr: return "bad resource manager";
+    case WalStop::kBadPrevLink: return "bad prev link";
+    case WalStop::kBadCrc: return "bad record CRC";
+    case WalStop::kMissingContrecord: return "missing continuation record";
+    case WalStop::kBadBlockHeader: return "bad block header";
+  }
+  return "unknown";
+}
+
+WalStop DecodePageHeader(absl::string_view b, WalPageHeader* out) {
+  if (b.size() < kShortPageHeaderSize) return WalStop::kBadPageHeader;
+  if (std::all_of(b.begin(), b.begin() + kShortPageHeaderSize,
+                  [](char c) { return c == 0; })) {
+    return WalStop::kEndOfWal;
+  }
+  WalPageHeader h;
+  h.magic = Le16(b.data());
+  h.info = Le16(b.data() + 2);
+  h.tli = Le32(b.data() + 4);
+  h.pageaddr = Le64(b.data() + 8);
+  h.rem_len = Le32(b.data() + 16);
+  if (PostgresMajorForMagic(h.magic) == 0) return WalStop::kBadMagic;
+  if ((h.info & ~kXlpAllFlags) != 0) return WalStop::kBadPageHeader;
+  if (h.is_long()) {
+    if (b.size() < kLongPageHeaderSize) return WalStop::kBadPageHeader;
+    h.system_id = Le64(b.data() + 24);
+    h.segment_size = Le32(b.data() + 32);
+    h.block_size = Le32(b.data() + 36);
+    if (h.block_size != kWalPageSize) return WalStop::kBadPageHeader;
+  }
+  *out = h;
+  return WalStop::kNone;
+}
+
+WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std::string* why) {
+  auto bad = [why](std::string msg) {
+    *why = std::move(msg);
+    return WalStop::kBadBlockHeader;
+  };
+  if (rec.size() < kRecordHeaderSize) return bad("record shorter than its header");
+  out->blocks.clear();
+  out->main_data_len = 0;
+  out->fpi_len = 0;
+  out->origin = 0;
+  out->toplevel_xid = 0;
+  const char* p = rec.data() + kRecordHeaderSize;
+  uint64_t remaining = rec.size() - kRecordHeaderSize;
+  uint64_t datatotal = 0;  // bytes of images, block data and main data after the headers
+  int max_id = -1;
+  bool have_rel = false;
+  auto need = [&](uint64_t n) { return remaining >= n; };
+  auto take = [&](uint64_t n) {
+    const char* q = p;
+    p += n;
+    remaining -= n;
+    return q;
+  };
+  while (remaining > datatotal) {
+    uint8_t id = static_cast<uint8_t>(*take(1));
+    if (id == kBlockIdDataShort) {
+      if (!need(1)) return bad("truncated main-data length");
+      out->main_data_len = static_cast<uint8_t>(*take(1));
+      datatotal += out->main_data_len;
+      break;
+    }
+    if (id == kBlockIdDataLong) {
+      if (!need(4)) return bad("truncated main-data length");
+      out->main_data_len = Le32(take(4));
+      datatotal += out->main_data_len;
+      break;
+    }
+    if (id == kBlockIdOrigin) {
+      if (!need(2)) return bad("truncated origin");
+      out->origin = Le16(take(2));
+      continue;
+    }
+    if (id == kBlockIdToplevelXid) {
+      if (!need(4)) return bad("truncated top-level xid");
+      out->toplevel_xid = Le32(take(4));
+      continue;
+    }
+    if (id > kMaxBlockId) return bad(absl::StrCat("invalid block_id ", id));
+    if (static_cast<int>(id) <= max_id) return bad(absl::StrCat("out-of-order block_id ", id));
+    max_id = id;
+    WalBlockRef b;
+    b.id = id;
+    if (!need(3)) return bad("truncated block header");
+    uint8_t fork_flags = static_cast<uint8_t>(*take(1));
+    b.data_len = Le16(take(2));
+    b.fork = fork_flags & kBkpBlockForkMask;
+    b.has_image = (fork_flags & kBkpBlockHasImage) != 0;
+    b.has_data = (fork_flags & kBkpBlockHasData) != 0;
+    b.will_init = (fork_flags & kBkpBlockWillInit) != 0;
+    if (b.has_data && b.data_len == 0) return bad("BKPBLOCK_HAS_DATA set, but no data included");
+    if (!b.has_data && b.data_len != 0) {
+      return bad(absl::StrCat("BKPBLOCK_HAS_DATA not set, but data length is ", b.data_len));
+    }
+    datatotal += b.data_len;
+    if (b.has_image) {
+      if (!need(5)) return bad("truncated block image header");
+      b.image_len = Le16(take(2));
+      b.hole_offset = Le16(take(2));
+      b.bimg_info = static_cast<uint8_t>(*take(1));
+      if (major >= 15) {
+        b.apply_image = (b.bimg_info & kBkpImageApply15) != 0;
+        b.image_compressed = (b.bimg_info & kBkpImageCompressMask15) != 0;
+      } else {
+        b.apply_image = (b.bimg_info & kBkpImageApply14) != 0;
+        b.image_compressed = (b.bimg_info & kBkpImageIsCompressed14) != 0;
+      }
+      const bool has_hole = (b.bimg_info & kBkpImageHasHole) != 0;
+      if (has_hole && b.image_compressed) {
+        if (!need(2)) return bad("truncated block compression header");
+        b.hole_length = Le16(take(2));
+      } else if (has_hole) {
+        b.hole_length = static_cast<uint16_t>(kWalPageSize - b.image_len);
+      }
+      datatotal += b.image_len;
+      out->fpi_len += b.image_len;
+      // The consistency checks xlogreader.c applies to images.
+      if (has_hole && (b.hole_offset == 0 || b.hole_length == 0 || b.image_len == kWalPageSize)) {
+        return bad("BKPIMAGE_HAS_HOLE set, but hole offset/length or image length is invalid");
+      }
+      if (!has_hole && (b.hole_offset != 0 || b.hole_length != 0)) {
+        return bad("BKPIMAGE_HAS_HOLE not set, but hole offset or length is set");
+      }
+      if (b.image_compressed && b.image_len == kWalPageSize) {
+        return bad("compressed image has the length of an uncompressed page");
+      }
+      if (!has_hole && !b.image_compressed && b.image_len != kWalPageSize) {
+        return bad(absl::StrCat("uncompressed image without a hole has length ", b.image_len));
+      }
+    }
+    if ((fork_flags & kBkpBlockSameRel) == 0) {
+      if (!need(12)) return bad("truncated relation");
+      const char* r = take(12);
+      b.spc = Le32(r);
+      b.db = Le32(r + 4);
+      b.rel = Le32(r + 8);
+      have_rel = true;
+    } else {
+      if (!have_rel) return bad("BKPBLOCK_SAME_REL set but no previous relation");
+      b.spc = out->blocks.back().spc;
+      b.db = out->blocks.back().db;
+      b.rel = out->blocks.back().rel;
+    }
+    if (!need(4)) return bad("truncated block number");
+    b.block = Le32(take(4));
+    out->blocks.push_back(b);
+  }
+  if (remaining != datatotal) {
+    return bad(absl::StrCat("record length ", rec.size(), " disagrees with its headers (",
+                            remaining, " bytes left for ", datatotal, ")"));
+  }
+  out->main_data = absl::string_view(p + (datatotal - out->main_data_len), out->main_data_len);
+  return WalStop::kNone;
+}
+
+WalDecoder::WalDecoder(Options options) : options_(options) {
+  system_id_ = options_.system_id;
+  ResetAtRecord(Lsn(), Lsn());
+}
+
+void WalDecoder::ResetAtRecord(Lsn lsn, Lsn prev) {
+  pending_.clear();
+  pos_ = input_end_ = lsn.value();
+  state_ = State::kRecordStart;
+  page_buf_.clear();
+  last_page_tli_ = 0;
+  skip_contrecord_ = false;
+  rec_len_ = rec_got_ = 0;
+  header_checked_ = false;
+  body_.clear();
+  pending_switch_ = false;
+  prev_ = prev;
+  prev_known_ = prev.valid();
+  last_end_ = lsn;
+  stop_ = WalStop::kNone;
+  stop_lsn_ = Lsn();
+  stop_message_.clear();
+}
+
+void WalDecoder::ResetAtPage(Lsn page) {
+  ResetAtRecord(Lsn(page.value() - page.value() % kWalPageSize), Lsn());
+  skip_contrecord_ = true;
+}
+
+void WalDecoder::Feed(absl::string_view bytes) {
+  if (bytes.empty()) return;
+  pending_.push_back(bytes);
+  input_end_ += bytes.size();
+}
+
+WalDecoder::Result WalDecoder::Fail(WalStop stop, Lsn at, std::string message) {
+  stop_ = stop;
+  stop_lsn_ = at;
+  stop_message_ = std::move(message);
+  pending_.clear();
+  return Result::kStop;
+}
+
+absl::string_view WalDecoder::Take(uint64_t want) {
+  while (!pending_.empty() && pending_.front().empty()) pending_.erase(pending_.begin());
+  if (pending_.empty() || want == 0) return {};
+  absl::string_view& front = pending_.front();
+  size_t n = static_cast<size_t>(std::min<uint64_t>(want, front.size()));
+  absl::string_view out = front.substr(0, n);
+  front.remove_prefix(n);
+  pos_ += n;
+  if (front.empty()) pending_.erase(pending_.begin());
+  return out;
+}
+
+bool WalDecoder::ConsumePageHeader(Result* result) {
+  const uint64_t page = pos_ - pos_ % kWalPageSize;
+  // Gather the short header, then the long part if the info bits ask for it.
+  while (page_buf_.size() < kShortPageHeaderSize) {
+    absl::string_view got = Take(kShortPageHeaderSize - page_buf_.size());
+    if (got.empty()) {
+      *result = Result::kNeedMore;
+      return false;
+    }
+    page_buf_.append(got.data(), got.size());
+  }
+  uint16_t info = Le16(page_buf_.data() + 2);
+  const bool zero = std::all_of(page_buf_.begin(), page_buf_.end(), [](char c) { return c == 0; });
+  if (!zero && (info & kXlpLongHeader) != 0) {
+    while (page_buf_.size() < kLongPageHeaderSize) {
+      absl::string_view got = Take(kLongPageHeaderSize - page_buf_.size());
+      if (got.empty()) {
+        *result = Result::kNeedMore;
+        return false;
+      }
+      page_buf_.append(got.data(), got.size());
+    }
+  }
+  WalPageHeader h;
+  WalStop st = DecodePageHeader(page_buf_, &h);
+  const Lsn at(page);
+  // A record cut off by zeros ends the WAL before that record.
+  const Lsn where = state_ == State::kRecordBody ? Lsn(rec_start_) : at;
+  switch (st) {
+    case WalStop::kNone:
+      break;
+    case WalStop::kEndOfWal:
+      *result = Fail(st, where, absl::StrCat("zero page header at ", at.ToString()));
+      return false;
+    case WalStop::kBadMagic:
+      *result = Fail(st, at, absl::StrCat("invalid magic number ",
+                                          absl::Hex(Le16(page_buf_.data()), absl::kZeroPad4),
+                                          " in WAL page at ", at.ToString()));
+      return false;
+    default:
+      *result = Fail(st, at, absl::StrCat("invalid page header at ", at.ToString()));
+      return false;
+  }
+  if (magic_ == 0) {
+    magic_ = h.magic;
+    major_ = PostgresMajorForMagic(h.magic);
+  } else if (h.magic != magic_) {
+    *result = Fail(WalStop::kBadMagic, at,
+                   absl::StrCat("page magic changed from ", absl::Hex(magic_), " to ",
+                                absl::Hex(h.magic), " at ", at.ToString()));
+    return false;
+  }
+  const bool seg_start = page % options_.segment_size == 0;
+  if (seg_start && !h.is_long()) {
+    *result = Fail(WalStop::kBadPageHeader, at,
+                   absl::StrCat("first page of the segment at ", at.ToString(),
+                                " has no long header"));
+    return false;
+  }
+  if (h.is_long()) {
+    if (h.segment_size != options_.segment_size) {
+      *result = Fail(WalStop::kBadPageHeader, at,
+                     absl::StrCat("WAL segment size ", h.segment_size, " at ", at.ToString(),
+                                  " differs from the expected ", options_.segment_size));
+      return false;
+    }
+    if (system_id_ == 0) {
+      system_id_ = h.system_id;
+    } else if (h.system_id != system_id_) {
+      *result = Fail(WalStop::kBadPageHeader, at,
+                     absl::StrCat("WAL at ", at.ToString(), " is from system ", h.system_id,
+                                  ", expected ", system_id_));
+      return false;
+    }
+  }
+  if (h.pageaddr != page) {
+    *result = Fail(WalStop::kBadPageAddress, at,
+                   absl::StrCat("unexpected pageaddr ", LsnText(h.pageaddr), " in WAL page at ",
+                                at.ToString()));
+    return false;
+  }
+  if (h.tli < last_page_tli_ ||
+      (options_.max_timeline != 0 && h.tli > options_.max_timeline)) {
+    *result = Fail(WalStop::kBadTimeline, at,
+                   absl::StrCat("out-of-sequence timeline ID ", h.tli, " (after ", last_page_tli_,
+                                ") in WAL page at ", at.ToString()));
+    return false;
+  }
+  last_page_tli_ = h.tli;
+  cur_page_tli_ = h.tli;
+  page_buf_.clear();
+  const uint64_t body_room = kWalPageSize - h.size();
+
+  if (skip_contrecord_) {
+    skip_contrecord_ = false;
+    if ((h.info & kXlpFirstIsContrecord) != 0) {
+      // The continuation of a record we have not seen: skip it, and what follows on the
+      // next pages if it is longer than this page.
+      uint64_t skip = MaxAlign(h.rem_len);
+      state_ = State::kSkip;
+      skip_until_ = pos_ + skip;
+      // Continuation longer than the page: the next page's header repeats the remainder
+      // and is handled as another contrecord skip.
+      if (skip > body_room) {
+        skip_until_ = page + kWalPageSize;
+        skip_contrecord_ = true;
+      }
+      last_end_ = Lsn(skip_until_);
+    }
+    return true;
+  }
+
+  if (state_ == State::kRecordBody) {
+    const uint32_t left = rec_len_ - rec_got_;
+    if ((h.info & kXlpFirstIsContrecord) == 0) {
+      if ((h.info & kXlpFirstIsOverwriteContrecord) != 0) {
+        // The primary crashed while writing the record we were assembling and later
+        // wrote other WAL over its tail: PostgreSQL abandons it (XLOG_OVERWRITE_CONTRECORD
+        // follows), and so do we. The record after it is not chained to it.
+        ++aborted_records_;
+        state_ = State::kRecordStart;
+        rec_len_ = rec_got_ = 0;
+        header_checked_ = false;
+        body_.clear();
+        prev_known_ = false;
+        return true;
+      }
+      *result = Fail(WalStop::kMissingContrecord, Lsn(rec_start_),
+                     absl::StrCat("there is no contrecord flag at ", at.ToString(),
+                                  " for the record at ", LsnText(rec_start_)));
+      return false;
+    }
+    if (h.rem_len != left) {
+      *result = Fail(WalStop::kMissingContrecord, Lsn(rec_start_),
+                     absl::StrCat("invalid contrecord length ", h.rem_len, " (expected ", left,
+                                  ") at ", at.ToString(), " for the record at ",
+                                  LsnText(rec_start_)));
+      return false;
+    }
+  } else if (state_ == State::kRecordStart && (h.info & kXlpFirstIsContrecord) != 0 &&
+             h.rem_len != 0) {
+    *result = Fail(WalStop::kMissingContrecord, at,
+                   absl::StrCat("WAL page at ", at.ToString(), " continues a record (",
+                                h.rem_len, " bytes) where a new record should begin"));
+    return false;
+  }
+  return true;
+}
+
+bool WalDecoder::ValidateHeader(Result* result) {
+  const Lsn at(rec_start_);
+  uint8_t rmid = static_cast<uint8_t>(header_[17]);
+  bool rmid_ok = rmid <= kMaxBuiltinRmgr || (major_ >= 15 && rmid >= kMinCustomRmgr);
+  if (!rmid_ok) {
+    *result = Fail(WalStop::kBadRmgr, at,
+                   absl::StrCat("invalid resource manager ID ", rmid, " at ", at.ToString()));
+    return false;
+  }
+  Lsn prev(Le64(header_ + 8));
+  if (prev_known_ && prev != prev_) {
+    *result = Fail(WalStop::kBadPrevLink, at,
+                   absl::StrCat("record with incorrect prev-link ", prev.ToString(), " at ",
+                                at.ToString(), " (expected ", prev_.ToString(), ")"));
+    return false;
+  }
+  header_checked_ = true;
+  return true;
+}
+
+WalDecoder::Result WalDecoder::FinishRecord(WalRecord* record) {
+  const Lsn at(rec_start_);
+  uint32_t crc = Crc32cExtend(crc_, header_, 20);
+  crc = Crc32cFinish(crc);
+  uint32_t want = Le32(header_ + 20);
+  if (crc != want) {
+    return Fail(WalStop::kBadCrc, at,
+                absl::StrCat("incorrect resource manager data checksum in record at ",
+                             at.ToString()));
+  }
+  WalRecord r;
+  r.lsn = at;
+  r.tot_len = rec_len_;
+  r.xid = Le32(header_ + 4);
+  r.prev = Lsn(Le64(header_ + 8));
+  r.info = static_cast<uint8_t>(header_[16]);
+  r.rmid = static_cast<uint8_t>(header_[17]);
+  r.crc = want;
+  r.page_tli = cur_page_tli_;
+  if (options_.retain) {
+    std::string why;
+    if (DecodeRecordBlocks(body_, major_, &r, &why) != WalStop::kNone) {
+      return Fail(WalStop::kBadBlockHeader, at,
+                  absl::StrCat("record at ", at.ToString(), ": ", why));
+    }
+    r.bytes = body_;
+  }
+  uint64_t end = MaxAlign(pos_);
+  if (r.is_switch()) {
+    const uint64_t seg = options_.segment_size;
+    end = (pos_ + seg - 1) / seg * seg;
+  }
+  r.end = Lsn(end);
+  state_ = State::kRecordStart;
+  rec_len_ = rec_got_ = 0;
+  header_checked_ = false;
+  if (end > pos_) {
+    // Padding to the alignment (or, after XLOG_SWITCH, the rest of the segment) must
+    // arrive before the record counts as complete: its end is where the next begins.
+    done_ = std::move(r);
+    pending_switch_ = true;
+    state_ = State::kSkip;
+    skip_until_ = end;
+    return Result::kNeedMore;  // the caller loops; Next() resumes the skip
+  }
+  prev_ = r.lsn;
+  prev_known_ = true;
+  last_end_ = r.end;
+  *record = std::move(r);
+  return Result::kRecord;
+}
+
+WalDecoder::Result WalDecoder::Next(WalRecord* record) {
+  if (stop_ != WalStop::kNone) return Result::kStop;
+  for (;;) {
+    if (state_ == State::kSkip) {
+      // Skipped bytes cross page headers unparsed: after XLOG_SWITCH the rest of the
+      // segment is padding, and a skipped continuation is not ours to check.
+      while (pos_ < skip_until_) {
+        if (Take(skip_until_ - pos_).empty()) return Result::kNeedMore;
+      }
+      state_ = State::kRecordStart;
+      if (pending_switch_) {
+        pending_switch_ = false;
+        prev_ = done_.lsn;
+        prev_known_ = true;
+        last_end_ = done_.end;
+        *record = std::move(done_);  // main_data still points into body_
+        done_ = WalRecord();
+        return Result::kRecord;
+      }
+      continue;
+    }
+    if (pos_ % kWalPageSize == 0 || !page_buf_.empty()) {
+      Result r;
+      if (!ConsumePageHeader(&r)) return r;
+      continue;
+    }
+    if (state_ == State::kRecordStart) {
+      rec_start_ = pos_;
+      rec_got_ = 0;
+      rec_len_ = 0;
+      header_checked_ = false;
+      crc_ = kCrc32cInit;
+      body_.clear();
+      state_ = State::kRecordBody;
+    }
+    // kRecordBody: consume up to the page end or the record end.
+    const uint64_t page_end = pos_ - pos_ % kWalPageSize + kWalPageSize;
+    if (rec_got_ < kRecordHeaderSize) {
+      // The header may be split across pages, but its first 4 bytes (xl_tot_len) are
+      // always on the first: records are MAXALIGNed and page headers are 24 or 40 bytes.
+      uint64_t want = std::min<uint64_t>(kRecordHeaderSize - rec_got_, page_end - pos_);
+      absl::string_view got = Take(want);
+      if (got.empty()) return Result::kNeedMore;
+      std::memcpy(header_ + rec_got_, got.data(), got.size());
+      rec_got_ += static_cast<uint32_t>(got.size());
+      if (options_.retain) body_.append(got.data(), got.size());
+      if (rec_len_ == 0 && rec_got_ >= 4) {
+        uint32_t len = Le32(header_);
+        if (len == 0) {
+          return Fail(WalStop::kEndOfWal, Lsn(rec_start_),
+                      absl::StrCat("invalid record length at ", LsnText(rec_start_),
+                                   ": expected at least 24, got 0"));
+        }
+        if (len < kRecordHeaderSize || len > kMaxRecordSize) {
+          return Fail(WalStop::kBadRecordLength, Lsn(rec_start_),
+                      absl::StrCat("invalid record length at ", LsnText(rec_start_),
+                                   ": expected at least 24, got ", len));
+        }
+        rec_len_ = len;
+        if (options_.retain) body_.reserve(len);
+      }
+      if (rec_got_ < kRecordHeaderSize) continue;
+      Result r;
+      if (!ValidateHeader(&r)) return r;
+    }
+    if (rec_got_ < rec_len_) {
+      uint64_t want = std::min<uint64_t>(rec_len_ - rec_got_, page_end - pos_);
+      absl::string_view got = Take(want);
+      if (got.empty()) return Result::kNeedMore;
+      crc_ = Crc32cExtend(crc_, got);
+      if (options_.retain) body_.append(got.data(), got.size());
+      rec_got_ += static_cast<uint32_t>(got.size());
+      if (rec_got_ < rec_len_) continue;
+    }
+    Result r = FinishRecord(record);
+    if (r == Result::kNeedMore && state_ == State::kSkip) continue;
+    return r;
+  }
+}
+
+}  // namespace walrep
