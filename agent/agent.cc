@@ -14,6 +14,7 @@
 #include "agent/logging.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
+#include "replay/wal_recovery.h"
 #include "wire/replication_commands.h"
 #include "wire/status_macros.h"
 
@@ -43,6 +44,31 @@ void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
   int64_t us = absl::ToUnixMicros(t);
   out->set_seconds(us / 1000000);
   out->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
+}
+
+void FillReplay(const ReplaySnapshot& s, absl::Duration lag, v1::ReplayProgress* out) {
+  out->set_records(s.records);
+  out->set_bytes(s.bytes);
+  out->set_full_page_images(s.fpis);
+  out->set_full_page_image_bytes(s.fpi_bytes);
+  out->set_commits(s.commits);
+  out->set_aborts(s.aborts);
+  if (s.last_xact_time) ToProto(*s.last_xact_time, out->mutable_last_replayed_xact_time());
+  out->set_restore_points(s.restore_points);
+  out->set_last_restore_point(s.last_restore_point);
+  int64_t us = absl::ToInt64Microseconds(lag);
+  out->mutable_replay_lag()->set_seconds(us / 1000000);
+  out->mutable_replay_lag()->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
+  for (int id = 0; id < 256; ++id) {
+    const RmgrCounts& c = s.rmgr[id];
+    if (c.records == 0) continue;
+    auto* r = out->add_resource_managers();
+    r->set_name(RmgrName(static_cast<uint8_t>(id)));
+    r->set_records(c.records);
+    r->set_bytes(c.bytes);
+    r->set_full_page_images(c.fpis);
+    r->set_full_page_image_bytes(c.fpi_bytes);
+  }
 }
 
 }  // namespace
@@ -106,17 +132,20 @@ absl::Status Agent::Init() {
   wopts.layout = WalWriter::Layout::kArchive;
   wopts.on_flush = [this](Lsn) { changes_.Notify(); };
   ASSIGN_OR_RETURN(writer_, WalWriter::Create(wopts));
-  ASSIGN_OR_RETURN(journal_, FlushJournal::Open(state_store_->dir() + "/flush"));
-  apply_ = std::make_unique<ApplyTracker>([this] { return writer_->flush_lsn(); },
-                                          [this] { changes_.Notify(); });
+  WalReplayer::Options ropts;
+  ropts.dir = wopts.dir;
+  ropts.segment_size = writer_->options().segment_size;
+  ropts.durable = [this] { return writer_->flush_lsn(); };
+  ropts.timeline = [this] { return writer_->timeline(); };
+  ropts.handler = &replay_stats_;
+  ropts.on_advance = [this] { changes_.Notify(); };
+  replayer_ = std::make_unique<WalReplayer>(std::move(ropts));
 
   ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
   ASSIGN_OR_RETURN(auto tli, state_store_->LoadTimeline());
   ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
-  ASSIGN_OR_RETURN(auto journal, FlushJournal::Load(state_store_->dir() + "/flush"));
-  Lsn durable = state ? state->flush_lsn : Lsn();
-  if (journal && journal->flush_lsn > durable) durable = journal->flush_lsn;
-  apply_->Reset(durable);
+  RETURN_IF_ERROR(RecoverWalStore());
+  const Lsn durable = writer_->flush_lsn();
   {
     absl::MutexLock lock(&mu_);
     if (sysid) system_id_ = *sysid;
@@ -126,15 +155,25 @@ absl::Status Agent::Init() {
       if (state->timeline > timeline_) timeline_ = state->timeline;
     }
   }
+  if (state && state->role == ReplicationRole::kReplica && writer_->positioned() &&
+      state->flush_lsn > durable) {
+    // The state file is written only at clean stops and timeline switches, always from
+    // the store's position: WAL below it has gone missing from the directory.
+    std::string msg = absl::StrCat(
+        "the WAL directory ends at ", durable.ToString(), " but ", state_store_->dir(),
+        "/state recorded ", state->flush_lsn.ToString(),
+        " as durable: WAL was removed or lost; streaming resumes from the WAL present");
+    Log()->error("{}", msg);
+    status_.SetError(msg);
+  }
   stream_ctx_.writer = writer_.get();
-  stream_ctx_.journal = journal_.get();
   stream_ctx_.state_store = state_store_.get();
   stream_ctx_.status = &status_;
-  stream_ctx_.apply = apply_.get();
+  stream_ctx_.replayer = replayer_.get();
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.segment_size = writer_->options().segment_size;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
-  apply_->Start();
+  replayer_->Start();
 
   Log()->info("data directory {}: role {}, system identifier {}, timeline {}, durable flush {}",
               config_.data_dir,
@@ -157,6 +196,50 @@ absl::Status Agent::Init() {
   return absl::OkStatus();
 }
 
+absl::Status Agent::RecoverWalStore() {
+  // A journal of flush positions was kept beside the WAL by earlier versions; the WAL
+  // itself is the record now, and a stale journal must not be mistaken for one.
+  const std::string old_journal = state_store_->dir() + "/flush";
+  if (DefaultFileOps()->FileSize(old_journal).ok()) {
+    RETURN_IF_ERROR(DefaultFileOps()->Remove(old_journal));
+    RETURN_IF_ERROR(DefaultFileOps()->SyncDir(state_store_->dir()));
+    Log()->info("removed {}: the durable position is recovered from the WAL", old_journal);
+  }
+  ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
+  const uint64_t seg = writer_->options().segment_size;
+  ASSIGN_OR_RETURN(std::optional<RecoveredWal> wal,
+                   RecoverWal(writer_->options().dir, seg, sysid ? *sysid : 0, DefaultFileOps()));
+  if (!wal) {
+    replayer_->Reset(Lsn(), Lsn());
+    return absl::OkStatus();
+  }
+  const bool at_record = wal->last_record.valid() || !IsSegmentBoundary(wal->end, seg);
+  if (at_record) {
+    RETURN_IF_ERROR(writer_->StartAtRecord(wal->tli, wal->end, wal->last_record));
+  } else {
+    // No record verified yet (a segment holding only the start of a long record, or
+    // zeros): begin again at the segment, as for a fresh archive.
+    RETURN_IF_ERROR(writer_->StartAtSegment(wal->tli, wal->end));
+  }
+  Log()->info("WAL recovered: {} records verified from {} on timeline {}; end of WAL {} ({})",
+              wal->records, wal->scan_start.ToString(), wal->tli, wal->end.ToString(),
+              wal->end_reason == WalStop::kNone ? std::string("no later segment")
+                                                : wal->end_message);
+  if (wal->corruption) {
+    // Replay stops before the damage; Promote refuses to open a timeline past it.
+    replayer_->Reset(wal->corruption->good_end, wal->corruption->good_record);
+    replayer_->SetFailed(absl::DataLossError(absl::StrCat(
+        "WAL at ", wal->corruption->at.ToString(), " failed verification after it was fsynced (",
+        wal->corruption->message, "); replay stopped at ", wal->corruption->good_end.ToString())));
+    status_.SetError(std::string(replayer_->failure().message()));
+  } else if (at_record) {
+    replayer_->Reset(wal->end, wal->last_record);
+  } else {
+    replayer_->ResetAtSegment(wal->end);
+  }
+  return absl::OkStatus();
+}
+
 Agent::~Agent() { Shutdown(); }
 
 void Agent::Shutdown() {
@@ -167,7 +250,7 @@ void Agent::Shutdown() {
     if (stream_) stream_->Stop();
     stream_.reset();
   }
-  if (apply_) apply_->Stop();
+  if (replayer_) replayer_->Stop();
   if (writer_ && !writer_->failed()) (void)writer_->Close();
 }
 
@@ -205,12 +288,14 @@ v1::Progress Agent::GetProgress() const {
   if (p.role() != v1::ROLE_PRIMARY && writer_ && writer_->timeline() != 0) {
     p.set_timeline(writer_->timeline());
   }
-  uint64_t flush = writer_ ? writer_->flush_lsn().value() : 0;
-  uint64_t apply = apply_ ? apply_->apply_lsn().value() : 0;
+  // One position, the WAL store's: the end of the last complete record fsynced.
+  const uint64_t flush = writer_ ? writer_->flush_lsn().value() : 0;
   p.set_stream_state(status_.state());
   p.set_receive_lsn(writer_ ? std::max(writer_->write_lsn().value(), flush) : 0);
-  p.set_flush_lsn(std::max(flush, apply));
-  p.set_apply_lsn(apply);
+  p.set_flush_lsn(flush);
+  p.set_apply_lsn(replayer_ ? replayer_->apply_lsn().value() : 0);
+  FillReplay(replay_stats_.Snapshot(), replayer_ ? replayer_->lag() : absl::ZeroDuration(),
+             p.mutable_replay());
   uint64_t end = status_.primary_wal_end();
   p.set_primary_wal_end_lsn(end);
   p.set_lag_bytes(end > p.flush_lsn() ? end - p.flush_lsn() : 0);
@@ -225,6 +310,9 @@ v1::Progress Agent::GetProgress() const {
     ToProto(absl::FromUnixMicros(us), m->mutable_last_session_start_time());
   }
   p.set_last_error(status_.last_error());
+  if (replayer_ && !replayer_->failure().ok()) {
+    p.set_last_error(std::string(replayer_->failure().message()));
+  }
   if (writer_ && writer_->failed()) p.set_stream_state(v1::STREAM_STATE_FAILED);
   {
     absl::MutexLock lock(&backup_mu_);
@@ -335,6 +423,11 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
     return absl::FailedPreconditionError(
         "nothing to promote: this agent never followed a primary (call StartReplica first)");
   }
+  if (backup_running_.load() || status_.state() == v1::STREAM_STATE_BOOTSTRAPPING) {
+    return absl::FailedPreconditionError(
+        "a base backup is running (FetchBaseBackup or StartReplica's bootstrap); promote "
+        "after it has finished or been cancelled");
+  }
   if (writer_->failed()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot promote after a WAL storage failure: ", writer_->failure().message()));
@@ -344,35 +437,59 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
   if (timeout < absl::ZeroDuration()) return absl::InvalidArgumentError("apply_timeout must not be negative");
   // Everything received becomes durable: the session's clean stop fsyncs and reports.
   StopStreamLocked();
+  if (!writer_->positioned() || !writer_->flush_lsn().valid()) {
+    return absl::FailedPreconditionError(
+        "no WAL has been received yet: there is no end of WAL to open a new timeline at");
+  }
   if (writer_->write_lsn() > writer_->flush_lsn()) RETURN_IF_ERROR(writer_->Flush());
-  Lsn switch_lsn = writer_->flush_lsn();
-  apply_->Wake();
-  if (!apply_->WaitForApply(switch_lsn, timeout) && !request.force()) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "apply reached ", apply_->apply_lsn().ToString(), " but the durable flush position is ",
-        switch_lsn.ToString(), "; retry with a longer apply_timeout, or force (loses the rest)"));
+  // PostgreSQL's end of recovery: the end of the last valid record of the durable WAL.
+  const Lsn durable = writer_->flush_lsn();
+  Lsn switch_lsn = durable;
+  replayer_->Wake();
+  const bool applied = replayer_->WaitForApply(durable, timeout);
+  const absl::Status replay = replayer_->failure();
+  const Lsn apply = replayer_->apply_lsn();
+  if (!replay.ok()) {
+    if (!request.force()) {
+      return absl::DataLossError(absl::StrCat(
+          replay.message(), "; not promoting. Promote with force opens the new timeline at ",
+          apply.ToString(), " and gives up the WAL after it"));
+    }
+    switch_lsn = apply;
+  } else if (!applied) {
+    if (!request.force()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "replay reached ", apply.ToString(), " but the durable WAL ends at ",
+          durable.ToString(), "; retry with a longer apply_timeout, or force (loses the rest)"));
+    }
+    switch_lsn = apply;
   }
-  if (request.force() && apply_->apply_lsn() < switch_lsn) {
-    Log()->warn("forced promotion: apply at {} is behind the flush position {}",
-                apply_->apply_lsn().ToString(), switch_lsn.ToString());
-    switch_lsn = apply_->apply_lsn();
+  if (switch_lsn < durable) {
+    Log()->warn("forced promotion: the new timeline begins at {}, the WAL from there to {} is "
+                "given up", switch_lsn.ToString(), durable.ToString());
   }
-  TimelineId old_tli = writer_->timeline();
-  if (old_tli == 0) {
-    ASSIGN_OR_RETURN(auto t, state_store_->LoadTimeline());
-    old_tli = t ? *t : 1;
+  if (!switch_lsn.valid()) {
+    return absl::FailedPreconditionError("replay has not verified any WAL record yet");
   }
+  const TimelineId old_tli = writer_->timeline();
   std::string parent;
   if (old_tli > 1) {
     auto content = ReadHistoryFile(stream_ctx_.wal_dir, old_tli);
-    if (content.ok()) parent = *content;
+    if (content.ok()) {
+      parent = *content;
+    } else if (!absl::IsNotFound(content.status())) {
+      return content.status();
+    }
   }
-  TimelineId new_tli = old_tli + 1;
+  const TimelineId new_tli = old_tli + 1;
   ASSIGN_OR_RETURN(std::string history,
                    BuildPromotionHistoryContent(parent, old_tli, switch_lsn,
                                                 "promoted by walrep"));
   RETURN_IF_ERROR(writer_->WriteHistoryFile(new_tli, history));
-  if (writer_->timeline() != 0) RETURN_IF_ERROR(writer_->Close());
+  // The new timeline's first segment holds the old timeline's WAL up to the switch
+  // point, as PostgreSQL writes it when it promotes: the archive stays one chain.
+  RETURN_IF_ERROR(writer_->BeginTimeline(new_tli, switch_lsn));
+  RETURN_IF_ERROR(writer_->Close());
   RETURN_IF_ERROR(state_store_->StoreTimeline(new_tli));
   RETURN_IF_ERROR(state_store_->StoreState(
       ReplicationState{ReplicationRole::kPrimary, switch_lsn, new_tli}));

@@ -13,13 +13,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "agent/apply_tracker.h"
 #include "agent/change_notifier.h"
 #include "agent/config.h"
 #include "agent/replica_stream.h"
 #include "agent/stream_status.h"
-#include "replay/flush_journal.h"
+#include "replay/replay_stats.h"
 #include "replay/replication_state.h"
+#include "replay/wal_replayer.h"
 #include "replay/wal_writer.h"
 #include "walrep/v1/agent.pb.h"
 
@@ -55,6 +55,8 @@ class Agent {
  private:
   explicit Agent(AgentConfig config);
   absl::Status Init();
+  // Positions the WAL store at the end of valid WAL found on disk.
+  absl::Status RecoverWalStore();
   absl::Status StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   void StopStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
@@ -78,9 +80,11 @@ class Agent {
   std::atomic<bool> shutting_down_{false};
 
   std::unique_ptr<ReplicationStateStore> state_store_;
+  // The WAL store: the one owner of the durable position (recovered from the WAL at
+  // start; see replay/wal_recovery.h).
   std::unique_ptr<WalWriter> writer_;
-  std::unique_ptr<FlushJournal> journal_;
-  std::unique_ptr<ApplyTracker> apply_;
+  ReplayStats replay_stats_;
+  std::unique_ptr<WalReplayer> replayer_;
   StreamContext stream_ctx_;
 
   absl::Mutex op_mu_;  // serializes StartReplica/StopReplica/Promote/Shutdown

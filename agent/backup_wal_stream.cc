@@ -105,7 +105,7 @@ absl::Status BackupWalStream::Start(const std::string& wal_dir, TimelineId tli, 
     ASSIGN_OR_RETURN(auto history, ParseTimelineHistory(rs[0], tli));
     RETURN_IF_ERROR(writer_->WriteHistoryFile(tli, history.content));
   }
-  RETURN_IF_ERROR(writer_->Start(tli, start_));
+  RETURN_IF_ERROR(writer_->StartAtSegment(tli, start_));
   StartReplicationOptions ro{slot_, start_, tli};
   ASSIGN_OR_RETURN(std::string cmd, StartPhysicalReplicationCommand(ro));
   char kind = 0;

@@ -65,6 +65,40 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
   Metric(&out, "walrep_lag_bytes", "gauge", "Primary WAL end minus durable flush position.",
          p.lag_bytes());
   Metric(&out, "walrep_timeline", "gauge", "Current timeline.", p.timeline());
+  const auto& r = p.replay();
+  Metric(&out, "walrep_replay_records_total", "counter",
+         "WAL records replayed (read back and verified) since start.", r.records());
+  Metric(&out, "walrep_replay_bytes_total", "counter",
+         "Bytes of WAL records replayed since start (xl_tot_len).", r.bytes());
+  Metric(&out, "walrep_replay_full_page_images_total", "counter",
+         "Full-page images in replayed records.", r.full_page_images());
+  Metric(&out, "walrep_replay_full_page_image_bytes_total", "counter",
+         "Bytes of full-page images in replayed records.", r.full_page_image_bytes());
+  Metric(&out, "walrep_replay_commits_total", "counter", "Commit records replayed.", r.commits());
+  Metric(&out, "walrep_replay_aborts_total", "counter", "Abort records replayed.", r.aborts());
+  Metric(&out, "walrep_replay_restore_points_total", "counter", "Restore points replayed.",
+         r.restore_points());
+  absl::StrAppend(&out,
+                  "# HELP walrep_replay_lag_seconds Age of the oldest flushed WAL not yet "
+                  "replayed; 0 when caught up.\n"
+                  "# TYPE walrep_replay_lag_seconds gauge\nwalrep_replay_lag_seconds ",
+                  absl::StrFormat("%.3f", r.replay_lag().seconds() + r.replay_lag().nanos() / 1e9),
+                  "\n");
+  absl::StrAppend(&out,
+                  "# HELP walrep_last_replayed_xact_timestamp_seconds Commit or abort time of "
+                  "the last transaction replayed (Unix time; 0 if none).\n"
+                  "# TYPE walrep_last_replayed_xact_timestamp_seconds gauge\n"
+                  "walrep_last_replayed_xact_timestamp_seconds ",
+                  absl::StrFormat("%.3f", r.last_replayed_xact_time().seconds() +
+                                              r.last_replayed_xact_time().nanos() / 1e9),
+                  "\n");
+  absl::StrAppend(&out,
+                  "# HELP walrep_replay_rmgr_records_total WAL records replayed, by resource "
+                  "manager.\n# TYPE walrep_replay_rmgr_records_total counter\n");
+  for (const auto& rm : r.resource_managers()) {
+    absl::StrAppend(&out, "walrep_replay_rmgr_records_total{rmgr=\"", rm.name(), "\"} ",
+                    rm.records(), "\n");
+  }
   EnumMetric(&out, "walrep_role", "role", "The agent's role (1 for the current one).", "ROLE_",
              p.role(), walrep::v1::Role_descriptor());
   EnumMetric(&out, "walrep_stream_state", "state", "The stream's state (1 for the current one).",

@@ -8,7 +8,6 @@
 #include "agent/logging.h"
 #include "replay/segment.h"
 #include "replay/timeline_history.h"
-#include "replay/wal_restart_point.h"
 #include "wire/backend_error.h"
 #include "wire/replication_commands.h"
 #include "wire/replication_messages.h"
@@ -25,6 +24,8 @@ constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
 // A flush batch never grows past this, so a primary that sends faster than we drain
 // still gets regular acknowledgements.
 constexpr uint64_t kMaxBatchBytes = 16ull << 20;
+// Flushed WAL up to this size is replayed on the session thread before it is reported.
+constexpr uint64_t kInlineReplayBytes = 256 << 10;
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("stream"); }
 
@@ -120,51 +121,26 @@ absl::Status ReplicaSession::EnsureSlot(PgConnection& conn) {
 absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId server_tli,
                                             Lsn server_xlogpos) {
   WalWriter* w = ctx_->writer;
-  if (ctx_->writer_positioned) {
-    // A later session in this process: continue at the durable position. Bytes written
-    // but not flushed are re-streamed.
-    RETURN_IF_ERROR(w->Start(w->timeline(), w->flush_lsn()));
+  if (w->positioned()) {
+    // The WAL store knows its durable position (recovered from the WAL at start, or
+    // reached by an earlier session): continue there. Bytes written past it are
+    // re-streamed.
+    RETURN_IF_ERROR(w->Resume());
     reported_flush_ = w->flush_lsn();
     return absl::OkStatus();
   }
-  // 1. The persisted durable flush position (journal, else the state file).
-  std::optional<std::pair<TimelineId, Lsn>> floor;
-  ASSIGN_OR_RETURN(auto journal, FlushJournal::Load(ctx_->state_store->dir() + "/flush"));
-  if (journal) floor = {journal->timeline, journal->flush_lsn};
-  ASSIGN_OR_RETURN(auto state, ctx_->state_store->LoadState());
-  if (state && state->flush_lsn.valid() && (!floor || state->flush_lsn > floor->second)) {
-    floor = {state->timeline, state->flush_lsn};
-  }
-  if (floor && floor->second.valid()) {
-    // Re-stream the floor's segment from its start, as pg_receivewal would, rather than
-    // trust the bytes of a segment the process may have died writing; the journal is
-    // the floor of what is reported, and GetProgress keeps showing it meanwhile (the
-    // apply tracker starts there).
-    Lsn restart = floor->second.SegmentStart(ctx_->segment_size);
-    absl::Status st = w->Start(floor->first, restart);
-    if (st.ok()) {
-      Log()->info("resuming at the segment of the persisted flush position {} on timeline {}",
-                  floor->second.ToString(), floor->first);
-      ctx_->writer_positioned = true;
-      reported_flush_ = restart;
-      journal_floor_ = floor->second;  // the journal never goes below it
-      return absl::OkStatus();
-    }
-    Log()->error("cannot resume at the persisted flush position {} on timeline {}: {}; "
-                 "falling back to the WAL directory",
-                 floor->second.ToString(), floor->first, st.message());
-  }
-  // 2. The WAL directory, as pg_receivewal scans it.
-  ASSIGN_OR_RETURN(auto rp, FindRestartPoint(ctx_->wal_dir, ctx_->segment_size));
+  // An empty archive: the start position the bootstrap recorded, else the slot's restart
+  // position, else the primary's current position — at a segment start, as pg_receivewal
+  // begins.
   TimelineId tli = server_tli;
   Lsn start = server_xlogpos;
   const char* source = "the primary's current WAL position";
-  if (rp) {
-    tli = rp->tli;
-    start = rp->lsn;
-    source = "the WAL directory";
+  ASSIGN_OR_RETURN(auto state, ctx_->state_store->LoadState());
+  if (state && state->flush_lsn.valid()) {
+    tli = state->timeline;
+    start = state->flush_lsn;
+    source = "the recorded start position";
   } else if (!settings_.slot_name.empty() && conn.server_version_num() >= 150000) {
-    // 3. The slot's restart position.
     ASSIGN_OR_RETURN(std::string cmd, ReadReplicationSlotCommand(settings_.slot_name));
     ASSIGN_OR_RETURN(auto results, conn.Query(cmd));
     if (results.size() == 1) {
@@ -176,10 +152,10 @@ absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId serve
       }
     }
   }
-  start = Lsn(SegmentStartLsn(SegmentNumber(start, ctx_->segment_size), ctx_->segment_size));
+  start = start.SegmentStart(ctx_->segment_size);
   Log()->info("starting at {} on timeline {} (from {})", start.ToString(), tli, source);
-  RETURN_IF_ERROR(w->Start(tli, start));
-  ctx_->writer_positioned = true;
+  RETURN_IF_ERROR(w->StartAtSegment(tli, start));
+  if (ctx_->replayer) ctx_->replayer->ResetAtSegment(start);
   reported_flush_ = start;
   return absl::OkStatus();
 }
@@ -275,21 +251,18 @@ absl::Status ReplicaSession::HandleXLogData(Lsn start, Lsn wal_end, absl::string
 
 absl::Status ReplicaSession::FlushAndReport(PgConnection& conn, bool force_report) {
   WalWriter* w = ctx_->writer;
-  bool advanced = false;
   if (w->write_lsn() > w->flush_lsn()) RETURN_IF_ERROR(w->Flush());
-  if (w->flush_lsn() != reported_flush_) {
-    // Journal before reporting: once told, a position must survive any restart. (Done
-    // on this thread: on a busy machine, handing it to another thread cost more in
-    // scheduling delay than the write itself.)
-    RETURN_IF_ERROR(ctx_->journal->Record(std::max(w->flush_lsn(), journal_floor_), w->timeline()));
-  }
-  if (w->flush_lsn() != reported_flush_) {
-    reported_flush_ = w->flush_lsn();
-    advanced = true;
-  }
+  // The writer's flush position is the end of a complete record inside fsynced bytes:
+  // after a crash, recovery finds at least this much again, so it may be reported.
+  const bool advanced = w->flush_lsn() != reported_flush_;
+  reported_flush_ = w->flush_lsn();
+  // A small batch (a commit) is replayed here, before the status update, so that the
+  // update carries it as applied: a remote_apply commit then costs one round trip, as
+  // with a PostgreSQL standby, instead of waiting for the next interval. Large batches
+  // (catch-up) are left to the replay thread so they do not delay the acknowledgement.
+  if (advanced && ctx_->replayer) ctx_->replayer->ReplayInline(kInlineReplayBytes);
   if (advanced || force_report) RETURN_IF_ERROR(SendStatus(conn, false));
-  // After the acknowledgement, not before: a synchronous commit waits on it, not on apply.
-  if (advanced && ctx_->apply) ctx_->apply->Wake();
+  if (advanced && ctx_->replayer) ctx_->replayer->Wake(reported_flush_);
   return absl::OkStatus();
 }
 
@@ -297,8 +270,9 @@ absl::Status ReplicaSession::SendStatus(PgConnection& conn, bool reply_requested
   StandbyStatusUpdate u;
   u.write = ctx_->writer->write_lsn();
   u.flush = reported_flush_;
-  Lsn apply = ctx_->apply ? ctx_->apply->apply_lsn() : reported_flush_;
-  u.apply = std::min(apply, reported_flush_);
+  // The end of the last record replayed: remote_apply commits wait for it, and
+  // pg_stat_replication shows it as replay_lsn.
+  u.apply = ctx_->replayer ? std::min(ctx_->replayer->apply_lsn(), reported_flush_) : Lsn();
   u.client_time = ToPostgresMicros(absl::Now());
   u.reply_requested = reply_requested;
   RETURN_IF_ERROR(conn.SendCopyData(EncodeStandbyStatusUpdate(u)));
@@ -344,11 +318,9 @@ absl::Status ReplicaSession::SwitchTimeline(PgConnection& conn, TimelineId next_
               switchpoint.ToString(), next_tli);
   RETURN_IF_ERROR(FetchHistory(conn, next_tli));
   RETURN_IF_ERROR(w->SwitchTimeline(next_tli, switchpoint));
-  journal_floor_ = Lsn();
   RETURN_IF_ERROR(ctx_->state_store->StoreTimeline(next_tli));
   ReplicationState state{ReplicationRole::kReplica, w->flush_lsn(), next_tli};
   RETURN_IF_ERROR(ctx_->state_store->StoreState(state));
-  RETURN_IF_ERROR(ctx_->journal->Record(w->flush_lsn(), next_tli));
   reported_flush_ = w->flush_lsn();
   if (ctx_->on_identity) ctx_->on_identity(system_id_, next_tli);
   return absl::OkStatus();

@@ -1,8 +1,8 @@
 // One replication session against the primary: connect, IDENTIFY_SYSTEM with the identity
 // checks, choose the start position, optionally create the slot, START_REPLICATION, then
 // stream — WAL appended to the writer, fsynced in batches (each batch ends when no further
-// message is already buffered), the durable position journaled and only then reported in
-// a standby status update — following timeline switches, until a stop request (clean:
+// message is already buffered), and the writer's durable position (the end of the last
+// complete record fsynced) reported in a standby status update — following timeline switches, until a stop request (clean:
 // CopyDone, Terminate) or an error. The retry policy around sessions lives in
 // ReplicaStream. Runs on the stream thread only; not thread-safe.
 #ifndef WALREP_AGENT_REPLICA_SESSION_H_
@@ -17,10 +17,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/apply_tracker.h"
 #include "agent/stream_status.h"
-#include "replay/flush_journal.h"
 #include "replay/replication_state.h"
+#include "replay/wal_replayer.h"
 #include "replay/wal_writer.h"
 #include "wire/connection.h"
 #include "wire/conninfo.h"
@@ -40,17 +39,13 @@ struct StreamSettings {
 // The storage and status a session works with; owned by the agent, outliving sessions.
 struct StreamContext {
   WalWriter* writer = nullptr;
-  FlushJournal* journal = nullptr;
   ReplicationStateStore* state_store = nullptr;
   StreamStatus* status = nullptr;
-  ApplyTracker* apply = nullptr;
+  WalReplayer* replayer = nullptr;  // apply_lsn for status updates; woken after flushes
   std::string wal_dir;
   uint64_t segment_size = 0;
   // The primary's system identifier and timeline as accepted by the identity checks.
   std::function<void(uint64_t system_id, TimelineId timeline)> on_identity;
-  // False until the writer has been positioned once in this process; the first session
-  // derives the position from disk, later ones continue from the writer's flush LSN.
-  bool writer_positioned = false;
 };
 
 class ReplicaSession {
@@ -75,8 +70,8 @@ class ReplicaSession {
   // timeline switches until stop or error.
   absl::Status Stream(PgConnection& conn);
   absl::Status HandleXLogData(Lsn start, Lsn wal_end, absl::string_view data);
-  // fsync, journal, then report. `force_report` sends a status update even if nothing
-  // new was flushed (interval timer, reply requested).
+  // fsync, then report. `force_report` sends a status update even if nothing new was
+  // flushed (interval timer, reply requested).
   absl::Status FlushAndReport(PgConnection& conn, bool force_report);
   absl::Status SendStatus(PgConnection& conn, bool reply_requested);
   // After the primary's CopyDone: reads the end-of-timeline result. Returns the next
@@ -90,8 +85,7 @@ class ReplicaSession {
   const std::atomic<bool>* stop_;
   bool streamed_ = false;
   uint64_t system_id_ = 0;
-  Lsn reported_flush_;   // the last fsynced and journaled flush position, as reported
-  Lsn journal_floor_;    // after a restart: what was reported before it (journal minimum)
+  Lsn reported_flush_;   // the writer's flush position in the last status update
   absl::Time next_status_;
 };
 

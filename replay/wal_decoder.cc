@@ -391,7 +391,6 @@ bool WalDecoder::ConsumePageHeader(Result* result) {
         skip_until_ = page + kWalPageSize;
         skip_contrecord_ = true;
       }
-      last_end_ = Lsn(skip_until_);
     }
     return true;
   }
@@ -524,6 +523,8 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
         done_ = WalRecord();
         return Result::kRecord;
       }
+      // A skipped continuation ends where the first record we can read begins.
+      if (!skip_contrecord_) last_end_ = Lsn(pos_);
       continue;
     }
     if (pos_ % kWalPageSize == 0 || !page_buf_.empty()) {
@@ -569,9 +570,12 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
       if (rec_got_ < kRecordHeaderSize) continue;
       Result r;
       if (!ValidateHeader(&r)) return r;
+      // A header that filled its page exactly: the next page's header comes first.
+      if (rec_got_ < rec_len_ && pos_ % kWalPageSize == 0) continue;
     }
     if (rec_got_ < rec_len_) {
-      uint64_t want = std::min<uint64_t>(rec_len_ - rec_got_, page_end - pos_);
+      const uint64_t room = kWalPageSize - pos_ % kWalPageSize;
+      uint64_t want = std::min<uint64_t>(rec_len_ - rec_got_, room);
       absl::string_view got = Take(want);
       if (got.empty()) return Result::kNeedMore;
       crc_ = Crc32cExtend(crc_, got);

@@ -79,7 +79,19 @@ WalTestBuilder Varied(std::vector<Lsn>* starts) {
     starts->push_back(b.Add(10, 0, 804, std::string(want - 26, 'z')));
   }
   starts->push_back(b.Add(2, 0x10, 805, std::string(100, 'h')));  // header split
-  starts->push_back(b.Add(10, 0, 806, "tail"));
+  // Now a header that fills the rest of its page exactly, its data on the next page.
+  for (;;) {
+    uint64_t room = kWalPageSize - b.end().value() % kWalPageSize;
+    if (room == 24) break;
+    if (room < 24 + 32) {
+      starts->push_back(b.Add(10, 0, 806, ""));
+      continue;
+    }
+    uint64_t want = std::min<uint64_t>(room - 24, 224);
+    starts->push_back(b.Add(10, 0, 807, std::string(want - 26, 'w')));
+  }
+  starts->push_back(b.Add(10, 0, 808, std::string(300, 'f')));
+  starts->push_back(b.Add(10, 0, 809, "tail"));
   return b;
 }
 
@@ -418,3 +430,4 @@ TEST(WalDecoderTest, MagicOfEveryVersion) {
 
 }  // namespace
 }  // namespace walrep
+

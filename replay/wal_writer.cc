@@ -26,8 +26,19 @@ absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(Options options) {
   return std::unique_ptr<WalWriter>(new WalWriter(std::move(options)));
 }
 
+namespace {
+WalDecoder::Options DecoderOptions(uint64_t segment_size) {
+  WalDecoder::Options o;
+  o.segment_size = segment_size;
+  o.retain = false;  // constant memory whatever the record size
+  return o;
+}
+}  // namespace
+
 WalWriter::WalWriter(Options options)
-    : options_(std::move(options)), ops_(options_.file_ops) {}
+    : options_(std::move(options)),
+      ops_(options_.file_ops),
+      decoder_(DecoderOptions(options_.segment_size)) {}
 
 WalWriter::~WalWriter() {
   if (file_ != nullptr && write_lsn() > flush_lsn()) {
@@ -57,10 +68,11 @@ absl::Status WalWriter::Fail(absl::Status status) {
   return first;
 }
 
-void WalWriter::SetFlushed(Lsn lsn) {
+void WalWriter::SetFlushed(Lsn lsn, Lsn record) {
   Lsn old;
   {
     absl::MutexLock lock(&mu_);
+    last_record_.store(record.value(), std::memory_order_release);
     old = Lsn(flush_lsn_.exchange(lsn.value(), std::memory_order_acq_rel));
   }
   if (lsn > old && options_.on_flush) options_.on_flush(lsn);
@@ -83,23 +95,37 @@ std::string WalWriter::SegmentPath(TimelineId tli, uint64_t segno) const {
                                     : SegmentFileName(tli, segno, size));
 }
 
-absl::Status WalWriter::CreatePaddedFile(const std::string& path) {
+std::string WalWriter::FinalPath(TimelineId tli, uint64_t segno) const {
+  return JoinPath(options_.dir, SegmentFileName(tli, segno, options_.segment_size));
+}
+
+absl::Status WalWriter::CreatePaddedFile(const std::string& path, absl::string_view prefix,
+                                         bool sync) {
   const std::string tmp = absl::StrCat(path, ".tmp");
   auto fill = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::unique_ptr<File> f,
                      ops_->Open(tmp, FileOps::OpenMode::kCreateTruncate));
+    if (!prefix.empty()) RETURN_IF_ERROR(f->WriteAt(0, prefix));
     const std::string zeros(std::min<uint64_t>(kZeroChunk, options_.segment_size), '\0');
-    for (uint64_t off = 0; off < options_.segment_size; off += zeros.size()) {
-      RETURN_IF_ERROR(f->WriteAt(off, zeros));
+    for (uint64_t off = prefix.size(); off < options_.segment_size;) {
+      const uint64_t n = std::min<uint64_t>(zeros.size(), options_.segment_size - off);
+      RETURN_IF_ERROR(f->WriteAt(off, absl::string_view(zeros).substr(0, n)));
+      off += n;
     }
-    // No fsync of the zeros here: they would reach the disk once now and again when the
-    // WAL overwrites them. The first Flush() of this segment makes data, size and (via
-    // the pending directory sync) the name durable together, before flush_lsn moves into
-    // the segment; a crash before that leaves at worst a short file, which Start()
-    // refuses and the restart scan skips.
+    // Without a prefix, no fsync of the zeros here: they would reach the disk once now
+    // and again when the WAL overwrites them. The first Flush() of this segment makes
+    // data, size and (via the pending directory sync) the name durable together, before
+    // flush_lsn moves into the segment; a crash before that leaves at worst a short
+    // file, which Start refuses and recovery skips. A prefix is WAL already counted as
+    // durable: it must be on disk before the name that makes recovery read it.
+    if (sync) RETURN_IF_ERROR(f->Sync());
     RETURN_IF_ERROR(f->Close());
     RETURN_IF_ERROR(ops_->Rename(tmp, path));
-    dir_sync_pending_ = true;
+    if (sync) {
+      RETURN_IF_ERROR(ops_->SyncDir(options_.dir));
+    } else {
+      dir_sync_pending_ = true;
+    }
     return absl::OkStatus();
   };
   absl::Status s = fill();
@@ -111,8 +137,20 @@ absl::Status WalWriter::CreatePaddedFile(const std::string& path) {
 }
 
 absl::Status WalWriter::OpenSegment(TimelineId tli, uint64_t segno, uint64_t offset) {
-  const std::string path = SegmentPath(tli, segno);
+  std::string path = SegmentPath(tli, segno);
+  bool final_name = options_.layout == Layout::kInPlace;
   absl::StatusOr<uint64_t> size = ops_->FileSize(path);
+  if (absl::IsNotFound(size.status()) && offset > 0 && options_.layout == Layout::kArchive) {
+    // Continuing a segment that was sealed before a crash cut the record crossing out of
+    // it: its final name holds it.
+    const std::string sealed = FinalPath(tli, segno);
+    absl::StatusOr<uint64_t> sealed_size = ops_->FileSize(sealed);
+    if (sealed_size.ok() || !absl::IsNotFound(sealed_size.status())) {
+      path = sealed;
+      size = sealed_size;
+      final_name = true;
+    }
+  }
   if (!size.ok() && !absl::IsNotFound(size.status())) return Fail(size.status());
   const bool usable = size.ok() && *size == options_.segment_size;
   if (offset > 0 && !usable) {
@@ -134,6 +172,7 @@ absl::Status WalWriter::OpenSegment(TimelineId tli, uint64_t segno, uint64_t off
   }
   file_ = std::move(*f);
   file_segno_ = segno;
+  file_final_ = final_name;
   return absl::OkStatus();
 }
 
@@ -150,7 +189,7 @@ absl::Status WalWriter::CloseSegment(bool seal) {
     dir_sync_pending_ = false;
   }
   if (!seal) return absl::OkStatus();
-  if (options_.layout == Layout::kArchive) {
+  if (!file_final_) {
     const std::string final_path = JoinPath(
         options_.dir, SegmentFileName(timeline(), file_segno_, options_.segment_size));
     s = ops_->Rename(path, final_path);
@@ -162,7 +201,7 @@ absl::Status WalWriter::CloseSegment(bool seal) {
   return absl::OkStatus();
 }
 
-absl::Status WalWriter::Start(TimelineId tli, Lsn start) {
+absl::Status WalWriter::Position(TimelineId tli, Lsn start) {
   if (failed()) return failure();
   if (tli == 0) return absl::InvalidArgumentError("timeline 0 is invalid");
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
@@ -172,10 +211,67 @@ absl::Status WalWriter::Start(TimelineId tli, Lsn start) {
   RETURN_IF_ERROR(OpenSegment(tli, segno, offset));
   tli_.store(tli, std::memory_order_release);
   write_lsn_.store(start.value(), std::memory_order_release);
-  SetFlushed(start);
   started_ = true;
+  positioned_.store(true, std::memory_order_release);
   ReplayLogger().debug("WAL writer positioned at {} on timeline {} in {}",
                        start.ToString(), tli, file_->path());
+  return absl::OkStatus();
+}
+
+absl::Status WalWriter::StartAtSegment(TimelineId tli, Lsn start) {
+  if (!IsSegmentBoundary(start, options_.segment_size)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(start.ToString(), " is not the start of a WAL segment"));
+  }
+  RETURN_IF_ERROR(Position(tli, start));
+  decoder_.ResetAtPage(start);
+  decoded_end_ = start;
+  decoded_start_ = Lsn();
+  SetFlushed(start, Lsn());
+  return absl::OkStatus();
+}
+
+absl::Status WalWriter::StartAtRecord(TimelineId tli, Lsn record, Lsn prev) {
+  if (record.value() % 8 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(record.ToString(), " cannot be the end of a WAL record (not aligned)"));
+  }
+  RETURN_IF_ERROR(Position(tli, record));
+  decoder_.ResetAtRecord(record, prev);
+  decoded_end_ = record;
+  decoded_start_ = prev;
+  SetFlushed(record, prev);
+  return absl::OkStatus();
+}
+
+absl::Status WalWriter::Resume() {
+  if (failed()) return failure();
+  if (!positioned()) return absl::FailedPreconditionError("WAL writer has no position yet");
+  if (!last_record().valid() && IsSegmentBoundary(flush_lsn(), options_.segment_size)) {
+    return StartAtSegment(timeline(), flush_lsn());  // no record seen since a fresh start
+  }
+  return StartAtRecord(timeline(), flush_lsn(), last_record());
+}
+
+absl::Status WalWriter::Decode(absl::string_view bytes) {
+  decoder_.Feed(bytes);
+  for (;;) {
+    WalRecord rec;
+    WalDecoder::Result r = decoder_.Next(&rec);
+    if (r == WalDecoder::Result::kRecord) continue;
+    if (r == WalDecoder::Result::kNeedMore) break;
+    // Nothing of this chunk is written, so the records it completed do not count; the
+    // stream must restart from a record the writer holds (Resume).
+    started_ = false;
+    return absl::DataLossError(
+        absl::StrCat("received WAL does not decode (", WalStopName(decoder_.stop()), "): ",
+                     decoder_.stop_message()));
+  }
+  decoded_end_ = decoder_.last_end();
+  decoded_start_ = decoder_.last_start();
+  if (system_id_.load(std::memory_order_relaxed) == 0 && decoder_.system_id() != 0) {
+    system_id_.store(decoder_.system_id(), std::memory_order_release);
+  }
   return absl::OkStatus();
 }
 
@@ -189,6 +285,13 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
   }
   if (bytes.size() > UINT64_MAX - start.value()) {
     return absl::InvalidArgumentError("WAL chunk runs past the end of the LSN space");
+  }
+  // After a timeline switch the bytes before the decoder's position are the parent's,
+  // already verified; only what lies beyond is new to it.
+  const uint64_t dec = decoder_.input_lsn().value();
+  if (start.value() + bytes.size() > dec) {
+    const uint64_t skip = dec > start.value() ? dec - start.value() : 0;
+    RETURN_IF_ERROR(Decode(bytes.substr(static_cast<size_t>(skip))));
   }
   const uint64_t seg_size = options_.segment_size;
   while (!bytes.empty()) {
@@ -218,8 +321,9 @@ absl::Status WalWriter::Flush() {
     if (!s.ok()) return Fail(std::move(s));
     dir_sync_pending_ = false;
   }
-  // Completed segments were fsynced when sealed, so everything below write_lsn is durable.
-  SetFlushed(write_lsn());
+  // Completed segments were fsynced when sealed, so everything below write_lsn is
+  // durable; the decoder has seen exactly those bytes.
+  if (decoded_end_ > flush_lsn()) SetFlushed(decoded_end_, decoded_start_);
   return absl::OkStatus();
 }
 
@@ -230,22 +334,86 @@ absl::Status WalWriter::SwitchTimeline(TimelineId new_tli, Lsn switch_lsn) {
     return absl::InvalidArgumentError(absl::StrCat("new timeline ", new_tli,
                                                    " does not follow timeline ", timeline()));
   }
-  const Lsn restart = switch_lsn.SegmentStart(options_.segment_size);
-  if (write_lsn() > switch_lsn) {
+  RETURN_IF_ERROR(Flush());
+  if (flush_lsn() > switch_lsn) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "WAL written up to ", write_lsn().ToString(), " on timeline ", timeline(),
+        "WAL flushed up to ", flush_lsn().ToString(), " on timeline ", timeline(),
         " lies past the switch point ", switch_lsn.ToString(), " to timeline ", new_tli));
   }
+  const Lsn restart = switch_lsn.SegmentStart(options_.segment_size);
   if (write_lsn() < restart) {
     return absl::FailedPreconditionError(absl::StrCat(
         "WAL written only up to ", write_lsn().ToString(), " on timeline ", timeline(),
         "; stream it to the switch point ", switch_lsn.ToString(), " first"));
   }
+  Lsn at = write_lsn();
+  if (at > switch_lsn) {
+    // Bytes past the switch point that never completed a record: never reported, and
+    // not WAL of the new timeline. The decoder restarts at the switch point.
+    if (flush_lsn() != switch_lsn) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the switch point ", switch_lsn.ToString(), " to timeline ", new_tli,
+          " is not the end of a record of timeline ", timeline(), " (last record ends at ",
+          flush_lsn().ToString(), ")"));
+    }
+    at = switch_lsn;
+    decoder_.ResetAtRecord(flush_lsn(), last_record());
+    decoded_end_ = flush_lsn();
+    decoded_start_ = last_record();
+  }
+  ReplayLogger().info("timeline switch {} -> {} at {}", timeline(), new_tli,
+                      switch_lsn.ToString());
+  return BeginTimeline(new_tli, at);
+}
+
+absl::Status WalWriter::BeginTimeline(TimelineId new_tli, Lsn at) {
+  if (failed()) return failure();
+  if (!positioned()) return absl::FailedPreconditionError("WAL writer has no position yet");
+  if (new_tli <= timeline()) {
+    return absl::InvalidArgumentError(absl::StrCat("new timeline ", new_tli,
+                                                   " does not follow timeline ", timeline()));
+  }
+  if (at > write_lsn()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot begin timeline ", new_tli, " at ", at.ToString(), " past the written WAL ",
+        write_lsn().ToString()));
+  }
+  RETURN_IF_ERROR(Flush());
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
-  SetFlushed(write_lsn());
-  ReplayLogger().info("timeline switch {} -> {} at {}; restarting at {}", timeline(), new_tli,
-                      switch_lsn.ToString(), restart.ToString());
-  return Start(new_tli, restart);
+  started_ = false;
+  const uint64_t seg = options_.segment_size;
+  const uint64_t segno = SegmentNumber(at, seg);
+  const uint64_t offset = at.value() % seg;
+  std::string prefix;
+  if (offset > 0) {
+    // The parent's bytes before `at`, from its file of this segment.
+    std::string src = SegmentPath(timeline(), segno);
+    if (!ops_->FileSize(src).ok()) src = FinalPath(timeline(), segno);
+    absl::StatusOr<std::unique_ptr<File>> f = ops_->Open(src, FileOps::OpenMode::kRead);
+    if (!f.ok()) return Fail(f.status());
+    prefix.resize(offset);
+    absl::StatusOr<size_t> got = (*f)->ReadAt(0, offset, prefix.data());
+    if (!got.ok()) return Fail(got.status());
+    if (*got != offset) return Fail(absl::DataLossError(absl::StrCat(src, " is short")));
+  }
+  const std::string path = SegmentPath(new_tli, segno);
+  absl::StatusOr<uint64_t> existing = ops_->FileSize(path);
+  if (existing.ok()) {
+    // Left by an earlier attempt at this switch, possibly without its prefix: replace it.
+    absl::Status rm = ops_->Remove(path);
+    if (!rm.ok()) return Fail(std::move(rm));
+  }
+  RETURN_IF_ERROR(CreatePaddedFile(path, prefix, /*sync=*/true));
+  absl::StatusOr<std::unique_ptr<File>> f = ops_->Open(path, FileOps::OpenMode::kReadWrite);
+  if (!f.ok()) return Fail(f.status());
+  file_ = std::move(*f);
+  file_segno_ = segno;
+  file_final_ = options_.layout == Layout::kInPlace;
+  tli_.store(new_tli, std::memory_order_release);
+  write_lsn_.store(at.value(), std::memory_order_release);
+  started_ = true;
+  ReplayLogger().info("timeline {} begins at {} in {}", new_tli, at.ToString(), path);
+  return absl::OkStatus();
 }
 
 absl::Status WalWriter::Close() {
@@ -253,8 +421,8 @@ absl::Status WalWriter::Close() {
     file_.reset();
     return failure();
   }
+  if (started_) RETURN_IF_ERROR(Flush());
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
-  if (started_) SetFlushed(write_lsn());
   started_ = false;
   return absl::OkStatus();
 }

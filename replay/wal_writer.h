@@ -1,9 +1,17 @@
-// WalWriter: the WAL receiver's storage. Takes WAL bytes in stream order, checks that
-// each chunk starts exactly where the previous one ended, splits them at segment
-// boundaries into PostgreSQL-named segment files, and keeps two positions:
-//   write_lsn  - end of the bytes handed to the kernel (pwrite done),
-//   flush_lsn  - end of the bytes known durable (fsync done); the only position that may
-//                be reported to a primary as "flushed" (PROTOCOL.md §3).
+// WalWriter: the WAL receiver's storage, and the one owner of the durable position.
+// Takes WAL bytes in stream order, checks that each chunk starts exactly where the
+// previous one ended, splits them at segment boundaries into PostgreSQL-named segment
+// files, and follows the records in them with a constant-memory WalDecoder (page
+// headers, record lengths, xl_prev chain, CRC-32C). Two positions:
+//   write_lsn  - end of the bytes handed to the kernel (pwrite done);
+//   flush_lsn  - end of the last complete, verified record inside the bytes known
+//                durable (fdatasync done). The only position that may be reported to a
+//                primary as flushed (PROTOCOL.md §3), shown as flushed anywhere, or used
+//                as a switch point. A walsender often sends up to a page boundary in the
+//                middle of a record: reporting less than the byte position is always
+//                safe (a commit waits only for its own record's end), and after a crash
+//                only a record's CRC can prove its tail was written, so the recovery
+//                scan (wal_recovery.h) finds exactly this position again.
 // Two layouts (WAL_FILES.md):
 //   kArchive  - pg_receivewal: the segment being written is "<name>.partial"; when it is
 //               complete it is fsynced, renamed to "<name>" and the directory fsynced.
@@ -11,19 +19,19 @@
 //               standby replays them while they fill).
 // Either way a segment file is created at full size, zero-filled (via a temporary and a
 // rename, so a segment-named file always has the full size). Bytes past flush_lsn are
-// therefore zeros or stale data: only the prefix up to flush_lsn is meaningful when a
-// file is compared with the primary's copy.
+// zeros, stale data or a torn record: only the prefix up to flush_lsn is meaningful.
 //
 // Any failed write, fsync, close or rename makes the writer *failed* for good: every
 // later Start/Append/Flush/SwitchTimeline returns that first error and flush_lsn never
 // moves again (after a failed fsync the kernel may have dropped the dirty pages, so
-// retrying could report bytes as durable that are not). The caller must create a new
-// writer, which re-streams from the persisted flush position.
+// retrying could report bytes as durable that are not). WAL bytes that do not decode
+// (a primary sending garbage) are DataLoss for that Append and leave the writer usable.
 //
-// Thread-safety: the mutating calls (Start, Append, Flush, SwitchTimeline, Close,
-// WriteHistoryFile) must come from one thread at a time (the streaming session).
-// write_lsn(), flush_lsn(), timeline(), failed(), failure() and WaitForFlushBeyond() may
-// be called from any thread.
+// Thread-safety: the mutating calls (Start*, Resume, Append, Flush, SwitchTimeline,
+// BeginTimeline, Close, WriteHistoryFile) must come from one thread at a time (the
+// streaming session, or the agent while no session runs). write_lsn(), flush_lsn(),
+// last_record(), timeline(), positioned(), failed(), failure() and WaitForFlushBeyond()
+// may be called from any thread.
 #ifndef WALREP_REPLAY_WAL_WRITER_H_
 #define WALREP_REPLAY_WAL_WRITER_H_
 
@@ -41,6 +49,7 @@
 #include "absl/time/time.h"
 #include "replay/file_ops.h"
 #include "replay/segment.h"
+#include "replay/wal_decoder.h"
 #include "wire/lsn.h"
 
 namespace walrep {
@@ -69,35 +78,55 @@ class WalWriter {
   // Closes an open segment without fsync (call Close() for a durable stop).
   ~WalWriter();
 
-  // Positions the writer at `start` on timeline `tli`; write_lsn and flush_lsn become
-  // `start`. An open segment is fsynced and closed first. At a segment boundary the
-  // segment file is created (or an existing full-size one reused). Mid-segment, the
-  // segment file (".partial" for kArchive) must already exist with full size and is
-  // continued at the offset: FailedPrecondition when it does not exist, DataLoss when its
-  // size is wrong. The caller vouches that the file's bytes before `start` are the
-  // stream's (normally `start` is the persisted flush position).
-  absl::Status Start(TimelineId tli, Lsn start);
+  // Positions the writer at `start` on timeline `tli`, a segment boundary where record
+  // alignment is unknown (a fresh archive): decoding skips the first page's continuation
+  // and flush_lsn starts at `start`. An open segment is fsynced and closed first. The
+  // segment file is created (or an existing full-size one reused). InvalidArgument when
+  // `start` is not a segment boundary.
+  absl::Status StartAtSegment(TimelineId tli, Lsn start);
+
+  // Positions the writer at `record`, the end of a record already durable in the files
+  // (recovered by wal_recovery.h, or the writer's own flush_lsn); `prev` is that
+  // record's start (Lsn() when unknown). write_lsn and flush_lsn become `record`.
+  // Mid-segment the segment file must exist with full size (".partial", or the final
+  // name when the segment was already sealed) and is continued at the offset:
+  // FailedPrecondition when it does not exist, DataLoss when its size is wrong.
+  absl::Status StartAtRecord(TimelineId tli, Lsn record, Lsn prev);
+
+  // A new session continues at the durable position: StartAtRecord(timeline(),
+  // flush_lsn(), last_record()). Bytes written past it are written again.
+  // FailedPrecondition when the writer was never positioned.
+  absl::Status Resume();
 
   // Writes `bytes`, which must begin at write_lsn(): otherwise DataLoss naming both
-  // positions and nothing is written (the writer stays usable). Splits at segment
-  // boundaries, sealing each completed segment (fsync, rename for kArchive, fsync dir).
-  // Advances write_lsn, not flush_lsn.
+  // positions and nothing is written (the writer stays usable). Bytes that do not decode
+  // as WAL are DataLoss too, before anything is written. Splits at segment boundaries,
+  // sealing each completed segment (fsync, rename for kArchive, fsync dir). Advances
+  // write_lsn, not flush_lsn.
   absl::Status Append(Lsn start, absl::string_view bytes);
 
-  // fsyncs the open segment, then advances flush_lsn to write_lsn and wakes waiters.
+  // fsyncs the open segment, then advances flush_lsn to the end of the last complete
+  // record written and wakes waiters.
   absl::Status Flush();
 
-  // The current timeline ended at `switch_lsn` and `new_tli` follows it. Everything
-  // written must lie at or before the switch point and reach at least the switch point's
-  // segment (FailedPrecondition otherwise: WAL past the switch point diverges, and a gap
-  // before its segment would be lost). The old timeline's last segment is fsynced and
-  // left as it is (".partial" for kArchive), then the writer restarts with
-  // Start(new_tli, segment start of switch_lsn): the caller re-streams that segment on
-  // the new timeline from its start, into a file with the new timeline's name.
+  // The current timeline ended at `switch_lsn` and `new_tli` follows it. flush_lsn must
+  // not lie past the switch point (FailedPrecondition: that WAL diverges) and what was
+  // written must reach the switch point's segment (FailedPrecondition otherwise: a gap
+  // before it would be lost). Written bytes past the switch point that never formed a
+  // complete record are dropped. Then BeginTimeline(new_tli, min(write_lsn, switch_lsn)).
   absl::Status SwitchTimeline(TimelineId new_tli, Lsn switch_lsn);
 
+  // Opens timeline `new_tli` at `at` (at or below write_lsn): its segment holding `at` is
+  // created holding this timeline's bytes before `at` — as PostgreSQL writes the first
+  // segment of a new timeline — atomically (temporary, fsync, rename, fsync dir), so a
+  // crash leaves either no file or a complete prefix, and the archive stays one chain of
+  // valid WAL. The old timeline's segment is fsynced and left as it is (".partial" for
+  // kArchive). The writer continues at `at` on `new_tli`.
+  absl::Status BeginTimeline(TimelineId new_tli, Lsn at);
+
   // fsyncs and closes the open segment (a .partial stays .partial); flush_lsn becomes
-  // write_lsn. Append needs a new Start afterwards. Returns the failure if failed.
+  // the end of the last complete record. Append needs a new Start afterwards. Returns
+  // the failure if failed.
   absl::Status Close();
 
   // Stores a timeline history file in the WAL directory (see timeline_history.h).
@@ -109,6 +138,12 @@ class WalWriter {
 
   Lsn write_lsn() const { return Lsn(write_lsn_.load(std::memory_order_acquire)); }
   Lsn flush_lsn() const { return Lsn(flush_lsn_.load(std::memory_order_acquire)); }
+  // Start of the record ending at flush_lsn() (Lsn() when none was seen yet).
+  Lsn last_record() const { return Lsn(last_record_.load(std::memory_order_acquire)); }
+  // Whether the writer holds a position (it was started once in this process).
+  bool positioned() const { return positioned_.load(std::memory_order_acquire); }
+  // The system identifier of the WAL written (0 before a long page header was seen).
+  uint64_t system_id() const { return system_id_.load(std::memory_order_acquire); }
   TimelineId timeline() const { return tli_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   // OK unless failed().
@@ -120,14 +155,21 @@ class WalWriter {
   explicit WalWriter(Options options);
 
   std::string SegmentPath(TimelineId tli, uint64_t segno) const;
+  std::string FinalPath(TimelineId tli, uint64_t segno) const;
+  absl::Status Position(TimelineId tli, Lsn start);
   // Opens (creating at offset 0 if needed) the segment file for `segno`.
   absl::Status OpenSegment(TimelineId tli, uint64_t segno, uint64_t offset);
-  absl::Status CreatePaddedFile(const std::string& path);
+  // Creates `path` at full size: `prefix`, then zeros; with `sync`, fsynced before the
+  // rename (a prefix must be durable before its name is).
+  absl::Status CreatePaddedFile(const std::string& path, absl::string_view prefix = {},
+                                bool sync = false);
+  // Feeds `bytes` (which start at write_lsn) to the decoder; DataLoss if they break.
+  absl::Status Decode(absl::string_view bytes);
   // fsync + close of the open segment; with `seal`, the rename to the final name too.
   absl::Status CloseSegment(bool seal);
   // Records the first failure, drops the open file, returns the failure.
   absl::Status Fail(absl::Status status);
-  void SetFlushed(Lsn lsn);
+  void SetFlushed(Lsn lsn, Lsn record);
 
   const Options options_;
   FileOps* const ops_;
@@ -138,9 +180,18 @@ class WalWriter {
   bool dir_sync_pending_ = false;
   std::unique_ptr<File> file_;
   uint64_t file_segno_ = 0;
+  bool file_final_ = false;  // the open file already has its final name (sealed earlier)
+  WalDecoder decoder_;
+  // The decoder's last record end and start after the last chunk that decoded and was
+  // written: what the next Flush may claim.
+  Lsn decoded_end_;
+  Lsn decoded_start_;
 
   std::atomic<uint64_t> write_lsn_{0};
   std::atomic<uint64_t> flush_lsn_{0};  // stored with mu_ held, so waiters see changes
+  std::atomic<uint64_t> last_record_{0};
+  std::atomic<bool> positioned_{false};
+  std::atomic<uint64_t> system_id_{0};
   std::atomic<TimelineId> tli_{0};
   std::atomic<bool> failed_{false};
 

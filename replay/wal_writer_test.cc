@@ -8,7 +8,8 @@
 #include "gtest/gtest.h"
 #include "replay/fault_file_ops.h"
 #include "replay/test_util.h"
-#include "replay/wal_restart_point.h"
+#include "replay/wal_decoder.h"
+#include "replay/wal_test_builder.h"
 
 namespace walrep {
 namespace {
@@ -19,14 +20,43 @@ using walrep::testing::TempDir;
 
 constexpr uint64_t kSeg = kMinSegmentSize;  // 1 MiB keeps the tests fast
 
-// Deterministic WAL-like bytes: byte at LSN x is a function of x.
-std::string Bytes(Lsn start, size_t n) {
-  std::string out(n, '\0');
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t x = start.value() + i;
-    out[i] = static_cast<char>((x * 131 + (x >> 20)) & 0xFF);
+// Valid WAL (1 MiB segments) from segment 1 to past segment 6, with the start and end
+// of every record, so tests can cut it anywhere and know where records end.
+struct TestWal {
+  std::string bytes;        // bytes[i] is the WAL byte at LSN kSeg + i
+  std::vector<Lsn> starts;  // record starts
+  std::vector<Lsn> ends;    // record ends
+};
+const TestWal& Wal() {
+  static const TestWal* wal = [] {
+    WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
+    auto* w = new TestWal;
+    for (int i = 0; b.end().value() < 7 * kSeg; ++i) {
+      w->starts.push_back(b.Add(10, 0, 100 + i, std::string(50 + (i * 131) % 3000, 'a' + i % 26)));
+      w->ends.push_back(b.end());
+    }
+    w->bytes = b.bytes();
+    return w;
+  }();
+  return *wal;
+}
+
+// The WAL bytes at [start, start + n).
+std::string Bytes(Lsn start, size_t n) { return Wal().bytes.substr(start.value() - kSeg, n); }
+// End of the last record ending at or before `lsn` (what may be reported as flushed).
+Lsn EndAtOrBefore(Lsn lsn) {
+  Lsn best;
+  for (Lsn e : Wal().ends) {
+    if (e <= lsn) best = e;
   }
-  return out;
+  return best;
+}
+// The start of the record that ends at `end`.
+Lsn StartOf(Lsn end) {
+  for (size_t i = 0; i < Wal().ends.size(); ++i) {
+    if (Wal().ends[i] == end) return Wal().starts[i];
+  }
+  return Lsn();
 }
 
 class WalWriterTest : public ::testing::Test {
@@ -70,7 +100,10 @@ TEST_F(WalWriterTest, CreateValidatesOptions) {
 
 TEST_F(WalWriterTest, StartCreatesPaddedPartial) {
   auto w = Make();
-  ASSERT_TRUE(w->Start(1, Lsn(3 * kSeg)).ok());
+  EXPECT_FALSE(w->positioned());
+  EXPECT_EQ(w->StartAtSegment(1, Lsn(3 * kSeg + 8)).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(3 * kSeg)).ok());
+  EXPECT_TRUE(w->positioned());
   EXPECT_EQ(testing::SizeOf(Partial(1, 3)), static_cast<int64_t>(kSeg));
   EXPECT_EQ(testing::ReadAll(Partial(1, 3)), std::string(kSeg, '\0'));
   EXPECT_EQ(w->write_lsn(), Lsn(3 * kSeg));
@@ -80,8 +113,8 @@ TEST_F(WalWriterTest, StartCreatesPaddedPartial) {
 
 TEST_F(WalWriterTest, RejectsDiscontinuityWithoutWriting) {
   auto w = Make();
-  const Lsn base(2 * kSeg);
-  ASSERT_TRUE(w->Start(1, base).ok());
+  const Lsn base(kSeg);
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
   ASSERT_TRUE(AppendRange(*w, base, 100).ok());
   absl::Status gap = AppendRange(*w, base + 101, 10);
   EXPECT_EQ(gap.code(), absl::StatusCode::kDataLoss);
@@ -91,18 +124,43 @@ TEST_F(WalWriterTest, RejectsDiscontinuityWithoutWriting) {
   EXPECT_EQ(w->write_lsn(), base + 100);
   EXPECT_FALSE(w->failed());  // a bad chunk is the stream's fault, not the disk's
   ASSERT_TRUE(w->Flush().ok());
-  EXPECT_EQ(testing::ReadAll(Partial(1, 2)).substr(0, 101), Bytes(base, 100) + '\0');
+  EXPECT_EQ(testing::ReadAll(Partial(1, 1)).substr(0, 101), Bytes(base, 100) + '\0');
+}
+
+TEST_F(WalWriterTest, BytesThatAreNotWalAreDataLossAndNotWritten) {
+  auto w = Make();
+  const Lsn base(kSeg);
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
+  ASSERT_TRUE(AppendRange(*w, base, 5000).ok());
+  std::string bad = Bytes(base + 5000, 40000);
+  bad[9000] ^= 0x5A;  // corrupts a record that completes in this chunk
+  absl::Status st = w->Append(base + 5000, bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_THAT(st.message(), HasSubstr("does not decode"));
+  EXPECT_EQ(w->write_lsn(), base + 5000);
+  EXPECT_FALSE(w->failed());
+  // Until the session resumes, nothing more is taken.
+  EXPECT_EQ(AppendRange(*w, base + 5000, 10).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(base + 5000));
+  // A new session resumes at the durable record and the stream continues from there.
+  ASSERT_TRUE(w->Resume().ok());
+  EXPECT_EQ(w->write_lsn(), EndAtOrBefore(base + 5000));
+  ASSERT_TRUE(AppendRange(*w, w->write_lsn(), 20000).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(w->write_lsn()));
 }
 
 TEST_F(WalWriterTest, AppendBeforeStartFails) {
   auto w = Make();
-  EXPECT_EQ(AppendRange(*w, Lsn(0), 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(AppendRange(*w, Lsn(kSeg), 1).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(w->Resume().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(WalWriterTest, SplitsExactlyAtSegmentBoundariesAndSeals) {
   auto w = Make();
   const Lsn base(kSeg);
-  ASSERT_TRUE(w->Start(1, base).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
   // One chunk ending 10 bytes short of the boundary, one crossing it, one filling the
   // second segment exactly to its end.
   ASSERT_TRUE(AppendRange(*w, base, kSeg - 10).ok());
@@ -124,45 +182,50 @@ TEST_F(WalWriterTest, SplitsExactlyAtSegmentBoundariesAndSeals) {
 
 TEST_F(WalWriterTest, OneAppendSpanningSeveralSegments) {
   auto w = Make();
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), 3 * kSeg + 5).ok());
-  for (uint64_t s = 0; s < 3; ++s) {
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), 3 * kSeg + 5).ok());
+  for (uint64_t s = 1; s < 4; ++s) {
     EXPECT_EQ(testing::ReadAll(Seg(1, s)), Bytes(Lsn(s * kSeg), kSeg)) << s;
   }
-  EXPECT_EQ(testing::ReadAll(Partial(1, 3)).substr(0, 5), Bytes(Lsn(3 * kSeg), 5));
+  EXPECT_EQ(testing::ReadAll(Partial(1, 4)).substr(0, 5), Bytes(Lsn(4 * kSeg), 5));
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(Lsn(4 * kSeg + 5)));
 }
 
-TEST_F(WalWriterTest, FlushAdvancesFlushPositionOnlyAfterSync) {
+TEST_F(WalWriterTest, FlushAdvancesToTheLastCompleteRecordOnlyAfterSync) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
   const Lsn base(kSeg);
-  ASSERT_TRUE(w->Start(1, base).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
   flushed_.clear();
-  ASSERT_TRUE(AppendRange(*w, base, 1000).ok());
-  EXPECT_EQ(w->write_lsn(), base + 1000);
+  ASSERT_TRUE(AppendRange(*w, base, 10000).ok());
+  EXPECT_EQ(w->write_lsn(), base + 10000);
   EXPECT_EQ(w->flush_lsn(), base);
   const int syncs = ops.calls(Op::kSync);
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(ops.calls(Op::kSync), syncs + 1);
-  EXPECT_EQ(w->flush_lsn(), base + 1000);
-  EXPECT_EQ(flushed_, std::vector<Lsn>{base + 1000});
+  const Lsn first = EndAtOrBefore(base + 10000);
+  ASSERT_LT(first, base + 10000);  // the cut is inside a record: it does not count
+  EXPECT_EQ(w->flush_lsn(), first);
+  EXPECT_EQ(w->last_record(), StartOf(first));
+  EXPECT_EQ(flushed_, std::vector<Lsn>{first});
   // Nothing new: no callback.
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(flushed_.size(), 1u);
   // Sealed segments count as flushed at the next Flush (no open file to sync).
-  ASSERT_TRUE(AppendRange(*w, base + 1000, kSeg - 1000).ok());
-  EXPECT_EQ(w->flush_lsn(), base + 1000);
+  ASSERT_TRUE(AppendRange(*w, base + 10000, kSeg - 10000).ok());
+  EXPECT_EQ(w->flush_lsn(), first);
   ASSERT_TRUE(w->Flush().ok());
-  EXPECT_EQ(w->flush_lsn(), Lsn(2 * kSeg));
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(Lsn(2 * kSeg)));
 }
 
 TEST_F(WalWriterTest, WaitForFlushBeyondWakesOnFlush) {
   auto w = Make();
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  EXPECT_FALSE(w->WaitForFlushBeyond(Lsn(0), absl::Milliseconds(1)));
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), 10).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  EXPECT_FALSE(w->WaitForFlushBeyond(Lsn(kSeg), absl::Milliseconds(1)));
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), 1000).ok());
   bool woke = false;
-  std::thread waiter([&] { woke = w->WaitForFlushBeyond(Lsn(5), absl::Seconds(60)); });
+  std::thread waiter([&] { woke = w->WaitForFlushBeyond(Lsn(kSeg + 5), absl::Seconds(60)); });
   ASSERT_TRUE(w->Flush().ok());
   waiter.join();
   EXPECT_TRUE(woke);
@@ -171,122 +234,171 @@ TEST_F(WalWriterTest, WaitForFlushBeyondWakesOnFlush) {
 TEST_F(WalWriterTest, StickyFailureOnFsync) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), 100).ok());
+  const Lsn base(kSeg);
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
+  ASSERT_TRUE(AppendRange(*w, base, 3000).ok());
   ASSERT_TRUE(w->Flush().ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(100), 100).ok());
+  const Lsn durable = w->flush_lsn();
+  ASSERT_TRUE(AppendRange(*w, base + 3000, 3000).ok());
   ops.FailAfter(Op::kSync, 0, EIO);
   absl::Status first = w->Flush();
   EXPECT_EQ(first.code(), absl::StatusCode::kInternal);
   EXPECT_TRUE(w->failed());
   EXPECT_EQ(w->failure(), first);
-  EXPECT_EQ(w->flush_lsn(), Lsn(100));
+  EXPECT_EQ(w->flush_lsn(), durable);
   // Even once the disk "recovers", the writer stays failed.
   ops.Clear();
   EXPECT_EQ(w->Flush(), first);
-  EXPECT_EQ(AppendRange(*w, Lsn(200), 1), first);
-  EXPECT_EQ(w->Start(1, Lsn(0)), first);
-  EXPECT_EQ(w->SwitchTimeline(2, Lsn(200)), first);
+  EXPECT_EQ(AppendRange(*w, base + 6000, 1), first);
+  EXPECT_EQ(w->StartAtSegment(1, base), first);
+  EXPECT_EQ(w->Resume(), first);
+  EXPECT_EQ(w->SwitchTimeline(2, base + 6000), first);
+  EXPECT_EQ(w->BeginTimeline(2, durable), first);
   EXPECT_EQ(w->Close(), first);
-  EXPECT_EQ(w->flush_lsn(), Lsn(100));
-  EXPECT_FALSE(w->WaitForFlushBeyond(Lsn(100), absl::Seconds(60)));  // no hang
+  EXPECT_EQ(w->flush_lsn(), durable);
+  EXPECT_FALSE(w->WaitForFlushBeyond(durable, absl::Seconds(60)));  // no hang
 }
 
 TEST_F(WalWriterTest, StickyFailureOnEnospcWrite) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
   ops.FailAfter(Op::kWrite, 0, ENOSPC);
-  absl::Status s = AppendRange(*w, Lsn(0), 10);
+  absl::Status s = AppendRange(*w, Lsn(kSeg), 10);
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(s.message(), HasSubstr("no space left on device"));
-  EXPECT_THAT(s.message(), HasSubstr(PartialSegmentFileName(1, 0, kSeg)));
+  EXPECT_THAT(s.message(), HasSubstr(PartialSegmentFileName(1, 1, kSeg)));
   EXPECT_EQ(w->Flush(), s);
-  EXPECT_EQ(w->flush_lsn(), Lsn(0));
+  EXPECT_EQ(w->flush_lsn(), Lsn(kSeg));
 }
 
 TEST_F(WalWriterTest, EnospcWhilePreSizingLeavesNoFile) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), kSeg - 1).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), kSeg - 1).ok());
   // The next segment's zero-fill hits a full disk.
   ops.FailAfter(Op::kWrite, 1, ENOSPC);
-  absl::Status s = AppendRange(*w, Lsn(kSeg - 1), 2);
+  absl::Status s = AppendRange(*w, Lsn(2 * kSeg - 1), 2);
   EXPECT_THAT(s.message(), HasSubstr("no space left on device"));
   EXPECT_TRUE(w->failed());
   EXPECT_EQ(testing::List(dir_.Join("wal")),
-            std::vector<std::string>{SegmentFileName(1, 0, kSeg)});
+            std::vector<std::string>{SegmentFileName(1, 1, kSeg)});
 }
 
 TEST_F(WalWriterTest, StickyFailureOnRenameAtSeal) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
   ops.FailAfter(Op::kRename, 0, EIO);
-  EXPECT_EQ(AppendRange(*w, Lsn(0), kSeg).code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(AppendRange(*w, Lsn(kSeg), kSeg).code(), absl::StatusCode::kInternal);
   EXPECT_TRUE(w->failed());
-  EXPECT_EQ(w->flush_lsn(), Lsn(0));
-  EXPECT_TRUE(testing::Exists(Partial(1, 0)));
+  EXPECT_EQ(w->flush_lsn(), Lsn(kSeg));
+  EXPECT_TRUE(testing::Exists(Partial(1, 1)));
 }
 
-TEST_F(WalWriterTest, CloseKeepsPartialAndRestartContinuesIt) {
+TEST_F(WalWriterTest, CloseKeepsPartialAndRestartContinuesItAtTheRecord) {
   const Lsn base(4 * kSeg);
+  const Lsn start(3 * kSeg);
+  Lsn durable;
   {
     auto w = Make();
-    ASSERT_TRUE(w->Start(1, base).ok());
-    ASSERT_TRUE(AppendRange(*w, base, 5000).ok());
+    ASSERT_TRUE(w->StartAtSegment(1, start).ok());
+    ASSERT_TRUE(AppendRange(*w, start, base + 5000 - start).ok());
     ASSERT_TRUE(w->Close().ok());
-    EXPECT_EQ(w->flush_lsn(), base + 5000);
+    durable = w->flush_lsn();
+    EXPECT_EQ(durable, EndAtOrBefore(base + 5000));
     EXPECT_EQ(AppendRange(*w, base + 5000, 1).code(), absl::StatusCode::kFailedPrecondition);
   }
   EXPECT_EQ(testing::SizeOf(Partial(1, 4)), static_cast<int64_t>(kSeg));
   auto w = Make();
-  ASSERT_TRUE(w->Start(1, base + 5000).ok());
-  ASSERT_TRUE(AppendRange(*w, base + 5000, kSeg - 5000).ok());
+  ASSERT_TRUE(w->StartAtRecord(1, durable, StartOf(durable)).ok());
+  ASSERT_TRUE(AppendRange(*w, durable, 5 * kSeg - durable.value()).ok());
   EXPECT_EQ(testing::ReadAll(Seg(1, 4)), Bytes(base, kSeg));
+}
+
+TEST_F(WalWriterTest, RestartInsideASealedSegmentContinuesItsFinalFile) {
+  // A record crossing from segment 1 into 2: segment 1 was sealed, the crash cut the
+  // record in segment 2, so recovery's end of WAL lies in the sealed segment 1.
+  const Lsn end = EndAtOrBefore(Lsn(2 * kSeg));
+  ASSERT_LT(end, Lsn(2 * kSeg));
+  {
+    auto w = Make();
+    ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+    ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), kSeg + 3).ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  auto w = Make();
+  ASSERT_TRUE(w->StartAtRecord(1, end, StartOf(end)).ok());
+  ASSERT_TRUE(AppendRange(*w, end, 3 * kSeg - end.value()).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(testing::ReadAll(Seg(1, 1)), Bytes(Lsn(kSeg), kSeg));
+  EXPECT_EQ(testing::ReadAll(Seg(1, 2)), Bytes(Lsn(2 * kSeg), kSeg));
+  EXPECT_FALSE(testing::Exists(Partial(1, 1)));
 }
 
 TEST_F(WalWriterTest, MidSegmentStartNeedsAnExistingFullFile) {
   auto w = Make();
-  EXPECT_EQ(w->Start(1, Lsn(kSeg + 10)).code(), absl::StatusCode::kFailedPrecondition);
+  const Lsn rec = EndAtOrBefore(Lsn(kSeg + 5000));
+  EXPECT_EQ(w->StartAtRecord(1, rec, Lsn()).code(), absl::StatusCode::kFailedPrecondition);
   testing::WriteAll(Partial(1, 1), "short");
-  EXPECT_EQ(w->Start(1, Lsn(kSeg + 10)).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(w->StartAtRecord(1, rec, Lsn()).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(w->StartAtRecord(1, rec + 3, Lsn()).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(w->failed());
   // At the boundary a wrongly sized leftover is simply recreated.
-  ASSERT_TRUE(w->Start(1, Lsn(kSeg)).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
   EXPECT_EQ(testing::SizeOf(Partial(1, 1)), static_cast<int64_t>(kSeg));
 }
 
-TEST_F(WalWriterTest, TimelineSwitchKeepsOldPartial) {
+TEST_F(WalWriterTest, TimelineSwitchCopiesTheParentsBytesIntoTheNewSegment) {
   auto w = Make();
-  const Lsn switch_lsn(2 * kSeg + 3000);
-  ASSERT_TRUE(w->Start(1, Lsn(kSeg)).ok());
+  const Lsn switch_lsn = EndAtOrBefore(Lsn(2 * kSeg + 30000));
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
   ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), switch_lsn - Lsn(kSeg)).ok());
   EXPECT_EQ(w->SwitchTimeline(1, switch_lsn).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(w->SwitchTimeline(2, Lsn(switch_lsn.value() - 1)).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(w->SwitchTimeline(2, StartOf(switch_lsn)).code(),
+            absl::StatusCode::kFailedPrecondition);  // flushed WAL lies past it: diverged
   ASSERT_TRUE(w->SwitchTimeline(2, switch_lsn).ok());
   EXPECT_EQ(w->timeline(), 2u);
-  EXPECT_EQ(w->write_lsn(), Lsn(2 * kSeg));
-  // The old timeline's last segment stays .partial, with its bytes, next to the new one.
-  EXPECT_EQ(testing::ReadAll(Partial(1, 2)).substr(0, 3000), Bytes(Lsn(2 * kSeg), 3000));
-  EXPECT_TRUE(testing::Exists(Partial(2, 2)));
-  // The caller re-streams the switch segment on the new timeline from its start.
-  ASSERT_TRUE(AppendRange(*w, Lsn(2 * kSeg), kSeg).ok());
+  EXPECT_EQ(w->write_lsn(), switch_lsn);
+  EXPECT_EQ(w->flush_lsn(), switch_lsn);
+  // The old timeline's last segment stays .partial, with its bytes; the new one holds
+  // them too, before the stream goes on there.
+  const uint64_t off = switch_lsn.value() - 2 * kSeg;
+  EXPECT_EQ(testing::ReadAll(Partial(1, 2)).substr(0, off), Bytes(Lsn(2 * kSeg), off));
+  std::string fresh = testing::ReadAll(Partial(2, 2));
+  EXPECT_EQ(fresh.substr(0, off), Bytes(Lsn(2 * kSeg), off));
+  EXPECT_EQ(fresh.substr(off), std::string(kSeg - off, '\0'));
+  ASSERT_TRUE(AppendRange(*w, switch_lsn, 3 * kSeg - switch_lsn.value()).ok());
+  ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(testing::List(dir_.Join("wal")),
             (std::vector<std::string>{SegmentFileName(1, 1, kSeg),
                                       PartialSegmentFileName(1, 2, kSeg),
                                       SegmentFileName(2, 2, kSeg)}));
+  EXPECT_EQ(testing::ReadAll(Seg(2, 2)), Bytes(Lsn(2 * kSeg), kSeg));
   ASSERT_TRUE(w->WriteHistoryFile(2, "1\t0/203000\tno recovery target specified\n").ok());
   EXPECT_TRUE(testing::Exists(Wal("00000002.history")));
 }
 
+TEST_F(WalWriterTest, BeginTimelineIsAtomicUnderAFailedFsync) {
+  FaultInjectingFileOps ops;
+  auto w = Make(WalWriter::Layout::kArchive, &ops);
+  const Lsn at = EndAtOrBefore(Lsn(kSeg + 50000));
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), at - Lsn(kSeg)).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  ops.FailAfter(Op::kSync, 1, EIO);  // the copy's fsync (the first is the parent's)
+  EXPECT_EQ(w->BeginTimeline(2, at).code(), absl::StatusCode::kInternal);
+  // No file under the new timeline's name: recovery cannot read a half-copied prefix.
+  EXPECT_FALSE(testing::Exists(Partial(2, 1)));
+  EXPECT_EQ(w->flush_lsn(), at);
+}
+
 TEST_F(WalWriterTest, TimelineSwitchRejectsGapBeforeSwitchSegment) {
   auto w = Make();
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), 10).ok());
-  EXPECT_EQ(w->SwitchTimeline(2, Lsn(3 * kSeg + 1)).code(),
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), 10).ok());
+  EXPECT_EQ(w->SwitchTimeline(2, Lsn(3 * kSeg + 8)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(w->failed());
 }
@@ -294,39 +406,28 @@ TEST_F(WalWriterTest, TimelineSwitchRejectsGapBeforeSwitchSegment) {
 TEST_F(WalWriterTest, InPlaceLayoutUsesFinalNames) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kInPlace, &ops);
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  EXPECT_EQ(testing::SizeOf(Seg(1, 0)), static_cast<int64_t>(kSeg));
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), kSeg + 7).ok());
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  EXPECT_EQ(testing::SizeOf(Seg(1, 1)), static_cast<int64_t>(kSeg));
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), kSeg + 7).ok());
   const int renames = ops.calls(Op::kRename);
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(ops.calls(Op::kRename), renames);
-  EXPECT_EQ(w->flush_lsn(), Lsn(kSeg + 7));
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(Lsn(2 * kSeg + 7)));
   EXPECT_EQ(testing::List(dir_.Join("wal")),
-            (std::vector<std::string>{SegmentFileName(1, 0, kSeg), SegmentFileName(1, 1, kSeg)}));
-  EXPECT_EQ(testing::ReadAll(Seg(1, 0)), Bytes(Lsn(0), kSeg));
-  std::string second = testing::ReadAll(Seg(1, 1));
+            (std::vector<std::string>{SegmentFileName(1, 1, kSeg), SegmentFileName(1, 2, kSeg)}));
+  EXPECT_EQ(testing::ReadAll(Seg(1, 1)), Bytes(Lsn(kSeg), kSeg));
+  std::string second = testing::ReadAll(Seg(1, 2));
   EXPECT_EQ(second.size(), kSeg);
-  EXPECT_EQ(second.substr(0, 7), Bytes(Lsn(kSeg), 7));
+  EXPECT_EQ(second.substr(0, 7), Bytes(Lsn(2 * kSeg), 7));
   EXPECT_EQ(second.substr(7), std::string(kSeg - 7, '\0'));
+  const Lsn durable = w->flush_lsn();
   ASSERT_TRUE(w->Close().ok());
-  // A restart mid-segment continues the in-place file.
+  // A restart continues the in-place file at the durable record.
   auto again = Make(WalWriter::Layout::kInPlace);
-  ASSERT_TRUE(again->Start(1, Lsn(kSeg + 7)).ok());
-  ASSERT_TRUE(AppendRange(*again, Lsn(kSeg + 7), 3).ok());
+  ASSERT_TRUE(again->StartAtRecord(1, durable, StartOf(durable)).ok());
+  ASSERT_TRUE(AppendRange(*again, durable, 2 * kSeg + 10000 - durable.value()).ok());
   ASSERT_TRUE(again->Flush().ok());
-  EXPECT_EQ(testing::ReadAll(Seg(1, 1)).substr(0, 10), Bytes(Lsn(kSeg), 10));
-}
-
-TEST_F(WalWriterTest, RestartPointAfterWriting) {
-  auto w = Make();
-  ASSERT_TRUE(w->Start(1, Lsn(0)).ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(0), 2 * kSeg + 100).ok());
-  ASSERT_TRUE(w->Close().ok());
-  auto rp = FindRestartPoint(dir_.Join("wal"), kSeg);
-  ASSERT_TRUE(rp.ok());
-  ASSERT_TRUE(rp->has_value());
-  // The .partial of segment 2 is re-streamed from its start.
-  EXPECT_EQ(**rp, (RestartPoint{1, Lsn(2 * kSeg)}));
+  EXPECT_EQ(testing::ReadAll(Seg(1, 2)).substr(0, 10000), Bytes(Lsn(2 * kSeg), 10000));
 }
 
 }  // namespace

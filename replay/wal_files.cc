@@ -1,0 +1,94 @@
+#include "replay/wal_files.h"
+
+#include "absl/strings/str_cat.h"
+#include "replay/segment.h"
+#include "replay/timeline_history.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+
+absl::StatusOr<TimelineChain> LoadTimelineChain(const std::string& dir, TimelineId tli,
+                                                FileOps* ops) {
+  TimelineChain chain;
+  if (tli <= 1) {
+    chain.links.push_back({tli == 0 ? 1 : tli, Lsn()});
+    return chain;
+  }
+  absl::StatusOr<std::string> content = ReadHistoryFile(dir, tli, ops);
+  if (absl::IsNotFound(content.status())) {
+    // Without its history only the timeline itself is known.
+    chain.links.push_back({tli, Lsn()});
+    return chain;
+  }
+  if (!content.ok()) return content.status();
+  ASSIGN_OR_RETURN(std::vector<HistoryFileEntry> entries, ParseHistoryFileContent(*content));
+  Lsn begin;
+  for (const HistoryFileEntry& e : entries) {
+    chain.links.push_back({e.tli, begin});
+    begin = e.switchpoint;
+  }
+  chain.links.push_back({tli, begin});
+  return chain;
+}
+
+absl::StatusOr<SegmentFile> FindSegmentFile(const std::string& dir, const TimelineChain& chain,
+                                            uint64_t segno, uint64_t segment_size,
+                                            FileOps* ops) {
+  const uint64_t seg_end = (segno + 1) * segment_size;
+  for (auto it = chain.links.rbegin(); it != chain.links.rend(); ++it) {
+    if (it->begin.value() >= seg_end) continue;  // the timeline starts after this segment
+    // ... and ends before it when a later link began before this segment started.
+    if (it != chain.links.rbegin()) {
+      Lsn next_begin = std::prev(it)->begin;
+      if (next_begin.value() <= segno * segment_size) break;
+    }
+    for (bool partial : {false, true}) {
+      std::string name = partial ? PartialSegmentFileName(it->tli, segno, segment_size)
+                                 : SegmentFileName(it->tli, segno, segment_size);
+      std::string path = JoinPath(dir, name);
+      absl::StatusOr<uint64_t> size = ops->FileSize(path);
+      if (absl::IsNotFound(size.status())) continue;
+      if (!size.ok()) return size.status();
+      if (*size != segment_size) continue;  // a zero-fill interrupted by a crash
+      return SegmentFile{path, it->tli, partial};
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no WAL file for segment ",
+                                          SegmentFileName(chain.newest(), segno, segment_size),
+                                          " in ", dir));
+}
+
+WalFileFeeder::WalFileFeeder(std::string dir, uint64_t segment_size, FileOps* ops)
+    : dir_(std::move(dir)), segment_size_(segment_size), ops_(ops) {}
+
+absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_t max_bytes) {
+  const uint64_t pos = decoder->input_lsn().value();
+  if (pos >= limit.value()) return 0;
+  const uint64_t segno = pos / segment_size_;
+  if (file_ == nullptr || file_segno_ != segno) {
+    file_.reset();
+    ASSIGN_OR_RETURN(current_, FindSegmentFile(dir_, chain_, segno, segment_size_, ops_));
+    absl::StatusOr<std::unique_ptr<File>> f = ops_->Open(current_.path, FileOps::OpenMode::kRead);
+    if (absl::IsNotFound(f.status())) {
+      // Renamed from .partial to its final name between the lookup and the open.
+      ASSIGN_OR_RETURN(current_, FindSegmentFile(dir_, chain_, segno, segment_size_, ops_));
+      f = ops_->Open(current_.path, FileOps::OpenMode::kRead);
+    }
+    if (!f.ok()) return f.status();
+    file_ = std::move(*f);
+    file_segno_ = segno;
+  }
+  const uint64_t seg_end = (segno + 1) * segment_size_;
+  const uint64_t want = std::min<uint64_t>({max_bytes, limit.value() - pos, seg_end - pos});
+  buf_.resize(want);
+  ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos % segment_size_, want, buf_.data()));
+  if (got == 0) {
+    return absl::DataLossError(absl::StrCat(current_.path, " ends before ",
+                                            Lsn(pos).ToString()));
+  }
+  buf_.resize(got);
+  decoder->Feed(buf_);
+  return got;
+}
+
+}  // namespace walrep

@@ -1,0 +1,211 @@
+#include "replay/wal_replayer.h"
+
+#include "absl/strings/str_cat.h"
+#include "replay/logger.h"
+#include "replay/wal_decoder.h"
+#include "replay/wal_files.h"
+
+namespace walrep {
+namespace {
+
+// Bounds the lag bookkeeping; older samples are merged into the oldest kept one, which
+// can only make the reported lag larger, never hide it.
+constexpr size_t kMaxFlushSamples = 4096;
+
+}  // namespace
+
+WalReplayer::WalReplayer(Options options) : options_(std::move(options)) {
+  if (options_.file_ops == nullptr) options_.file_ops = DefaultFileOps();
+}
+
+void WalReplayer::Reset(Lsn from, Lsn prev) {
+  absl::MutexLock replay(&replay_mu_);
+  ResetLocked(from, prev, /*at_page=*/false);
+}
+
+void WalReplayer::ResetAtSegment(Lsn segment) {
+  absl::MutexLock replay(&replay_mu_);
+  ResetLocked(segment, Lsn(), /*at_page=*/true);
+}
+
+void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
+  WalDecoder::Options dopts;
+  dopts.segment_size = options_.segment_size;
+  dopts.retain = true;
+  decoder_ = std::make_unique<WalDecoder>(dopts);
+  if (at_page) {
+    decoder_->ResetAtPage(from);
+  } else {
+    decoder_->ResetAtRecord(from, prev);
+  }
+  feeder_ = std::make_unique<WalFileFeeder>(options_.dir, options_.segment_size,
+                                            options_.file_ops);
+  chain_tli_ = 0;
+  absl::MutexLock lock(&mu_);
+  apply_lsn_.store(from.value(), std::memory_order_release);
+  flushes_.clear();
+  cv_.SignalAll();
+}
+
+void WalReplayer::SetFailed(absl::Status status) { Fail(std::move(status)); }
+
+void WalReplayer::Fail(absl::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!failure_.ok()) return;
+    failure_ = std::move(status);
+    cv_.SignalAll();
+  }
+  ReplayLogger().error("replay stopped at {}: {}", apply_lsn().ToString(),
+                       std::string(failure().message()));
+  if (options_.on_advance) options_.on_advance();
+}
+
+absl::Status WalReplayer::failure() const {
+  absl::MutexLock lock(&mu_);
+  return failure_;
+}
+
+void WalReplayer::Start() {
+  if (thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void WalReplayer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void WalReplayer::Wake(Lsn lsn) {
+  absl::MutexLock lock(&mu_);
+  if (lsn.valid() && lsn.value() > apply_lsn_.load(std::memory_order_acquire)) {
+    if (flushes_.size() >= kMaxFlushSamples) flushes_.pop_back();
+    flushes_.emplace_back(lsn.value(), options_.now());
+  }
+  work_ = true;
+  cv_.SignalAll();
+}
+
+absl::Duration WalReplayer::lag() const {
+  absl::MutexLock lock(&mu_);
+  const uint64_t apply = apply_lsn_.load(std::memory_order_acquire);
+  if (options_.durable().value() <= apply) return absl::ZeroDuration();
+  for (const auto& [lsn, at] : flushes_) {
+    if (lsn > apply) return std::max(absl::ZeroDuration(), options_.now() - at);
+  }
+  return absl::ZeroDuration();
+}
+
+bool WalReplayer::WaitForApply(Lsn lsn, absl::Duration timeout) const {
+  absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (apply_lsn_.load(std::memory_order_acquire) < lsn.value() && failure_.ok()) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return apply_lsn_.load(std::memory_order_acquire) >= lsn.value();
+}
+
+void WalReplayer::Run() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      absl::Time deadline = absl::Now() + options_.tick;
+      while (!stop_ && !work_ && absl::Now() < deadline) cv_.WaitWithDeadline(&mu_, deadline);
+      if (stop_) return;
+      work_ = false;
+      if (!failure_.ok()) continue;
+    }
+    absl::MutexLock replay(&replay_mu_);
+    ReplayAvailable();
+  }
+}
+
+bool WalReplayer::ReplayInline(uint64_t max_bytes) {
+  if (!failure().ok()) return false;
+  const Lsn durable = options_.durable();
+  if (durable.value() > apply_lsn().value() + max_bytes) return false;
+  if (!replay_mu_.TryLock()) return false;
+  bool ok = ReplayAvailable();
+  replay_mu_.Unlock();
+  return ok && apply_lsn() >= durable;
+}
+
+bool WalReplayer::ReplayAvailable() {
+  // Load the flush position before the timeline: the writer switches the timeline before
+  // it flushes anything on it, so this never pairs new WAL with the old timeline's files.
+  if (decoder_ == nullptr) return true;  // Reset() was never called: nothing to read from
+  Lsn durable = options_.durable();
+  if (durable <= apply_lsn()) return true;
+  const TimelineId tli = options_.timeline();
+  if (tli != chain_tli_) {
+    absl::StatusOr<TimelineChain> chain = LoadTimelineChain(options_.dir, tli, options_.file_ops);
+    if (!chain.ok()) {
+      Fail(absl::Status(chain.status().code(),
+                        absl::StrCat("replay cannot read the timeline history: ",
+                                     chain.status().message())));
+      return false;
+    }
+    feeder_->set_chain(*chain);
+    chain_tli_ = tli;
+  }
+  WalDecoder& decoder = *decoder_;
+  WalFileFeeder& feeder = *feeder_;
+  uint64_t batch = 0;
+  for (;;) {
+    WalRecord rec;
+    WalDecoder::Result r = decoder.Next(&rec);
+    if (r == WalDecoder::Result::kRecord) {
+      absl::Status st = options_.handler ? options_.handler->Apply(rec) : absl::OkStatus();
+      if (!st.ok()) {
+        Fail(absl::Status(st.code(), absl::StrCat("replay of the record at ", rec.lsn.ToString(),
+                                                  " failed: ", st.message())));
+        return false;
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        apply_lsn_.store(rec.end.value(), std::memory_order_release);
+        while (!flushes_.empty() && flushes_.front().first <= rec.end.value()) flushes_.pop_front();
+        cv_.SignalAll();
+      }
+      if (++batch % 256 == 0 && options_.on_advance) options_.on_advance();
+      continue;
+    }
+    if (r == WalDecoder::Result::kStop) {
+      Fail(absl::DataLossError(absl::StrCat(
+          "WAL at ", decoder.stop_lsn().ToString(), " failed verification after it was fsynced (",
+          WalStopName(decoder.stop()), ": ", decoder.stop_message(), "); replay stopped at ",
+          apply_lsn().ToString())));
+      return false;
+    }
+    // kNeedMore: read on, up to what is durable now.
+    absl::StatusOr<size_t> n = feeder.Pull(&decoder, durable);
+    if (!n.ok()) {
+      absl::StatusCode code = absl::IsNotFound(n.status()) ? absl::StatusCode::kDataLoss
+                                                            : n.status().code();
+      Fail(absl::Status(code, absl::StrCat("replay cannot read WAL at ",
+                                           decoder.input_lsn().ToString(), ": ",
+                                           n.status().message())));
+      return false;
+    }
+    if (*n > 0) continue;
+    // At the durable position. More may have been flushed meanwhile.
+    Lsn now_durable = options_.durable();
+    if (now_durable > durable && options_.timeline() == tli) {
+      durable = now_durable;
+      continue;
+    }
+    break;
+  }
+  if (options_.on_advance) options_.on_advance();
+  return true;
+}
+
+}  // namespace walrep
