@@ -2,16 +2,10 @@
 
 #include <cstring>
 
-#include "absl/strings/str_format.h"
 
 namespace walrep {
 namespace {
 
-constexpr const char* kRmgrNames[] = {
-    "XLOG",  "Transaction", "Storage", "CLOG",  "Database", "Tablespace", "MultiXact",
-    "RelMap", "Standby",    "Heap2",   "Heap",  "Btree",    "Hash",       "Gin",
-    "Gist",  "Sequence",    "SPGist",  "BRIN",  "CommitTs", "ReplicationOrigin",
-    "Generic", "LogicalMessage"};
 
 // xact.h: the operation is in the high bits of xl_info.
 constexpr uint8_t kXactOpMask = 0x70;
@@ -31,10 +25,6 @@ int64_t Le64(const char* p) {
 
 }  // namespace
 
-std::string RmgrName(uint8_t rmid) {
-  if (rmid < sizeof(kRmgrNames) / sizeof(kRmgrNames[0])) return kRmgrNames[rmid];
-  return absl::StrFormat("custom%03u", rmid);
-}
 
 absl::Time FromPostgresTimestamp(int64_t us) {
   return absl::FromUnixSeconds(946684800) + absl::Microseconds(us);

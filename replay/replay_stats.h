@@ -15,12 +15,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "replay/replay_handler.h"
+#include "replay/rmgr_names.h"
 
 namespace walrep {
-
-// Resource manager names as PostgreSQL 15 prints them (pg_waldump), by id; custom
-// managers (128-255) are "custom<id>".
-std::string RmgrName(uint8_t rmid);
 
 // PostgreSQL timestamps are microseconds since 2000-01-01 00:00:00 UTC.
 absl::Time FromPostgresTimestamp(int64_t us);

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "tools/waldump/rmgr_names.h"
+#include "replay/rmgr_names.h"
 
 namespace walrep::waldump {
 namespace {

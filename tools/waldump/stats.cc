@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "tools/waldump/rmgr_names.h"
+#include "replay/rmgr_names.h"
 
 namespace walrep::waldump {
 namespace {

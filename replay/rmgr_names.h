@@ -4,13 +4,13 @@
 // xl_info each one looks at), so output can be compared with pg_waldump line by line.
 //
 // Pure functions over constant tables; thread-safe.
-#ifndef WALREP_TOOLS_WALDUMP_RMGR_NAMES_H_
-#define WALREP_TOOLS_WALDUMP_RMGR_NAMES_H_
+#ifndef WALREP_REPLAY_RMGR_NAMES_H_
+#define WALREP_REPLAY_RMGR_NAMES_H_
 
 #include <cstdint>
 #include <string>
 
-namespace walrep::waldump {
+namespace walrep {
 
 // Ids 0..21 are PostgreSQL 15's built-in managers.
 inline constexpr uint8_t kMaxBuiltinRmgrId = 21;
@@ -31,6 +31,6 @@ const char* RmgrIdentify(uint8_t rmid, uint8_t info);
 // RmgrIdentify, or pg_waldump's "UNKNOWN (x)" with the rmgr's four info bits in hex.
 std::string RecordTypeName(uint8_t rmid, uint8_t info);
 
-}  // namespace walrep::waldump
+}  // namespace walrep
 
-#endif  // WALREP_TOOLS_WALDUMP_RMGR_NAMES_H_
+#endif  // WALREP_REPLAY_RMGR_NAMES_H_

@@ -1,8 +1,8 @@
-#include "tools/waldump/rmgr_names.h"
+#include "replay/rmgr_names.h"
 
 #include "gtest/gtest.h"
 
-namespace walrep::waldump {
+namespace walrep {
 namespace {
 
 TEST(RmgrNamesTest, BuiltinNamesInIdOrder) {
@@ -91,4 +91,4 @@ TEST(RmgrNamesTest, CommitTsAndOriginLookAtTheWholeByte) {
 }
 
 }  // namespace
-}  // namespace walrep::waldump
+}  // namespace walrep

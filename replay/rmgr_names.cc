@@ -1,8 +1,8 @@
-#include "tools/waldump/rmgr_names.h"
+#include "replay/rmgr_names.h"
 
 #include "absl/strings/str_format.h"
 
-namespace walrep::waldump {
+namespace walrep {
 namespace {
 
 // xl_info's low four bits belong to the WAL machinery (XLR_INFO_MASK), the high four to
@@ -170,4 +170,4 @@ std::string RecordTypeName(uint8_t rmid, uint8_t info) {
   return absl::StrFormat("UNKNOWN (%x)", info & ~kXlrInfoMask & 0xFF);
 }
 
-}  // namespace walrep::waldump
+}  // namespace walrep
