@@ -29,8 +29,8 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051", "host:port of the gRPC co
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9188",
           "host:port serving Prometheus text at /metrics (empty disables it).");
 ABSL_FLAG(std::string, engine, "none",
-          "Apply engine: none (WAL archive, records verified) or postgres (a supervised "
-          "hot standby in <data_dir>/pgdata).");
+          "Apply engine: none (a WAL archive; every record read back and verified). "
+          "postgres (a supervised hot standby) is not available yet and is refused.");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token; when set every RPC needs "
           "'authorization: Bearer <token>'. Required for non-loopback --grpc_listen.");
