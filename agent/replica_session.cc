@@ -196,10 +196,12 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
     ctx_->status->SetError("");
     next_status_ = absl::Now();  // report our position right away
     uint64_t batch = 0;
+    if (ctx_->replayer) feedback_seen_ = ctx_->replayer->feedback_requests();
     for (;;) {
       if (stop_->load()) return StopCleanly(conn);
       absl::Time now = absl::Now();
       if (now >= next_status_) RETURN_IF_ERROR(FlushAndReport(conn, true));
+      RETURN_IF_ERROR(ReportApplyIfRequested(conn));
       absl::Time deadline = std::min(next_status_, absl::Now() + kStopPoll);
       ASSIGN_OR_RETURN(auto msg, conn.ReadMessage(deadline));
       if (!msg) continue;
@@ -256,14 +258,26 @@ absl::Status ReplicaSession::FlushAndReport(PgConnection& conn, bool force_repor
   // after a crash, recovery finds at least this much again, so it may be reported.
   const bool advanced = w->flush_lsn() != reported_flush_;
   reported_flush_ = w->flush_lsn();
-  // A small batch (a commit) is replayed here, before the status update, so that the
-  // update carries it as applied: a remote_apply commit then costs one round trip, as
-  // with a PostgreSQL standby, instead of waiting for the next interval. Large batches
-  // (catch-up) are left to the replay thread so they do not delay the acknowledgement.
-  if (advanced && ctx_->replayer) ctx_->replayer->ReplayInline(kInlineReplayBytes);
   if (advanced || force_report) RETURN_IF_ERROR(SendStatus(conn, false));
-  if (advanced && ctx_->replayer) ctx_->replayer->Wake(reported_flush_);
-  return absl::OkStatus();
+  if (advanced && ctx_->replayer) {
+    // After the acknowledgement, not before: a synchronous commit waits on the flush.
+    // A small batch (a commit) is replayed right here, without a thread hand-off; large
+    // ones (catch-up) are left to the replay thread so the stream keeps flowing.
+    ctx_->replayer->ReplayInline(kInlineReplayBytes);
+    ctx_->replayer->Wake(reported_flush_);
+  }
+  return ReportApplyIfRequested(conn);
+}
+
+absl::Status ReplicaSession::ReportApplyIfRequested(PgConnection& conn) {
+  // A commit replayed whose session waits for it (remote_apply): tell the primary now,
+  // as PostgreSQL's startup process makes its walreceiver reply, instead of at the next
+  // interval. Other commits cost no extra message.
+  if (ctx_->replayer == nullptr) return absl::OkStatus();
+  const uint64_t requests = ctx_->replayer->feedback_requests();
+  if (requests == feedback_seen_) return absl::OkStatus();
+  feedback_seen_ = requests;
+  return SendStatus(conn, false);
 }
 
 absl::Status ReplicaSession::SendStatus(PgConnection& conn, bool reply_requested) {

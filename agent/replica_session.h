@@ -74,6 +74,8 @@ class ReplicaSession {
   // flushed (interval timer, reply requested).
   absl::Status FlushAndReport(PgConnection& conn, bool force_report);
   absl::Status SendStatus(PgConnection& conn, bool reply_requested);
+  // Sends a status update when the replay loop applied a commit that waits for it.
+  absl::Status ReportApplyIfRequested(PgConnection& conn);
   // After the primary's CopyDone: reads the end-of-timeline result. Returns the next
   // timeline and switch point, or Unavailable when the primary is shutting down.
   absl::StatusOr<std::pair<TimelineId, Lsn>> FinishCopy(PgConnection& conn, bool sent_copy_done);
@@ -86,6 +88,7 @@ class ReplicaSession {
   bool streamed_ = false;
   uint64_t system_id_ = 0;
   Lsn reported_flush_;   // the writer's flush position in the last status update
+  uint64_t feedback_seen_ = 0;  // WalReplayer::feedback_requests() last reported
   absl::Time next_status_;
 };
 

@@ -64,11 +64,15 @@ class WalReplayer {
   // The flush position moved to `lsn` (at the current time): replay has work.
   void Wake(Lsn lsn = Lsn());
   // Replays on the caller's thread what is durable now, when that is at most
-  // `max_bytes` and the replay thread is not busy: the receiver calls it after a flush,
-  // so that the status update it sends next already carries the new apply position (a
-  // `synchronous_commit = remote_apply` commit then waits one round trip, not a tick).
-  // Returns whether apply reached the durable position.
+  // `max_bytes` and the replay thread is not busy: the receiver calls it right after it
+  // acknowledged a flush, so that a commit waiting for apply feedback is replayed without
+  // a thread hand-off. Returns whether apply reached the durable position.
   bool ReplayInline(uint64_t max_bytes);
+  // How many commit records asking for apply feedback (XACT_COMPLETION_APPLY_FEEDBACK:
+  // the committing session waits with synchronous_commit = remote_apply) have been
+  // replayed. When it moves, the receiver sends a status update at once, as PostgreSQL's
+  // startup process makes the walreceiver reply.
+  uint64_t feedback_requests() const { return feedback_requests_.load(std::memory_order_acquire); }
 
   Lsn apply_lsn() const { return Lsn(apply_lsn_.load(std::memory_order_acquire)); }
   // OK unless replay stopped on damaged WAL (DataLoss) or an I/O error.
@@ -87,6 +91,7 @@ class WalReplayer {
 
   Options options_;
   std::atomic<uint64_t> apply_lsn_{0};
+  std::atomic<uint64_t> feedback_requests_{0};
 
   // The reading side, used by whichever thread replays (the replay thread, or the
   // receiver in ReplayInline); the decoder stays positioned at apply_lsn between calls.
