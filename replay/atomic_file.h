@@ -17,8 +17,9 @@
 namespace walrep {
 
 // Replaces `path` with `contents` durably. The temporary file is "<path>.tmp"; on failure
-// it is removed (best effort) and the old contents of `path` are untouched. Errors are
-// Internal with the path and the strerror text.
+// it is removed (best effort) and the old contents of `path` are untouched. Errors name
+// the path and carry the code of the errno (errno_status.h): a full disk is
+// ResourceExhausted, an I/O error Internal.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,
                                  FileOps* ops = DefaultFileOps());
 
@@ -26,7 +27,8 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
 absl::Status FsyncDir(const std::string& dir, FileOps* ops = DefaultFileOps());
 
 // Reads a whole file of at most `max_bytes`. NotFound when it does not exist; DataLoss
-// (with the path) when it is larger than `max_bytes`; Internal on I/O errors.
+// (with the path) when it is larger than `max_bytes`; else the errno's code (Internal
+// for I/O errors).
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes,
                                           FileOps* ops = DefaultFileOps());
 

@@ -32,7 +32,7 @@ TEST(AtomicFileTest, FailedWriteKeepsOldContentsAndCleansUp) {
   FaultInjectingFileOps ops;
   ops.FailAfter(FaultInjectingFileOps::Op::kWrite, 0, ENOSPC);
   absl::Status s = WriteFileAtomically(path, "new", &ops);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.message(), HasSubstr("no space left on device"));
   EXPECT_THAT(s.message(), HasSubstr(path));
   EXPECT_EQ(testing::ReadAll(path), "old");

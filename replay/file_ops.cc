@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace walrep {
@@ -148,17 +146,6 @@ class PosixFileOps final : public FileOps {
 };
 
 }  // namespace
-
-absl::Status ErrnoStatus(absl::string_view op, absl::string_view path, int err) {
-  char buf[256];
-  // GNU strerror_r returns the message pointer (possibly not buf).
-  std::string text = ::strerror_r(err, buf, sizeof(buf));
-  // Lower-cased so messages read uniformly ("no space left on device").
-  absl::AsciiStrToLower(&text);
-  std::string msg = absl::StrCat(op, " ", path, ": ", text, " (errno ", err, ")");
-  if (err == ENOENT) return absl::NotFoundError(msg);
-  return absl::InternalError(msg);
-}
 
 FileOps* DefaultFileOps() {
   static FileOps* const ops = new PosixFileOps();

@@ -14,12 +14,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "replay/errno_status.h"
 
 namespace walrep {
 
-// Internal status "<op> <path>: <strerror, lower-cased> (errno N)". ENOENT maps to
-// NotFound so callers can tell "absent" from "broken"; everything else is Internal.
-absl::Status ErrnoStatus(absl::string_view op, absl::string_view path, int err);
+// Every error an implementation returns for a failed system call is ErrnoStatus(...)
+// (errno_status.h): one table of codes for the whole project.
 
 // An open file. Destroying it closes the descriptor without syncing.
 class File {

@@ -265,7 +265,7 @@ TEST_F(WalWriterTest, StickyFailureOnEnospcWrite) {
   ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
   ops.FailAfter(Op::kWrite, 0, ENOSPC);
   absl::Status s = AppendRange(*w, Lsn(kSeg), 10);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.message(), HasSubstr("no space left on device"));
   EXPECT_THAT(s.message(), HasSubstr(PartialSegmentFileName(1, 1, kSeg)));
   EXPECT_EQ(w->Flush(), s);
