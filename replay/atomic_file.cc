@@ -7,13 +7,6 @@
 
 namespace walrep {
 
-std::string DirName(absl::string_view path) {
-  size_t slash = path.rfind('/');
-  if (slash == absl::string_view::npos) return ".";
-  if (slash == 0) return "/";
-  return std::string(path.substr(0, slash));
-}
-
 absl::Status FsyncDir(const std::string& dir, FileOps* ops) { return ops->SyncDir(dir); }
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents,

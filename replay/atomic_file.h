@@ -32,9 +32,6 @@ absl::Status FsyncDir(const std::string& dir, FileOps* ops = DefaultFileOps());
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes,
                                           FileOps* ops = DefaultFileOps());
 
-// The directory part of `path` ("." when it has none).
-std::string DirName(absl::string_view path);
-
 }  // namespace walrep
 
 #endif  // WALREP_REPLAY_ATOMIC_FILE_H_

@@ -81,6 +81,7 @@ class PosixFileOps final : public FileOps {
       case OpenMode::kRead: flags |= O_RDONLY; break;
       case OpenMode::kReadWrite: flags |= O_RDWR; break;
       case OpenMode::kCreateTruncate: flags |= O_RDWR | O_CREAT | O_TRUNC; break;
+      case OpenMode::kCreateExclusive: flags |= O_RDWR | O_CREAT | O_EXCL; break;
     }
     int fd;
     do {
@@ -156,6 +157,22 @@ std::string JoinPath(absl::string_view dir, absl::string_view name) {
   if (dir.empty()) return std::string(name);
   if (dir.back() == '/') return absl::StrCat(dir, name);
   return absl::StrCat(dir, "/", name);
+}
+
+std::string DirName(absl::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) return ".";
+  if (slash == 0) return "/";
+  return std::string(path.substr(0, slash));
+}
+
+absl::Status CreateDirDurably(const std::string& dir, FileOps* ops) {
+  // Any answer but NotFound means something is there; CreateDir checks what.
+  const bool absent = absl::IsNotFound(ops->FileSize(dir).status());
+  absl::Status s = ops->CreateDir(dir);
+  if (!s.ok() || !absent) return s;
+  return ops->SyncDir(DirName(dir));
 }
 
 }  // namespace walrep

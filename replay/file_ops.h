@@ -42,6 +42,9 @@ class FileOps {
     kRead,            // existing file, read-only
     kReadWrite,       // existing file, read-write
     kCreateTruncate,  // create (0600) or truncate, read-write
+    // create (0600), read-write; AlreadyExists when anything, a symlink included, is
+    // at the name already (O_EXCL)
+    kCreateExclusive,
   };
 
   virtual ~FileOps() = default;
@@ -51,7 +54,8 @@ class FileOps {
   virtual absl::Status Remove(const std::string& path) = 0;
   // fsync of a directory, so that creations and renames in it are durable.
   virtual absl::Status SyncDir(const std::string& dir) = 0;
-  // mkdir (0700); OK when the directory already exists.
+  // mkdir (0700); OK when the directory already exists. The new entry is not durable
+  // until its parent is synced: data-directory code uses CreateDirDurably().
   virtual absl::Status CreateDir(const std::string& dir) = 0;
   // Names of the entries of `dir` (without "." and ".."), unsorted.
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) = 0;
@@ -64,6 +68,16 @@ FileOps* DefaultFileOps();
 
 // Joins a directory and a file name with exactly one '/'.
 std::string JoinPath(absl::string_view dir, absl::string_view name);
+
+// The directory part of `path` ("." when it has none; trailing slashes are not part of
+// the last component: "a/b/" -> "a").
+std::string DirName(absl::string_view path);
+
+// CreateDir, and when it made the directory, SyncDir of the parent, so the new entry
+// survives a crash together with whatever is later fsynced inside it (PostgreSQL's
+// fsync_parent_path). A directory that exists already is left as it is: its parent may
+// be one the agent can search but not open (a 0711 home directory).
+absl::Status CreateDirDurably(const std::string& dir, FileOps* ops = DefaultFileOps());
 
 }  // namespace walrep
 

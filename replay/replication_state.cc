@@ -144,7 +144,7 @@ absl::StatusOr<TimelineId> ParseTimelineFile(absl::string_view content) {
 ReplicationStateStore::ReplicationStateStore(std::string data_dir, FileOps* ops)
     : dir_(JoinPath(data_dir, "replication")), ops_(ops) {}
 
-absl::Status ReplicationStateStore::Init() { return ops_->CreateDir(dir_); }
+absl::Status ReplicationStateStore::Init() { return CreateDirDurably(dir_, ops_); }
 
 absl::StatusOr<std::optional<uint64_t>> ReplicationStateStore::LoadSystemId() const {
   return Load<uint64_t>(JoinPath(dir_, "system_id"), ops_, &ParseSystemIdFile);

@@ -54,17 +54,20 @@ class ReplicationStateStore {
  public:
   explicit ReplicationStateStore(std::string data_dir, FileOps* ops = DefaultFileOps());
 
-  // Creates <data_dir>/replication/ (data_dir itself must exist).
+  // Creates <data_dir>/replication/ (data_dir itself must exist), durably: a new
+  // directory is synced into data_dir.
   absl::Status Init();
 
   // Loaders return nullopt when the file does not exist, DataLoss (message starts with
-  // the path) when it is corrupt, Internal on I/O errors.
+  // the path) when it is corrupt, else the errno's code (errno_status.h).
   absl::StatusOr<std::optional<uint64_t>> LoadSystemId() const;
   absl::StatusOr<std::optional<TimelineId>> LoadTimeline() const;
   absl::StatusOr<std::optional<ReplicationState>> LoadState() const;
 
-  // Stores write-temp, fsync, rename, fsync dir. InvalidArgument for values the parser
-  // would reject (system id 0, timeline 0).
+  // Stores write-temp, fsync, rename, fsync dir. A failed step is returned, never
+  // ignored: before the rename the previous file stays; after it (the directory fsync)
+  // the new file is in place but not known to be durable. InvalidArgument for values
+  // the parser would reject (system id 0, timeline 0).
   absl::Status StoreSystemId(uint64_t system_id);
   absl::Status StoreTimeline(TimelineId tli);
   absl::Status StoreState(const ReplicationState& state);

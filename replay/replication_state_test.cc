@@ -104,8 +104,61 @@ TEST(ReplicationStateStoreTest, FailedStoreKeepsPreviousState) {
   ops.FailAfter(FaultInjectingFileOps::Op::kSync, 0, ENOSPC);
   absl::Status failed =
       store.StoreState(ReplicationState{ReplicationRole::kPrimary, Lsn(0x200), 2});
+  EXPECT_EQ(failed.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(failed.message(), HasSubstr("no space left on device"));
   EXPECT_EQ(**store.LoadState(), s);
+}
+
+// Every step of the state file's write-temp, fsync, rename, fsync-dir is checked: an
+// fsync or rename that fails is reported to the caller, the old state stays readable and
+// no temporary is left behind.
+TEST(ReplicationStateStoreTest, FailedFsyncOrRenameOfTheStateFileIsReported) {
+  using Op = FaultInjectingFileOps::Op;
+  for (Op op : {Op::kSync, Op::kRename}) {
+    TempDir dir;
+    FaultInjectingFileOps ops;
+    ReplicationStateStore store(dir.path(), &ops);
+    ASSERT_TRUE(store.Init().ok());
+    const ReplicationState old_state{ReplicationRole::kReplica, Lsn(0x100), 1};
+    ASSERT_TRUE(store.StoreState(old_state).ok());
+    ops.FailAfter(op, 0, EIO);
+    absl::Status s =
+        store.StoreState(ReplicationState{ReplicationRole::kPrimary, Lsn(0x200), 2});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+    EXPECT_THAT(s.message(), HasSubstr(dir.Join("replication/state.tmp")));
+    EXPECT_THAT(s.message(), HasSubstr("input/output error (errno 5)"));
+    ops.Clear();
+    EXPECT_EQ(**store.LoadState(), old_state);
+    EXPECT_EQ(testing::List(dir.Join("replication")), std::vector<std::string>{"state"});
+  }
+}
+
+TEST(ReplicationStateStoreTest, FailedDirectoryFsyncAfterTheRenameIsReported) {
+  TempDir dir;
+  FaultInjectingFileOps ops;
+  ReplicationStateStore store(dir.path(), &ops);
+  ASSERT_TRUE(store.Init().ok());
+  ops.FailAfter(FaultInjectingFileOps::Op::kSyncDir, 0, EIO);
+  absl::Status s = store.StoreTimeline(3);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_THAT(s.message(), HasSubstr("fsync directory " + dir.Join("replication")));
+  // The rename happened; what is unknown is only whether it survives a crash.
+  ops.Clear();
+  EXPECT_EQ(**store.LoadTimeline(), 3u);
+}
+
+TEST(ReplicationStateStoreTest, InitSyncsTheNewDirectoryIntoTheDataDirectory) {
+  TempDir dir;
+  FaultInjectingFileOps ops;
+  ops.FailAfter(FaultInjectingFileOps::Op::kSyncDir, 0, EIO);
+  ReplicationStateStore store(dir.path(), &ops);
+  absl::Status s = store.Init();
+  EXPECT_THAT(s.message(), HasSubstr("fsync directory " + dir.path() + ":"));
+  EXPECT_EQ(ops.calls(FaultInjectingFileOps::Op::kSyncDir), 1);
+  // Once it exists, a restart does not sync the data directory again.
+  ops.Clear();
+  ASSERT_TRUE(store.Init().ok());
+  EXPECT_EQ(ops.calls(FaultInjectingFileOps::Op::kSyncDir), 1);
 }
 
 }  // namespace
