@@ -182,8 +182,13 @@ class WalDecoder {
   // Start of the last record returned (the next record's expected xl_prev).
   Lsn last_start() const { return prev_; }
   WalStop stop() const { return stop_; }
-  // Where the stop was found (the page or record at fault).
+  // Where the WAL ends or broke: the page or the record at fault (for a record cut off
+  // by a zero page, the record's start).
   Lsn stop_lsn() const { return stop_lsn_; }
+  // How far input was consumed when decoding stopped: the byte at which the fault was
+  // detected (a page header, or the end of a record whose CRC failed). It tells which
+  // file the evidence is in, which stop_lsn() may not (a record crossing files).
+  Lsn consumed_lsn() const { return Lsn(pos_); }
   const std::string& stop_message() const { return stop_message_; }
   // The first long header's system identifier (0 before one was seen).
   uint64_t system_id() const { return system_id_; }

@@ -107,8 +107,12 @@ absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
       if (*n == 0) break;
       continue;
     }
-    // kStop. Which file holds the place it stopped?
-    const uint64_t stop_seg = SegmentNumber(decoder.stop_lsn(), segment_size);
+    // kStop. Which file holds the evidence? A record crossing from a sealed segment
+    // into the newest .partial, cut off there, is the torn tail, not damage.
+    const uint64_t detected = decoder.consumed_lsn().value();
+    const uint64_t stop_seg =
+        SegmentNumber(Lsn(detected > 0 && detected % kWalPageSize == 0 ? detected - 1 : detected),
+                      segment_size);
     absl::StatusOr<SegmentFile> at = FindSegmentFile(dir, chain, stop_seg, segment_size, ops);
     const bool sealed = at.ok() && !at->partial;
     if (!sealed) {
