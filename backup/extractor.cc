@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "backup/incomplete.h"
+#include "replay/errno_status.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
@@ -53,17 +54,6 @@ absl::Status NotEmptyError(absl::string_view dir) {
       absl::StrCat("directory \"", dir, "\" exists but is not empty"));
 }
 
-absl::Status FsyncParentOf(const std::string& dir) {
-  size_t slash = dir.find_last_of('/');
-  std::string parent(slash == 0 || slash == std::string::npos
-                         ? absl::string_view("/")
-                         : absl::string_view(dir).substr(0, slash));
-  int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", parent);
-  UniqueFd owner(fd);
-  return FsyncFd(fd, parent);
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> TablespaceOidFromArchiveName(absl::string_view archive_name) {
@@ -83,6 +73,7 @@ absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(Extract
                                                                          FileObserver* observer) {
   if (options.target_dir.empty()) return absl::InvalidArgumentError("empty target directory");
   if (options.write_buffer_size == 0) options.write_buffer_size = 4096;
+  if (options.file_ops == nullptr) options.file_ops = DefaultFileOps();
   std::map<std::string, std::string> mapping;
   for (const auto& [from, to] : options.tablespace_mapping) {
     if (!absl::StartsWith(from, "/") || !absl::StartsWith(to, "/")) {
@@ -101,8 +92,9 @@ absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(Extract
   ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd.get(), target));
   if (!empty) return NotEmptyError(target);
   // First thing written, so that nothing of a half-done backup exists without it.
-  RETURN_IF_ERROR(CreateIncompleteMarker(fd.get(), target));
-  if (created) RETURN_IF_ERROR(FsyncParentOf(target));
+  FileOps* ops = x->options_.file_ops;
+  RETURN_IF_ERROR(CreateIncompleteMarker(target, ops));
+  if (created) RETURN_IF_ERROR(ops->SyncDir(DirName(target)));
   x->roots_.push_back(Root{target, "", std::move(fd)});
   x->buffer_ = std::make_unique<char[]>(x->options_.write_buffer_size);
   return x;
@@ -136,13 +128,14 @@ absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
   }
   std::string local = MappedLocation(server_location);
   // Listed in the target's marker before it is touched, so ClearIncomplete can find it.
-  RETURN_IF_ERROR(RecordTablespaceInMarker(roots_[0].fd.get(), local, roots_[0].path));
+  FileOps* ops = options_.file_ops;
+  RETURN_IF_ERROR(RecordTablespaceInMarker(roots_[0].path, local, ops));
   bool created = false;
   ASSIGN_OR_RETURN(UniqueFd fd, OpenOrCreateDir(local, &created));
   ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd.get(), local));
   if (!empty) return NotEmptyError(local);
-  RETURN_IF_ERROR(CreateIncompleteMarker(fd.get(), local));
-  if (created) RETURN_IF_ERROR(FsyncParentOf(local));
+  RETURN_IF_ERROR(CreateIncompleteMarker(local, ops));
+  if (created) RETURN_IF_ERROR(ops->SyncDir(DirName(local)));
   roots_.push_back(Root{local, absl::StrCat("pg_tblspc/", oid, "/"), std::move(fd)});
   tablespace_dirs_[oid] = local;
   if (local != CanonicalDir(server_location)) relocated_ = true;
@@ -237,7 +230,7 @@ absl::Status BackupExtractor::CreateSymlink(const std::vector<std::string>& part
                    WalkDirs(roots_[0].fd.get(), absl::MakeConstSpan(parts).subspan(0, 1),
                             /*create=*/true, display));
   if (symlinkat(local.c_str(), parent.get(), parts[1].c_str()) != 0) {
-    return ErrnoStatus(errno, "symlink", display);
+    return ErrnoStatus("symlink", display, errno);
   }
   return absl::OkStatus();
 }
@@ -251,7 +244,7 @@ absl::Status BackupExtractor::StartFile(const std::vector<std::string>& parts,
   // O_EXCL|O_NOFOLLOW: never write through a link or over something already extracted.
   int fd = openat(parent.get(), parts.back().c_str(),
                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, "create", display);
+  if (fd < 0) return ErrnoStatus("create", display, errno);
   file_ = UniqueFd(fd);
   file_display_ = display;
   buffer_fill_ = 0;
@@ -270,7 +263,7 @@ absl::Status BackupExtractor::FlushBuffer() {
     ssize_t n = write(file_.get(), pending.data(), pending.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "write", file_display_);
+      return ErrnoStatus("write", file_display_, errno);
     }
     pending.remove_prefix(static_cast<size_t>(n));
   }
@@ -334,7 +327,7 @@ absl::Status BackupExtractor::SyncAll() {
     }
     int fd =
         openat(cached_parent.get(), e.components.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, "open", display);
+    if (fd < 0) return ErrnoStatus("open", display, errno);
     UniqueFd file(fd);
     RETURN_IF_ERROR(FsyncFd(fd, display));
   }
@@ -353,7 +346,7 @@ absl::Status BackupExtractor::MarkComplete() {
   if (!synced_) return absl::FailedPreconditionError("MarkComplete before SyncAll");
   // Tablespaces first: the target's marker is what says the backup as a whole is unusable.
   for (size_t i = roots_.size(); i-- > 0;) {
-    RETURN_IF_ERROR(RemoveIncompleteMarker(roots_[i].fd.get(), roots_[i].path));
+    RETURN_IF_ERROR(RemoveIncompleteMarker(roots_[i].path, options_.file_ops));
   }
   return absl::OkStatus();
 }

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "backup/path_safety.h"
+#include "replay/file_ops.h"
 #include "wire/tar_reader.h"
 
 namespace walrep {
@@ -52,6 +53,9 @@ struct ExtractorOptions {
   // Primary's tablespace path → local path, like pg_basebackup -T. Both absolute.
   std::map<std::string, std::string> tablespace_mapping;
   size_t write_buffer_size = 256 * 1024;
+  // The incomplete markers' writes and the fsyncs of the roots' parents go through it
+  // (tests inject faults); archive members are written by directory fd (see above).
+  FileOps* file_ops = DefaultFileOps();
 };
 
 // "base.tar" → "" (the main archive), "<oid>.tar" → "<oid>"; anything else (compressed

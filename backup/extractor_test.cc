@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backup/incomplete.h"
+#include "replay/fault_file_ops.h"
 #include "wire/testing/tar_builder.h"
 #include "gtest/gtest.h"
 #include "wire/tar_reader.h"
@@ -67,6 +68,7 @@ class ExtractorTest : public ::testing::Test {
     options.target_dir = target_;
     options.tablespace_mapping = std::move(mapping);
     options.write_buffer_size = buffer;
+    options.file_ops = ops_;
     return BackupExtractor::Create(options, &observer_);
   }
 
@@ -87,6 +89,7 @@ class ExtractorTest : public ::testing::Test {
 
   std::string base_, target_;
   RecordingObserver observer_;
+  FileOps* ops_ = DefaultFileOps();
 };
 
 TEST_F(ExtractorTest, ExtractsSyncsAndCompletes) {
@@ -274,6 +277,39 @@ TEST_F(ExtractorTest, ClearIncompleteRemovesBackupAndItsTablespaces) {
   EXPECT_EQ(ClearIncomplete(outside).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Exists(outside + "/precious"));
   EXPECT_FALSE(*IsIncompleteWalrepBackup(base_ + "/missing"));
+}
+
+// The marker is what keeps a half-done backup from passing for a data directory, so a
+// failure to make it (or its removal) durable is an error of the backup, never ignored.
+TEST_F(ExtractorTest, MarkerWritesAndTheirFsyncsAreChecked) {
+  using Op = FaultInjectingFileOps::Op;
+  FaultInjectingFileOps ops;
+  ops_ = &ops;
+  ops.FailAfter(Op::kSync, 0, EIO);
+  auto x = Make();
+  EXPECT_EQ(x.status().code(), absl::StatusCode::kInternal) << x.status();
+  EXPECT_TRUE(absl::StrContains(x.status().message(),
+                                absl::StrCat("fsync ", target_, "/", kIncompleteMarkerName)))
+      << x.status();
+  ASSERT_TRUE(ClearIncomplete(target_).ok());
+
+  ops.Clear();
+  ops.FailAfter(Op::kWrite, 0, ENOSPC);
+  EXPECT_EQ(Make().status().code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(ClearIncomplete(target_).ok());
+
+  // Created target: the marker's directory, then the target's parent.
+  ops.Clear();
+  ASSERT_EQ(rmdir(target_.c_str()), 0);
+  const int before = ops.calls(Op::kSyncDir);
+  x = Make();
+  ASSERT_TRUE(x.ok()) << x.status();
+  EXPECT_EQ(ops.calls(Op::kSyncDir), before + 2);
+  ASSERT_TRUE((*x)->SyncAll().ok());
+  ops.FailAfter(Op::kSyncDir, 0, EIO);
+  absl::Status done = (*x)->MarkComplete();
+  EXPECT_EQ(done.code(), absl::StatusCode::kInternal) << done;
+  EXPECT_TRUE(absl::StrContains(done.message(), "fsync directory " + target_)) << done;
 }
 
 TEST(TablespaceOidFromArchiveNameTest, Names) {

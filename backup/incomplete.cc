@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "backup/path_safety.h"
+#include "replay/errno_status.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
@@ -21,38 +23,40 @@ constexpr absl::string_view kTablespacePrefix = "tablespace ";
 // A marker lists a handful of tablespaces; anything this large was not written by us.
 constexpr size_t kMaxMarkerBytes = 1 << 20;
 
-absl::Status WriteAll(int fd, absl::string_view data, absl::string_view display) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "write", display);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
+std::string MarkerPath(absl::string_view dir) { return JoinPath(dir, kIncompleteMarkerName); }
+
+// Writes `data` at `offset` of an open marker, fsyncs and closes it.
+absl::Status WriteSyncClose(File& f, uint64_t offset, absl::string_view data) {
+  RETURN_IF_ERROR(f.WriteAt(offset, data));
+  RETURN_IF_ERROR(f.Sync());
+  return f.Close();
 }
 
-absl::StatusOr<bool> HasMarker(int dir_fd) {
+absl::StatusOr<bool> HasMarker(int dir_fd, absl::string_view display) {
   struct stat st;
   if (fstatat(dir_fd, kIncompleteMarkerName, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return false;
-    return ErrnoStatus(errno, "stat", kIncompleteMarkerName);
+    int err = errno;
+    if (err == ENOENT) return false;
+    return ErrnoStatus("stat", MarkerPath(display), err);
   }
   return S_ISREG(st.st_mode);
 }
 
 absl::StatusOr<std::string> ReadMarker(int dir_fd, absl::string_view display) {
   int fd = openat(dir_fd, kIncompleteMarkerName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", display);
+  if (fd < 0) {
+    int err = errno;  // read before MarkerPath allocates
+    return ErrnoStatus("open", MarkerPath(display), err);
+  }
   UniqueFd owner(fd);
   std::string out;
   char buf[4096];
   while (true) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, "read", display);
+      int err = errno;
+      if (err == EINTR) continue;
+      return ErrnoStatus("read", MarkerPath(display), err);
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
@@ -63,68 +67,60 @@ absl::StatusOr<std::string> ReadMarker(int dir_fd, absl::string_view display) {
   return out;
 }
 
-// Empties `dir_fd` with its marker removed last.
-absl::Status ClearDir(int dir_fd, const std::string& display) {
-  RETURN_IF_ERROR(RemoveDirContents(dir_fd, kIncompleteMarkerName, display));
-  RETURN_IF_ERROR(FsyncFd(dir_fd, display));
-  return RemoveIncompleteMarker(dir_fd, display);
+// Empties the directory `dir` (open at `dir_fd`) with its marker removed last.
+absl::Status ClearDir(int dir_fd, const std::string& dir, FileOps* ops) {
+  RETURN_IF_ERROR(RemoveDirContents(dir_fd, kIncompleteMarkerName, dir));
+  RETURN_IF_ERROR(ops->SyncDir(dir));
+  return RemoveIncompleteMarker(dir, ops);
 }
 
 absl::StatusOr<UniqueFd> OpenExistingDir(const std::string& dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", dir);
+  if (fd < 0) return ErrnoStatus("open directory", dir, errno);
   return UniqueFd(fd);
 }
 
 }  // namespace
 
-absl::Status CreateIncompleteMarker(int dir_fd, absl::string_view display) {
-  std::string path = absl::StrCat(display, "/", kIncompleteMarkerName);
-  int fd = openat(dir_fd, kIncompleteMarkerName,
-                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, "create", path);
-  UniqueFd owner(fd);
-  RETURN_IF_ERROR(WriteAll(fd, kHeaderLine, path));
-  RETURN_IF_ERROR(FsyncFd(fd, path));
-  RETURN_IF_ERROR(owner.Close(path));
-  return FsyncFd(dir_fd, display);
+absl::Status CreateIncompleteMarker(const std::string& dir, FileOps* ops) {
+  ASSIGN_OR_RETURN(std::unique_ptr<File> f,
+                   ops->Open(MarkerPath(dir), FileOps::OpenMode::kCreateExclusive));
+  RETURN_IF_ERROR(WriteSyncClose(*f, 0, kHeaderLine));
+  return ops->SyncDir(dir);
 }
 
-absl::Status RecordTablespaceInMarker(int dir_fd, absl::string_view tablespace_dir,
-                                      absl::string_view display) {
-  std::string path = absl::StrCat(display, "/", kIncompleteMarkerName);
+absl::Status RecordTablespaceInMarker(const std::string& dir, absl::string_view tablespace_dir,
+                                      FileOps* ops) {
   if (absl::StrContains(tablespace_dir, '\n')) {
     return absl::InvalidArgumentError(
         absl::StrCat("tablespace directory \"", tablespace_dir, "\" contains a newline"));
   }
-  int fd = openat(dir_fd, kIncompleteMarkerName, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
-  UniqueFd owner(fd);
-  RETURN_IF_ERROR(WriteAll(fd, absl::StrCat(kTablespacePrefix, tablespace_dir, "\n"), path));
-  RETURN_IF_ERROR(FsyncFd(fd, path));
-  return owner.Close(path);
+  ASSIGN_OR_RETURN(std::unique_ptr<File> f,
+                   ops->Open(MarkerPath(dir), FileOps::OpenMode::kReadWrite));
+  ASSIGN_OR_RETURN(uint64_t end, f->Size());
+  return WriteSyncClose(*f, end, absl::StrCat(kTablespacePrefix, tablespace_dir, "\n"));
 }
 
-absl::Status RemoveIncompleteMarker(int dir_fd, absl::string_view display) {
-  if (unlinkat(dir_fd, kIncompleteMarkerName, 0) != 0 && errno != ENOENT) {
-    return ErrnoStatus(errno, "unlink", absl::StrCat(display, "/", kIncompleteMarkerName));
-  }
-  return FsyncFd(dir_fd, display);
+absl::Status RemoveIncompleteMarker(const std::string& dir, FileOps* ops) {
+  absl::Status s = ops->Remove(MarkerPath(dir));
+  if (!s.ok() && !absl::IsNotFound(s)) return s;
+  return ops->SyncDir(dir);
 }
 
 absl::StatusOr<bool> IsIncompleteWalrepBackup(const std::string& dir) {
   int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return false;
-    return ErrnoStatus(errno, "open directory", dir);
+    int err = errno;
+    if (err == ENOENT) return false;
+    return ErrnoStatus("open directory", dir, err);
   }
   UniqueFd owner(fd);
-  return HasMarker(fd);
+  return HasMarker(fd, dir);
 }
 
-absl::Status ClearIncomplete(const std::string& dir) {
+absl::Status ClearIncomplete(const std::string& dir, FileOps* ops) {
   ASSIGN_OR_RETURN(UniqueFd root, OpenExistingDir(dir));
-  ASSIGN_OR_RETURN(bool marked, HasMarker(root.get()));
+  ASSIGN_OR_RETURN(bool marked, HasMarker(root.get(), dir));
   if (!marked) {
     return absl::FailedPreconditionError(
         absl::StrCat("directory \"", dir, "\" is not an incomplete walrep backup"));
@@ -139,10 +135,10 @@ absl::Status ClearIncomplete(const std::string& dir) {
       return ts_fd.status();
     }
     // Only a directory carrying its own marker was started by us and is ours to empty.
-    ASSIGN_OR_RETURN(bool ts_marked, HasMarker(ts_fd->get()));
-    if (ts_marked) RETURN_IF_ERROR(ClearDir(ts_fd->get(), ts));
+    ASSIGN_OR_RETURN(bool ts_marked, HasMarker(ts_fd->get(), ts));
+    if (ts_marked) RETURN_IF_ERROR(ClearDir(ts_fd->get(), ts, ops));
   }
-  return ClearDir(root.get(), dir);
+  return ClearDir(root.get(), dir, ops);
 }
 
 }  // namespace walrep

@@ -5,6 +5,12 @@
 // the backup wrote outside the target, so an aborted backup can be cleared completely.
 // Format: incomplete_marker.md.
 //
+// The marker's writes — create, append, remove, and the fsyncs that make each durable — go
+// through FileOps (replay/file_ops.h), so fault-injection tests reach them. The probe that
+// decides whether a directory may be wiped (IsIncompleteWalrepBackup, and the same check in
+// ClearIncomplete) reads the marker by directory fd without following a symlink, which
+// FileOps does not express; it writes nothing.
+//
 // All functions are thread-safe; two callers racing on the same directory are not.
 #ifndef WALREP_BACKUP_INCOMPLETE_H_
 #define WALREP_BACKUP_INCOMPLETE_H_
@@ -14,21 +20,23 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "replay/file_ops.h"
 
 namespace walrep {
 
 inline constexpr char kIncompleteMarkerName[] = ".walrep_backup_incomplete";
 
-// Creates the marker in `dir_fd` (which must not have one yet) and makes it durable.
-absl::Status CreateIncompleteMarker(int dir_fd, absl::string_view display);
+// Creates the marker in `dir` and makes it durable (the file, then `dir`).
+// AlreadyExists when anything, a symlink included, is at the marker's name.
+absl::Status CreateIncompleteMarker(const std::string& dir, FileOps* ops = DefaultFileOps());
 
-// Appends a tablespace directory to the marker in `dir_fd`, durably, before anything is
+// Appends a tablespace directory to the marker in `dir`, durably, before anything is
 // written there.
-absl::Status RecordTablespaceInMarker(int dir_fd, absl::string_view tablespace_dir,
-                                      absl::string_view display);
+absl::Status RecordTablespaceInMarker(const std::string& dir, absl::string_view tablespace_dir,
+                                      FileOps* ops = DefaultFileOps());
 
-// Removes the marker from `dir_fd` and fsyncs the directory.
-absl::Status RemoveIncompleteMarker(int dir_fd, absl::string_view display);
+// Removes the marker from `dir` (OK when it is absent) and fsyncs `dir`.
+absl::Status RemoveIncompleteMarker(const std::string& dir, FileOps* ops = DefaultFileOps());
 
 // True when `dir` exists and holds the marker (a regular file, not a symlink).
 absl::StatusOr<bool> IsIncompleteWalrepBackup(const std::string& dir);
@@ -37,8 +45,8 @@ absl::StatusOr<bool> IsIncompleteWalrepBackup(const std::string& dir);
 // directory listed in the marker that carries a marker of its own, then `dir` itself,
 // each marker last so an interrupted clear still reads as incomplete. Symlinks are removed,
 // never followed. FailedPrecondition when `dir` has no marker: a complete data directory
-// is never wiped by this.
-absl::Status ClearIncomplete(const std::string& dir);
+// is never wiped by this. Each emptied directory is fsynced before its marker goes.
+absl::Status ClearIncomplete(const std::string& dir, FileOps* ops = DefaultFileOps());
 
 }  // namespace walrep
 

@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "replay/errno_status.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
@@ -26,12 +26,12 @@ constexpr int kMaxRemoveDepth = 64;
 absl::StatusOr<std::vector<std::string>> ListNamesAt(int dir_fd, absl::string_view display,
                                                      size_t limit) {
   int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return ErrnoStatus(errno, "dup", display);
+  if (dup_fd < 0) return ErrnoStatus("dup", display, errno);
   DIR* dir = fdopendir(dup_fd);
   if (dir == nullptr) {
     int err = errno;
     close(dup_fd);
-    return ErrnoStatus(err, "fdopendir", display);
+    return ErrnoStatus("fdopendir", display, err);
   }
   rewinddir(dir);
   std::vector<std::string> names;
@@ -44,7 +44,7 @@ absl::StatusOr<std::vector<std::string>> ListNamesAt(int dir_fd, absl::string_vi
   }
   int err = errno;
   closedir(dir);
-  if (names.size() < limit && err != 0) return ErrnoStatus(err, "readdir", display);
+  if (names.size() < limit && err != 0) return ErrnoStatus("readdir", display, err);
   return names;
 }
 
@@ -61,16 +61,16 @@ absl::Status RemoveDirContentsAt(int dir_fd, absl::string_view keep, const std::
     struct stat st;
     if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;
-      return ErrnoStatus(errno, "stat", path);
+      return ErrnoStatus("stat", path, errno);
     }
     if (S_ISDIR(st.st_mode)) {
       ASSIGN_OR_RETURN(UniqueFd sub, OpenDirAt(dir_fd, name, /*create=*/false, path));
       RETURN_IF_ERROR(RemoveDirContentsAt(sub.get(), "", path, depth + 1));
       if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
-        return ErrnoStatus(errno, "rmdir", path);
+        return ErrnoStatus("rmdir", path, errno);
       }
     } else if (unlinkat(dir_fd, name.c_str(), 0) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, "unlink", path);
+      return ErrnoStatus("unlink", path, errno);
     }
   }
   return absl::OkStatus();
@@ -118,46 +118,24 @@ absl::Status UniqueFd::Close(absl::string_view what) {
   if (fd_ < 0) return absl::OkStatus();
   int rc = close(std::exchange(fd_, -1));
   // Linux releases the descriptor even when close fails, so EINTR must not be retried.
-  if (rc != 0 && errno != EINTR) return ErrnoStatus(errno, "close", what);
+  if (rc != 0 && errno != EINTR) return ErrnoStatus("close", what, errno);
   return absl::OkStatus();
-}
-
-absl::Status ErrnoStatus(int err, absl::string_view op, absl::string_view path) {
-  std::string msg = absl::StrCat(op, " \"", path, "\": ", std::strerror(err));
-  switch (err) {
-    case ENOSPC:
-    case EDQUOT:
-      return absl::ResourceExhaustedError(msg);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(msg);
-    case EEXIST:
-      return absl::AlreadyExistsError(msg);
-    case ENOENT:
-      return absl::NotFoundError(msg);
-    case ELOOP:
-    case ENOTDIR:
-      return absl::InvalidArgumentError(
-          absl::StrCat(msg, " (a symlink or a non-directory is in the way)"));
-    default:
-      return absl::InternalError(msg);
-  }
 }
 
 absl::StatusOr<UniqueFd> OpenDirAt(int dir_fd, const std::string& name, bool create,
                                    absl::string_view display) {
   if (create && mkdirat(dir_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoStatus(errno, "mkdir", display);
+    return ErrnoStatus("mkdir", display, errno);
   }
   int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", display);
+  if (fd < 0) return ErrnoStatus("open directory", display, errno);
   return UniqueFd(fd);
 }
 
 absl::StatusOr<UniqueFd> WalkDirs(int root_fd, absl::Span<const std::string> components,
                                   bool create, absl::string_view display) {
   int fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", display);
+  if (fd < 0) return ErrnoStatus("open directory", display, errno);
   UniqueFd current(fd);
   for (const std::string& c : components) {
     ASSIGN_OR_RETURN(current, OpenDirAt(current.get(), c, create, display));
@@ -172,16 +150,16 @@ absl::StatusOr<UniqueFd> OpenOrCreateDir(const std::string& path, bool* created)
   for (size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
     std::string prefix = path.substr(0, pos);
     if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return ErrnoStatus(errno, "mkdir", prefix);
+      return ErrnoStatus("mkdir", prefix, errno);
     }
   }
   if (mkdir(path.c_str(), 0700) == 0) {
     *created = true;
   } else if (errno != EEXIST) {
-    return ErrnoStatus(errno, "mkdir", path);
+    return ErrnoStatus("mkdir", path, errno);
   }
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open directory", path);
+  if (fd < 0) return ErrnoStatus("open directory", path, errno);
   return UniqueFd(fd);
 }
 
@@ -191,7 +169,7 @@ absl::StatusOr<bool> IsDirEmpty(int dir_fd, absl::string_view display) {
 }
 
 absl::Status FsyncFd(int fd, absl::string_view display) {
-  if (fsync(fd) != 0) return ErrnoStatus(errno, "fsync", display);
+  if (fsync(fd) != 0) return ErrnoStatus("fsync", display, errno);
   return absl::OkStatus();
 }
 

@@ -4,6 +4,10 @@
 // So names are split and checked here (pure), and files are created by walking a directory
 // fd one component at a time with O_NOFOLLOW, never by handing a joined path to the kernel.
 //
+// Failed system calls are reported with ErrnoStatus (replay/errno_status.h): a symlink
+// met under O_NOFOLLOW (ELOOP) or a file where a directory must be (ENOTDIR) is
+// InvalidArgument, the code for a hostile archive.
+//
 // The free functions are thread-safe; UniqueFd is a move-only owner, thread-compatible.
 #ifndef WALREP_BACKUP_PATH_SAFETY_H_
 #define WALREP_BACKUP_PATH_SAFETY_H_
@@ -52,11 +56,6 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
-
-// A status for a failed system call: `op` and `path` name what failed, errno picks the code
-// (ENOSPC → ResourceExhausted, EACCES/EPERM → PermissionDenied, EEXIST → AlreadyExists,
-// ENOENT → NotFound, ELOOP/ENOTDIR → InvalidArgument, else Internal).
-absl::Status ErrnoStatus(int err, absl::string_view op, absl::string_view path);
 
 // Opens (and with `create`, makes with mode 0700) the directory `name` inside `dir_fd`,
 // refusing to follow a symlink. `display` names the path in errors.

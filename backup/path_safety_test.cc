@@ -76,12 +76,5 @@ TEST_F(FsTest, IsDirEmptyAndRemoveContents) {
   EXPECT_EQ(access((outside + "/keepme").c_str(), F_OK), 0);  // link removed, not followed
 }
 
-TEST(ErrnoStatusTest, Codes) {
-  EXPECT_EQ(ErrnoStatus(ENOSPC, "write", "f").code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ErrnoStatus(EEXIST, "create", "f").code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(ErrnoStatus(ELOOP, "open", "f").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(ErrnoStatus(EIO, "fsync", "some/file").message(), "some/file"));
-}
-
 }  // namespace
 }  // namespace walrep
