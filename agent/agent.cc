@@ -28,12 +28,11 @@ constexpr size_t kMaxStreamConfigBytes = 64 * 1024;
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
 
 // unlink + fsync of the directory, so the removal survives a crash. OK if absent.
-absl::Status DeleteFileIfExists(const std::string& path) {
-  if (unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return absl::InternalError(absl::StrCat("cannot remove ", path, ": ", strerror(errno)));
-  }
-  return FsyncDir(DirName(path));
+absl::Status DeleteFileIfExists(const std::string& path, FileOps* ops = DefaultFileOps()) {
+  absl::Status removed = ops->Remove(path);
+  if (absl::IsNotFound(removed)) return absl::OkStatus();
+  RETURN_IF_ERROR(removed);
+  return ops->SyncDir(DirName(path));
 }
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
@@ -115,9 +114,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Open(const AgentConfig& config) {
     return absl::UnimplementedError(
         "--engine=postgres is not available in this version; use --engine=none");
   }
-  if (mkdir(config.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create data directory ", config.data_dir, ": ", strerror(errno)));
+  if (absl::Status made = CreateDirDurably(config.data_dir); !made.ok()) {
+    return absl::Status(made.code(), absl::StrCat("data directory: ", made.message()));
   }
   std::unique_ptr<Agent> agent(new Agent(config));
   RETURN_IF_ERROR(agent->Init());

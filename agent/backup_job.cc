@@ -42,9 +42,10 @@ absl::Status Annotate(const absl::Status& st, absl::string_view what) {
   return absl::Status(st.code(), absl::StrCat(what, ": ", st.message()));
 }
 
-// The extractor reports file-system errors by errno class; map them to what the API
-// promises: an existing path in the way is the caller's precondition, a missing one an
-// internal inconsistency (we just created its parent).
+// The extractor reports file-system errors with the codes of replay/errno_status.h; two
+// of them mean something else to this API: an existing path in the way is the caller's
+// precondition, a missing one an internal inconsistency (we just created its parent). A
+// full disk (ResourceExhausted) or a refused write (PermissionDenied) passes unchanged.
 absl::Status MapError(const absl::Status& st) {
   switch (st.code()) {
     case absl::StatusCode::kAlreadyExists:

@@ -7,13 +7,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/logging.h"
 #include "backup/incomplete.h"
+#include "replay/errno_status.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
@@ -35,9 +35,9 @@ bool IsWithin(const std::string& path, const std::string& dir) {
 absl::Status PrepareTarget(const std::string& target) {
   DIR* d = opendir(target.c_str());
   if (d == nullptr) {
-    if (errno == ENOENT) return absl::OkStatus();  // the extractor creates it
-    return absl::FailedPreconditionError(
-        absl::StrCat("target directory \"", target, "\" cannot be opened: ", strerror(errno)));
+    int err = errno;
+    if (err == ENOENT) return absl::OkStatus();  // the extractor creates it
+    return ErrnoStatus("open target directory", target, err);
   }
   bool empty = true;
   while (dirent* e = readdir(d)) {

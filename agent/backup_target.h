@@ -21,7 +21,8 @@ absl::Status ValidateBackupTarget(const std::string& target_dir, const std::stri
 
 // A missing or empty target is fine (the extractor creates it). A non-empty one is
 // acceptable only as an interrupted walrep backup (incomplete.h), which is emptied here,
-// its tablespace directories included; anything else is FailedPrecondition.
+// its tablespace directories included; anything else is FailedPrecondition. A target
+// that cannot be opened is reported with its errno's code (replay/errno_status.h).
 absl::Status PrepareTarget(const std::string& target);
 
 // Asks the kernel to start writing back every regular file below `dir` without waiting, so
