@@ -16,11 +16,9 @@
 #include "absl/time/time.h"
 #include "replay/replay_handler.h"
 #include "replay/rmgr_names.h"
+#include "replay/xact_record.h"
 
 namespace walrep {
-
-// PostgreSQL timestamps are microseconds since 2000-01-01 00:00:00 UTC.
-absl::Time FromPostgresTimestamp(int64_t us);
 
 struct RmgrCounts {
   uint64_t records = 0;

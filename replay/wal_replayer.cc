@@ -4,6 +4,7 @@
 #include "replay/logger.h"
 #include "replay/wal_decoder.h"
 #include "replay/wal_files.h"
+#include "replay/xact_record.h"
 
 namespace walrep {
 namespace {
@@ -11,25 +12,6 @@ namespace {
 // Bounds the lag bookkeeping; older samples are merged into the oldest kept one, which
 // can only make the reported lag larger, never hide it.
 constexpr size_t kMaxFlushSamples = 4096;
-
-// xact.h: a commit whose session waits for it to be applied (remote_apply) says so in its
-// xinfo, which follows xact_time when XLOG_XACT_HAS_INFO is set.
-constexpr uint8_t kXactOpMask = 0x70;
-constexpr uint8_t kXactCommit = 0x00;
-constexpr uint8_t kXactCommitPrepared = 0x30;
-constexpr uint8_t kXactHasInfo = 0x80;
-constexpr uint32_t kXactCompletionApplyFeedback = 1u << 29;
-
-bool AsksForApplyFeedback(const WalRecord& r) {
-  if (r.rmid != kRmgrXact || (r.info & kXactHasInfo) == 0 || r.main_data.size() < 12) {
-    return false;
-  }
-  const uint8_t op = r.info & kXactOpMask;
-  if (op != kXactCommit && op != kXactCommitPrepared) return false;
-  uint32_t xinfo = 0;
-  for (int i = 3; i >= 0; --i) xinfo = (xinfo << 8) | static_cast<uint8_t>(r.main_data[8 + i]);
-  return (xinfo & kXactCompletionApplyFeedback) != 0;
-}
 
 }  // namespace
 
