@@ -1,5 +1,8 @@
 #include "replay/fault_file_ops.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace walrep {
 namespace {
 
@@ -13,7 +16,14 @@ class FaultFile final : public File {
   absl::Status WriteAt(uint64_t offset, absl::string_view data) override {
     absl::Status s = ops_->MaybeFail(Op::kWrite, "write", path());
     if (!s.ok()) return s;
-    return base_->WriteAt(offset, data);
+    s = base_->WriteAt(offset, data);
+    if (s.ok() && !data.empty()) {
+      const uint64_t end = offset + data.size();
+      const bool clean = dirty_begin_ == dirty_end_;
+      dirty_begin_ = clean ? offset : std::min(dirty_begin_, offset);
+      dirty_end_ = clean ? end : std::max(dirty_end_, end);
+    }
+    return s;
   }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) override {
     return base_->ReadAt(offset, n, buf);
@@ -22,7 +32,13 @@ class FaultFile final : public File {
   absl::Status Sync() override {
     absl::Status s = ops_->MaybeFail(Op::kSync, "fsync", path());
     if (!s.ok()) return s;
-    return base_->Sync();
+    const FaultInjectingFileOps::SyncCall call{path(), dirty_begin_, dirty_end_};
+    ops_->MaybeHoldSync(call);
+    s = base_->Sync();
+    if (!s.ok()) return s;
+    dirty_begin_ = dirty_end_ = 0;
+    ops_->SyncReturned(call);
+    return s;
   }
   absl::Status Close() override {
     absl::Status closed = base_->Close();
@@ -34,6 +50,9 @@ class FaultFile final : public File {
  private:
   FaultInjectingFileOps* ops_;
   std::unique_ptr<File> base_;
+  // Written through this File since its last successful Sync.
+  uint64_t dirty_begin_ = 0;
+  uint64_t dirty_end_ = 0;
 };
 
 }  // namespace
@@ -51,6 +70,53 @@ void FaultInjectingFileOps::Clear() {
 int FaultInjectingFileOps::calls(Op op) const {
   absl::MutexLock lock(&mu_);
   return calls_[static_cast<size_t>(op)];
+}
+
+void FaultInjectingFileOps::HoldNextSync() {
+  absl::MutexLock lock(&mu_);
+  if (hold_ != Hold::kHeld) hold_ = Hold::kArmed;
+}
+
+std::optional<FaultInjectingFileOps::SyncCall> FaultInjectingFileOps::WaitUntilSyncHeld(
+    absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto held = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return hold_ == Hold::kHeld; };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&held), timeout)) return std::nullopt;
+  return held_;
+}
+
+void FaultInjectingFileOps::ReleaseSync() {
+  absl::MutexLock lock(&mu_);
+  if (hold_ == Hold::kHeld) {
+    hold_ = Hold::kReleased;
+  } else if (hold_ == Hold::kArmed) {
+    hold_ = Hold::kNone;
+  }
+}
+
+void FaultInjectingFileOps::OnSyncReturned(std::function<void(const SyncCall&)> observer) {
+  absl::MutexLock lock(&mu_);
+  observer_ = std::move(observer);
+}
+
+void FaultInjectingFileOps::MaybeHoldSync(const SyncCall& call) {
+  absl::MutexLock lock(&mu_);
+  if (hold_ != Hold::kArmed) return;
+  hold_ = Hold::kHeld;
+  held_ = call;
+  auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return hold_ != Hold::kHeld; };
+  mu_.Await(absl::Condition(&released));
+  held_.reset();
+  if (hold_ == Hold::kReleased) hold_ = Hold::kNone;
+}
+
+void FaultInjectingFileOps::SyncReturned(const SyncCall& call) {
+  std::function<void(const SyncCall&)> observer;
+  {
+    absl::MutexLock lock(&mu_);
+    observer = observer_;
+  }
+  if (observer) observer(call);
 }
 
 absl::Status FaultInjectingFileOps::MaybeFail(Op op, absl::string_view what,
