@@ -181,6 +181,8 @@ class WalWriter {
   std::unique_ptr<File> file_;
   uint64_t file_segno_ = 0;
   bool file_final_ = false;  // the open file already has its final name (sealed earlier)
+  // Every byte below this was fdatasynced (the open file's, or in sealed segments).
+  uint64_t synced_ = 0;
   WalDecoder decoder_;
   // The decoder's last record end and start after the last chunk that decoded and was
   // written: what the next Flush may claim.
