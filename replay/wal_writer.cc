@@ -22,7 +22,9 @@ absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(Options options) {
   if (options.dir.empty()) return absl::InvalidArgumentError("WAL directory is empty");
   RETURN_IF_ERROR(ValidateSegmentSize(options.segment_size));
   if (options.file_ops == nullptr) options.file_ops = DefaultFileOps();
-  RETURN_IF_ERROR(options.file_ops->CreateDir(options.dir));
+  // Synced into its parent when made here: fsynced segments in a directory whose own
+  // entry is not durable can vanish with it in a power loss.
+  RETURN_IF_ERROR(CreateDirDurably(options.dir, options.file_ops));
   return std::unique_ptr<WalWriter>(new WalWriter(std::move(options)));
 }
 

@@ -20,6 +20,7 @@
 #include "replay/replication_state.h"
 #include "wire/base_backup_stream.h"
 #include "wire/crc32c.h"
+#include "replay/wal_test_builder.h"
 #include "wire/fake_pg_server.h"
 #include "wire/replication_messages.h"
 
@@ -58,7 +59,14 @@ std::string EndOfBackup() {
          Row({"0/1000100", "1"}) + Complete("SELECT") + Complete("BASE_BACKUP") + Ready();
 }
 
-// The WAL connection: IDENTIFY_SYSTEM, SHOW, the slot, then trivial WAL up to 0/1000200.
+// 0x200 bytes of valid WAL from 0/1000000 (the receiver verifies records as it writes).
+std::string FirstWal() {
+  WalTestBuilder b({.segment_size = 16u << 20, .system_id = kSystemId, .start = 0x1000000});
+  while (b.bytes().size() < 0x200) b.Add(10, 0, 1, std::string(100, 'w'));
+  return b.bytes().substr(0, 0x200);
+}
+
+// The WAL connection: IDENTIFY_SYSTEM, SHOW, the slot, then WAL up to 0/1000200.
 void ServeWal(Peer& p, const std::string& version) {
   Handshake(p, version);
   for (;;) {
@@ -79,7 +87,7 @@ void ServeWal(Peer& p, const std::string& version) {
       XLogData x;
       x.start = Lsn(0x1000000);
       x.wal_end = Lsn(0x1000200);
-      std::string wal(0x200, 'w');
+      std::string wal = FirstWal();
       x.data = wal;
       p.Send(CopyResp('W') + CopyData(EncodeXLogData(x)));
       for (;;) {  // status updates until the client's CopyDone (or it goes away)
@@ -285,7 +293,7 @@ TEST_F(BackupHostileTest, Legacy14StreamExtractsAndVerifies) {
   EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
   std::string wal = Slurp(target_ + "/pg_wal/000000010000000000000001");
   EXPECT_EQ(wal.size(), 16u << 20);
-  EXPECT_EQ(wal.substr(0, 0x200), std::string(0x200, 'w'));
+  EXPECT_EQ(wal.substr(0, 0x200), FirstWal());
   char link[256] = {};
   ASSERT_GT(readlink((target_ + "/pg_tblspc/16400").c_str(), link, sizeof(link) - 1), 0);
   EXPECT_EQ(std::string(link), ts_local);
