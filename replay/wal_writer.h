@@ -59,7 +59,7 @@ class WalWriter {
   enum class Layout { kArchive, kInPlace };
 
   struct Options {
-    std::string dir;  // created (one level) if missing
+    std::string dir;  // created (one level, synced into its parent) if missing
     uint64_t segment_size = kDefaultSegmentSize;
     Layout layout = Layout::kArchive;
     FileOps* file_ops = nullptr;  // nullptr: DefaultFileOps()

@@ -98,6 +98,14 @@ TEST_F(WalWriterTest, CreateValidatesOptions) {
   EXPECT_EQ(WalWriter::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(WalWriterTest, CreateMakesTheDirectoryDurableInItsParent) {
+  FaultInjectingFileOps ops;
+  Make(WalWriter::Layout::kArchive, &ops);
+  EXPECT_EQ(ops.calls(Op::kSyncDir), 1);
+  Make(WalWriter::Layout::kArchive, &ops);  // it exists now: nothing to sync
+  EXPECT_EQ(ops.calls(Op::kSyncDir), 1);
+}
+
 TEST_F(WalWriterTest, StartCreatesPaddedPartial) {
   auto w = Make();
   EXPECT_FALSE(w->positioned());
