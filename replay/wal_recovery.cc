@@ -92,11 +92,30 @@ absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
   feeder.set_chain(chain);
   const Lsn limit = SegmentStartLsn(newest_seg + 1, segment_size);
   out.tli = newest.tli;
+  // An XLOG_SWITCH counts only once the rest of its segment is in (wal_decoder.h), yet
+  // the decoder skips that padding unread. In a ".partial" it may still be the zeros the
+  // file was created with rather than the primary's page headers, never fsynced, and the
+  // writer then reported only the end before the switch record. Ending there makes a
+  // restarted writer stream the padding again and seal the segment; ending past it
+  // would leave the segment ".partial" for good, with bytes the primary never sent.
+  bool unsealed_switch = false;
+  Lsn switch_end, end_before_switch, record_before_switch;
+  TimelineId tli_before_switch = 0;
   for (;;) {
     WalRecord rec;
+    const Lsn end_before = decoder.last_end();
+    const Lsn record_before = decoder.last_start();
+    const TimelineId tli_before = out.tli;
     WalDecoder::Result r = decoder.Next(&rec);
     if (r == WalDecoder::Result::kRecord) {
       ++out.records;
+      unsealed_switch = rec.is_switch() && feeder.current().partial;
+      if (unsealed_switch) {
+        switch_end = rec.end;
+        end_before_switch = end_before;
+        record_before_switch = record_before;
+        tli_before_switch = tli_before;
+      }
       out.tli = feeder.current().tli;
       continue;
     }
@@ -136,6 +155,11 @@ absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
   }
   out.end = decoder.last_end();
   out.last_record = decoder.last_start();
+  if (unsealed_switch && out.end == switch_end) {
+    out.end = end_before_switch;
+    out.last_record = record_before_switch;
+    out.tli = tli_before_switch;
+  }
   out.system_id = decoder.system_id();
   return std::optional<RecoveredWal>(std::move(out));
 }

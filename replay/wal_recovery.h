@@ -9,7 +9,9 @@
 // A stop inside a segment with its final name is corruption — such a segment was
 // fsynced whole before it was renamed — and is reported in `corruption`; the scan then
 // resynchronises at the next page and continues, so the durable end still covers what
-// lies beyond. Free function; thread-safe.
+// lies beyond. An XLOG_SWITCH ending the WAL in a ".partial" does not count: the rest of
+// its segment, which completes it, is skipped unread, so nothing shows it reached the
+// disk; the end is the record before it. Free function; thread-safe.
 #ifndef WALREP_REPLAY_WAL_RECOVERY_H_
 #define WALREP_REPLAY_WAL_RECOVERY_H_
 

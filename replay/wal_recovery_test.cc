@@ -158,5 +158,30 @@ TEST_F(WalRecoveryTest, ANewestSegmentOfZerosEndsAtItsStart) {
   EXPECT_FALSE(r.corruption.has_value());
 }
 
+TEST_F(WalRecoveryTest, AnXlogSwitchInAPartialEndsTheWalBeforeIt) {
+  WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
+  while (b.end().value() < kSeg + 40000) b.Add(10, 0, 1, std::string(700, 'r'));
+  const Lsn before = b.end();
+  const Lsn prev = b.last_record();
+  const Lsn sw = b.AddSwitch();
+  ASSERT_EQ(b.end(), Lsn(2 * kSeg));
+  std::string wal = b.PaddedToSegment();
+  // The switch record reached the disk; the page headers of the padding after it did
+  // not (the zeros the file was created with): the writer never reported the switch.
+  const uint64_t next_page = (sw.value() - kSeg) / kWalPageSize * kWalPageSize + kWalPageSize;
+  std::fill(wal.begin() + next_page, wal.end(), '\0');
+  const std::string partial = Wal() + "/" + PartialSegmentFileName(1, 1, kSeg);
+  walrep::testing::WriteAll(partial, wal);
+  RecoveredWal r = Recover();
+  EXPECT_EQ(r.end, before);
+  EXPECT_EQ(r.last_record, prev);
+  EXPECT_FALSE(r.corruption.has_value());
+  // Sealed, the segment was fsynced whole before its rename: the switch counts.
+  std::rename(partial.c_str(), (Wal() + "/" + SegmentFileName(1, 1, kSeg)).c_str());
+  r = Recover();
+  EXPECT_EQ(r.end, Lsn(2 * kSeg));
+  EXPECT_EQ(r.last_record, sw);
+}
+
 }  // namespace
 }  // namespace walrep
