@@ -589,5 +589,57 @@ TEST(ReplayE2eTest, PromoteStates) {
   EXPECT_EQ(p->flush_lsn(), 0u);
 }
 
+// Promote while a base backup runs (FetchBaseBackup into another directory) is refused,
+// and succeeds once the backup has ended.
+TEST(ReplayE2eTest, PromoteIsRefusedWhileABaseBackupRuns) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  const std::string data_dir = FreshTestDir("replay_promote_backup");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(StartReplicaOf(**agent, **pg, "walrep_backup").ok());
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE filler AS SELECT g, md5(g::text) FROM generate_series(1, 20000) g").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->flush_lsn() > 0 && p->apply_lsn() == p->flush_lsn();
+  }, absl::Seconds(30)));
+
+  walrep::v1::FetchBaseBackupRequest req;
+  req.set_conninfo((*pg)->ReplConnInfo("application_name=walrep_backup"));
+  req.set_target_dir(FreshTestDir("replay_promote_backup_copy") + "/copy");
+  req.set_max_rate_bytes_per_second(64 * 1024);  // minutes for the whole cluster
+  auto ctx = (*agent)->Context(absl::Minutes(5));
+  grpc::Status backup_status;
+  std::thread backup([&] {
+    auto reader = (*agent)->stub()->FetchBaseBackup(ctx.get(), req);
+    walrep::v1::FetchBaseBackupResponse msg;
+    while (reader->Read(&msg)) {
+    }
+    backup_status = reader->Finish();
+  });
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->has_backup() && p->backup().bytes_done() > 0;
+  }, absl::Seconds(30)));
+  walrep::v1::PromoteResponse resp;
+  grpc::Status st = CallPromote(**agent, absl::Seconds(5), /*force=*/true, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_NE(st.error_message().find("base backup"), std::string::npos) << st.error_message();
+  auto p = GetProgress(**agent);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->role(), walrep::v1::ROLE_REPLICA);
+  ctx->TryCancel();
+  backup.join();
+  EXPECT_EQ(backup_status.error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = GetProgress(**agent);
+    return q.ok() && !q->has_backup();
+  }, absl::Seconds(10)));
+  st = CallPromote(**agent, absl::Seconds(30), /*force=*/false, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_GE(resp.switch_lsn(), p->flush_lsn());  // the primary may have written more since
+}
+
 }  // namespace
 }  // namespace walrep::testing
