@@ -240,11 +240,38 @@ absl::Status WalWriter::StartAtRecord(TimelineId tli, Lsn record, Lsn prev) {
     return absl::InvalidArgumentError(
         absl::StrCat(record.ToString(), " cannot be the end of a WAL record (not aligned)"));
   }
+  RETURN_IF_ERROR(SealCompletedPartial(tli, record));
   RETURN_IF_ERROR(Position(tli, record));
   decoder_.ResetAtRecord(record, prev);
   decoded_end_ = record;
   decoded_start_ = prev;
   SetFlushed(record, prev);
+  return absl::OkStatus();
+}
+
+absl::Status WalWriter::SealCompletedPartial(TimelineId tli, Lsn record) {
+  const uint64_t seg = options_.segment_size;
+  if (options_.layout != Layout::kArchive || record.value() % seg != 0 || record.value() < seg) {
+    return absl::OkStatus();
+  }
+  // A record ended exactly at the end of the previous segment, which was fsynced but not
+  // yet renamed when the last process stopped: the segment is complete, so it gets its
+  // final name now (else it would stay ".partial" in the middle of the archive, where a
+  // restore_command looking for its name would not find it).
+  const uint64_t segno = record.value() / seg - 1;
+  const std::string partial = SegmentPath(tli, segno);
+  const std::string final_path = FinalPath(tli, segno);
+  absl::StatusOr<uint64_t> size = ops_->FileSize(partial);
+  if (!size.ok() || *size != seg || ops_->FileSize(final_path).ok()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<File>> f = ops_->Open(partial, FileOps::OpenMode::kReadWrite);
+  absl::Status s = f.status();
+  if (s.ok()) s = (*f)->Sync();
+  if (s.ok()) s = (*f)->Close();
+  if (s.ok()) s = ops_->Rename(partial, final_path);
+  if (s.ok()) s = ops_->SyncDir(options_.dir);
+  if (!s.ok()) return Fail(std::move(s));
+  ReplayLogger().info("WAL segment {} sealed (complete at restart)",
+                      SegmentFileName(tli, segno, seg));
   return absl::OkStatus();
 }
 

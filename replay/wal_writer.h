@@ -157,6 +157,9 @@ class WalWriter {
   std::string SegmentPath(TimelineId tli, uint64_t segno) const;
   std::string FinalPath(TimelineId tli, uint64_t segno) const;
   absl::Status Position(TimelineId tli, Lsn start);
+  // Renames the previous segment's ".partial" to its final name when `record` (a
+  // verified record end) is the segment boundary after it.
+  absl::Status SealCompletedPartial(TimelineId tli, Lsn record);
   // Opens (creating at offset 0 if needed) the segment file for `segno`.
   absl::Status OpenSegment(TimelineId tli, uint64_t segno, uint64_t offset);
   // Creates `path` at full size: `prefix`, then zeros; with `sync`, fsynced before the

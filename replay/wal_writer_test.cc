@@ -440,5 +440,22 @@ TEST_F(WalWriterTest, InPlaceLayoutUsesFinalNames) {
   EXPECT_EQ(testing::ReadAll(Seg(1, 2)).substr(0, 10000), Bytes(Lsn(2 * kSeg), 10000));
 }
 
+TEST_F(WalWriterTest, RestartAtASegmentBoundarySealsTheCompletedPartial) {
+  // The last process fsynced a complete segment and stopped before its rename; the
+  // record that ends it ends exactly at the boundary (a switch's padding, say).
+  WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
+  b.Add(10, 0, 1, "x");
+  const Lsn sw = b.AddSwitch();
+  const std::string seg = b.PaddedToSegment();
+  ASSERT_EQ(seg.size(), kSeg);
+  auto w = Make();  // creates the WAL directory
+  testing::WriteAll(Partial(1, 1), seg);
+  ASSERT_TRUE(testing::Exists(Partial(1, 1)));
+  ASSERT_TRUE(w->StartAtRecord(1, Lsn(2 * kSeg), sw).ok());
+  EXPECT_FALSE(testing::Exists(Partial(1, 1)));
+  EXPECT_TRUE(testing::ReadAll(Seg(1, 1)) == seg);
+  EXPECT_TRUE(testing::Exists(Partial(1, 2)));
+}
+
 }  // namespace
 }  // namespace walrep
