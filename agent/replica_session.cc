@@ -127,6 +127,7 @@ absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId serve
     // re-streamed.
     RETURN_IF_ERROR(w->Resume());
     reported_flush_ = w->flush_lsn();
+    if (server_tli > w->timeline()) RETURN_IF_ERROR(FollowForkBelowUs(conn, server_tli));
     return absl::OkStatus();
   }
   // An empty archive: the start position the bootstrap recorded, else the slot's restart
@@ -158,6 +159,31 @@ absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId serve
   if (ctx_->replayer) ctx_->replayer->ResetAtSegment(start);
   reported_flush_ = start;
   return absl::OkStatus();
+}
+
+absl::Status ReplicaSession::FollowForkBelowUs(PgConnection& conn, TimelineId server_tli) {
+  WalWriter* w = ctx_->writer;
+  ASSIGN_OR_RETURN(std::string cmd, TimelineHistoryCommand(server_tli));
+  ASSIGN_OR_RETURN(auto results, conn.Query(cmd));
+  if (results.size() != 1) return absl::DataLossError("TIMELINE_HISTORY returned no row");
+  ASSIGN_OR_RETURN(auto history, ParseTimelineHistory(results[0], server_tli));
+  ASSIGN_OR_RETURN(auto entries, ParseTimelineHistoryContent(history.content, server_tli));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].parent != w->timeline()) continue;
+    const Lsn fork = entries[i].switchpoint;
+    if (fork >= w->write_lsn()) return absl::OkStatus();  // streamed up to it as usual
+    // The primary's history leaves our timeline at a point below what we hold, and
+    // START_REPLICATION there would be refused ("not in this server's history"): take
+    // the switch now, as the end of the timeline would have announced it.
+    const TimelineId child = i + 1 < entries.size() ? entries[i + 1].parent : server_tli;
+    Log()->warn("the primary's timeline {} left timeline {} at {}, below this archive's "
+                "position {} on it", server_tli, w->timeline(), fork.ToString(),
+                w->write_lsn().ToString());
+    return SwitchTimeline(conn, child, fork);
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "timeline ", w->timeline(), " of this archive is not in the history of the primary's "
+      "timeline ", server_tli, ": it belongs to another branch; rebuild this replica"));
 }
 
 absl::Status ReplicaSession::FetchHistory(PgConnection& conn, TimelineId tli) {
@@ -332,6 +358,11 @@ absl::Status ReplicaSession::SwitchTimeline(PgConnection& conn, TimelineId next_
               switchpoint.ToString(), next_tli);
   RETURN_IF_ERROR(FetchHistory(conn, next_tli));
   RETURN_IF_ERROR(w->SwitchTimeline(next_tli, switchpoint));
+  // Replay of the old timeline's WAL past a fork below us does not carry over: the new
+  // timeline is replayed from the fork.
+  if (ctx_->replayer && ctx_->replayer->apply_lsn() > w->flush_lsn()) {
+    ctx_->replayer->Reset(w->flush_lsn(), w->last_record());
+  }
   RETURN_IF_ERROR(ctx_->state_store->StoreTimeline(next_tli));
   ReplicationState state{ReplicationRole::kReplica, w->flush_lsn(), next_tli};
   RETURN_IF_ERROR(ctx_->state_store->StoreState(state));

@@ -66,6 +66,9 @@ class ReplicaSession {
   absl::Status PositionWriter(PgConnection& conn, TimelineId server_tli, Lsn server_xlogpos);
   absl::Status EnsureSlot(PgConnection& conn);
   absl::Status FetchHistory(PgConnection& conn, TimelineId tli);
+  // The primary is on a later timeline: when its history leaves ours below the WAL we
+  // hold (a standby promoted from behind us), switch to the child timeline at the fork.
+  absl::Status FollowForkBelowUs(PgConnection& conn, TimelineId server_tli);
   // START_REPLICATION from the segment start of the writer's position; loops over
   // timeline switches until stop or error.
   absl::Status Stream(PgConnection& conn);

@@ -369,11 +369,6 @@ absl::Status WalWriter::SwitchTimeline(TimelineId new_tli, Lsn switch_lsn) {
                                                    " does not follow timeline ", timeline()));
   }
   RETURN_IF_ERROR(Flush());
-  if (flush_lsn() > switch_lsn) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "WAL flushed up to ", flush_lsn().ToString(), " on timeline ", timeline(),
-        " lies past the switch point ", switch_lsn.ToString(), " to timeline ", new_tli));
-  }
   const Lsn restart = switch_lsn.SegmentStart(options_.segment_size);
   if (write_lsn() < restart) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -382,18 +377,27 @@ absl::Status WalWriter::SwitchTimeline(TimelineId new_tli, Lsn switch_lsn) {
   }
   Lsn at = write_lsn();
   if (at > switch_lsn) {
-    // Bytes past the switch point that never completed a record: never reported, and
-    // not WAL of the new timeline. The decoder restarts at the switch point.
-    if (flush_lsn() != switch_lsn) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the switch point ", switch_lsn.ToString(), " to timeline ", new_tli,
-          " is not the end of a record of timeline ", timeline(), " (last record ends at ",
-          flush_lsn().ToString(), ")"));
+    // This timeline's WAL goes on past the point where the new one forked from it: the
+    // new primary was promoted from behind us (an asynchronous receiver is normally ahead
+    // of the standby an HA manager promotes). As pg_receivewal does, the old timeline's
+    // files are left exactly as they are — its WAL past the fork stays there, restorable
+    // on that timeline — and the new timeline starts at the fork in files of its own
+    // name. From here on the durable position is the new timeline's, so the new primary
+    // is never told of WAL it does not have.
+    if (flush_lsn() > switch_lsn) {
+      ReplayLogger().warn(
+          "timeline {} forked from timeline {} at {}, below the WAL held on timeline {} "
+          "(durable up to {}): following timeline {} from the fork; timeline {}'s WAL past "
+          "it is kept in its files",
+          new_tli, timeline(), switch_lsn.ToString(), timeline(), flush_lsn().ToString(),
+          new_tli, timeline());
     }
     at = switch_lsn;
-    decoder_.ResetAtRecord(flush_lsn(), last_record());
-    decoded_end_ = flush_lsn();
-    decoded_start_ = last_record();
+    const Lsn prev = flush_lsn() == switch_lsn ? last_record() : Lsn();
+    decoder_.ResetAtRecord(switch_lsn, prev);
+    decoded_end_ = switch_lsn;
+    decoded_start_ = prev;
+    SetFlushed(switch_lsn, prev);
   }
   ReplayLogger().info("timeline switch {} -> {} at {}", timeline(), new_tli,
                       switch_lsn.ToString());

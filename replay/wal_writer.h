@@ -109,11 +109,13 @@ class WalWriter {
   // record written and wakes waiters.
   absl::Status Flush();
 
-  // The current timeline ended at `switch_lsn` and `new_tli` follows it. flush_lsn must
-  // not lie past the switch point (FailedPrecondition: that WAL diverges) and what was
+  // The current timeline ended at `switch_lsn` and `new_tli` follows it. What was
   // written must reach the switch point's segment (FailedPrecondition otherwise: a gap
-  // before it would be lost). Written bytes past the switch point that never formed a
-  // complete record are dropped. Then BeginTimeline(new_tli, min(write_lsn, switch_lsn)).
+  // before it would be lost). WAL of this timeline past the switch point — written, or
+  // even durable when the new timeline forked below it (a standby promoted from behind
+  // us) — is left in this timeline's files untouched, as pg_receivewal leaves it; the
+  // durable position becomes the switch point, on the new timeline. Then
+  // BeginTimeline(new_tli, min(write_lsn, switch_lsn)).
   absl::Status SwitchTimeline(TimelineId new_tli, Lsn switch_lsn);
 
   // Opens timeline `new_tli` at `at` (at or below write_lsn): its segment holding `at` is

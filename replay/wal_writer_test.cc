@@ -366,8 +366,6 @@ TEST_F(WalWriterTest, TimelineSwitchCopiesTheParentsBytesIntoTheNewSegment) {
   ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
   ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), switch_lsn - Lsn(kSeg)).ok());
   EXPECT_EQ(w->SwitchTimeline(1, switch_lsn).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(w->SwitchTimeline(2, StartOf(switch_lsn)).code(),
-            absl::StatusCode::kFailedPrecondition);  // flushed WAL lies past it: diverged
   ASSERT_TRUE(w->SwitchTimeline(2, switch_lsn).ok());
   EXPECT_EQ(w->timeline(), 2u);
   EXPECT_EQ(w->write_lsn(), switch_lsn);
@@ -455,6 +453,36 @@ TEST_F(WalWriterTest, RestartAtASegmentBoundarySealsTheCompletedPartial) {
   EXPECT_FALSE(testing::Exists(Partial(1, 1)));
   EXPECT_TRUE(testing::ReadAll(Seg(1, 1)) == seg);
   EXPECT_TRUE(testing::Exists(Partial(1, 2)));
+}
+
+TEST_F(WalWriterTest, AForkBelowTheDurablePositionIsFollowedAndTheOldTimelineKept) {
+  // The new primary was promoted from behind us: its timeline left ours at `fork`, and
+  // we hold (durably) timeline 1's WAL up to two segments further.
+  auto w = Make();
+  const Lsn fork = EndAtOrBefore(Lsn(2 * kSeg + 30000));
+  const Lsn ahead = EndAtOrBefore(Lsn(4 * kSeg + 1000));
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), ahead - Lsn(kSeg)).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  ASSERT_EQ(w->flush_lsn(), ahead);
+  const std::string old_partial = testing::ReadAll(Partial(1, 4));
+  ASSERT_TRUE(w->SwitchTimeline(2, fork).ok());
+  EXPECT_EQ(w->timeline(), 2u);
+  EXPECT_EQ(w->write_lsn(), fork);
+  EXPECT_EQ(w->flush_lsn(), fork);  // never past the fork on the new timeline
+  // Timeline 1's files are untouched, its WAL past the fork included.
+  EXPECT_EQ(testing::ReadAll(Seg(1, 2)), Bytes(Lsn(2 * kSeg), kSeg));
+  EXPECT_EQ(testing::ReadAll(Seg(1, 3)), Bytes(Lsn(3 * kSeg), kSeg));
+  EXPECT_TRUE(testing::ReadAll(Partial(1, 4)) == old_partial);
+  // Timeline 2's switch segment holds the common WAL up to the fork, and nothing else.
+  const uint64_t off = fork.value() - 2 * kSeg;
+  std::string fresh = testing::ReadAll(Partial(2, 2));
+  EXPECT_TRUE(fresh.substr(0, off) == Bytes(Lsn(2 * kSeg), off));
+  EXPECT_TRUE(fresh.substr(off) == std::string(kSeg - off, '\0'));
+  // The new timeline's WAL (here the same builder's bytes) is taken from the fork on.
+  ASSERT_TRUE(AppendRange(*w, fork, 20000).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(fork + 20000));
 }
 
 }  // namespace

@@ -312,5 +312,90 @@ TEST(StreamE2eTest, FollowsATimelineSwitchOfAPromotedCascadingStandby) {
   EXPECT_NE(files->find("00000002"), std::string::npos) << *files;
 }
 
+// md5sum of every timeline-1 file in the archive, one line each.
+std::string TimelineOneChecksums(const std::string& wal_dir) {
+  auto out = RunShell("cd " + ShellQuote(wal_dir) + " && md5sum 00000001* | sort");
+  return out.ok() ? *out : std::string(out.status().message());
+}
+
+// The Patroni case: walrep, an asynchronous receiver, is ahead of the standby that gets
+// promoted after the primary dies. The new timeline forks below walrep's durable
+// position; walrep follows it from the fork, keeps timeline 1's files as they are, and
+// never tells the new primary of WAL it does not have.
+TEST(StreamE2eTest, FollowsANewTimelineThatForkedBelowItsPosition) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE f AS SELECT generate_series(1, 1000) AS x").ok());
+  auto standby = StartStandby(**pg);
+  ASSERT_TRUE(standby.ok()) << standby.status();
+  std::string data_dir = FreshTestDir("fork");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(StartReplica(**agent, (*pg)->ReplConnInfo()).ok());
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO f SELECT generate_series(1, 10000)").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = ServerFlushLsn(**pg);
+    auto s = ServerFlushLsn(**standby);
+    return a.ok() && s.ok() && *s >= *a;
+  }, absl::Seconds(30)));
+  // The standby falls behind; walrep goes on receiving.
+  ASSERT_TRUE((*standby)->Stop().ok());
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO f SELECT generate_series(1, 300000)").ok());
+  Lsn ahead;
+  ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(60), &ahead));
+  // The primary dies; the standby is promoted from behind walrep.
+  ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
+                                    "/pg_ctl stop -m immediate -D ",
+                                    ShellQuote((*pg)->data_dir()), " >/dev/null"))
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->stream_state() == walrep::v1::STREAM_STATE_BACKOFF;
+  }, absl::Seconds(30)));
+  const Lsn held = AgentFlush(**agent);
+  ASSERT_GE(held, ahead);
+  const std::string before = TimelineOneChecksums(data_dir + "/wal");
+  ASSERT_TRUE((*standby)->StartServer().ok());
+  ASSERT_TRUE((*standby)->Promote().ok());
+  auto fork_text = (*standby)->Psql("SELECT pg_current_wal_flush_lsn()");
+  ASSERT_TRUE(fork_text.ok());
+  ASSERT_LT(Lsn::Parse(*fork_text)->value(), held.value()) << "the standby was not behind";
+  ASSERT_TRUE((*standby)->Psql("INSERT INTO f VALUES (1)").ok());
+
+  ASSERT_TRUE(StartReplica(**agent, absl::StrCat("host=127.0.0.1 port=", (*standby)->port(),
+                                                 " user=replicator password=",
+                                                 PgPrimary::kReplPassword, " sslmode=disable"))
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->timeline() == 2 &&
+           p->stream_state() == walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(30))) << GetProgress(**agent)->last_error();
+  Lsn new_end;
+  ASSERT_TRUE(CaughtUp(**agent, **standby, absl::Seconds(30), &new_end));
+  auto p = GetProgress(**agent);
+  ASSERT_TRUE(p.ok());
+  EXPECT_LT(p->flush_lsn(), held.value());  // on timeline 2 now, short of what timeline 1 had
+  // The new primary is never told of WAL past what it has.
+  auto reported = (*standby)->Psql("SELECT flush_lsn FROM pg_stat_replication");
+  ASSERT_TRUE(reported.ok());
+  auto own = (*standby)->Psql("SELECT pg_current_wal_flush_lsn()");
+  ASSERT_TRUE(own.ok());
+  EXPECT_LE(Lsn::Parse(*reported)->value(), Lsn::Parse(*own)->value());
+  // Timeline 1's files are as they were (its WAL past the fork differs from what the new
+  // primary holds under those names, rightly); timeline 2's equal the new primary's.
+  EXPECT_EQ(TimelineOneChecksums(data_dir + "/wal"), before);
+  const std::string tli2 = data_dir + "-tli2";
+  ASSERT_TRUE(RunShell("mkdir -p " + ShellQuote(tli2) + " && ln -s " + ShellQuote(data_dir) +
+                       "/wal/00000002* " + ShellQuote(tli2) + "/")
+                  .ok());
+  WalComparison cmp = CompareWithServerWal(tli2, (*standby)->data_dir() + "/pg_wal",
+                                           Lsn(p->flush_lsn()));
+  EXPECT_EQ(cmp.mismatch, "");
+  EXPECT_GE(cmp.partial_checked, 1);
+  EXPECT_TRUE(RunShell("test -f " + ShellQuote(data_dir + "/wal/00000002.history")).ok());
+  EXPECT_EQ(p->last_error(), "");
+}
+
 }  // namespace
 }  // namespace walrep::testing
