@@ -237,6 +237,15 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
         RETURN_IF_ERROR(SwitchTimeline(conn, next.first, next.second));
         break;  // START_REPLICATION again on the new timeline
       }
+      if (msg->type == 'C') {
+        // A walsender that shuts down (fast or smart shutdown, switchover) ends COPY with
+        // CommandComplete and exits, without CopyDone: a planned end, not an error.
+        RETURN_IF_ERROR(w->Flush());
+        conn.Close();
+        primary_shut_down_ = true;
+        return absl::UnavailableError(
+            "the primary shut down; streaming resumes when it is back");
+      }
       if (msg->type != 'd') {
         return absl::DataLossError(
             absl::StrCat("unexpected message '", std::string(1, msg->type), "' while streaming"));

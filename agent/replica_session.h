@@ -60,6 +60,8 @@ class ReplicaSession {
 
   // Whether this session received WAL (resets the reconnect backoff).
   bool streamed() const { return streamed_; }
+  // Whether the session ended because the primary shut down cleanly (not a failure).
+  bool primary_shut_down() const { return primary_shut_down_; }
 
  private:
   absl::Status Identify(std::unique_ptr<PgConnection>& conn);
@@ -89,6 +91,7 @@ class ReplicaSession {
   StreamContext* ctx_;
   const std::atomic<bool>* stop_;
   bool streamed_ = false;
+  bool primary_shut_down_ = false;
   uint64_t system_id_ = 0;
   Lsn reported_flush_;   // the writer's flush position in the last status update
   uint64_t feedback_seen_ = 0;  // WalReplayer::feedback_requests() last reported

@@ -602,5 +602,25 @@ TEST_F(ReplicaSessionTest, RecordLargerThanASegmentIsAcknowledgedOnlyWhenComplet
   EXPECT_TRUE(DefaultFileOps()->FileSize(dir_ + "/wal/000000010000000000000003.partial").ok());
 }
 
+TEST_F(ReplicaSessionTest, CommandCompleteWhileStreamingIsTheClientsCleanShutdownNotDataLoss) {
+  fake_pg::FakeServer server;
+  server.Run([](Peer& p) {
+    ASSERT_TRUE(Handshake(p, kSysId));
+    p.Send(WalMsg(kSeg1, W(0, 3000)));
+    // What a walsender sends when the server shuts down: CommandComplete, then it exits.
+    p.Send(Complete("COPY 0"));
+    p.CloseNow();
+  });
+  StreamSettings settings = Settings(server.port());
+  ReplicaSession session(settings, &ctx_, &stop_);
+  absl::Status st = session.Run(nullptr);
+  server.Join();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
+  EXPECT_NE(st.message().find("primary shut down"), std::string::npos) << st;
+  EXPECT_TRUE(session.primary_shut_down());
+  EXPECT_TRUE(session.streamed());
+  EXPECT_EQ(writer_->flush_lsn(), RecordEndWithin(3000));  // what arrived was made durable
+}
+
 }  // namespace
 }  // namespace walrep

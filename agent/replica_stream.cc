@@ -99,7 +99,11 @@ void ReplicaStream::Run() {
       return;
     }
     if (stop_.load() && st.ok()) break;
-    if (!st.ok()) {
+    if (!st.ok() && session.primary_shut_down()) {
+      // Every planned restart of the primary does this: say so, but it is no failure.
+      status->SetError(std::string(st.message()));
+      log->info("replication session ended: {}", st.message());
+    } else if (!st.ok()) {
       status->sessions_failed.fetch_add(1);
       status->SetError(std::string(st.message()));
       log->warn("replication session ended: {}", st.message());

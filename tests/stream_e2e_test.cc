@@ -133,12 +133,22 @@ TEST(StreamE2eTest, PrimaryRestartReconnectsAndContinues) {
   ASSERT_TRUE((*pg)->Psql("CREATE TABLE t AS SELECT generate_series(1, 50000) AS x").ok());
   ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(30)));
 
-  ASSERT_TRUE((*pg)->Restart().ok());
+  // pg_ctl stop -m fast: the walsender ends COPY with CommandComplete, a planned end.
+  ASSERT_TRUE((*pg)->Stop().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = GetProgress(**agent);
+    return q.ok() && q->stream_state() != walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(30)));
+  ASSERT_TRUE((*pg)->StartServer().ok());
   ASSERT_TRUE((*pg)->Psql("INSERT INTO t SELECT generate_series(1, 50000)").ok());
   ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(60)));
   auto p = GetProgress(**agent);
   ASSERT_TRUE(p.ok());
   EXPECT_GE(p->metrics().reconnects(), 1u);
+  // Sessions: the first ended by the shutdown (not a failure), the attempts refused while
+  // the primary was down (failures), the one streaming now.
+  EXPECT_EQ(p->metrics().sessions_failed() + 2, p->metrics().sessions_started());
+  EXPECT_EQ(p->last_error(), "");
   EXPECT_GE(p->metrics().sessions_started(), 2u);
   EXPECT_EQ(p->stream_state(), walrep::v1::STREAM_STATE_STREAMING);
   WalComparison cmp =
