@@ -93,6 +93,17 @@ absl::StatusOr<StreamSettings> ValidateStartReplica(const v1::StartReplicaReques
     }
     s.status_interval = d;
   }
+  if (req.has_receiver_timeout()) {
+    absl::Duration d = FromProto(req.receiver_timeout());
+    if (d < absl::ZeroDuration() || d > absl::Hours(24)) {
+      return absl::InvalidArgumentError(
+          "receiver_timeout must be between 0 (disabled) and 24h");
+    }
+    if (d > absl::ZeroDuration() && d < absl::Seconds(1)) {
+      return absl::InvalidArgumentError("receiver_timeout must be 0 (disabled) or at least 1s");
+    }
+    s.receiver_timeout = d;
+  }
   if (req.has_expected_system_identifier()) s.expected_system_id = req.expected_system_identifier();
   if (req.has_expected_timeline()) {
     if (req.expected_timeline() == 0) return absl::InvalidArgumentError("expected_timeline must be >= 1");

@@ -221,6 +221,8 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
     ctx_->status->SetState(v1::STREAM_STATE_STREAMING);
     ctx_->status->SetError("");
     next_status_ = absl::Now();  // report our position right away
+    last_receive_ = absl::Now();
+    ping_sent_ = false;
     uint64_t batch = 0;
     if (ctx_->replayer) feedback_seen_ = ctx_->replayer->feedback_requests();
     for (;;) {
@@ -228,9 +230,12 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
       absl::Time now = absl::Now();
       if (now >= next_status_) RETURN_IF_ERROR(FlushAndReport(conn, true));
       RETURN_IF_ERROR(ReportApplyIfRequested(conn));
+      RETURN_IF_ERROR(CheckReceiverTimeout(conn, now));
       absl::Time deadline = std::min(next_status_, absl::Now() + kStopPoll);
       ASSIGN_OR_RETURN(auto msg, conn.ReadMessage(deadline));
       if (!msg) continue;
+      last_receive_ = absl::Now();
+      ping_sent_ = false;
       if (msg->type == 'c') {
         RETURN_IF_ERROR(FlushAndReport(conn, false));
         ASSIGN_OR_RETURN(auto next, FinishCopy(conn, false));
@@ -302,6 +307,28 @@ absl::Status ReplicaSession::FlushAndReport(PgConnection& conn, bool force_repor
     ctx_->replayer->Wake(reported_flush_);
   }
   return ReportApplyIfRequested(conn);
+}
+
+absl::Status ReplicaSession::CheckReceiverTimeout(PgConnection& conn, absl::Time now) {
+  const absl::Duration timeout = settings_.receiver_timeout;
+  if (timeout <= absl::ZeroDuration()) return absl::OkStatus();
+  const absl::Duration silent = now - last_receive_;
+  if (silent >= timeout) {
+    // A partition: the socket stays open while nothing passes, and a synchronous commit
+    // on the primary would wait until the kernel gives up (many minutes).
+    return absl::UnavailableError(absl::StrCat(
+        "nothing received from the primary for ", absl::FormatDuration(silent),
+        " (receiver_timeout ", absl::FormatDuration(timeout), "); reconnecting"));
+  }
+  if (silent >= timeout / 2 && !ping_sent_) {
+    ping_sent_ = true;
+    // Flush first, so the request carries the current durable position.
+    WalWriter* w = ctx_->writer;
+    if (w->write_lsn() > w->flush_lsn()) RETURN_IF_ERROR(w->Flush());
+    reported_flush_ = w->flush_lsn();
+    return SendStatus(conn, /*reply_requested=*/true);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ReplicaSession::ReportApplyIfRequested(PgConnection& conn) {

@@ -32,6 +32,9 @@ struct StreamSettings {
   std::string slot_name;
   bool create_slot = false;
   absl::Duration status_interval = absl::Seconds(10);
+  // Nothing received for this long ends the session (half of it: ask for a reply);
+  // zero disables, as wal_receiver_timeout = 0.
+  absl::Duration receiver_timeout = absl::Seconds(60);
   std::optional<uint64_t> expected_system_id;
   std::optional<TimelineId> expected_timeline;
 };
@@ -79,6 +82,9 @@ class ReplicaSession {
   // flushed (interval timer, reply requested).
   absl::Status FlushAndReport(PgConnection& conn, bool force_report);
   absl::Status SendStatus(PgConnection& conn, bool reply_requested);
+  // The wal_receiver_timeout rule: Unavailable when nothing came for receiver_timeout;
+  // asks the primary for a reply (once) after half of it.
+  absl::Status CheckReceiverTimeout(PgConnection& conn, absl::Time now);
   // Sends a status update when the replay loop applied a commit that waits for it.
   absl::Status ReportApplyIfRequested(PgConnection& conn);
   // After the primary's CopyDone: reads the end-of-timeline result. Returns the next
@@ -96,6 +102,8 @@ class ReplicaSession {
   Lsn reported_flush_;   // the writer's flush position in the last status update
   uint64_t feedback_seen_ = 0;  // WalReplayer::feedback_requests() last reported
   absl::Time next_status_;
+  absl::Time last_receive_;     // when the primary last sent anything
+  bool ping_sent_ = false;      // a reply was requested since then
 };
 
 }  // namespace walrep

@@ -622,5 +622,69 @@ TEST_F(ReplicaSessionTest, CommandCompleteWhileStreamingIsTheClientsCleanShutdow
   EXPECT_EQ(writer_->flush_lsn(), RecordEndWithin(3000));  // what arrived was made durable
 }
 
+TEST_F(ReplicaSessionTest, ASilentPrimaryIsAskedForAReplyThenDroppedAfterReceiverTimeout) {
+  fake_pg::FakeServer server;
+  std::atomic<bool> asked{false};
+  std::atomic<bool> dropped{false};
+  server.Run([&](Peer& p) {
+    ASSERT_TRUE(Handshake(p, kSysId));
+    p.Send(WalMsg(kSeg1, W(0, 3000)));
+    // A partition: the connection stays open, nothing more is sent. Read what comes
+    // until the client goes away.
+    for (;;) {
+      auto m = p.ReadTyped();
+      if (!m.has_value()) break;
+      if (m->first != 'd') continue;
+      auto u = DecodeStandbyStatusUpdate(m->second);
+      if (u.ok() && u->reply_requested) asked = true;
+    }
+    dropped = true;
+  });
+  StreamSettings settings = Settings(server.port());
+  settings.receiver_timeout = absl::Seconds(2);
+  const absl::Time start = absl::Now();
+  absl::Status st = ReplicaSession(settings, &ctx_, &stop_).Run(nullptr);
+  const absl::Duration took = absl::Now() - start;
+  server.Join();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
+  EXPECT_NE(st.message().find("receiver_timeout"), std::string::npos) << st;
+  EXPECT_TRUE(asked.load());    // after half of the timeout, a reply was requested
+  EXPECT_TRUE(dropped.load());  // and the connection was closed
+  EXPECT_GE(took, absl::Seconds(2));
+}
+
+TEST_F(ReplicaSessionTest, AKeepaliveAnsweringTheReplyRequestKeepsTheSessionAlive) {
+  fake_pg::FakeServer server;
+  std::atomic<int> answered{0};
+  server.Run([&](Peer& p) {
+    ASSERT_TRUE(Handshake(p, kSysId));
+    p.Send(WalMsg(kSeg1, W(0, 3000)));
+    // An idle primary that is alive: it answers every reply request with a keepalive,
+    // as a walsender does; after three of them it ends the stream cleanly.
+    for (;;) {
+      auto m = p.ReadTyped();
+      if (!m.has_value()) return;
+      if (m->first != 'd') continue;
+      auto u = DecodeStandbyStatusUpdate(m->second);
+      if (!u.ok() || !u->reply_requested) continue;
+      if (++answered == 3) {
+        p.Send(Complete("COPY 0"));
+        p.CloseNow();
+        return;
+      }
+      PrimaryKeepalive k;
+      k.wal_end = Lsn(kSeg1 + 3000);
+      p.Send(*EncodeCopyData(EncodePrimaryKeepalive(k)));
+    }
+  });
+  StreamSettings settings = Settings(server.port());
+  settings.receiver_timeout = absl::Seconds(1);
+  ReplicaSession session(settings, &ctx_, &stop_);
+  absl::Status st = session.Run(nullptr);
+  server.Join();
+  EXPECT_TRUE(session.primary_shut_down()) << st;  // never timed out in between
+  EXPECT_EQ(answered.load(), 3);
+}
+
 }  // namespace
 }  // namespace walrep

@@ -238,6 +238,12 @@ TEST(StreamE2eTest, BadRequestsAndAnUnreachablePrimary) {
   EXPECT_NE(st.error_message().find("bogus_key"), std::string::npos) << st.error_message();
   st = StartReplica(**agent, (*pg)->ReplConnInfo(), "Bad-Slot");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = StartReplica(**agent, (*pg)->ReplConnInfo(), "", nullptr,
+                    [](walrep::v1::StartReplicaRequest* r) {
+                      r->mutable_receiver_timeout()->set_nanos(500000000);  // 0.5 s
+                    });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("receiver_timeout"), std::string::npos) << st.error_message();
 
   st = StartReplica(**agent, (*pg)->ReplConnInfo(), "", nullptr,
                     [](walrep::v1::StartReplicaRequest* r) { r->set_expected_system_identifier(42); });
