@@ -75,6 +75,12 @@ absl::StatusOr<StreamSettings> ValidateStartReplica(const v1::StartReplicaReques
   if (!conninfo.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("conninfo: ", conninfo.status().message()));
   }
+  // The value checks libpq makes when it connects (ports, sslmode, integers, ...) are
+  // made now, before anything is stored: a request that can never connect is refused
+  // instead of being retried for ever.
+  if (absl::Status valid = conninfo->Validate(); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("conninfo: ", valid.message()));
+  }
   s.conninfo = std::move(*conninfo);
   if (!req.slot_name().empty()) {
     absl::Status st = ValidateSlotName(req.slot_name());

@@ -61,7 +61,7 @@ class ReplicaSession {
   // (OK, or the FailedPrecondition/connection error that prevented them).
   absl::Status Run(const std::function<void(const absl::Status&)>& identity_result);
 
-  // Whether this session received WAL (resets the reconnect backoff).
+  // Whether this session received WAL.
   bool streamed() const { return streamed_; }
   // Whether the session ended because the primary shut down cleanly (not a failure).
   bool primary_shut_down() const { return primary_shut_down_; }

@@ -79,6 +79,7 @@ void ReplicaStream::Run() {
     status->sessions_started.fetch_add(1);
     status->last_session_start_us.store(absl::ToUnixMicros(absl::Now()));
     ReplicaSession session(settings_, ctx_, &stop_);
+    const Lsn durable_before = ctx_->writer->flush_lsn();
     absl::Status st = session.Run([this](const absl::Status& verdict) {
       absl::MutexLock lock(&mu_);
       // Only a verdict about the primary's identity settles the wait; a connection
@@ -89,7 +90,10 @@ void ReplicaStream::Run() {
         cv_.SignalAll();
       }
     });
-    if (session.streamed()) backoff.Reset();
+    // Only a session that moved the durable position resets the backoff: one that fails
+    // right after START_REPLICATION (having received a few bytes it cannot keep) backs
+    // off like any other failure instead of reconnecting in a tight loop.
+    if (ctx_->writer->flush_lsn() > durable_before) backoff.Reset();
     if (ctx_->writer->failed()) {
       status->sessions_failed.fetch_add(1);
       status->SetError(absl::StrCat("WAL storage failed; restart the agent after fixing it: ",

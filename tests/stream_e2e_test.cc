@@ -233,6 +233,12 @@ TEST(StreamE2eTest, BadRequestsAndAnUnreachablePrimary) {
 
   grpc::Status st = StartReplica(**agent, "host=127.0.0.1 port='5432");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  st = StartReplica(**agent, "host=127.0.0.1 port=abc");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("port"), std::string::npos) << st.error_message();
+  st = StartReplica(**agent, "host=127.0.0.1 sslmode=bogus");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("sslmode"), std::string::npos) << st.error_message();
   st = StartReplica(**agent, "host=127.0.0.1 bogus_key=1");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("bogus_key"), std::string::npos) << st.error_message();
@@ -411,6 +417,59 @@ TEST(StreamE2eTest, FollowsANewTimelineThatForkedBelowItsPosition) {
   EXPECT_GE(cmp.partial_checked, 1);
   EXPECT_TRUE(RunShell("test -f " + ShellQuote(data_dir + "/wal/00000002.history")).ok());
   EXPECT_EQ(p->last_error(), "");
+}
+
+// host=standby,primary target_session_attrs=read-write: walrep streams from the primary,
+// not the standby listed first; after a failover (the standby promoted, the old primary
+// stopped) it connects to the new primary and follows it onto timeline 2.
+TEST(StreamE2eTest, TargetSessionAttrsReadWriteFollowsTheFailover) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE h AS SELECT generate_series(1, 1000) AS x").ok());
+  auto standby = StartStandby(**pg);
+  ASSERT_TRUE(standby.ok()) << standby.status();
+  std::string data_dir = FreshTestDir("tsa");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  const std::string conninfo = absl::StrCat(
+      "host=127.0.0.1,127.0.0.1 port=", (*standby)->port(), ",", (*pg)->port(),
+      " user=replicator password=", PgPrimary::kReplPassword,
+      " sslmode=disable application_name=walrep target_session_attrs=read-write");
+  ASSERT_TRUE(StartReplica(**agent, conninfo).ok());
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO h SELECT generate_series(1, 20000)").ok());
+  ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(30)));
+  auto on_primary = (*pg)->Psql(
+      "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'walrep'");
+  ASSERT_TRUE(on_primary.ok());
+  EXPECT_EQ(*on_primary, "1");
+  auto on_standby = (*standby)->Psql(
+      "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'walrep'");
+  ASSERT_TRUE(on_standby.ok());
+  EXPECT_EQ(*on_standby, "0");
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = ServerFlushLsn(**pg);
+    auto b = ServerFlushLsn(**standby);
+    return a.ok() && b.ok() && *b >= *a;
+  }, absl::Seconds(30)));
+
+  // Failover.
+  ASSERT_TRUE((*pg)->Stop().ok());
+  ASSERT_TRUE((*standby)->Promote().ok());
+  ASSERT_TRUE((*standby)->Psql("INSERT INTO h SELECT generate_series(1, 20000)").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->timeline() == 2 &&
+           p->stream_state() == walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(60))) << GetProgress(**agent)->last_error();
+  ASSERT_TRUE(CaughtUp(**agent, **standby, absl::Seconds(30)));
+  auto p = GetProgress(**agent);
+  ASSERT_TRUE(p.ok());
+  WalComparison cmp = CompareWithServerWal(data_dir + "/wal", (*standby)->data_dir() + "/pg_wal",
+                                           Lsn(p->flush_lsn()));
+  EXPECT_EQ(cmp.mismatch, "");
+  EXPECT_TRUE(RunShell("cmp " + ShellQuote(data_dir + "/wal/00000002.history") + " " +
+                       ShellQuote((*standby)->data_dir() + "/pg_wal/00000002.history"))
+                  .ok());
 }
 
 }  // namespace

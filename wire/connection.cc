@@ -82,6 +82,47 @@ absl::Status NoPassword() {
       "the server requested password authentication, but no password was supplied");
 }
 
+// The value of a one-row SHOW.
+absl::StatusOr<std::string> ShowSetting(PgConnection& conn, absl::string_view name) {
+  ASSIGN_OR_RETURN(std::vector<ResultSet> rs, conn.Query(absl::StrCat("SHOW ", name)));
+  if (rs.size() != 1 || rs[0].rows.size() != 1 || rs[0].rows[0].values.size() != 1 ||
+      !rs[0].rows[0].values[0].has_value()) {
+    return absl::DataLossError(absl::StrCat("SHOW ", name, " returned no value"));
+  }
+  return *rs[0].rows[0].values[0];
+}
+
+// Whether a connected server is what target_session_attrs asks for, decided as libpq
+// decides it: from the in_hot_standby and default_transaction_read_only parameters that
+// PostgreSQL 14+ reports at startup, else from SHOW transaction_read_only (which a
+// replication connection accepts, unlike pg_is_in_recovery()). OK when it matches;
+// otherwise Unavailable with libpq's reason, so the next host is tried.
+absl::Status CheckSessionAttrs(PgConnection& conn, absl::string_view wanted) {
+  if (wanted.empty() || wanted == "any") return absl::OkStatus();
+  bool hot_standby = false;
+  bool read_only = false;
+  const std::string reported = conn.parameter("in_hot_standby");
+  if (!reported.empty()) {
+    hot_standby = reported == "on";
+    read_only = hot_standby || conn.parameter("default_transaction_read_only") == "on";
+  } else {
+    ASSIGN_OR_RETURN(std::string ro, ShowSetting(conn, "transaction_read_only"));
+    read_only = ro == "on";
+    hot_standby = read_only;  // before 14 a standby is told apart by being read-only
+  }
+  const char* reason = nullptr;
+  if (wanted == "read-write" && read_only) reason = "session is read-only";
+  if (wanted == "read-only" && !read_only) reason = "session is not read-only";
+  if (wanted == "primary" && hot_standby) reason = "server is in hot standby mode";
+  if ((wanted == "standby" || wanted == "prefer-standby") && !hot_standby) {
+    reason = "server is not in hot standby mode";
+  }
+  if (reason == nullptr) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("connection to server at ", conn.endpoint(),
+                                             " does not match target_session_attrs=", wanted,
+                                             ": ", reason));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
@@ -115,31 +156,46 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   absl::StatusCode code = absl::StatusCode::kUnavailable;
   absl::Status specific;  // the last failure that was not just Unavailable
   absl::Status last;
-  for (const Endpoint& endpoint : endpoints) {
-    for (bool tls : tls_choices) {
-      AttemptOutcome outcome;
-      absl::StatusOr<std::unique_ptr<PgConnection>> conn =
-          TryEndpoint(info, Attempt{endpoint, tls, sslmode}, options, &outcome);
-      if (conn.ok()) {
-        (*conn)->redacted_conninfo_ = info.Redacted();
-        Log().debug("connected to {} ({}, auth {}, server {})", (*conn)->endpoint_,
-                   (*conn)->is_tls_ ? "TLS" : "no TLS", (*conn)->auth_method_,
-                   (*conn)->parameter("server_version"));
-        return conn;
+  // target_session_attrs as libpq applies it: each host in turn must match;
+  // prefer-standby takes a standby if any host is one, else any host (a second pass).
+  const std::string attrs = info.Get("target_session_attrs");
+  std::vector<std::string> passes = {attrs};
+  if (attrs == "prefer-standby") passes.push_back("any");
+  for (const std::string& wanted : passes) {
+    for (const Endpoint& endpoint : endpoints) {
+      for (bool tls : tls_choices) {
+        AttemptOutcome outcome;
+        absl::StatusOr<std::unique_ptr<PgConnection>> conn =
+            TryEndpoint(info, Attempt{endpoint, tls, sslmode}, options, &outcome);
+        if (conn.ok()) {
+          absl::Status match = CheckSessionAttrs(**conn, wanted);
+          if (!match.ok()) {
+            (*conn)->Close();
+            Log().debug("{}", std::string(match.message()));
+            failures.emplace_back(match.message());
+            last = match;
+            break;  // the same server over TLS or not: try the next host
+          }
+          (*conn)->redacted_conninfo_ = info.Redacted();
+          Log().debug("connected to {} ({}, auth {}, server {})", (*conn)->endpoint_,
+                     (*conn)->is_tls_ ? "TLS" : "no TLS", (*conn)->auth_method_,
+                     (*conn)->parameter("server_version"));
+          return conn;
+        }
+        const absl::Status& st = conn.status();
+        last = st;
+        // Local configuration errors repeat identically for every endpoint.
+        if (st.code() == absl::StatusCode::kInvalidArgument) return st;
+        Log().debug("connection attempt failed: {}", std::string(st.message()));
+        failures.emplace_back(st.message());
+        if (st.code() != absl::StatusCode::kUnavailable) {
+          code = st.code();
+          specific = st;
+        }
+        // A refused TCP connection will be refused without TLS too; after 'N' plain text
+        // was already tried on the same connection.
+        if (!outcome.tcp_connected || outcome.server_refused_tls) break;
       }
-      const absl::Status& st = conn.status();
-      last = st;
-      // Local configuration errors repeat identically for every endpoint.
-      if (st.code() == absl::StatusCode::kInvalidArgument) return st;
-      Log().debug("connection attempt failed: {}", std::string(st.message()));
-      failures.emplace_back(st.message());
-      if (st.code() != absl::StatusCode::kUnavailable) {
-        code = st.code();
-        specific = st;
-      }
-      // A refused TCP connection will be refused without TLS too; after 'N' plain text
-      // was already tried on the same connection.
-      if (!outcome.tcp_connected || outcome.server_refused_tls) break;
     }
   }
   if (failures.size() == 1) return last;
