@@ -81,6 +81,7 @@ void WalReplayer::Stop() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
     cv_.SignalAll();
+    work_cv_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -97,7 +98,7 @@ void WalReplayer::Wake(Lsn lsn) {
     flushes_.emplace_back(lsn.value(), options_.now());
   }
   work_ = true;
-  cv_.SignalAll();
+  work_cv_.Signal();
 }
 
 absl::Duration WalReplayer::lag() const {
@@ -124,7 +125,11 @@ void WalReplayer::Run() {
     {
       absl::MutexLock lock(&mu_);
       absl::Time deadline = absl::Now() + options_.tick;
-      while (!stop_ && !work_ && absl::Now() < deadline) cv_.WaitWithDeadline(&mu_, deadline);
+      // Its own condition: apply moving (cv_, signalled per record, also by the
+      // receiver's inline replay) must not wake this thread once per commit.
+      while (!stop_ && !work_ && absl::Now() < deadline) {
+        work_cv_.WaitWithDeadline(&mu_, deadline);
+      }
       if (stop_) return;
       work_ = false;
       if (!failure_.ok()) continue;

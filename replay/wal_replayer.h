@@ -101,7 +101,8 @@ class WalReplayer {
   TimelineId chain_tli_ ABSL_GUARDED_BY(replay_mu_) = 0;
 
   mutable absl::Mutex mu_;
-  mutable absl::CondVar cv_;  // apply moved, failure, stop, work
+  mutable absl::CondVar cv_;  // apply moved, failure, stop (WaitForApply)
+  absl::CondVar work_cv_;     // work or stop (the replay thread waits on this alone)
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool work_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
