@@ -1,5 +1,7 @@
 #include "replay/xact_record.h"
 
+#include "replay/le_bytes.h"
+
 namespace walrep {
 namespace {
 
@@ -15,11 +17,6 @@ constexpr uint32_t kXactCompletionApplyFeedback = 1u << 29;
 constexpr uint8_t kXlogRestorePoint = 0x70;
 constexpr size_t kRestorePointNameMax = 64;  // MAXFNAMELEN
 
-uint64_t Le(absl::string_view b, size_t off, int n) {
-  uint64_t v = 0;
-  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[off + i]);
-  return v;
-}
 
 }  // namespace
 
@@ -43,7 +40,7 @@ XactKind XactKindOf(const WalRecord& r) {
 
 std::optional<absl::Time> XactTime(const WalRecord& r) {
   if (XactKindOf(r) == XactKind::kNone) return std::nullopt;
-  return FromPostgresTimestamp(static_cast<int64_t>(Le(r.main_data, 0, 8)));
+  return FromPostgresTimestamp(static_cast<int64_t>(Le64(r.main_data.data())));
 }
 
 bool AsksForApplyFeedback(const WalRecord& r) {
@@ -51,7 +48,7 @@ bool AsksForApplyFeedback(const WalRecord& r) {
       r.main_data.size() < 12) {
     return false;
   }
-  return (Le(r.main_data, 8, 4) & kXactCompletionApplyFeedback) != 0;
+  return (Le32(r.main_data.data() + 8) & kXactCompletionApplyFeedback) != 0;
 }
 
 std::optional<std::string> RestorePointName(const WalRecord& r) {
