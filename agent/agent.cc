@@ -140,10 +140,15 @@ absl::Status Agent::Init() {
   wopts.dir = config_.data_dir + "/wal";
   wopts.layout = WalWriter::Layout::kArchive;
   wopts.on_flush = [this](Lsn) { changes_.Notify(); };
+  // The archive's files say their segment size; an empty one learns it from the primary
+  // (SHOW wal_segment_size) before its first segment is created.
+  ASSIGN_OR_RETURN(std::optional<uint64_t> seg_size,
+                   SegmentSizeOfFiles(wopts.dir, DefaultFileOps()));
+  if (seg_size) wopts.segment_size = *seg_size;
   ASSIGN_OR_RETURN(writer_, WalWriter::Create(wopts));
   WalReplayer::Options ropts;
   ropts.dir = wopts.dir;
-  ropts.segment_size = writer_->options().segment_size;
+  ropts.segment_size = writer_->segment_size();
   ropts.durable = [this] { return writer_->flush_lsn(); };
   ropts.timeline = [this] { return writer_->timeline(); };
   ropts.handler = &replay_stats_;
@@ -180,7 +185,6 @@ absl::Status Agent::Init() {
   stream_ctx_.status = &status_;
   stream_ctx_.replayer = replayer_.get();
   stream_ctx_.wal_dir = wopts.dir;
-  stream_ctx_.segment_size = writer_->options().segment_size;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
   replayer_->Start();
 
@@ -215,7 +219,7 @@ absl::Status Agent::RecoverWalStore() {
     Log()->info("removed {}: the durable position is recovered from the WAL", old_journal);
   }
   ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
-  const uint64_t seg = writer_->options().segment_size;
+  const uint64_t seg = writer_->segment_size();
   ASSIGN_OR_RETURN(std::optional<RecoveredWal> wal,
                    RecoverWal(writer_->options().dir, seg, sysid ? *sysid : 0, DefaultFileOps()));
   if (!wal) {
@@ -322,7 +326,11 @@ v1::Progress Agent::GetProgress() const {
   if (replayer_ && !replayer_->failure().ok()) {
     p.set_last_error(std::string(replayer_->failure().message()));
   }
-  if (writer_ && writer_->failed()) p.set_stream_state(v1::STREAM_STATE_FAILED);
+  p.set_failure_reason(status_.failure_reason());
+  if (writer_ && writer_->failed()) {
+    p.set_stream_state(v1::STREAM_STATE_FAILED);
+    p.set_failure_reason(v1::FAILURE_REASON_STORAGE);
+  }
   {
     absl::MutexLock lock(&backup_mu_);
     if (backup_progress_) *p.mutable_backup() = *backup_progress_;
@@ -363,6 +371,9 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
 void Agent::StopStreamLocked() {
   if (stream_) stream_->Stop();
   stream_.reset();
+  // A stream that had failed for good is now simply stopped.
+  status_.ClearFailure();
+  status_.SetState(v1::STREAM_STATE_STOPPED);
 }
 
 absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& request,
@@ -382,9 +393,12 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
     return absl::FailedPreconditionError(absl::StrCat(
         "WAL storage failed earlier; restart the agent: ", writer_->failure().message()));
   }
-  if (stream_ && google::protobuf::util::MessageDifferencer::Equals(stream_request_, request)) {
+  if (stream_ && !stream_->failed() &&
+      google::protobuf::util::MessageDifferencer::Equals(stream_request_, request)) {
     return GetProgress();  // the same request again: a no-op, as reconcile loops expect
   }
+  // Asked again after a terminal failure (STREAM_STATE_FAILED): the caller fixed the
+  // cause (created the slot, restored WAL), so the stream starts over.
   if (stream_) {
     Log()->info("re-pointing the stream to {}", settings.conninfo.Redacted());
     StopStreamLocked();

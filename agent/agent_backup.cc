@@ -84,9 +84,10 @@ absl::StatusOr<bool> Agent::NeedsBootstrap(const v1::StartReplicaRequest& reques
     auto parsed = ParseBackupManifest(*manifest);
     if (parsed.ok() && !parsed->wal_ranges.empty()) {
       const WalRange& first = parsed->wal_ranges.front();
-      RETURN_IF_ERROR(state_store_->StoreState(ReplicationState{
-          ReplicationRole::kReplica, first.start_lsn.SegmentStart(writer_->options().segment_size),
-          first.timeline}));
+      // The session starts at this position's segment, once it knows the primary's
+      // segment size.
+      RETURN_IF_ERROR(state_store_->StoreState(
+          ReplicationState{ReplicationRole::kReplica, first.start_lsn, first.timeline}));
     }
   }
   return false;
@@ -101,15 +102,13 @@ absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
   Log()->info("bootstrapping: base backup into {}/pgdata", config_.data_dir);
   ASSIGN_OR_RETURN(v1::BaseBackupResult result,
                    RunTrackedBackup(backup, config_.data_dir + "/pgdata", stopped, nullptr));
-  // Stream from the start of the backup's first segment, so that the archive holds all
-  // the WAL the copy needs (and everything after it).
+  // The session streams from the start of this position's segment (in the primary's
+  // segment size), so that the archive holds all the WAL the copy needs and after it.
   Lsn start(result.start_lsn());
-  Lsn segment_start = start.SegmentStart(writer_->options().segment_size);
   RETURN_IF_ERROR(state_store_->StoreState(
-      ReplicationState{ReplicationRole::kReplica, segment_start, result.timeline()}));
-  Log()->info("bootstrap done: backup of {} from {} on timeline {}; streaming from {}",
-              result.system_identifier(), start.ToString(), result.timeline(),
-              segment_start.ToString());
+      ReplicationState{ReplicationRole::kReplica, start, result.timeline()}));
+  Log()->info("bootstrap done: backup of {} from {} on timeline {}; streaming from its segment",
+              result.system_identifier(), start.ToString(), result.timeline());
   return absl::OkStatus();
 }
 

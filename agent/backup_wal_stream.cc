@@ -3,17 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <variant>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "agent/wal_stream_loop.h"
 #include "replay/segment.h"
 #include "wire/replication_commands.h"
-#include "wire/replication_messages.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
@@ -22,9 +18,6 @@ namespace {
 // pg_basebackup -X stream reports every second too (its default status interval is 10 s;
 // a backup is short and the primary's wal_sender_timeout may be small).
 constexpr absl::Duration kStatusInterval = absl::Seconds(1);
-// The loop wakes at least this often to notice Stop().
-constexpr absl::Duration kPoll = absl::Milliseconds(100);
-constexpr absl::Duration kDrain = absl::Seconds(2);
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("backup"); }
 
@@ -34,26 +27,6 @@ absl::Status Annotate(const absl::Status& st, absl::string_view what) {
 }
 
 }  // namespace
-
-absl::StatusOr<uint64_t> ParseWalSegmentSize(absl::string_view text) {
-  absl::string_view t = absl::StripAsciiWhitespace(text);
-  uint64_t unit = 1;
-  for (auto [suffix, mult] : {std::pair<absl::string_view, uint64_t>{"GB", 1ull << 30},
-                              {"MB", 1ull << 20}, {"kB", 1ull << 10}, {"B", 1}}) {
-    if (absl::ConsumeSuffix(&t, suffix)) {
-      unit = mult;
-      break;
-    }
-  }
-  uint64_t n = 0;
-  if (!absl::SimpleAtoi(t, &n) || n == 0 || n > (uint64_t{1} << 40) / unit) {
-    return absl::InvalidArgumentError(absl::StrCat("wal_segment_size \"", text, "\""));
-  }
-  uint64_t size = n * unit;
-  absl::Status st = ValidateSegmentSize(size);
-  if (!st.ok()) return absl::InvalidArgumentError(st.message());
-  return size;
-}
 
 absl::StatusOr<std::unique_ptr<BackupWalStream>> BackupWalStream::Open(
     const ConnInfo& conninfo, const ConnectionOptions& options) {
@@ -67,14 +40,7 @@ absl::StatusOr<std::unique_ptr<BackupWalStream>> BackupWalStream::Open(
   ASSIGN_OR_RETURN(auto ident, s->conn_->Query(IdentifySystemCommand()));
   if (ident.size() != 1) return absl::DataLossError("IDENTIFY_SYSTEM returned no row");
   ASSIGN_OR_RETURN(s->identity_, ParseIdentifySystem(ident[0]));
-  ASSIGN_OR_RETURN(auto show, s->conn_->Query("SHOW wal_segment_size"));
-  if (show.size() != 1 || show[0].rows.size() != 1 || show[0].rows[0].values.size() != 1 ||
-      !show[0].rows[0].values[0].has_value()) {
-    return absl::DataLossError("SHOW wal_segment_size: unexpected result shape");
-  }
-  auto size = ParseWalSegmentSize(*show[0].rows[0].values[0]);
-  if (!size.ok()) return absl::DataLossError(size.status().message());
-  s->segment_size_ = *size;
+  ASSIGN_OR_RETURN(s->segment_size_, ReadWalSegmentSize(*s->conn_));
   // Unique per primary session, as pg_basebackup's "pg_basebackup_<pid>".
   s->slot_ = absl::StrCat("walrep_backup_", s->conn_->backend_pid(), "_", getpid());
   CreatePhysicalSlotOptions slot_options;
@@ -150,70 +116,25 @@ void BackupWalStream::Run() {
 }
 
 absl::Status BackupWalStream::Stream() {
-  next_status_ = absl::Now();
-  for (;;) {
-    if (stop_.load()) return absl::CancelledError("backup WAL stream stopped");
-    Lsn end(end_lsn_.load());
-    if (end.valid() && writer_->write_lsn() >= end) {
-      RETURN_IF_ERROR(writer_->Flush());
-      RETURN_IF_ERROR(SendStatus(false));
+  WalStreamOptions o;
+  o.status_interval = kStatusInterval;
+  o.stop = &stop_;
+  o.end_lsn = [this] { return Lsn(end_lsn_.load()); };
+  WalStreamLoop loop(*conn_, *writer_, std::move(o));
+  ASSIGN_OR_RETURN(WalStreamEnd end, loop.Run());
+  switch (end.kind) {
+    case WalStreamEnd::Kind::kReachedEnd:
       Log()->info("backup WAL complete up to {}", writer_->flush_lsn().ToString());
-      return FinishCopy();
-    }
-    if (absl::Now() >= next_status_) RETURN_IF_ERROR(SendStatus(false));
-    ASSIGN_OR_RETURN(auto msg, conn_->ReadMessage(std::min(next_status_, absl::Now() + kPoll)));
-    if (!msg) continue;
-    if (msg->type == 'c') {
-      return absl::UnavailableError(absl::StrCat(
-          "the primary ended WAL streaming at ", writer_->write_lsn().ToString(),
-          " before the backup's end"));
-    }
-    if (msg->type != 'd') {
-      return absl::DataLossError(absl::StrCat("unexpected message '", std::string(1, msg->type),
-                                              "' while streaming backup WAL"));
-    }
-    ASSIGN_OR_RETURN(PrimaryMessage pm, DecodePrimaryMessage(msg->body));
-    if (auto* x = std::get_if<XLogData>(&pm)) {
-      Lsn expected = writer_->write_lsn();
-      Lsn start = x->start;
-      absl::string_view data = x->data;
-      if (start + data.size() <= expected) continue;
-      if (start < expected) {
-        data.remove_prefix(expected - start);
-        start = expected;
-      }
-      RETURN_IF_ERROR(writer_->Append(start, data));
-      // One fsync per batch of buffered messages, not per message.
-      if (!conn_->HasBufferedMessage()) RETURN_IF_ERROR(writer_->Flush());
-    } else if (std::get<PrimaryKeepalive>(pm).reply_requested) {
-      RETURN_IF_ERROR(writer_->Flush());
-      RETURN_IF_ERROR(SendStatus(false));
-    }
+      return absl::OkStatus();
+    case WalStreamEnd::Kind::kStopRequested:
+      return absl::CancelledError("backup WAL stream stopped");
+    case WalStreamEnd::Kind::kEndOfTimeline:
+    case WalStreamEnd::Kind::kPrimaryShutDown:
+      break;
   }
-}
-
-absl::Status BackupWalStream::SendStatus(bool reply_requested) {
-  StandbyStatusUpdate u;
-  u.write = writer_->write_lsn();
-  u.flush = writer_->flush_lsn();
-  u.apply = Lsn();  // nothing is replayed here, as with pg_receivewal
-  u.client_time = ToPostgresMicros(absl::Now());
-  u.reply_requested = reply_requested;
-  RETURN_IF_ERROR(conn_->SendCopyData(EncodeStandbyStatusUpdate(u)));
-  next_status_ = absl::Now() + kStatusInterval;
-  return absl::OkStatus();
-}
-
-absl::Status BackupWalStream::FinishCopy() {
-  RETURN_IF_ERROR(conn_->SendCopyDone());
-  // The primary answers with CopyDone and ReadyForQuery; late WAL in between is dropped.
-  absl::Time deadline = absl::Now() + kDrain;
-  for (;;) {
-    auto msg = conn_->ReadMessage(deadline);
-    if (!msg.ok() || !msg->has_value() || (*msg)->type == 'Z') break;
-  }
-  conn_->Close();
-  return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("the primary ended WAL streaming at ",
+                                             writer_->write_lsn().ToString(),
+                                             " before the backup's end"));
 }
 
 }  // namespace walrep

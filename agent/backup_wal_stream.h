@@ -66,8 +66,6 @@ class BackupWalStream {
   BackupWalStream() = default;
   void Run();
   absl::Status Stream();
-  absl::Status SendStatus(bool reply_requested);
-  absl::Status FinishCopy();
 
   std::unique_ptr<PgConnection> conn_;
   IdentifySystemResult identity_;
@@ -80,15 +78,12 @@ class BackupWalStream {
   Lsn start_;
   std::atomic<uint64_t> end_lsn_{0};  // 0: not known yet
   std::atomic<bool> stop_{false};
-  absl::Time next_status_;
   std::thread thread_;
   absl::Notification done_;
   mutable absl::Mutex mu_;
   absl::Status result_ ABSL_GUARDED_BY(mu_);
 };
 
-// "16MB" (SHOW wal_segment_size) → bytes; InvalidArgument unless a valid segment size.
-absl::StatusOr<uint64_t> ParseWalSegmentSize(absl::string_view text);
 
 }  // namespace walrep
 

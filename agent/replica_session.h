@@ -1,10 +1,10 @@
 // One replication session against the primary: connect, IDENTIFY_SYSTEM with the identity
-// checks, choose the start position, optionally create the slot, START_REPLICATION, then
-// stream — WAL appended to the writer, fsynced in batches (each batch ends when no further
-// message is already buffered), and the writer's durable position (the end of the last
-// complete record fsynced) reported in a standby status update — following timeline switches, until a stop request (clean:
-// CopyDone, Terminate) or an error. The retry policy around sessions lives in
-// ReplicaStream. Runs on the stream thread only; not thread-safe.
+// checks and the primary's segment size, choose the start position, optionally create the
+// slot, START_REPLICATION, then stream with the shared WalStreamLoop (wal_stream_loop.h),
+// following timeline switches, until a stop request (clean: CopyDone, Terminate) or an
+// error. Errors retrying cannot fix are marked Terminal (stream_failure.h); the retry
+// policy around sessions lives in ReplicaStream. Runs on the stream thread only; not
+// thread-safe.
 #ifndef WALREP_AGENT_REPLICA_SESSION_H_
 #define WALREP_AGENT_REPLICA_SESSION_H_
 
@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/stream_status.h"
+#include "agent/wal_stream_loop.h"
 #include "replay/replication_state.h"
 #include "replay/wal_replayer.h"
 #include "replay/wal_writer.h"
@@ -46,7 +47,6 @@ struct StreamContext {
   StreamStatus* status = nullptr;
   WalReplayer* replayer = nullptr;  // apply_lsn for status updates; woken after flushes
   std::string wal_dir;
-  uint64_t segment_size = 0;
   // The primary's system identifier and timeline as accepted by the identity checks.
   std::function<void(uint64_t system_id, TimelineId timeline)> on_identity;
 };
@@ -74,24 +74,16 @@ class ReplicaSession {
   // The primary is on a later timeline: when its history leaves ours below the WAL we
   // hold (a standby promoted from behind us), switch to the child timeline at the fork.
   absl::Status FollowForkBelowUs(PgConnection& conn, TimelineId server_tli);
-  // START_REPLICATION from the segment start of the writer's position; loops over
-  // timeline switches until stop or error.
+  // START_REPLICATION from the segment start of the writer's position, then the shared
+  // WalStreamLoop; loops over timeline switches until stop or error.
   absl::Status Stream(PgConnection& conn);
-  absl::Status HandleXLogData(Lsn start, Lsn wal_end, absl::string_view data);
-  // fsync, then report. `force_report` sends a status update even if nothing new was
-  // flushed (interval timer, reply requested).
-  absl::Status FlushAndReport(PgConnection& conn, bool force_report);
-  absl::Status SendStatus(PgConnection& conn, bool reply_requested);
-  // The wal_receiver_timeout rule: Unavailable when nothing came for receiver_timeout;
-  // asks the primary for a reply (once) after half of it.
-  absl::Status CheckReceiverTimeout(PgConnection& conn, absl::Time now);
-  // Sends a status update when the replay loop applied a commit that waits for it.
-  absl::Status ReportApplyIfRequested(PgConnection& conn);
-  // After the primary's CopyDone: reads the end-of-timeline result. Returns the next
-  // timeline and switch point, or Unavailable when the primary is shutting down.
-  absl::StatusOr<std::pair<TimelineId, Lsn>> FinishCopy(PgConnection& conn, bool sent_copy_done);
+  WalStreamOptions LoopOptions();
+  // What a failed START_REPLICATION means: WAL removed on the primary and a missing slot
+  // are terminal (retrying cannot fix them); anything else is retried.
+  absl::Status ClassifyStartError(const absl::Status& st, Lsn from);
   absl::Status SwitchTimeline(PgConnection& conn, TimelineId next_tli, Lsn switchpoint);
-  absl::Status StopCleanly(PgConnection& conn);
+  // After a requested stop (the loop ended the COPY): records the position.
+  absl::Status Stopped();
 
   const StreamSettings& settings_;
   StreamContext* ctx_;
@@ -99,11 +91,7 @@ class ReplicaSession {
   bool streamed_ = false;
   bool primary_shut_down_ = false;
   uint64_t system_id_ = 0;
-  Lsn reported_flush_;   // the writer's flush position in the last status update
   uint64_t feedback_seen_ = 0;  // WalReplayer::feedback_requests() last reported
-  absl::Time next_status_;
-  absl::Time last_receive_;     // when the primary last sent anything
-  bool ping_sent_ = false;      // a reply was requested since then
 };
 
 }  // namespace walrep

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "agent/stream_failure.h"
 #include "replay/fault_file_ops.h"
 #include "replay/wal_test_builder.h"
 #include "wire/fake_pg_server.h"
@@ -44,7 +45,16 @@ std::string IdentifyDesc() {
   return EncodeFrame('T', b);
 }
 
-// Answers IDENTIFY_SYSTEM with `sysid`, then START_REPLICATION with CopyBoth.
+// Answers SHOW wal_segment_size (the session asks right after IDENTIFY_SYSTEM).
+bool AnswerSegmentSize(Peer& p, const std::string& size = "16MB") {
+  auto q = p.ReadTyped();
+  if (!q || q->first != 'Q' || q->second.find("SHOW wal_segment_size") != 0) return false;
+  p.Send(fake_pg::RowDesc({"wal_segment_size"}) + Row({size}) + Complete("SHOW") + Ready());
+  return true;
+}
+
+// Answers IDENTIFY_SYSTEM with `sysid` and SHOW wal_segment_size, then START_REPLICATION
+// with CopyBoth.
 bool Handshake(Peer& p, uint64_t sysid) {
   fake_pg::TrustHandshake(p);
   auto q = p.ReadTyped();
@@ -52,6 +62,7 @@ bool Handshake(Peer& p, uint64_t sysid) {
   p.Send(IdentifyDesc() +
          Row({absl::StrCat(sysid), "1", "0/1000100", std::nullopt}) +
          Complete("IDENTIFY_SYSTEM") + Ready());
+  if (!AnswerSegmentSize(p)) return false;
   q = p.ReadTyped();
   if (!q || q->first != 'Q' || q->second.find("START_REPLICATION") != 0) return false;
   p.Send(CopyResp('W'));
@@ -206,7 +217,6 @@ class ReplicaSessionTest : public ::testing::Test {
     ctx_.state_store = store_.get();
     ctx_.status = &status_;
     ctx_.wal_dir = o.dir;
-    ctx_.segment_size = writer_->options().segment_size;
   }
 
   StreamSettings Settings(int port) {
@@ -293,6 +303,7 @@ TEST_F(ReplicaSessionTest, ADifferentClusterOnReconnectIsRefused) {
   EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition) << second;
   EXPECT_EQ(verdict.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(second.message().find("different cluster"), std::string::npos) << second;
+  EXPECT_EQ(FailureReasonOf(second), v1::FAILURE_REASON_SYSTEM_ID_MISMATCH);
 }
 
 TEST_F(ReplicaSessionTest, ReplyRequestedKeepaliveIsAnsweredWithTheFsyncedPosition) {

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "agent/stream_failure.h"
 
 namespace walrep {
 
@@ -50,6 +51,7 @@ void ReplicaStream::Run() {
   absl::BitGen gen;
   Backoff backoff([&gen] { return absl::Uniform(gen, 0.0, 1.0); });
   StreamStatus* status = ctx_->status;
+  status->ClearFailure();
   while (bootstrap_ && !stop_.load()) {
     status->SetState(v1::STREAM_STATE_BOOTSTRAPPING);
     absl::Status st = bootstrap_([this] { return stop_.load(); });
@@ -95,11 +97,22 @@ void ReplicaStream::Run() {
     // off like any other failure instead of reconnecting in a tight loop.
     if (ctx_->writer->flush_lsn() > durable_before) backoff.Reset();
     if (ctx_->writer->failed()) {
+      st = Terminal(v1::FAILURE_REASON_STORAGE,
+                    absl::Status(ctx_->writer->failure().code(),
+                                 absl::StrCat("WAL storage failed; restart the agent after "
+                                              "fixing it: ", ctx_->writer->failure().message())));
+    }
+    if (std::optional<v1::FailureReason> reason = FailureReasonOf(st)) {
+      // Retrying cannot fix it: stop here, say why, and let the operator act.
       status->sessions_failed.fetch_add(1);
-      status->SetError(absl::StrCat("WAL storage failed; restart the agent after fixing it: ",
-                                    ctx_->writer->failure().message()));
-      status->SetState(v1::STREAM_STATE_FAILED);
-      log->error("WAL storage failed, streaming stopped: {}", ctx_->writer->failure().message());
+      status->SetFailed(*reason, std::string(st.message()));
+      log->error("streaming stopped ({}): {}", FailureReasonName(*reason), st.message());
+      absl::MutexLock lock(&mu_);
+      failed_ = true;
+      if (!identity_.has_value()) {
+        identity_ = st;
+        cv_.SignalAll();
+      }
       return;
     }
     if (stop_.load() && st.ok()) break;

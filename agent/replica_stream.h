@@ -1,7 +1,10 @@
 // The replica stream: a thread running ReplicaSession after ReplicaSession, with
-// exponential backoff between failed ones (Backoff), until stopped. A storage failure in
-// the WAL writer is final: the stream goes to STREAM_STATE_FAILED and stays there until
-// the agent restarts (see WalWriter). Start/Stop/WaitForIdentity from RPC threads
+// exponential backoff between failed ones (Backoff), until stopped. A session error marked
+// Terminal (stream_failure.h: WAL removed on the primary, divergence, a missing slot,
+// another cluster, a storage failure in the WAL writer) is final: the stream goes to
+// STREAM_STATE_FAILED with the reason and its thread ends; a new StartReplica starts
+// again (a storage failure needs an agent restart, see WalWriter). Authentication and
+// network errors are retried. Start/Stop/WaitForIdentity from RPC threads
 // (serialized by the agent); the session runs on the stream's own thread.
 #ifndef WALREP_AGENT_REPLICA_STREAM_H_
 #define WALREP_AGENT_REPLICA_STREAM_H_
@@ -36,6 +39,11 @@ class ReplicaStream {
   // unreachable and the stream is backing off).
   absl::Status WaitForIdentity(absl::Duration timeout);
   const StreamSettings& settings() const { return settings_; }
+  // Whether the stream stopped for good (STREAM_STATE_FAILED): its thread has ended.
+  bool failed() {
+    absl::MutexLock lock(&mu_);
+    return failed_;
+  }
 
  private:
   void Run();
@@ -50,6 +58,7 @@ class ReplicaStream {
   absl::Mutex mu_;
   absl::CondVar cv_;
   std::optional<absl::Status> identity_ ABSL_GUARDED_BY(mu_);
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace walrep

@@ -38,6 +38,20 @@ class StreamStatus {
     return last_error_;
   }
 
+  // Why the stream is STREAM_STATE_FAILED (UNSPECIFIED otherwise).
+  void SetFailed(v1::FailureReason reason, std::string error) {
+    failure_reason_.store(reason);
+    {
+      absl::MutexLock lock(&mu_);
+      last_error_ = std::move(error);
+    }
+    SetState(v1::STREAM_STATE_FAILED);
+  }
+  void ClearFailure() { failure_reason_.store(v1::FAILURE_REASON_UNSPECIFIED); }
+  v1::FailureReason failure_reason() const {
+    return static_cast<v1::FailureReason>(failure_reason_.load());
+  }
+
   // The primary's WAL end and the time of its last message (XLogData or keepalive).
   void OnPrimaryMessage(uint64_t wal_end) {
     uint64_t prev = primary_wal_end_.load();
@@ -61,6 +75,7 @@ class StreamStatus {
  private:
   ChangeNotifier* changes_;
   std::atomic<int> state_{v1::STREAM_STATE_STOPPED};
+  std::atomic<int> failure_reason_{v1::FAILURE_REASON_UNSPECIFIED};
   std::atomic<uint64_t> primary_wal_end_{0};
   std::atomic<int64_t> last_message_us_{0};
   mutable absl::Mutex mu_;

@@ -1,5 +1,9 @@
 #include "replay/wal_files.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "replay/segment.h"
 #include "replay/timeline_history.h"
@@ -29,6 +33,36 @@ absl::StatusOr<TimelineChain> LoadTimelineChain(const std::string& dir, Timeline
   }
   chain.links.push_back({tli, begin});
   return chain;
+}
+
+absl::StatusOr<std::optional<uint64_t>> SegmentSizeOfFiles(const std::string& dir,
+                                                           FileOps* ops) {
+  absl::StatusOr<std::vector<std::string>> names = ops->ListDir(dir);
+  if (absl::IsNotFound(names.status())) return std::optional<uint64_t>();
+  if (!names.ok()) return names.status();
+  std::optional<uint64_t> size;
+  std::string first;
+  for (const std::string& name : *names) {
+    absl::string_view base = name;
+    if (absl::EndsWith(base, ".partial")) base.remove_suffix(8);
+    if (base.size() != 24 ||
+        !std::all_of(base.begin(), base.end(), [](char c) { return absl::ascii_isxdigit(c); })) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(uint64_t n, ops->FileSize(JoinPath(dir, name)));
+    if (!size) {
+      if (absl::Status valid = ValidateSegmentSize(n); !valid.ok()) {
+        return absl::DataLossError(absl::StrCat("WAL file ", JoinPath(dir, name), " has ", n,
+                                                " bytes, not a WAL segment size"));
+      }
+      size = n;
+      first = name;
+    } else if (n != *size) {
+      return absl::DataLossError(absl::StrCat("WAL files of different sizes in ", dir, ": ",
+                                              first, " has ", *size, " bytes, ", name, " ", n));
+    }
+  }
+  return size;
 }
 
 absl::StatusOr<SegmentFile> FindSegmentFile(const std::string& dir, const TimelineChain& chain,

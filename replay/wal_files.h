@@ -40,6 +40,13 @@ struct TimelineChain {
 absl::StatusOr<TimelineChain> LoadTimelineChain(const std::string& dir, TimelineId tli,
                                                 FileOps* ops);
 
+// The segment size of the WAL in `dir`, read off its files: every segment-named file
+// (24 hex digits, with or without ".partial") is created at full size, so they all have
+// it. nullopt when there is none (or no directory); DataLoss when their sizes differ or
+// are not a valid wal_segment_size.
+absl::StatusOr<std::optional<uint64_t>> SegmentSizeOfFiles(const std::string& dir,
+                                                           FileOps* ops);
+
 // A WAL file found for a segment.
 struct SegmentFile {
   std::string path;

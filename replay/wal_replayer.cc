@@ -15,7 +15,8 @@ constexpr size_t kMaxFlushSamples = 4096;
 
 }  // namespace
 
-WalReplayer::WalReplayer(Options options) : options_(std::move(options)) {
+WalReplayer::WalReplayer(Options options)
+    : options_(std::move(options)), segment_size_(options_.segment_size) {
   if (options_.file_ops == nullptr) options_.file_ops = DefaultFileOps();
 }
 
@@ -24,14 +25,15 @@ void WalReplayer::Reset(Lsn from, Lsn prev) {
   ResetLocked(from, prev, /*at_page=*/false);
 }
 
-void WalReplayer::ResetAtSegment(Lsn segment) {
+void WalReplayer::ResetAtSegment(Lsn segment, uint64_t segment_size) {
   absl::MutexLock replay(&replay_mu_);
+  if (segment_size != 0) segment_size_ = segment_size;
   ResetLocked(segment, Lsn(), /*at_page=*/true);
 }
 
 void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
   WalDecoder::Options dopts;
-  dopts.segment_size = options_.segment_size;
+  dopts.segment_size = segment_size_;
   dopts.retain = true;
   decoder_ = std::make_unique<WalDecoder>(dopts);
   if (at_page) {
@@ -39,7 +41,7 @@ void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
   } else {
     decoder_->ResetAtRecord(from, prev);
   }
-  feeder_ = std::make_unique<WalFileFeeder>(options_.dir, options_.segment_size,
+  feeder_ = std::make_unique<WalFileFeeder>(options_.dir, segment_size_,
                                             options_.file_ops);
   chain_tli_ = 0;
   absl::MutexLock lock(&mu_);

@@ -56,7 +56,9 @@ class WalReplayer {
   void Reset(Lsn from, Lsn prev);
   // Replay begins at the segment boundary `segment`, where the receiver started a fresh
   // archive (record alignment unknown: the first page's continuation is skipped).
-  void ResetAtSegment(Lsn segment);
+  // `segment_size` (when not 0) replaces the segment size: an empty archive learns it
+  // from the primary before its first segment.
+  void ResetAtSegment(Lsn segment, uint64_t segment_size = 0);
   // Replay is stopped for good with `status` (a DataLoss found by recovery).
   void SetFailed(absl::Status status);
   void Start();
@@ -96,6 +98,7 @@ class WalReplayer {
   // The reading side, used by whichever thread replays (the replay thread, or the
   // receiver in ReplayInline); the decoder stays positioned at apply_lsn between calls.
   absl::Mutex replay_mu_;
+  uint64_t segment_size_ ABSL_GUARDED_BY(replay_mu_);
   std::unique_ptr<WalDecoder> decoder_ ABSL_GUARDED_BY(replay_mu_);
   std::unique_ptr<WalFileFeeder> feeder_ ABSL_GUARDED_BY(replay_mu_);
   TimelineId chain_tli_ ABSL_GUARDED_BY(replay_mu_) = 0;

@@ -40,7 +40,54 @@ WalDecoder::Options DecoderOptions(uint64_t segment_size) {
 WalWriter::WalWriter(Options options)
     : options_(std::move(options)),
       ops_(options_.file_ops),
-      decoder_(DecoderOptions(options_.segment_size)) {}
+      decoder_(std::make_unique<WalDecoder>(DecoderOptions(options_.segment_size))),
+      segment_size_(options_.segment_size) {}
+
+absl::Status WalWriter::SetSegmentSize(uint64_t segment_size) {
+  if (segment_size == this->segment_size()) return absl::OkStatus();
+  RETURN_IF_ERROR(ValidateSegmentSize(segment_size));
+  if (positioned()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the WAL segment size cannot change to ", segment_size, " bytes: ", options_.dir,
+        " holds segments of ", this->segment_size()));
+  }
+  decoder_ = std::make_unique<WalDecoder>(DecoderOptions(segment_size));
+  segment_size_.store(segment_size, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status WalWriter::CompareWritten(Lsn start, absl::string_view bytes) const {
+  const Lsn end = start + bytes.size();
+  if (end > write_lsn()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot compare WAL up to ", end.ToString(), ": written only up to ",
+        write_lsn().ToString()));
+  }
+  const uint64_t seg = segment_size();
+  if (file_ == nullptr || SegmentNumber(start, seg) != file_segno_ ||
+      (bytes.size() > 0 && SegmentNumber(Lsn(end.value() - 1), seg) != file_segno_)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "WAL from ", start.ToString(), " to ", end.ToString(),
+        " is not in the open segment"));
+  }
+  std::string stored(bytes.size(), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ASSIGN_OR_RETURN(size_t got, file_->ReadAt(start.value() % seg + done,
+                                               bytes.size() - done, stored.data() + done));
+    if (got == 0) {
+      return absl::DataLossError(absl::StrCat(file_->path(), " ends before ",
+                                              (start + done).ToString()));
+    }
+    done += got;
+  }
+  if (stored == bytes) return absl::OkStatus();
+  size_t at = 0;
+  while (stored[at] == bytes[at]) ++at;
+  return absl::DataLossError(absl::StrCat(
+      "WAL diverged at ", (start + at).ToString(), " on timeline ", timeline(),
+      ": the primary sent bytes that differ from those already stored in ", file_->path()));
+}
 
 WalWriter::~WalWriter() {
   if (file_ != nullptr && write_lsn().value() > synced_) {
@@ -91,14 +138,14 @@ bool WalWriter::WaitForFlushBeyond(Lsn lsn, absl::Duration timeout) const {
 }
 
 std::string WalWriter::SegmentPath(TimelineId tli, uint64_t segno) const {
-  const uint64_t size = options_.segment_size;
+  const uint64_t size = segment_size();
   return JoinPath(options_.dir, options_.layout == Layout::kArchive
                                     ? PartialSegmentFileName(tli, segno, size)
                                     : SegmentFileName(tli, segno, size));
 }
 
 std::string WalWriter::FinalPath(TimelineId tli, uint64_t segno) const {
-  return JoinPath(options_.dir, SegmentFileName(tli, segno, options_.segment_size));
+  return JoinPath(options_.dir, SegmentFileName(tli, segno, segment_size()));
 }
 
 absl::Status WalWriter::CreatePaddedFile(const std::string& path, absl::string_view prefix,
@@ -108,9 +155,9 @@ absl::Status WalWriter::CreatePaddedFile(const std::string& path, absl::string_v
     ASSIGN_OR_RETURN(std::unique_ptr<File> f,
                      ops_->Open(tmp, FileOps::OpenMode::kCreateTruncate));
     if (!prefix.empty()) RETURN_IF_ERROR(f->WriteAt(0, prefix));
-    const std::string zeros(std::min<uint64_t>(kZeroChunk, options_.segment_size), '\0');
-    for (uint64_t off = prefix.size(); off < options_.segment_size;) {
-      const uint64_t n = std::min<uint64_t>(zeros.size(), options_.segment_size - off);
+    const std::string zeros(std::min<uint64_t>(kZeroChunk, segment_size()), '\0');
+    for (uint64_t off = prefix.size(); off < segment_size();) {
+      const uint64_t n = std::min<uint64_t>(zeros.size(), segment_size() - off);
       RETURN_IF_ERROR(f->WriteAt(off, absl::string_view(zeros).substr(0, n)));
       off += n;
     }
@@ -154,14 +201,14 @@ absl::Status WalWriter::OpenSegment(TimelineId tli, uint64_t segno, uint64_t off
     }
   }
   if (!size.ok() && !absl::IsNotFound(size.status())) return Fail(size.status());
-  const bool usable = size.ok() && *size == options_.segment_size;
+  const bool usable = size.ok() && *size == segment_size();
   if (offset > 0 && !usable) {
     if (!size.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "cannot continue WAL mid-segment: ", path, " does not exist"));
     }
     return absl::DataLossError(absl::StrCat("WAL segment ", path, " has ", *size,
-                                            " bytes, expected ", options_.segment_size));
+                                            " bytes, expected ", segment_size()));
   }
   if (!usable) RETURN_IF_ERROR(CreatePaddedFile(path));
   absl::StatusOr<std::unique_ptr<File>> f = ops_->Open(path, FileOps::OpenMode::kReadWrite);
@@ -194,13 +241,13 @@ absl::Status WalWriter::CloseSegment(bool seal) {
   if (!seal) return absl::OkStatus();
   if (!file_final_) {
     const std::string final_path = JoinPath(
-        options_.dir, SegmentFileName(timeline(), file_segno_, options_.segment_size));
+        options_.dir, SegmentFileName(timeline(), file_segno_, segment_size()));
     s = ops_->Rename(path, final_path);
     if (s.ok()) s = ops_->SyncDir(options_.dir);
     if (!s.ok()) return Fail(std::move(s));
   }
   ReplayLogger().info("WAL segment {} sealed",
-                      SegmentFileName(timeline(), file_segno_, options_.segment_size));
+                      SegmentFileName(timeline(), file_segno_, segment_size()));
   return absl::OkStatus();
 }
 
@@ -209,8 +256,8 @@ absl::Status WalWriter::Position(TimelineId tli, Lsn start) {
   if (tli == 0) return absl::InvalidArgumentError("timeline 0 is invalid");
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
   started_ = false;
-  const uint64_t segno = SegmentNumber(start, options_.segment_size);
-  const uint64_t offset = start.value() % options_.segment_size;
+  const uint64_t segno = SegmentNumber(start, segment_size());
+  const uint64_t offset = start.value() % segment_size();
   RETURN_IF_ERROR(OpenSegment(tli, segno, offset));
   tli_.store(tli, std::memory_order_release);
   write_lsn_.store(start.value(), std::memory_order_release);
@@ -223,12 +270,12 @@ absl::Status WalWriter::Position(TimelineId tli, Lsn start) {
 }
 
 absl::Status WalWriter::StartAtSegment(TimelineId tli, Lsn start) {
-  if (!IsSegmentBoundary(start, options_.segment_size)) {
+  if (!IsSegmentBoundary(start, segment_size())) {
     return absl::InvalidArgumentError(
         absl::StrCat(start.ToString(), " is not the start of a WAL segment"));
   }
   RETURN_IF_ERROR(Position(tli, start));
-  decoder_.ResetAtPage(start);
+  decoder_->ResetAtPage(start);
   decoded_end_ = start;
   decoded_start_ = Lsn();
   SetFlushed(start, Lsn());
@@ -242,7 +289,7 @@ absl::Status WalWriter::StartAtRecord(TimelineId tli, Lsn record, Lsn prev) {
   }
   RETURN_IF_ERROR(SealCompletedPartial(tli, record));
   RETURN_IF_ERROR(Position(tli, record));
-  decoder_.ResetAtRecord(record, prev);
+  decoder_->ResetAtRecord(record, prev);
   decoded_end_ = record;
   decoded_start_ = prev;
   SetFlushed(record, prev);
@@ -250,7 +297,7 @@ absl::Status WalWriter::StartAtRecord(TimelineId tli, Lsn record, Lsn prev) {
 }
 
 absl::Status WalWriter::SealCompletedPartial(TimelineId tli, Lsn record) {
-  const uint64_t seg = options_.segment_size;
+  const uint64_t seg = segment_size();
   if (options_.layout != Layout::kArchive || record.value() % seg != 0 || record.value() < seg) {
     return absl::OkStatus();
   }
@@ -278,30 +325,30 @@ absl::Status WalWriter::SealCompletedPartial(TimelineId tli, Lsn record) {
 absl::Status WalWriter::Resume() {
   if (failed()) return failure();
   if (!positioned()) return absl::FailedPreconditionError("WAL writer has no position yet");
-  if (!last_record().valid() && IsSegmentBoundary(flush_lsn(), options_.segment_size)) {
+  if (!last_record().valid() && IsSegmentBoundary(flush_lsn(), segment_size())) {
     return StartAtSegment(timeline(), flush_lsn());  // no record seen since a fresh start
   }
   return StartAtRecord(timeline(), flush_lsn(), last_record());
 }
 
 absl::Status WalWriter::Decode(absl::string_view bytes) {
-  decoder_.Feed(bytes);
+  decoder_->Feed(bytes);
   for (;;) {
     WalRecord rec;
-    WalDecoder::Result r = decoder_.Next(&rec);
+    WalDecoder::Result r = decoder_->Next(&rec);
     if (r == WalDecoder::Result::kRecord) continue;
     if (r == WalDecoder::Result::kNeedMore) break;
     // Nothing of this chunk is written, so the records it completed do not count; the
     // stream must restart from a record the writer holds (Resume).
     started_ = false;
     return absl::DataLossError(
-        absl::StrCat("received WAL does not decode (", WalStopName(decoder_.stop()), "): ",
-                     decoder_.stop_message()));
+        absl::StrCat("received WAL does not decode (", WalStopName(decoder_->stop()), "): ",
+                     decoder_->stop_message()));
   }
-  decoded_end_ = decoder_.last_end();
-  decoded_start_ = decoder_.last_start();
-  if (system_id_.load(std::memory_order_relaxed) == 0 && decoder_.system_id() != 0) {
-    system_id_.store(decoder_.system_id(), std::memory_order_release);
+  decoded_end_ = decoder_->last_end();
+  decoded_start_ = decoder_->last_start();
+  if (system_id_.load(std::memory_order_relaxed) == 0 && decoder_->system_id() != 0) {
+    system_id_.store(decoder_->system_id(), std::memory_order_release);
   }
   return absl::OkStatus();
 }
@@ -319,12 +366,12 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
   }
   // After a timeline switch the bytes before the decoder's position are the parent's,
   // already verified; only what lies beyond is new to it.
-  const uint64_t dec = decoder_.input_lsn().value();
+  const uint64_t dec = decoder_->input_lsn().value();
   if (start.value() + bytes.size() > dec) {
     const uint64_t skip = dec > start.value() ? dec - start.value() : 0;
     RETURN_IF_ERROR(Decode(bytes.substr(static_cast<size_t>(skip))));
   }
-  const uint64_t seg_size = options_.segment_size;
+  const uint64_t seg_size = segment_size();
   while (!bytes.empty()) {
     const Lsn pos = write_lsn();
     const uint64_t segno = SegmentNumber(pos, seg_size);
@@ -369,7 +416,7 @@ absl::Status WalWriter::SwitchTimeline(TimelineId new_tli, Lsn switch_lsn) {
                                                    " does not follow timeline ", timeline()));
   }
   RETURN_IF_ERROR(Flush());
-  const Lsn restart = switch_lsn.SegmentStart(options_.segment_size);
+  const Lsn restart = switch_lsn.SegmentStart(segment_size());
   if (write_lsn() < restart) {
     return absl::FailedPreconditionError(absl::StrCat(
         "WAL written only up to ", write_lsn().ToString(), " on timeline ", timeline(),
@@ -394,7 +441,7 @@ absl::Status WalWriter::SwitchTimeline(TimelineId new_tli, Lsn switch_lsn) {
     }
     at = switch_lsn;
     const Lsn prev = flush_lsn() == switch_lsn ? last_record() : Lsn();
-    decoder_.ResetAtRecord(switch_lsn, prev);
+    decoder_->ResetAtRecord(switch_lsn, prev);
     decoded_end_ = switch_lsn;
     decoded_start_ = prev;
     SetFlushed(switch_lsn, prev);
@@ -419,7 +466,7 @@ absl::Status WalWriter::BeginTimeline(TimelineId new_tli, Lsn at) {
   RETURN_IF_ERROR(Flush());
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
   started_ = false;
-  const uint64_t seg = options_.segment_size;
+  const uint64_t seg = segment_size();
   const uint64_t segno = SegmentNumber(at, seg);
   const uint64_t offset = at.value() % seg;
   std::string prefix;

@@ -151,7 +151,17 @@ class WalWriter {
   // OK unless failed().
   absl::Status failure() const;
 
+  // The options it was created with; the segment size is segment_size()'s.
   const Options& options() const { return options_; }
+  uint64_t segment_size() const { return segment_size_.load(std::memory_order_acquire); }
+  // An empty archive learns its segment size from the primary: allowed until the writer
+  // is positioned the first time, FailedPrecondition afterwards (its files have a size).
+  absl::Status SetSegmentSize(uint64_t segment_size);
+  // Whether `bytes` at `start` equal what was written there (re-sent WAL below
+  // write_lsn, inside the open segment). DataLoss "WAL diverged at X/X ..." naming the
+  // first differing byte; FailedPrecondition when the range is not in the open segment.
+  // Same thread rule as the mutating calls.
+  absl::Status CompareWritten(Lsn start, absl::string_view bytes) const;
 
  private:
   explicit WalWriter(Options options);
@@ -188,12 +198,13 @@ class WalWriter {
   bool file_final_ = false;  // the open file already has its final name (sealed earlier)
   // Every byte below this was fdatasynced (the open file's, or in sealed segments).
   uint64_t synced_ = 0;
-  WalDecoder decoder_;
+  std::unique_ptr<WalDecoder> decoder_;
   // The decoder's last record end and start after the last chunk that decoded and was
   // written: what the next Flush may claim.
   Lsn decoded_end_;
   Lsn decoded_start_;
 
+  std::atomic<uint64_t> segment_size_;
   std::atomic<uint64_t> write_lsn_{0};
   std::atomic<uint64_t> flush_lsn_{0};  // stored with mu_ held, so waiters see changes
   std::atomic<uint64_t> last_record_{0};
