@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "agent/stream_failure.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
 #include "replay/wal_recovery.h"
@@ -362,7 +363,11 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
   absl::Status verdict = stream_->WaitForIdentity(wait);
   if (verdict.code() == absl::StatusCode::kFailedPrecondition) {
     StopStreamLocked();
-    status_.SetError(std::string(verdict.message()));
+    if (std::optional<v1::FailureReason> reason = FailureReasonOf(verdict)) {
+      status_.SetFailed(*reason, std::string(verdict.message()));
+    } else {
+      status_.SetError(std::string(verdict.message()));
+    }
     return verdict;
   }
   return verdict;

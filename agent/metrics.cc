@@ -103,11 +103,15 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
              p.role(), walrep::v1::Role_descriptor());
   EnumMetric(&out, "walrep_stream_state", "state", "The stream's state (1 for the current one).",
              "STREAM_STATE_", p.stream_state(), walrep::v1::StreamState_descriptor());
+  EnumMetric(&out, "walrep_stream_failure_reason", "reason",
+             "Why the stream stopped for good (1 for the current reason; UNSPECIFIED while it "
+             "has not).",
+             "FAILURE_REASON_", p.failure_reason(), walrep::v1::FailureReason_descriptor());
   Metric(&out, "walrep_backup_bytes_done", "gauge", "Bytes received by the running base backup.",
          p.backup().bytes_done());
   Metric(&out, "walrep_backup_bytes_total", "gauge",
          "Estimated size of the running base backup (0 if unknown).", p.backup().bytes_total());
-  Metric(&out, "walrep_healthy", "gauge", "0 after a sticky storage failure (see last_error), else 1.",
+  Metric(&out, "walrep_healthy", "gauge", "0 when the stream stopped for good (see walrep_stream_failure_reason and last_error), else 1.",
          p.stream_state() == walrep::v1::STREAM_STATE_FAILED ? 0 : 1);
   return out;
 }

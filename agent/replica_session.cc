@@ -219,7 +219,10 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
     ASSIGN_OR_RETURN(std::string cmd, StartPhysicalReplicationCommand(start));
     char kind = 0;
     auto pre = conn.StartCopy(cmd, &kind);
-    if (!pre.ok()) return ClassifyStartError(pre.status(), from);
+    if (!pre.ok()) {
+      absl::Status st = ClassifyStartError(pre.status(), from);
+      return FailureReasonOf(st) ? st : Annotate(st, "START_REPLICATION");
+    }
     if (kind == 0) {
       // Asked to start exactly at the end of a timeline: the answer is the next one.
       if (pre->empty()) return absl::DataLossError("START_REPLICATION returned neither COPY nor a result");
@@ -235,7 +238,9 @@ absl::Status ReplicaSession::Stream(PgConnection& conn) {
     WalStreamLoop loop(conn, *w, LoopOptions());
     absl::StatusOr<WalStreamEnd> end = loop.Run();
     streamed_ = streamed_ || loop.received_wal();
-    if (!end.ok()) return end.status();
+    // The walsender enters COPY before it opens the first segment: a removed segment is
+    // an ErrorResponse inside the stream.
+    if (!end.ok()) return ClassifyStartError(end.status(), from);
     switch (end->kind) {
       case WalStreamEnd::Kind::kEndOfTimeline:
         RETURN_IF_ERROR(SwitchTimeline(conn, end->next_timeline, end->switchpoint));
@@ -309,7 +314,7 @@ absl::Status ReplicaSession::ClassifyStartError(const absl::Status& st, Lsn from
                         "pg_create_physical_replication_slot('", settings_.slot_name,
                         "', true)) or call StartReplica with create_slot")));
   }
-  return Annotate(st, "START_REPLICATION");
+  return st;
 }
 
 absl::Status ReplicaSession::SwitchTimeline(PgConnection& conn, TimelineId next_tli,

@@ -78,8 +78,9 @@ class ReplicaSession {
   // WalStreamLoop; loops over timeline switches until stop or error.
   absl::Status Stream(PgConnection& conn);
   WalStreamOptions LoopOptions();
-  // What a failed START_REPLICATION means: WAL removed on the primary and a missing slot
-  // are terminal (retrying cannot fix them); anything else is retried.
+  // What an error from START_REPLICATION or the stream after it means: WAL removed on the
+  // primary and a missing slot are terminal (retrying cannot fix them); anything else is
+  // returned as it is.
   absl::Status ClassifyStartError(const absl::Status& st, Lsn from);
   absl::Status SwitchTimeline(PgConnection& conn, TimelineId next_tli, Lsn switchpoint);
   // After a requested stop (the loop ended the COPY): records the position.

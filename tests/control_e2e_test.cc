@@ -1,5 +1,6 @@
 // Control-plane semantics over gRPC against a real primary: StartReplica is idempotent
-// and re-points on a different conninfo, StopReplica stops and is remembered across a
+// and re-points on a different conninfo (a re-point that fails validation changes
+// nothing), StopReplica stops and is remembered across a
 // restart, WatchProgress pushes changes no more often than asked.
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -39,6 +40,19 @@ TEST(ControlE2eTest, StartIsIdempotentRepointsAndStopIsRemembered) {
   ASSERT_TRUE(Start(**agent, a).ok());
   auto same = GetProgress(**agent);
   EXPECT_EQ(same->metrics().sessions_started(), before->metrics().sessions_started());
+  EXPECT_EQ(*(*pg)->Psql("SELECT application_name FROM pg_stat_replication"), "first");
+
+  // A re-point that fails validation changes nothing: the stream, its walsender and
+  // the stored configuration stay as they were.
+  const std::string stored_before = *RunShell("cat " + ShellQuote(data_dir + "/replication/stream.json"));
+  for (const std::string& bad : {a + " port=abc", a + " sslmode=bogus", a + " no_such_key=1"}) {
+    grpc::Status st = Start(**agent, bad);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  EXPECT_EQ(*RunShell("cat " + ShellQuote(data_dir + "/replication/stream.json")), stored_before);
+  auto after_bad = GetProgress(**agent);
+  EXPECT_EQ(after_bad->stream_state(), walrep::v1::STREAM_STATE_STREAMING);
+  EXPECT_EQ(after_bad->metrics().sessions_started(), before->metrics().sessions_started());
   EXPECT_EQ(*(*pg)->Psql("SELECT application_name FROM pg_stat_replication"), "first");
 
   // A different conninfo re-points the stream.

@@ -14,8 +14,6 @@
 namespace walrep::testing {
 namespace {
 
-constexpr uint64_t kSegmentSize = 16ull << 20;
-
 std::string ReadPrefix(const std::string& path, size_t n) {
   std::ifstream in(path, std::ios::binary);
   std::string data(n, '\0');
@@ -24,13 +22,13 @@ std::string ReadPrefix(const std::string& path, size_t n) {
   return data;
 }
 
-bool ParseSegmentName(const std::string& name, uint64_t* segno) {
+bool ParseSegmentName(const std::string& name, uint64_t segment_size, uint64_t* segno) {
   if (name.size() < 24) return false;
   uint64_t log = 0, seg = 0;
   if (!absl::SimpleHexAtoi(name.substr(8, 8), &log) || !absl::SimpleHexAtoi(name.substr(16, 8), &seg)) {
     return false;
   }
-  *segno = log * (0x100000000ull / kSegmentSize) + seg;
+  *segno = log * (0x100000000ull / segment_size) + seg;
   return true;
 }
 
@@ -60,7 +58,7 @@ absl::StatusOr<Lsn> ServerFlushLsn(const PgPrimary& pg) {
 }
 
 WalComparison CompareWithServerWal(const std::string& archive_dir, const std::string& pg_wal_dir,
-                                   Lsn flush_lsn) {
+                                   Lsn flush_lsn, uint64_t segment_size) {
   WalComparison result;
   DIR* dir = opendir(archive_dir.c_str());
   if (dir == nullptr) {
@@ -70,18 +68,18 @@ WalComparison CompareWithServerWal(const std::string& archive_dir, const std::st
   while (dirent* e = readdir(dir)) {
     std::string name = e->d_name;
     uint64_t segno;
-    if (!ParseSegmentName(name, &segno)) continue;
+    if (!ParseSegmentName(name, segment_size, &segno)) continue;
     bool partial = absl::EndsWith(name, ".partial");
     if (!partial && name.size() != 24) continue;
     std::string base = name.substr(0, 24);
     std::string server_path = pg_wal_dir + "/" + base;
     std::ifstream probe(server_path);
     if (!probe.good()) continue;  // recycled or never there
-    size_t n = kSegmentSize;
+    size_t n = segment_size;
     if (partial) {
-      uint64_t seg_start = segno * kSegmentSize;
+      uint64_t seg_start = segno * segment_size;
       if (flush_lsn.value() <= seg_start) continue;
-      n = std::min<uint64_t>(kSegmentSize, flush_lsn.value() - seg_start);
+      n = std::min<uint64_t>(segment_size, flush_lsn.value() - seg_start);
     }
     std::string ours = ReadPrefix(archive_dir + "/" + name, n);
     std::string theirs = ReadPrefix(server_path, n);
@@ -105,6 +103,44 @@ std::string FreshTestDir(const std::string& name) {
   std::string dir = absl::StrCat(::testing::TempDir(), "/", name);
   (void)RunShell("rm -rf " + ShellQuote(dir));
   return dir;
+}
+
+grpc::Status StartReplica(AgentProcess& agent, const std::string& conninfo,
+                          const std::string& slot, walrep::v1::Progress* out,
+                          std::function<void(walrep::v1::StartReplicaRequest*)> edit) {
+  walrep::v1::StartReplicaRequest req;
+  req.set_conninfo(conninfo);
+  req.set_slot_name(slot);
+  req.set_create_slot(!slot.empty());
+  req.mutable_status_interval()->set_seconds(1);
+  if (edit) edit(&req);
+  walrep::v1::StartReplicaResponse resp;
+  auto ctx = agent.Context(absl::Seconds(20));
+  grpc::Status st = agent.stub()->StartReplica(ctx.get(), req, &resp);
+  if (out) *out = resp.progress();
+  return st;
+}
+
+std::string Pgbench(const PgPrimary& pg, const std::string& args) {
+  auto out = pg.RunTool("pgbench", absl::StrCat("-h ", ShellQuote(pg.socket_dir()), " -p ",
+                                                pg.port(), " ", args, " postgres 2>&1"));
+  return out.ok() ? *out : std::string(out.status().message());
+}
+
+bool CaughtUp(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout, Lsn* at) {
+  auto target = ServerFlushLsn(pg);
+  if (!target.ok()) return false;
+  bool ok = WaitFor([&] {
+    auto p = GetProgress(agent);
+    return p.ok() && p->flush_lsn() >= target->value();
+  }, timeout);
+  if (at) *at = *target;
+  return ok;
+}
+
+Lsn AgentFlush(AgentProcess& agent) {
+  auto p = GetProgress(agent);
+  return p.ok() ? Lsn(p->flush_lsn()) : Lsn();
 }
 
 }  // namespace walrep::testing

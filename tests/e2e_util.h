@@ -31,9 +31,25 @@ struct WalComparison {
 // `.partial` up to `flush_lsn` only. Segments the server has already recycled are skipped
 // (the count tells how many were compared).
 WalComparison CompareWithServerWal(const std::string& archive_dir, const std::string& pg_wal_dir,
-                                   Lsn flush_lsn);
+                                   Lsn flush_lsn, uint64_t segment_size = 16ull << 20);
 
 std::string FreshTestDir(const std::string& name);
+
+// StartReplica with status_interval 1 s; a slot is created when named. `edit` changes the
+// request further; `out` receives the reply's progress.
+grpc::Status StartReplica(AgentProcess& agent, const std::string& conninfo,
+                          const std::string& slot = "", walrep::v1::Progress* out = nullptr,
+                          std::function<void(walrep::v1::StartReplicaRequest*)> edit = nullptr);
+
+// pgbench against `pg` over its Unix socket; its output (or the error).
+std::string Pgbench(const PgPrimary& pg, const std::string& args);
+
+// Waits until the agent's durable flush reaches the server's current flush position
+// (returned in `at`).
+bool CaughtUp(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout, Lsn* at = nullptr);
+
+// The agent's durable flush position (0/0 when it does not answer).
+Lsn AgentFlush(AgentProcess& agent);
 
 }  // namespace walrep::testing
 

@@ -146,7 +146,11 @@ absl::Status PgPrimary::Init(const PgPrimaryOptions& options, const PgPrimary* u
   }
   auto initdb = RunShell(absl::StrCat(kAsPostgres, kBinDir, "/initdb -D ", ShellQuote(data_dir_),
                                       " -U postgres --auth-local=trust --auth-host=reject",
-                                      " --data-checksums -E UTF8 --locale=C.UTF-8 >/dev/null"));
+                                      " --data-checksums -E UTF8 --locale=C.UTF-8",
+                                      options.wal_segsize_mb > 0
+                                          ? absl::StrCat(" --wal-segsize=", options.wal_segsize_mb)
+                                          : std::string(),
+                                      " >/dev/null"));
   if (!initdb.ok()) return initdb.status();
 
   if (options.tls) {

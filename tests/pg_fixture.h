@@ -33,6 +33,8 @@ struct PgPrimaryOptions {
   std::vector<std::string> extra_conf;
   // Extra pg_hba.conf lines, placed before the defaults.
   std::vector<std::string> extra_hba;
+  // initdb --wal-segsize (MiB); 0 keeps PostgreSQL's default of 16.
+  int wal_segsize_mb = 0;
 };
 
 class PgPrimary;

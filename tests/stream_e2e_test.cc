@@ -16,45 +16,6 @@ namespace {
 
 using walrep::v1::Progress;
 
-grpc::Status StartReplica(AgentProcess& agent, const std::string& conninfo,
-                          const std::string& slot = "", Progress* out = nullptr,
-                          std::function<void(walrep::v1::StartReplicaRequest*)> edit = nullptr) {
-  walrep::v1::StartReplicaRequest req;
-  req.set_conninfo(conninfo);
-  req.set_slot_name(slot);
-  req.set_create_slot(!slot.empty());
-  req.mutable_status_interval()->set_seconds(1);
-  if (edit) edit(&req);
-  walrep::v1::StartReplicaResponse resp;
-  auto ctx = agent.Context(absl::Seconds(20));
-  grpc::Status st = agent.stub()->StartReplica(ctx.get(), req, &resp);
-  if (out) *out = resp.progress();
-  return st;
-}
-
-std::string Pgbench(const PgPrimary& pg, const std::string& args) {
-  auto out = pg.RunTool("pgbench", absl::StrCat("-h ", ShellQuote(pg.socket_dir()), " -p ",
-                                                pg.port(), " ", args, " postgres 2>&1"));
-  return out.ok() ? *out : std::string(out.status().message());
-}
-
-// Waits until the agent's durable flush reaches the server's current flush position.
-bool CaughtUp(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout, Lsn* at = nullptr) {
-  auto target = ServerFlushLsn(pg);
-  if (!target.ok()) return false;
-  bool ok = WaitFor([&] {
-    auto p = GetProgress(agent);
-    return p.ok() && p->flush_lsn() >= target->value();
-  }, timeout);
-  if (at) *at = *target;
-  return ok;
-}
-
-Lsn AgentFlush(AgentProcess& agent) {
-  auto p = GetProgress(agent);
-  return p.ok() ? Lsn(p->flush_lsn()) : Lsn();
-}
-
 TEST(StreamE2eTest, ByteIdenticalWalWhilePgbenchWritesAndAfterKillNine) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
