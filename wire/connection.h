@@ -30,17 +30,26 @@
 #include "wire/backend_query.h"
 #include "wire/conninfo.h"
 #include "wire/framing.h"
+#include "wire/resolver.h"
 #include "wire/transport.h"
 
 namespace walrep {
 
 struct ConnectionOptions {
   FrameLimits limits;
-  // Per address, used when the conninfo has no connect_timeout (libpq treats 1 as 2 and
-  // 0 as "no limit"; so do we).
+  // Used when the conninfo has no connect_timeout. Like libpq's, it bounds each address
+  // tried — TCP handshake, SSL negotiation, authentication and the target_session_attrs
+  // check — and restarts for the next address; for a host name the DNS lookup counts
+  // against the first address (libpq leaves lookups unbounded). Zero or infinite: none.
   absl::Duration connect_timeout = absl::Seconds(10);
-  // Bounds each wait during SSL negotiation, startup, authentication and Query().
+  // Bounds each wait during SSL negotiation, startup, authentication and Query(), within
+  // the connect timeout while connecting.
   absl::Duration io_timeout = absl::Seconds(30);
+  // Host name lookups; nullptr → Resolver::Default(). Tests pass a slow one.
+  Resolver* resolver = nullptr;
+  // load_balance_hosts=random draws from a generator seeded with this; unset → a fresh
+  // random seed per Connect. Tests fix it to make the shuffle reproducible.
+  std::optional<uint64_t> load_balance_seed;
   // Sends replication=true (physical walsender) unless the conninfo sets `replication`.
   bool replication = true;
   std::string default_application_name = "walrep";
@@ -59,8 +68,10 @@ struct BackendMessage {
 class PgConnection {
  public:
   // Takes an already Parse()d ConnInfo; applies defaults, passfile and Validate() to a
-  // copy, tries each endpoint in order, negotiates TLS per sslmode (libpq semantics
-  // including the allow/prefer fallbacks), sends the StartupMessage, authenticates
+  // copy, tries each endpoint in order (shuffled with load_balance_hosts=random) and each
+  // of its addresses, checks requirepeer on a Unix socket, negotiates TLS per sslmode
+  // (libpq semantics including the allow/prefer fallbacks; never over a Unix socket, as
+  // libpq), sends the StartupMessage, authenticates
   // (trust, cleartext, MD5, SCRAM-SHA-256, SCRAM-SHA-256-PLUS with tls-server-end-point;
   // channel_binding as libpq) and reads ParameterStatus/BackendKeyData until
   // ReadyForQuery, tolerating NoticeResponse anywhere.
@@ -68,7 +79,8 @@ class PgConnection {
   // Codes: rejected credentials → PermissionDenied with the server's message; refused,
   // unreachable or timed out → Unavailable naming host:port; certificate verification →
   // FailedPrecondition ("certificate"); sslmode requiring TLS from a server without it →
-  // FailedPrecondition; protocol violations → DataLoss; unsupported authentication →
+  // FailedPrecondition; a requirepeer mismatch → FailedPrecondition, ending the attempt
+  // at once as in libpq; protocol violations → DataLoss; unsupported authentication →
   // Unimplemented; bad conninfo values or local TLS files → InvalidArgument. With several
   // endpoints every failure is reported, and the code is that of the last failure that
   // was not merely Unavailable.
@@ -131,25 +143,38 @@ class PgConnection {
   const std::string& redacted_conninfo() const { return redacted_conninfo_; }
   // "host:port" of the endpoint connected to.
   const std::string& endpoint() const { return endpoint_; }
+  // The socket, for inspection only (getsockopt in tests and diagnostics); -1 when closed.
+  int socket_fd() const { return is_open() ? transport_->native_handle() : -1; }
 
  private:
-  struct Attempt;  // One endpoint, one TLS choice; defined in connection.cc.
+  struct Attempt;  // One address of an endpoint, one TLS choice; defined in connection.cc.
   struct AttemptOutcome {
     bool tcp_connected = false;       // a failure after this came from the server side
     bool server_refused_tls = false;  // 'N' to SSLRequest: plain text was already tried
+    bool fatal = false;               // no other host may be tried (requirepeer)
   };
+  class FailureLog;  // connection.cc
 
   PgConnection(Transport transport, const ConnectionOptions& options);
 
-  // Connection establishment (connection.cc).
-  static absl::StatusOr<std::unique_ptr<PgConnection>> TryEndpoint(const ConnInfo& info,
+  // Connection establishment (connection.cc). TryHost: every address of one endpoint;
+  // OK(nullptr) means "failures logged, try the next host", an error ends Connect.
+  struct HostPlan;
+  static absl::StatusOr<std::unique_ptr<PgConnection>> TryHost(const ConnInfo& info,
+                                                               const Endpoint& endpoint,
+                                                               const HostPlan& plan,
+                                                               absl::string_view wanted,
+                                                               FailureLog* log);
+  static absl::StatusOr<std::unique_ptr<PgConnection>> TryAddress(const ConnInfo& info,
                                                                    const Attempt& attempt,
                                                                    const ConnectionOptions& options,
                                                                    AttemptOutcome* outcome);
   absl::Status Startup(const ConnInfo& info, const ConnectionOptions& options);
-  absl::Status Authenticate(const ConnInfo& info);
+  absl::Status Authenticate(const ConnInfo& info);  // connection_auth.cc
 
   // Messages (connection_io.cc).
+  // now + io_timeout, but no later than the connect timeout while connecting.
+  absl::Time IoDeadline() const;
   // The next frame of any type, copied out of the buffer; nullopt on deadline.
   absl::StatusOr<std::optional<BackendMessage>> ReadFrame(absl::Time deadline);
   // ReadFrame with NoticeResponse/ParameterStatus consumed; a missed deadline is an
@@ -169,6 +194,7 @@ class PgConnection {
   std::optional<Transport> transport_;
   FrameLimits limits_;
   absl::Duration io_timeout_;
+  absl::Time connect_deadline_ = absl::InfiniteFuture();  // the address's connect_timeout
   size_t max_result_bytes_;
   std::string buf_;  // received bytes not yet consumed start at buf_start_
   size_t buf_start_ = 0;

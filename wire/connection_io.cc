@@ -178,14 +178,21 @@ absl::StatusOr<bool> PgConnection::ConsumeAsync(const BackendMessage& msg) {
   return false;
 }
 
+absl::Time PgConnection::IoDeadline() const {
+  return std::min(absl::Now() + io_timeout_, connect_deadline_);
+}
+
 absl::StatusOr<BackendMessage> PgConnection::ReadRequired(absl::string_view waiting_for) {
-  const absl::Time deadline = absl::Now() + io_timeout_;
+  const absl::Time deadline = IoDeadline();
   for (;;) {
     ASSIGN_OR_RETURN(std::optional<BackendMessage> msg, ReadFrame(deadline));
     if (!msg.has_value()) {
-      return Fail(absl::UnavailableError(
-          absl::StrCat("timeout expired after ", absl::FormatDuration(io_timeout_), " waiting for ",
-                       waiting_for, " from server ", endpoint_)));
+      // libpq says just "timeout expired" when connect_timeout runs out.
+      const std::string which = deadline == connect_deadline_
+                                    ? std::string("(connect_timeout)")
+                                    : absl::StrCat("after ", absl::FormatDuration(io_timeout_));
+      return Fail(absl::UnavailableError(absl::StrCat("timeout expired ", which, " waiting for ",
+                                                      waiting_for, " from server ", endpoint_)));
     }
     ASSIGN_OR_RETURN(bool consumed, ConsumeAsync(*msg));
     if (!consumed) return std::move(*msg);
@@ -194,7 +201,7 @@ absl::StatusOr<BackendMessage> PgConnection::ReadRequired(absl::string_view wait
 
 absl::Status PgConnection::Send(absl::string_view encoded_message) {
   if (!is_open()) return absl::FailedPreconditionError("connection is closed");
-  absl::Status st = transport_->WriteAll(encoded_message, absl::Now() + io_timeout_);
+  absl::Status st = transport_->WriteAll(encoded_message, IoDeadline());
   if (!st.ok()) return Fail(st);
   return absl::OkStatus();
 }

@@ -1,13 +1,7 @@
 #include "wire/conninfo.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "wire/conninfo_syntax.h"
 #include "wire/status_macros.h"
 
@@ -15,7 +9,6 @@ namespace walrep {
 namespace {
 
 using conninfo_internal::Invalid;
-using conninfo_internal::IsSpace;
 using conninfo_internal::Quote;
 
 struct KeywordInfo {
@@ -23,7 +16,7 @@ struct KeywordInfo {
   const char* envvar;  // nullptr: no environment fallback
 };
 
-// libpq 15's keywords (PQconninfoOptions order) that walrep accepts.
+// The keywords of libpq 17 (PQconninfoOptions order) that walrep accepts.
 constexpr KeywordInfo kKeywords[] = {
     {"service", "PGSERVICE"},
     {"user", "PGUSER"},
@@ -45,60 +38,44 @@ constexpr KeywordInfo kKeywords[] = {
     {"keepalives_count", nullptr},
     {"tcp_user_timeout", nullptr},
     {"sslmode", "PGSSLMODE"},
+    {"sslnegotiation", "PGSSLNEGOTIATION"},
     {"sslcompression", "PGSSLCOMPRESSION"},
     {"sslcert", "PGSSLCERT"},
     {"sslkey", "PGSSLKEY"},
     {"sslpassword", nullptr},
     {"sslrootcert", "PGSSLROOTCERT"},
     {"sslcrl", "PGSSLCRL"},
+    {"sslcrldir", "PGSSLCRLDIR"},
     {"sslsni", "PGSSLSNI"},
     {"requirepeer", "PGREQUIREPEER"},
+    {"ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION"},
+    {"ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"},
     {"gssencmode", "PGGSSENCMODE"},
-    {"krbsrvname", "PGKRBSRVNAME"},
     {"replication", nullptr},
     {"target_session_attrs", "PGTARGETSESSIONATTRS"},
+    {"load_balance_hosts", "PGLOADBALANCEHOSTS"},
 };
 
-// Keywords libpq knows that walrep refuses rather than silently ignores: its TLS layer
-// does not implement CRL directories or protocol-version bounds, and it has no GSSAPI,
-// so accepting them would drop a security constraint the user asked for.
-constexpr const char* kUnsupported[] = {"sslcrldir", "ssl_min_protocol_version",
-                                        "ssl_max_protocol_version", "gsslib"};
+// Keywords libpq knows that walrep refuses rather than silently ignores, each with the
+// reason: accepting them would drop a constraint the user asked for, or pretend to a
+// feature (GSSAPI) walrep does not have. Their environment variables are not read.
+struct UnsupportedKeyword {
+  const char* keyword;
+  const char* reason;
+};
+constexpr UnsupportedKeyword kUnsupported[] = {
+    {"sslcertmode", "client certificate modes are not implemented"},
+    {"require_auth", "restricting authentication methods is not implemented"},
+    {"krbsrvname", "walrep is built without GSSAPI"},
+    {"gsslib", "walrep is built without GSSAPI"},
+    {"gssdelegation", "walrep is built without GSSAPI"},
+};
 
 const KeywordInfo* FindKeyword(absl::string_view keyword) {
   for (const KeywordInfo& k : kKeywords) {
     if (keyword == k.keyword) return &k;
   }
   return nullptr;
-}
-
-
-
-// libpq's pqParseIntParam: strtol with surrounding whitespace allowed, must fit an int.
-bool ParseIntParam(const std::string& value, int* result) {
-  errno = 0;
-  char* end = nullptr;
-  long v = std::strtol(value.c_str(), &end, 10);
-  if (end == value.c_str() || errno != 0 || v < INT_MIN || v > INT_MAX) return false;
-  while (*end != '\0' && IsSpace(*end)) ++end;
-  if (*end != '\0') return false;
-  *result = static_cast<int>(v);
-  return true;
-}
-
-absl::Status CheckOneOf(const ConnInfo& info, absl::string_view keyword,
-                        std::initializer_list<absl::string_view> allowed) {
-  if (!info.IsSet(keyword)) return absl::OkStatus();
-  std::string value = info.Get(keyword);
-  for (absl::string_view a : allowed) {
-    if (value == a) return absl::OkStatus();
-  }
-  return Invalid(absl::StrCat("invalid ", keyword, " value: \"", value, "\""));
-}
-
-// Splits a comma-separated libpq list; an unset or empty value is one empty element.
-std::vector<std::string> SplitList(const std::string& value) {
-  return absl::StrSplit(value, ',');
 }
 
 }  // namespace
@@ -137,10 +114,10 @@ absl::Status ConnInfo::Store(absl::string_view keyword, absl::string_view value)
     value = !value.empty() && value[0] == '1' ? "require" : "prefer";
   }
   if (FindKeyword(keyword) == nullptr) {
-    for (const char* unsupported : kUnsupported) {
-      if (keyword == unsupported) {
+    for (const UnsupportedKeyword& u : kUnsupported) {
+      if (keyword == u.keyword) {
         return Invalid(absl::StrCat("connection option ", Quote(keyword),
-                                    " is not supported by walrep"));
+                                    " is not supported by walrep (", u.reason, ")"));
       }
     }
     return Invalid(absl::StrCat("invalid connection option ", Quote(keyword)));
@@ -205,10 +182,10 @@ std::string ConnInfo::Redacted() const {
   return out;
 }
 
-// Defaults differ from libpq's in one place: with no host, libpq uses the unix-socket
-// directory, but walrep speaks TCP only, so the default host is "localhost" (which is
-// also the name libpq's .pgpass lookup uses for the default socket, so passfiles
-// written for libpq keep matching).
+// Defaults differ from libpq's in one place: with no host, libpq uses its compiled-in
+// Unix-socket directory, which walrep does not guess, so the default host is "localhost"
+// (also the name libpq's .pgpass lookup uses for the default socket, so passfiles written
+// for libpq keep matching). A Unix socket is used when host names its directory.
 absl::Status ConnInfo::ApplyDefaults(const Environment& env) {
   auto env_value = [&env](const char* name) -> const std::string* {
     auto it = env.vars.find(name);
@@ -231,7 +208,8 @@ absl::Status ConnInfo::ApplyDefaults(const Environment& env) {
         "connection service \"", Get("service"),
         "\" requested, but walrep does not read pg_service.conf; spell the settings out"));
   }
-  // Built-in defaults also replace explicitly empty values, as libpq's connect does.
+  // Built-in defaults also replace explicitly empty host, port, user and dbname values,
+  // as libpq's connect does.
   auto fill = [this](absl::string_view keyword, absl::string_view value) {
     if (Get(keyword).empty()) {
       values_.insert_or_assign(std::string(keyword), std::string(value));
@@ -241,64 +219,15 @@ absl::Status ConnInfo::ApplyDefaults(const Environment& env) {
   fill("port", "5432");
   fill("user", env.os_user);
   fill("dbname", Get("user"));
-  fill("sslmode", "prefer");
+  // libpq 16: sslrootcert=system makes verify-full the default sslmode. An explicitly
+  // empty sslmode stays empty, and Validate() rejects it, as libpq does.
+  if (!IsSet("sslmode")) {
+    values_.insert_or_assign("sslmode", Get("sslrootcert") == "system" ? "verify-full"
+                                                                        : "prefer");
+  }
   if (Get("user").empty()) values_.erase("user");
   if (Get("dbname").empty()) values_.erase("dbname");
   return absl::OkStatus();
-}
-
-absl::Status ConnInfo::Validate() const {
-  RETURN_IF_ERROR(CheckOneOf(
-      *this, "sslmode",
-      {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}));
-  RETURN_IF_ERROR(CheckOneOf(*this, "channel_binding", {"disable", "prefer", "require"}));
-  RETURN_IF_ERROR(CheckOneOf(*this, "gssencmode", {"disable", "prefer", "require"}));
-  RETURN_IF_ERROR(CheckOneOf(*this, "target_session_attrs",
-                             {"any", "read-write", "read-only", "primary", "standby",
-                              "prefer-standby"}));
-  for (const char* keyword : {"connect_timeout", "keepalives", "keepalives_idle",
-                              "keepalives_interval", "keepalives_count",
-                              "tcp_user_timeout"}) {
-    int ignored;
-    if (IsSet(keyword) && !Get(keyword).empty() && !ParseIntParam(Get(keyword), &ignored)) {
-      return Invalid(absl::StrCat("invalid integer value \"", Get(keyword),
-                                  "\" for connection option ", Quote(keyword)));
-    }
-  }
-  return Endpoints().status();
-}
-
-absl::StatusOr<std::vector<Endpoint>> ConnInfo::Endpoints() const {
-  std::vector<std::string> hosts = SplitList(host());
-  std::vector<std::string> addrs = SplitList(hostaddr());
-  std::vector<std::string> ports = SplitList(port());
-  size_t n = std::max(hosts.size(), addrs.size());
-  if (IsSet("host") && IsSet("hostaddr") && hosts.size() != addrs.size()) {
-    return Invalid(absl::StrCat("could not match ", hosts.size(), " host names to ",
-                                addrs.size(), " hostaddr values"));
-  }
-  if (ports.size() != 1 && ports.size() != n) {
-    return Invalid(absl::StrCat("could not match ", ports.size(), " port numbers to ",
-                                n, " hosts"));
-  }
-  std::vector<Endpoint> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    out[i].host = hosts.size() == n ? hosts[i] : "";
-    out[i].hostaddr = addrs.size() == n ? addrs[i] : "";
-    if (out[i].host.empty() && out[i].hostaddr.empty()) out[i].host = "localhost";
-    const std::string& port_text = ports.size() == 1 ? ports[0] : ports[i];
-    if (port_text.empty()) continue;  // default 5432
-    int port_number = 0;
-    if (!ParseIntParam(port_text, &port_number)) {
-      return Invalid(absl::StrCat("invalid integer value \"", port_text,
-                                  "\" for connection option \"port\""));
-    }
-    if (port_number < 1 || port_number > 65535) {
-      return Invalid(absl::StrCat("invalid port number: \"", port_text, "\""));
-    }
-    out[i].port = port_number;
-  }
-  return out;
 }
 
 }  // namespace walrep

@@ -11,7 +11,9 @@
 //                         string did not set; the environment is passed in, so this is
 //                         hermetic. ApplyPassfile() then consults .pgpass.
 //   3. Validate()       — value checks libpq performs when connecting (sslmode, ports,
-//                         integers, enumerations).
+//                         integers, enumerations, TCP option ranges), and refusals by
+//                         name of what walrep cannot do (a service file, GSSAPI
+//                         encryption, direct SSL negotiation).
 //
 // The password is kept out of every accessor and rendering except password(), which
 // exists for the authenticator alone: Redacted() is what gets logged and reported.
@@ -47,7 +49,13 @@ struct Endpoint {
   std::string host;
   std::string hostaddr;
   int port = 5432;
+  // libpq: a host beginning with '/' (and no hostaddr) is a Unix-socket directory.
+  bool is_unix_socket() const { return hostaddr.empty() && !host.empty() && host[0] == '/'; }
 };
+
+// libpq's pqParseIntParam: a decimal int (strtol), whitespace allowed around it, nothing
+// else. False for "" and for values that do not fit an int.
+bool ParseLibpqInt(absl::string_view text, int* value);
 
 class ConnInfo {
  public:
@@ -73,7 +81,15 @@ class ConnInfo {
   // callers log that as a warning and carry on, as libpq does.
   absl::Status ApplyPassfile(const Environment& env);
 
-  // Checks values the way libpq does when it connects.
+  // Checks values the way libpq does when it connects, so a conninfo that libpq would
+  // refuse at connect time is refused here, before anything is stored or retried:
+  // enumerations (sslmode, channel_binding, gssencmode, target_session_attrs,
+  // load_balance_hosts, sslnegotiation), ssl_min/max_protocol_version and their range,
+  // connect_timeout, ports and host lists, and — when some host is reached over TCP — the
+  // keepalives* and tcp_user_timeout integers, including the ranges Linux's setsockopt
+  // accepts (libpq passes keepalives_idle=0 to TCP_KEEPIDLE and fails; so does this).
+  // Also refuses, by name, what walrep cannot do: service= (no pg_service.conf),
+  // gssencmode=require (no GSSAPI), sslnegotiation=direct. All InvalidArgument.
   absl::Status Validate() const;
 
   // The hosts to try, in order, with their ports. Requires Validate() to pass.

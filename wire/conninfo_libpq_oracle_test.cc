@@ -18,12 +18,29 @@
 namespace walrep {
 namespace {
 
-// Keywords libpq accepts that walrep refuses on purpose (see kUnsupported in
-// conninfo.cc). A string setting one is expected to be rejected by walrep with a
-// "not supported" error, so it is counted as agreeing without comparing values.
+// Keywords libpq 15 accepts that walrep refuses on purpose (see kUnsupported in
+// conninfo.cc: GSSAPI settings). A string setting one is expected to be rejected by
+// walrep with a "not supported" error, so it is counted as agreeing without comparing
+// values. (PostgreSQL 16's sslcertmode, require_auth and gssdelegation are refused the
+// same way, but the oracle's libpq 15 does not know them either, so both reject.)
 bool DeliberatelyRejected(absl::string_view keyword) {
-  return keyword == "sslcrldir" || keyword == "ssl_min_protocol_version" ||
-         keyword == "ssl_max_protocol_version" || keyword == "gsslib";
+  return keyword == "gsslib" || keyword == "krbsrvname";
+}
+
+// Keywords of libpq 16/17 that walrep accepts and the oracle's libpq 15 does not know.
+// libpq 15 rejects a string using one as an invalid option; walrep must accept it and
+// report the keyword set (its value is checked by conninfo_test).
+constexpr const char* kNewerThanOracle[] = {"load_balance_hosts", "sslnegotiation"};
+
+const char* NewerKeywordIn(absl::string_view libpq_error) {
+  for (const char* k : kNewerThanOracle) {
+    // Keyword/value and URI spellings of libpq's "unknown keyword" error.
+    if (absl::StrContains(libpq_error, absl::StrCat("invalid connection option \"", k, "\"")) ||
+        absl::StrContains(libpq_error, absl::StrCat("invalid URI query parameter: \"", k, "\""))) {
+      return k;
+    }
+  }
+  return nullptr;
 }
 
 std::string CorpusPath() {
@@ -71,6 +88,13 @@ std::string Compare(const std::string& input) {
   if (options == nullptr) {
     std::string libpq_error = errmsg != nullptr ? errmsg : "(no message)";
     PQfreemem(errmsg);
+    if (const char* newer = NewerKeywordIn(libpq_error)) {
+      if (!ours.ok() || !ours->IsSet(newer)) {
+        diff = absl::StrCat(newer, " is newer than the oracle's libpq and must be accepted; ",
+                            ours.ok() ? "it is not set" : ours.status().ToString());
+      }
+      return diff;
+    }
     if (ours.ok()) {
       diff = absl::StrCat("libpq rejects (", libpq_error, ") but walrep accepts: ",
                           ours->Redacted());

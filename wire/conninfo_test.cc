@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -81,8 +82,56 @@ TEST(ConnInfoParseTest, UnknownAndUnsupportedKeywordsAreNamed) {
   EXPECT_THAT(s.message(), HasSubstr("invalid connection option \"foo\""));
   EXPECT_THAT(ConnInfo::Parse("postgresql://h?foo=1").status().message(),
               HasSubstr("\"foo\""));
-  EXPECT_THAT(ConnInfo::Parse("sslcrldir=/x").status().message(),
-              HasSubstr("\"sslcrldir\" is not supported"));
+  EXPECT_THAT(ConnInfo::Parse("krbsrvname=postgres").status().message(),
+              HasSubstr("\"krbsrvname\" is not supported by walrep (walrep is built without "
+                        "GSSAPI)"));
+  EXPECT_THAT(ConnInfo::Parse("postgresql://h?sslcertmode=require").status().message(),
+              HasSubstr("\"sslcertmode\" is not supported"));
+  EXPECT_THAT(ConnInfo::Parse("require_auth=scram-sha-256").status().message(),
+              HasSubstr("\"require_auth\" is not supported"));
+  // Implemented since: accepted.
+  EXPECT_TRUE(ConnInfo::Parse("sslcrldir=/x load_balance_hosts=random").ok());
+}
+
+// Every key walrep accepts is implemented (wire/conninfo_keys.md says how); a new one
+// must be added here on purpose.
+TEST(ConnInfoParseTest, AcceptedKeywords) {
+  EXPECT_THAT(ConnInfo::Keywords(),
+              ElementsAre("service", "user", "password", "passfile", "channel_binding",
+                          "connect_timeout", "dbname", "host", "hostaddr", "port",
+                          "client_encoding", "options", "application_name",
+                          "fallback_application_name", "keepalives", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          "sslmode", "sslnegotiation", "sslcompression", "sslcert", "sslkey",
+                          "sslpassword", "sslrootcert", "sslcrl", "sslcrldir", "sslsni",
+                          "requirepeer", "ssl_min_protocol_version",
+                          "ssl_max_protocol_version", "gssencmode", "replication",
+                          "target_session_attrs", "load_balance_hosts"));
+}
+
+// Every keyword of libpq 17's PQconninfoOptions is either accepted or refused by name as
+// unsupported — none is "invalid", none silently dropped.
+TEST(ConnInfoParseTest, EveryLibpq17KeywordIsAcceptedOrRefusedByName) {
+  const char* kLibpq17[] = {
+      "service", "user", "password", "passfile", "channel_binding", "connect_timeout",
+      "dbname", "host", "hostaddr", "port", "client_encoding", "options", "application_name",
+      "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "tcp_user_timeout", "sslmode", "sslnegotiation", "sslcompression",
+      "sslcert", "sslkey", "sslcertmode", "sslpassword", "sslrootcert", "sslcrl", "sslcrldir",
+      "sslsni", "requirepeer", "require_auth", "ssl_min_protocol_version",
+      "ssl_max_protocol_version", "gssencmode", "krbsrvname", "gsslib", "gssdelegation",
+      "replication", "target_session_attrs", "load_balance_hosts"};
+  const std::vector<std::string>& accepted = ConnInfo::Keywords();
+  for (const char* k : kLibpq17) {
+    absl::StatusOr<ConnInfo> info = ConnInfo::Parse(absl::StrCat(k, "=x"));
+    if (std::find(accepted.begin(), accepted.end(), k) != accepted.end()) {
+      EXPECT_TRUE(info.ok()) << k << ": " << info.status();
+    } else {
+      EXPECT_THAT(info.status().message(),
+                  HasSubstr(absl::StrCat("\"", k, "\" is not supported by walrep (")))
+          << k;
+    }
+  }
 }
 
 TEST(ConnInfoParseTest, EmbeddedNulIsRejectedNamingTheKeyword) {
@@ -151,6 +200,133 @@ TEST(ConnInfoValidateTest, ChecksValues) {
   EXPECT_FALSE(MustParse("host=a,b port=1,2,3").Validate().ok());
 }
 
+// Validate() refuses what libpq refuses at connect time, with libpq's message.
+std::string ValidateError(absl::string_view conninfo) {
+  absl::StatusOr<ConnInfo> info = ConnInfo::Parse(conninfo);
+  if (!info.ok()) return absl::StrCat("parse: ", info.status().message());
+  absl::Status st = info->Validate();
+  if (!st.ok()) EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << conninfo;
+  return std::string(st.message());
+}
+
+TEST(ConnInfoValidateTest, EmptyIntegersAreInvalidAsInLibpq) {
+  EXPECT_EQ(ValidateError("connect_timeout=''"),
+            "invalid integer value \"\" for connection option \"connect_timeout\"");
+  EXPECT_EQ(ValidateError("keepalives=''"),
+            "invalid integer value \"\" for connection option \"keepalives\"");
+}
+
+TEST(ConnInfoValidateTest, Keepalives) {
+  EXPECT_EQ(ValidateError("keepalives=1 keepalives_idle=30 keepalives_interval=5 "
+                          "keepalives_count=3 tcp_user_timeout=1500"),
+            "");
+  EXPECT_EQ(ValidateError("keepalives=' 1 '"), "");
+  EXPECT_EQ(ValidateError("keepalives=2"), "");  // any non-zero value means on
+  EXPECT_EQ(ValidateError("keepalives=yes"),
+            "invalid integer value \"yes\" for connection option \"keepalives\"");
+  EXPECT_EQ(ValidateError("keepalives=99999999999"),
+            "invalid integer value \"99999999999\" for connection option \"keepalives\"");
+  EXPECT_EQ(ValidateError("keepalives_interval=5s"),
+            "invalid integer value \"5s\" for connection option \"keepalives_interval\"");
+  EXPECT_EQ(ValidateError("keepalives_count=-"),
+            "invalid integer value \"-\" for connection option \"keepalives_count\"");
+}
+
+// libpq documents 0 as "the system default" but passes it to setsockopt, which Linux
+// refuses, so libpq cannot connect with it: neither can walrep, and it says why up front.
+TEST(ConnInfoValidateTest, KeepaliveValuesLinuxRefuses) {
+  EXPECT_THAT(ValidateError("keepalives_idle=0"),
+              HasSubstr("invalid keepalives_idle value: \"0\": setsockopt(TCP_KEEPIDLE) "
+                        "accepts 1 to 32767"));
+  EXPECT_THAT(ValidateError("keepalives_idle=-5"), HasSubstr("setsockopt(TCP_KEEPIDLE)"));
+  EXPECT_EQ(ValidateError("keepalives_idle=32767"), "");
+  EXPECT_THAT(ValidateError("keepalives_idle=32768"), HasSubstr("TCP_KEEPIDLE"));
+  EXPECT_THAT(ValidateError("keepalives_interval=0"), HasSubstr("setsockopt(TCP_KEEPINTVL)"));
+  EXPECT_EQ(ValidateError("keepalives_count=127"), "");
+  EXPECT_THAT(ValidateError("keepalives_count=128"),
+              HasSubstr("setsockopt(TCP_KEEPCNT) accepts 1 to 127"));
+}
+
+TEST(ConnInfoValidateTest, KeepaliveSettingsAreIgnoredWhereLibpqIgnoresThem) {
+  // keepalives=0: libpq never reads the other keepalive settings.
+  EXPECT_EQ(ValidateError("keepalives=0 keepalives_idle=abc keepalives_count=0"), "");
+  // Unix sockets: libpq sets no TCP option at all.
+  EXPECT_EQ(ValidateError("host=/run/postgresql keepalives_idle=0 tcp_user_timeout=x"), "");
+  // ...but one TCP host in the list is enough for them to matter.
+  EXPECT_THAT(ValidateError("host=/run/postgresql,db1 keepalives_idle=0"),
+              HasSubstr("TCP_KEEPIDLE"));
+  EXPECT_EQ(ValidateError("host=/tmp hostaddr=127.0.0.1 keepalives_idle=abc"),
+            "invalid integer value \"abc\" for connection option \"keepalives_idle\"");
+}
+
+TEST(ConnInfoValidateTest, TcpUserTimeout) {
+  EXPECT_EQ(ValidateError("tcp_user_timeout=0"), "");
+  EXPECT_EQ(ValidateError("tcp_user_timeout=-3"), "");  // raised to 0 (system default)
+  EXPECT_EQ(ValidateError("tcp_user_timeout=2.5"),
+            "invalid integer value \"2.5\" for connection option \"tcp_user_timeout\"");
+  // walrep applies it even with keepalives=0 (libpq would skip it), so it is checked.
+  EXPECT_EQ(ValidateError("keepalives=0 tcp_user_timeout=abc"),
+            "invalid integer value \"abc\" for connection option \"tcp_user_timeout\"");
+}
+
+TEST(ConnInfoValidateTest, GssEncMode) {
+  EXPECT_EQ(ValidateError("gssencmode=disable"), "");
+  EXPECT_EQ(ValidateError("gssencmode=prefer"), "");
+  EXPECT_EQ(ValidateError("gssencmode=require"),
+            "gssencmode=require: walrep is built without GSSAPI");
+  EXPECT_EQ(ValidateError("gssencmode=''"), "invalid gssencmode value: \"\"");
+  EXPECT_EQ(ValidateError("gssencmode=yes"), "invalid gssencmode value: \"yes\"");
+}
+
+TEST(ConnInfoValidateTest, LoadBalanceHosts) {
+  EXPECT_EQ(ValidateError("load_balance_hosts=disable"), "");
+  EXPECT_EQ(ValidateError("host=a,b,c load_balance_hosts=random"), "");
+  EXPECT_EQ(ValidateError("load_balance_hosts=Random"),
+            "invalid load_balance_hosts value: \"Random\"");
+  EXPECT_EQ(ValidateError("load_balance_hosts=''"), "invalid load_balance_hosts value: \"\"");
+}
+
+TEST(ConnInfoValidateTest, SslProtocolVersions) {
+  EXPECT_EQ(ValidateError("ssl_min_protocol_version=tlsv1.3 ssl_max_protocol_version=TLSv1.3"),
+            "");
+  EXPECT_EQ(ValidateError("ssl_min_protocol_version='' ssl_max_protocol_version=TLSv1"), "");
+  EXPECT_EQ(ValidateError("ssl_min_protocol_version=TLSv1 ssl_max_protocol_version=TLSv1.2"),
+            "");
+  EXPECT_EQ(ValidateError("ssl_min_protocol_version=TLSv1.4"),
+            "invalid ssl_min_protocol_version value: \"TLSv1.4\"");
+  EXPECT_EQ(ValidateError("ssl_max_protocol_version=SSLv3"),
+            "invalid ssl_max_protocol_version value: \"SSLv3\"");
+  EXPECT_EQ(ValidateError("ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2"),
+            "invalid SSL protocol version range");
+  EXPECT_EQ(ValidateError("ssl_min_protocol_version=TLSv1.1 ssl_max_protocol_version=TLSv1"),
+            "invalid SSL protocol version range");
+}
+
+TEST(ConnInfoValidateTest, SslNegotiationAndSystemRoots) {
+  EXPECT_EQ(ValidateError("sslnegotiation=postgres"), "");
+  EXPECT_THAT(ValidateError("sslnegotiation=direct sslmode=require"),
+              HasSubstr("sslnegotiation=direct: walrep always negotiates TLS with an SSLRequest"));
+  EXPECT_EQ(ValidateError("sslnegotiation=tls"), "invalid sslnegotiation value: \"tls\"");
+  EXPECT_EQ(ValidateError("sslrootcert=system"), "");  // sslmode defaults to verify-full
+  EXPECT_EQ(ValidateError("sslrootcert=system sslmode=verify-full"), "");
+  EXPECT_EQ(ValidateError("sslrootcert=system sslmode=require"),
+            "weak sslmode \"require\" may not be used with sslrootcert=system (use "
+            "\"verify-full\")");
+}
+
+TEST(ConnInfoValidateTest, EmptySslmodeIsInvalidAsInLibpq) {
+  ConnInfo info = MustParse("sslmode=''");
+  ASSERT_TRUE(info.ApplyDefaults(Environment{}).ok());
+  EXPECT_EQ(info.sslmode(), "");  // not replaced by the default, as libpq keeps it
+  EXPECT_EQ(info.Validate().message(), "invalid sslmode value: \"\"");
+}
+
+TEST(ConnInfoValidateTest, ServiceIsRefusedByName) {
+  EXPECT_THAT(ValidateError("service=prod"),
+              HasSubstr("connection service \"prod\" requested, but walrep does not read "
+                        "pg_service.conf"));
+}
+
 TEST(ConnInfoValidateTest, Endpoints) {
   ConnInfo info = MustParse("host=a,b port=1,2");
   auto endpoints = info.Endpoints();
@@ -199,6 +375,35 @@ TEST(ConnInfoDefaultsTest, EnvironmentFillsOnlyUnsetKeys) {
   EXPECT_EQ(info.sslmode(), "require");
   EXPECT_EQ(info.application_name(), "envapp");
   EXPECT_EQ(info.connect_timeout(), "7");
+}
+
+TEST(ConnInfoDefaultsTest, NewerKeywordsComeFromTheirEnvironmentVariables) {
+  Environment env = TestEnv();
+  env.vars = {{"PGSSLCRLDIR", "/etc/crl.d"},
+              {"PGLOADBALANCEHOSTS", "random"},
+              {"PGSSLMINPROTOCOLVERSION", "TLSv1.3"},
+              {"PGKRBSRVNAME", "ignored"},  // an unsupported key's variable is not read
+              {"PGGSSENCMODE", "prefer"}};
+  ConnInfo info = MustParse("");
+  ASSERT_TRUE(info.ApplyDefaults(env).ok());
+  EXPECT_EQ(info.Get("sslcrldir"), "/etc/crl.d");
+  EXPECT_EQ(info.Get("load_balance_hosts"), "random");
+  EXPECT_EQ(info.Get("ssl_min_protocol_version"), "TLSv1.3");
+  EXPECT_EQ(info.Get("gssencmode"), "prefer");
+  EXPECT_FALSE(info.IsSet("krbsrvname"));
+  EXPECT_TRUE(info.Validate().ok());
+}
+
+TEST(ConnInfoDefaultsTest, SystemRootsMakeVerifyFullTheDefault) {
+  ConnInfo info = MustParse("sslrootcert=system");
+  ASSERT_TRUE(info.ApplyDefaults(TestEnv()).ok());
+  EXPECT_EQ(info.sslmode(), "verify-full");
+  Environment env = TestEnv();
+  env.vars = {{"PGSSLMODE", "require"}};  // an explicit (environment) mode is kept
+  ConnInfo weak = MustParse("sslrootcert=system");
+  ASSERT_TRUE(weak.ApplyDefaults(env).ok());
+  EXPECT_EQ(weak.sslmode(), "require");
+  EXPECT_FALSE(weak.Validate().ok());
 }
 
 TEST(ConnInfoDefaultsTest, RequireSslEnvironmentAndService) {

@@ -17,7 +17,9 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "wire/tls_crl.h"
 
 namespace walrep {
 namespace {
@@ -63,6 +65,12 @@ bool IsIpLiteral(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// libpq's test for leaving out SNI: digits and dots only, or any ':' (IPv6).
+bool LooksLikeIpAddress(const std::string& host) {
+  return host.find_first_not_of("0123456789.") == std::string::npos ||
+         host.find(':') != std::string::npos;
+}
+
 // Supplies TlsOptions::key_password to OpenSSL; returning 0 for an empty password makes
 // an encrypted key fail to load rather than prompting on the terminal.
 int KeyPasswordCallback(char* buf, int size, int /*rwflag*/, void* userdata) {
@@ -92,6 +100,22 @@ absl::StatusOr<SslMode> ParseSslMode(absl::string_view text) {
     if (SslModeName(m) == text) return m;
   }
   return absl::InvalidArgumentError(absl::StrCat("invalid sslmode value: \"", text, "\""));
+}
+
+absl::StatusOr<int> ParseTlsProtocolVersion(absl::string_view name) {
+  if (name.empty()) return 0;
+  static constexpr struct {
+    const char* name;
+    int version;
+  } kVersions[] = {{"TLSv1", TLS1_VERSION},
+                   {"TLSv1.1", TLS1_1_VERSION},
+                   {"TLSv1.2", TLS1_2_VERSION},
+                   {"TLSv1.3", TLS1_3_VERSION}};
+  for (const auto& v : kVersions) {
+    if (absl::EqualsIgnoreCase(name, v.name)) return v.version;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid SSL protocol version \"", name, "\""));
 }
 
 absl::string_view SslModeName(SslMode mode) {
@@ -166,8 +190,27 @@ absl::StatusOr<std::unique_ptr<TlsSession>> TlsSession::Create(int fd,
     return absl::InternalError(
         absl::StrCat("could not create SSL context: ", DrainOpenSslErrors()));
   }
-  // libpq's default ssl_min_protocol_version.
-  SSL_CTX_set_min_proto_version(s->ctx_, TLS1_2_VERSION);
+  // ssl_min/max_protocol_version; libpq's default minimum is TLSv1.2.
+  for (bool is_min : {true, false}) {
+    const std::string& name = is_min ? options.min_protocol : options.max_protocol;
+    absl::StatusOr<int> version = ParseTlsProtocolVersion(name);
+    if (!version.ok()) return version.status();
+    if (*version == 0) continue;
+    int ok = is_min ? SSL_CTX_set_min_proto_version(s->ctx_, *version)
+                    : SSL_CTX_set_max_proto_version(s->ctx_, *version);
+    if (ok != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("could not set ",
+                                                     is_min ? "minimum" : "maximum",
+                                                     " SSL protocol version: ",
+                                                     DrainOpenSslErrors()));
+    }
+  }
+  // libpq's sslcompression: SSL_OP_NO_COMPRESSION unless compression was asked for.
+  if (options.compression) {
+    SSL_CTX_clear_options(s->ctx_, SSL_OP_NO_COMPRESSION);
+  } else {
+    SSL_CTX_set_options(s->ctx_, SSL_OP_NO_COMPRESSION);
+  }
   SSL_CTX_set_mode(s->ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   absl::Status st = s->LoadRootCert(options);
@@ -185,7 +228,7 @@ absl::StatusOr<std::unique_ptr<TlsSession>> TlsSession::Create(int fd,
   BIO_set_fd(bio, fd, BIO_NOCLOSE);
   SSL_set_bio(s->ssl_, bio, bio);
   // libpq's sslsni=1: send SNI unless the host is an IP literal (RFC 6066 forbids those).
-  if (!s->server_host_.empty() && !IsIpLiteral(s->server_host_) &&
+  if (options.sni && !s->server_host_.empty() && !LooksLikeIpAddress(s->server_host_) &&
       SSL_set_tlsext_host_name(s->ssl_, s->server_host_.c_str()) != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("could not set SSL server name indication: ", DrainOpenSslErrors()));
@@ -222,6 +265,10 @@ absl::Status TlsSession::LoadRootCert(const TlsOptions& options) {
         return absl::InvalidArgumentError(absl::StrCat(
             "could not read root certificate file \"", path, "\": ", DrainOpenSslErrors()));
       }
+      // As in libpq, revocation lists come with a root certificate file only.
+      absl::Status crl = tls_internal::LoadCrls(ctx_, options.crl_file, options.crl_dir,
+                                                DefaultPostgresqlDir());
+      if (!crl.ok()) return crl;
       verify_peer_ = true;
     } else if (verify_mode) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -11,9 +11,11 @@
 //   verify-full — verify-ca, and the server host name (or IP literal) must match the
 //       certificate's subjectAltName entries (the CN only when there is no DNS SAN).
 //   disable     — never reaches TLS; StartTls refuses it.
-// Not implemented from libpq: sslcrl/root.crl, sslsni=0, ssl_min/max_protocol_version
-// (fixed at TLS 1.2 minimum), and sslcertmode. Whether to send SSLRequest at all, and
-// the plain-text fallbacks of allow/prefer, are the connection's business.
+// Also as libpq: sslcrl/sslcrldir and ~/.postgresql/root.crl (tls_crl.h), sslsni,
+// sslcompression and ssl_min/max_protocol_version. Not implemented: sslcertmode (PG 16;
+// rejected by ConnInfo) and OpenSSL engine keys (sslkey=engine:key). Whether to send
+// SSLRequest at all, and the plain-text fallbacks of allow/prefer, are the connection's
+// business.
 //
 // Status codes: local configuration (missing or unreadable certificate/key files, key file
 // permissions, weak sslmode with sslrootcert=system) → InvalidArgument; the server's
@@ -54,7 +56,23 @@ struct TlsOptions {
   std::string key_password;
   // SNI and verify-full target. Empty → the host the Transport was connected with.
   std::string server_host;
+  // sslcrl / sslcrldir; both empty → ~/.postgresql/root.crl if it exists (tls_crl.h).
+  std::string crl_file;
+  std::string crl_dir;
+  // sslsni: send the host name in the ClientHello (never an IP literal, per RFC 6066).
+  bool sni = true;
+  // sslcompression=1: leave OpenSSL's TLS compression allowed, as libpq does (OpenSSL 3
+  // and TLS 1.3 do not compress anyway); otherwise SSL_OP_NO_COMPRESSION.
+  bool compression = false;
+  // ssl_min/max_protocol_version: "TLSv1", "TLSv1.1", "TLSv1.2" or "TLSv1.3" in any case;
+  // empty → no bound of ours (OpenSSL's own defaults apply).
+  std::string min_protocol = "TLSv1.2";
+  std::string max_protocol;
 };
+
+// libpq's protocol version names → OpenSSL's TLS1_*_VERSION; 0 for "" (no bound).
+// InvalidArgument for anything else.
+absl::StatusOr<int> ParseTlsProtocolVersion(absl::string_view name);
 
 // libpq's private-key permission rule: a regular file, no group/world bits when owned by
 // the current user (0600 or less), or at most 0640 when owned by root (so a system key

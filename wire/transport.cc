@@ -93,39 +93,6 @@ absl::StatusOr<int> ConnectOne(int family, const struct sockaddr* addr, socklen_
   return fd;
 }
 
-absl::Status SetIntOption(int fd, int level, int name, int value, const char* what) {
-  if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("setsockopt(", what, ") failed: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SetTcpOptions(int fd, const ConnectOptions& options) {
-  // The protocol is request/response with small messages; Nagle only adds latency.
-  RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY"));
-  if (!options.keepalives) return absl::OkStatus();
-  RETURN_IF_ERROR(SetIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE"));
-  auto seconds = [](absl::Duration d) {
-    return static_cast<int>(std::min<int64_t>(absl::ToInt64Seconds(d), INT_MAX));
-  };
-  if (options.keepalives_idle > absl::ZeroDuration()) {
-    RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPIDLE,
-                                 std::max(1, seconds(options.keepalives_idle)),
-                                 "TCP_KEEPIDLE"));
-  }
-  if (options.keepalives_interval > absl::ZeroDuration()) {
-    RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPINTVL,
-                                 std::max(1, seconds(options.keepalives_interval)),
-                                 "TCP_KEEPINTVL"));
-  }
-  if (options.keepalives_count > 0) {
-    RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_TCP, TCP_KEEPCNT, options.keepalives_count,
-                                 "TCP_KEEPCNT"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<Transport> Transport::Connect(absl::string_view host, int port,
@@ -141,20 +108,16 @@ absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
   return Connect(host, hostaddr, port, options);
 }
 
-absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
-                                             absl::string_view hostaddr, int port,
-                                             const ConnectOptions& options) {
+absl::StatusOr<std::vector<EndpointAddress>> Transport::Resolve(absl::string_view host,
+                                                                absl::string_view hostaddr,
+                                                                int port, Resolver& resolver,
+                                                                absl::Time deadline) {
   if (port < 1 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("invalid port number: ", port));
   }
   if (host.empty() && hostaddr.empty()) {
     return absl::InvalidArgumentError("no host or hostaddr given");
   }
-  const absl::Duration timeout = options.connect_timeout;
-  const bool bounded = timeout > absl::ZeroDuration() && timeout != absl::InfiniteDuration();
-  auto deadline = [&] { return bounded ? absl::Now() + timeout : absl::InfiniteFuture(); };
-  const std::string name(host.empty() ? hostaddr : host);
-
   if (hostaddr.empty() && host[0] == '/') {
     // libpq: a host starting with '/' is the directory of the server's Unix socket.
     std::string path = absl::StrCat(host, "/.s.PGSQL.", port);
@@ -165,61 +128,100 @@ absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
     }
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, path.data(), path.size());
-    absl::StatusOr<int> fd = ConnectOne(
-        AF_UNIX, reinterpret_cast<struct sockaddr*>(&sun), sizeof(sun), deadline());
-    if (!fd.ok()) {
-      return absl::UnavailableError(absl::StrCat("connection to server on socket \"", path,
-                                                 "\" failed: ", fd.status().message()));
-    }
-    return Transport(*fd, name, path, port);
+    EndpointAddress a;
+    a.address.family = AF_UNIX;
+    a.address.len = sizeof(sun);
+    std::memcpy(&a.address.addr, &sun, sizeof(sun));
+    a.text = std::move(path);
+    return std::vector<EndpointAddress>{std::move(a)};
   }
-
-  struct addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  if (!hostaddr.empty()) hints.ai_flags = AI_NUMERICHOST;
-  const std::string node(hostaddr.empty() ? host : hostaddr);
   const std::string service = absl::StrCat(port);
-  struct addrinfo* res = nullptr;
-  int rc = getaddrinfo(node.c_str(), service.c_str(), &hints, &res);
-  if (rc != 0) {
-    if (!hostaddr.empty()) {
+  absl::StatusOr<std::vector<ResolvedAddress>> found;
+  if (!hostaddr.empty()) {
+    // libpq's hostaddr is numeric and never looked up; anything else is a typo.
+    found = Resolver::ParseNumeric(std::string(hostaddr), service);
+    if (!found.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "could not parse network address \"", hostaddr, "\": ", gai_strerror(rc)));
+          "could not parse network address \"", hostaddr, "\": ", found.status().message()));
     }
-    return absl::UnavailableError(absl::StrCat(
-        "could not translate host name \"", host, "\" to address: ", gai_strerror(rc)));
+  } else {
+    found = resolver.Resolve(std::string(host), service, deadline);
+    if (!found.ok()) {
+      return absl::UnavailableError(absl::StrCat("could not translate host name \"", host,
+                                                 "\" to address: ", found.status().message()));
+    }
   }
+  std::vector<EndpointAddress> out;
+  for (const ResolvedAddress& r : *found) {
+    out.push_back(EndpointAddress{
+        r, AddressToString(reinterpret_cast<const struct sockaddr*>(&r.addr), r.len)});
+  }
+  return out;
+}
+
+absl::StatusOr<Transport> Transport::ConnectAddress(const EndpointAddress& address,
+                                                    absl::string_view host, int port,
+                                                    const TcpOptions& tcp, absl::Time deadline) {
+  const struct sockaddr* sa = reinterpret_cast<const struct sockaddr*>(&address.address.addr);
+  absl::StatusOr<int> fd = ConnectOne(address.address.family, sa, address.address.len, deadline);
+  if (address.is_unix()) {
+    if (!fd.ok()) {
+      return absl::UnavailableError(absl::StrCat("connection to server on socket \"",
+                                                 address.text, "\" failed: ",
+                                                 fd.status().message()));
+    }
+    return Transport(*fd, std::string(host), address.text, port, /*unix_socket=*/true);
+  }
+  absl::Status st = fd.status();
+  if (fd.ok()) {
+    st = ApplyTcpOptions(*fd, tcp);
+    if (st.ok()) return Transport(*fd, std::string(host), address.text, port, false);
+    close(*fd);
+  }
+  return absl::Status(
+      st.code() == absl::StatusCode::kInvalidArgument ? st.code()
+                                                      : absl::StatusCode::kUnavailable,
+      absl::StrCat("connection to server at \"", host, "\" (", address.text, "), port ", port,
+                   " failed: ", st.message()));
+}
+
+absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
+                                             absl::string_view hostaddr, int port,
+                                             const ConnectOptions& options) {
+  const absl::Duration timeout = options.connect_timeout;
+  const bool bounded = timeout > absl::ZeroDuration() && timeout != absl::InfiniteDuration();
+  auto deadline = [&] { return bounded ? absl::Now() + timeout : absl::InfiniteFuture(); };
+  Resolver& resolver = options.resolver != nullptr ? *options.resolver : Resolver::Default();
+  // As in libpq, the timer restarts for each address; the lookup shares the first's.
+  absl::Time first_deadline = deadline();
+  ASSIGN_OR_RETURN(std::vector<EndpointAddress> addresses,
+                   Resolve(host, hostaddr, port, resolver, first_deadline));
+  const std::string name(host.empty() ? hostaddr : host);
   std::vector<std::string> failures;
-  for (struct addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    std::string addr = AddressToString(ai->ai_addr, ai->ai_addrlen);
-    absl::StatusOr<int> fd = ConnectOne(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
-                                        deadline());
-    absl::Status st = fd.status();
-    if (fd.ok()) {
-      st = SetTcpOptions(*fd, options);
-      if (st.ok()) {
-        freeaddrinfo(res);
-        return Transport(*fd, name, addr, port);
-      }
-      close(*fd);
-    }
-    failures.push_back(absl::StrCat("connection to server at \"", name, "\" (", addr,
-                                    "), port ", port, " failed: ", st.message()));
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    absl::StatusOr<Transport> t = ConnectAddress(addresses[i], name, port, options.tcp,
+                                                 i == 0 ? first_deadline : deadline());
+    if (t.ok()) return t;
+    if (t.status().code() == absl::StatusCode::kInvalidArgument) return t.status();
+    failures.emplace_back(t.status().message());
   }
-  freeaddrinfo(res);
   return absl::UnavailableError(absl::StrJoin(failures, "; "));
 }
 
-Transport::Transport(int fd, std::string host, std::string peer_address, int port)
-    : fd_(fd), host_(std::move(host)), peer_address_(std::move(peer_address)), port_(port) {}
+Transport::Transport(int fd, std::string host, std::string peer_address, int port,
+                     bool unix_socket)
+    : fd_(fd),
+      host_(std::move(host)),
+      peer_address_(std::move(peer_address)),
+      port_(port),
+      unix_socket_(unix_socket) {}
 
 Transport::Transport(Transport&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       host_(std::move(other.host_)),
       peer_address_(std::move(other.peer_address_)),
       port_(other.port_),
+      unix_socket_(other.unix_socket_),
       tls_(std::move(other.tls_)) {}
 
 Transport& Transport::operator=(Transport&& other) noexcept {
@@ -229,6 +231,7 @@ Transport& Transport::operator=(Transport&& other) noexcept {
     host_ = std::move(other.host_);
     peer_address_ = std::move(other.peer_address_);
     port_ = other.port_;
+    unix_socket_ = other.unix_socket_;
     tls_ = std::move(other.tls_);
   }
   return *this;
@@ -380,6 +383,10 @@ absl::Status Transport::StartTls(const TlsOptions& options, absl::Time deadline)
   if (st.ok()) st = tls_->CheckPeerName();
   if (!st.ok()) Close();
   return st;
+}
+
+std::string Transport::tls_protocol() const {
+  return tls_ != nullptr ? SSL_get_version(tls_->ssl()) : "";
 }
 
 absl::StatusOr<std::string> Transport::TlsServerEndPointHash() const {

@@ -7,9 +7,10 @@
 // Movable, not copyable, not thread-safe: one thread drives a Transport.
 //
 // Status codes: unreachable/refused/reset/closed peers, DNS failures and connect
-// timeouts → Unavailable (retryable; connect timeouts say "timeout expired"); a Read or
-// WriteAll deadline passing → DeadlineExceeded ("timeout"); bad arguments →
-// InvalidArgument; TLS codes as documented in tls.h.
+// timeouts → Unavailable (retryable; connect timeouts, DNS included, say "timeout
+// expired"); a Read or WriteAll deadline passing → DeadlineExceeded ("timeout"); bad
+// arguments and socket options the kernel refuses → InvalidArgument; TLS codes as
+// documented in tls.h.
 #ifndef WALREP_WIRE_TRANSPORT_H_
 #define WALREP_WIRE_TRANSPORT_H_
 
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -24,20 +26,29 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "wire/resolver.h"
+#include "wire/socket_options.h"
 #include "wire/tls.h"
 
 namespace walrep {
 
 struct ConnectOptions {
-  // Per address tried, as libpq's connect_timeout. Zero or infinite → no limit (the OS's
-  // own TCP connect timeout still applies). DNS resolution itself is not bounded.
+  // libpq's connect_timeout: bounds each address tried, restarting for the next one; for a
+  // host name the DNS lookup counts against the first address's share (libpq leaves the
+  // lookup unbounded). Zero or infinite → no limit (the OS's own TCP connect timeout still
+  // applies).
   absl::Duration connect_timeout = absl::InfiniteDuration();
-  // TCP keepalives (libpq's keepalives*, on by default): a primary that vanishes without
-  // a FIN is noticed even while the stream is idle. Zero durations/count → OS default.
-  bool keepalives = true;
-  absl::Duration keepalives_idle = absl::ZeroDuration();
-  absl::Duration keepalives_interval = absl::ZeroDuration();
-  int keepalives_count = 0;
+  // keepalives* and tcp_user_timeout (socket_options.h); TCP sockets only.
+  TcpOptions tcp;
+  // Host name lookups; nullptr → Resolver::Default().
+  Resolver* resolver = nullptr;
+};
+
+// One address to try for an endpoint: a TCP address or the server's Unix socket.
+struct EndpointAddress {
+  ResolvedAddress address;
+  std::string text;  // the numeric IP address, or the socket's path
+  bool is_unix() const { return address.family == AF_UNIX; }
 };
 
 class Transport {
@@ -54,6 +65,22 @@ class Transport {
   static absl::StatusOr<Transport> Connect(absl::string_view host,
                                            absl::string_view hostaddr, int port,
                                            const ConnectOptions& options);
+
+  // The addresses Connect would try, in order: the Unix socket `host/.s.PGSQL.port` when
+  // host is a directory (starts with '/'); `hostaddr` parsed without DNS; else `host`
+  // looked up by `resolver`, giving up at `deadline`. Lookup failures are Unavailable
+  // ("could not translate host name ..."); a hostaddr that is not numeric, a bad port or
+  // an overlong socket path are InvalidArgument.
+  static absl::StatusOr<std::vector<EndpointAddress>> Resolve(absl::string_view host,
+                                                              absl::string_view hostaddr,
+                                                              int port, Resolver& resolver,
+                                                              absl::Time deadline);
+  // Connects to one resolved address by `deadline` and, for TCP, applies `tcp`.
+  // `host` is kept for messages, SNI and verify-full. Failures are Unavailable naming the
+  // server as libpq does, except a socket option the kernel refuses (InvalidArgument).
+  static absl::StatusOr<Transport> ConnectAddress(const EndpointAddress& address,
+                                                  absl::string_view host, int port,
+                                                  const TcpOptions& tcp, absl::Time deadline);
 
   Transport(Transport&& other) noexcept;
   Transport& operator=(Transport&& other) noexcept;
@@ -87,13 +114,19 @@ class Transport {
 
   bool is_open() const { return fd_ >= 0; }
   bool is_tls() const { return tls_ != nullptr; }
+  bool is_unix_socket() const { return unix_socket_; }
+  // The negotiated protocol ("TLSv1.3"), or "" without TLS.
+  std::string tls_protocol() const;
+  // The socket, for inspection (getsockopt, SO_PEERCRED). Reading or writing it directly
+  // would bypass TLS and the framing: don't.
+  int native_handle() const { return fd_; }
   // The host as given (for messages, SNI and verify-full) and the address connected to.
   const std::string& host() const { return host_; }
   const std::string& peer_address() const { return peer_address_; }
   int port() const { return port_; }
 
  private:
-  Transport(int fd, std::string host, std::string peer_address, int port);
+  Transport(int fd, std::string host, std::string peer_address, int port, bool unix_socket);
 
   // Repeats an SSL_* call, polling for WANT_READ/WANT_WRITE, until it returns > 0.
   // Errors carry `what` ("reading from", "writing to", ...).
@@ -104,6 +137,7 @@ class Transport {
   std::string host_;
   std::string peer_address_;
   int port_ = 0;
+  bool unix_socket_ = false;
   std::unique_ptr<TlsSession> tls_;
 };
 

@@ -1,6 +1,6 @@
-// Test support for transport_test.cc: a throwaway PKI (a CA, an unrelated CA, a server
-// certificate for localhost/127.0.0.1 and a client certificate) and a plain/TLS echo
-// server on 127.0.0.1:0. Test-only.
+// Test support for the transport and TLS tests: a throwaway PKI (a CA, an unrelated CA,
+// both with their keys, a server certificate for localhost/127.0.0.1 and a client
+// certificate) and a plain/TLS echo server on 127.0.0.1:0. Test-only.
 #ifndef WALREP_WIRE_TRANSPORT_TEST_UTIL_H_
 #define WALREP_WIRE_TRANSPORT_TEST_UTIL_H_
 
@@ -79,8 +79,8 @@ inline void WritePem(const std::string& path, X509* cert, EVP_PKEY* key,
 }
 
 struct Pki {
-  std::string dir, ca, other_ca, server_cert, server_key, client_cert, client_key,
-      client_key_encrypted;
+  std::string dir, ca, ca_key, other_ca, other_ca_key, server_cert, server_key, client_cert,
+      client_key, client_key_encrypted;
   std::string server_der;
 };
 
@@ -99,14 +99,18 @@ inline const Pki& TestPki() {
                             "DNS:localhost,IP:127.0.0.1");
     X509* client = MakeCert(client_key, "replicator", ca, ca_key, false, nullptr);
     p->ca = p->dir + "/ca.crt";
+    p->ca_key = p->dir + "/ca.key";
     p->other_ca = p->dir + "/other.crt";
+    p->other_ca_key = p->dir + "/other.key";
     p->server_cert = p->dir + "/server.crt";
     p->server_key = p->dir + "/server.key";
     p->client_cert = p->dir + "/client.crt";
     p->client_key = p->dir + "/client.key";
     p->client_key_encrypted = p->dir + "/client-enc.key";
     WritePem(p->ca, ca, nullptr);
+    WritePem(p->ca_key, nullptr, ca_key);  // to sign CRLs (tls_crl_test)
     WritePem(p->other_ca, other, nullptr);
+    WritePem(p->other_ca_key, nullptr, other_key);
     WritePem(p->server_cert, server, nullptr);
     WritePem(p->server_key, nullptr, server_key);
     WritePem(p->client_cert, client, nullptr);
