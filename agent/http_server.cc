@@ -1,32 +1,20 @@
 #include "agent/http_server.h"
 
-#include <arpa/inet.h>
+#include <civetweb.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "agent/config.h"
 
 namespace walrep {
 namespace {
-
-constexpr size_t kMaxRequestBytes = 8192;
-constexpr int kReadTimeoutMs = 2000;
-
-void WriteAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -34,100 +22,117 @@ const char* Reason(int status) {
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 503: return "Service Unavailable";
     default: return "Error";
   }
+}
+
+// civetweb wants the key and certificate in one PEM file. It reads it once in mg_start,
+// so a private temporary copy (0600) is removed right after.
+absl::StatusOr<std::string> CombinedPem(const std::string& cert, const std::string& key) {
+  std::string out;
+  for (const std::string& path : {key, cert}) {
+    std::ifstream in(path);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    out.push_back('\n');
+  }
+  char tmpl[] = "/tmp/walrep-http-tls.XXXXXX";
+  int fd = mkstemp(tmpl);  // mode 0600
+  if (fd < 0) return absl::InternalError("mkstemp failed");
+  bool ok = write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size());
+  close(fd);
+  if (!ok) {
+    unlink(tmpl);
+    return absl::InternalError("cannot write the TLS PEM");
+  }
+  return std::string(tmpl);
 }
 
 }  // namespace
 
 absl::Status HttpServer::Start(const std::string& listen) {
+  HttpServerOptions options;
+  options.listen = listen;
+  return Start(options);
+}
+
+absl::Status HttpServer::Start(const HttpServerOptions& options) {
   std::string host;
   int port;
-  absl::Status st = SplitHostPort(listen, &host, &port);
-  if (!st.ok()) return st;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port_text = std::to_string(port);
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port_text.c_str(), &hints, &res);
-  if (rc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics address ", listen, ": ", gai_strerror(rc)));
+  if (absl::Status st = SplitHostPort(options.listen, &host, &port); !st.ok()) return st;
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (tls && (options.tls_cert.empty() || options.tls_key.empty())) {
+    return absl::InvalidArgumentError("HTTP TLS needs both a certificate and a key");
   }
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
-    std::string err = strerror(errno);
-    freeaddrinfo(res);
-    if (fd >= 0) close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen for metrics on ", listen, ": ", err));
+  static std::once_flag init;
+  std::call_once(init, [] { mg_init_library(MG_FEATURES_TLS); });
+
+  std::string ports = absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port, tls ? "s" : "");
+  std::string threads = std::to_string(options.worker_threads);
+  std::string timeout = std::to_string(options.request_timeout_ms);
+  std::string max_request = std::to_string(options.max_request_bytes);
+  std::string pem;
+  if (tls) {
+    auto p = CombinedPem(options.tls_cert, options.tls_key);
+    if (!p.ok()) return p.status();
+    pem = *p;
   }
-  freeaddrinfo(res);
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  listen_fd_ = fd;
-  if (pipe2(wake_fds_, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
-  thread_ = std::thread([this] { Serve(); });
+  absl::Cleanup remove_pem = [&pem] {
+    if (!pem.empty()) unlink(pem.c_str());
+  };
+  std::vector<const char*> opts = {
+      "listening_ports", ports.c_str(),
+      "num_threads", threads.c_str(),
+      "request_timeout_ms", timeout.c_str(),
+      "max_request_size", max_request.c_str(),
+      // One request per connection: a scraper reconnects, and an idle keep-alive
+      // connection must not hold a worker.
+      "enable_keep_alive", "no",
+      "linger_timeout_ms", "0",
+  };
+  if (tls) {
+    opts.insert(opts.end(), {"ssl_certificate", pem.c_str(), "ssl_protocol_version", "4"});
+  }
+  opts.push_back(nullptr);
+  mg_callbacks callbacks{};
+  // civetweb prints its own errors to stderr otherwise; they are per-client noise.
+  callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+  ctx_ = mg_start(&callbacks, this, opts.data());
+  if (ctx_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve HTTP on ", options.listen,
+                     tls ? " (address in use, or a bad TLS certificate/key)" : " (address in use?)"));
+  }
+  mg_set_request_handler(ctx_, "/", &HttpServer::OnRequest, this);
+  mg_server_port bound[2];
+  int n = mg_get_server_ports(ctx_, 2, bound);
+  port_ = n > 0 ? bound[0].port : 0;
   return absl::OkStatus();
 }
 
 void HttpServer::Stop() {
-  if (!thread_.joinable()) return;
-  char b = 1;
-  (void)!write(wake_fds_[1], &b, 1);
-  thread_.join();
-  close(listen_fd_);
-  close(wake_fds_[0]);
-  close(wake_fds_[1]);
-  listen_fd_ = -1;
+  if (ctx_ == nullptr) return;
+  mg_stop(ctx_);  // joins every worker
+  ctx_ = nullptr;
 }
 
-void HttpServer::Serve() {
-  for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fds_[0], POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents) return;
-    if (fds[0].revents & POLLIN) {
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      HandleConnection(fd);
-      close(fd);
-    }
-  }
-}
-
-void HttpServer::HandleConnection(int fd) {
-  std::string request;
-  char buf[1024];
-  while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequestBytes) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, kReadTimeoutMs) <= 0) return;
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) return;
-    request.append(buf, static_cast<size_t>(n));
-  }
+int HttpServer::OnRequest(mg_connection* conn, void* self) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  std::string method = info->request_method ? info->request_method : "";
   HttpResponse resp;
-  std::vector<std::string> first = absl::StrSplit(request.substr(0, request.find("\r\n")), ' ');
-  if (first.size() != 3) {
-    resp = {400, "text/plain", "bad request\n"};
-  } else if (first[0] != "GET") {
+  if (method != "GET" && method != "HEAD") {
     resp = {405, "text/plain", "only GET is served\n"};
   } else {
-    std::string path = first[1].substr(0, first[1].find('?'));
-    resp = handler_(path);
+    resp = static_cast<HttpServer*>(self)->handler_(info->local_uri ? info->local_uri : "");
   }
-  WriteAll(fd, absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
-                            "\r\nContent-Type: ", resp.content_type,
-                            "\r\nContent-Length: ", resp.body.size(),
-                            "\r\nConnection: close\r\n\r\n", resp.body));
+  std::string head = absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
+                                  "\r\nContent-Type: ", resp.content_type,
+                                  "\r\nContent-Length: ", resp.body.size(),
+                                  "\r\nConnection: close\r\n\r\n");
+  mg_write(conn, head.data(), head.size());
+  if (method != "HEAD") mg_write(conn, resp.body.data(), resp.body.size());
+  return resp.status;
 }
 
 }  // namespace walrep

@@ -1,16 +1,20 @@
-// A minimal HTTP/1.1 server for /metrics (Prometheus text) and /healthz. One thread, one
-// request per connection, bounded request size and read timeouts: it only has to serve a
-// scraper, but must not be stalled by one that misbehaves.
-// Start/Stop from one thread; the handler is called on the server thread.
+// The agent's HTTP endpoint (/metrics, /healthz, /readyz) on civetweb, the library
+// prometheus-cpp's exposer uses. A pool of worker threads serves clients concurrently, so
+// one slow or stuck client (a slowloris trickling its headers) holds only its own worker
+// until its deadline and never delays a liveness probe; requests are bounded in size and
+// every connection has a read/write deadline. Optional TLS with a PEM certificate and key.
+// Start/Stop from one thread; the handler is called concurrently from worker threads and
+// must be thread-safe.
 #ifndef WALREP_AGENT_HTTP_SERVER_H_
 #define WALREP_AGENT_HTTP_SERVER_H_
 
-#include <atomic>
 #include <functional>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
+
+struct mg_context;
+struct mg_connection;
 
 namespace walrep {
 
@@ -20,28 +24,38 @@ struct HttpResponse {
   std::string body;
 };
 
+struct HttpServerOptions {
+  std::string listen;  // "host:port"; port 0 picks one (IPv4 only in Debian's build)
+  std::string tls_cert;  // PEM files; both empty = plain HTTP
+  std::string tls_key;
+  int worker_threads = 8;
+  // Deadline for reading a request and for writing its answer, per connection.
+  int request_timeout_ms = 2000;
+  // Largest request (request line plus headers) accepted.
+  int max_request_bytes = 8192;
+};
+
 class HttpServer {
  public:
-  // Called with the request path (query string stripped) for GET requests.
+  // Called with the request path (query string stripped) for GET and HEAD requests.
   using Handler = std::function<HttpResponse(const std::string& path)>;
 
   explicit HttpServer(Handler handler) : handler_(std::move(handler)) {}
   ~HttpServer() { Stop(); }
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds "host:port" (port 0 picks one) and starts serving.
-  absl::Status Start(const std::string& listen);
+  absl::Status Start(const std::string& listen);  // plain HTTP, default limits
+  absl::Status Start(const HttpServerOptions& options);
   void Stop();
   int port() const { return port_; }
 
  private:
-  void Serve();
-  void HandleConnection(int fd);
+  static int OnRequest(mg_connection* conn, void* self);
 
   Handler handler_;
-  int listen_fd_ = -1;
-  int wake_fds_[2] = {-1, -1};
+  mg_context* ctx_ = nullptr;
   int port_ = 0;
-  std::thread thread_;
 };
 
 }  // namespace walrep
