@@ -257,7 +257,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::TryAddress(
     }
     if (answer == 'E') {
       // Old servers (and ones out of connection slots) answer with an ErrorResponse.
-      conn->buf_.push_back('E');
+      conn->buf_.Append("E");
       ASSIGN_OR_RETURN(BackendMessage msg, conn->ReadRequired("an error message"));
       if (msg.type != 'E') return conn->Unexpected(msg, "SSL negotiation");
       ASSIGN_OR_RETURN(ErrorFields fields, DecodeErrorFields(msg.body));

@@ -30,6 +30,7 @@
 #include "wire/backend_query.h"
 #include "wire/conninfo.h"
 #include "wire/framing.h"
+#include "wire/read_buffer.h"
 #include "wire/resolver.h"
 #include "wire/transport.h"
 
@@ -196,8 +197,7 @@ class PgConnection {
   absl::Duration io_timeout_;
   absl::Time connect_deadline_ = absl::InfiniteFuture();  // the address's connect_timeout
   size_t max_result_bytes_;
-  std::string buf_;  // received bytes not yet consumed start at buf_start_
-  size_t buf_start_ = 0;
+  ReadBuffer buf_;  // received bytes not yet consumed
   bool ready_ = false;  // last message seen was ReadyForQuery
   std::map<std::string, std::string, std::less<>> parameters_;
   bool is_tls_ = false;

@@ -109,15 +109,11 @@ absl::Status PgConnection::Unexpected(const BackendMessage& msg, absl::string_vi
 absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time deadline) {
   if (!is_open()) return absl::FailedPreconditionError("connection is closed");
   for (;;) {
-    absl::string_view avail(buf_.data() + buf_start_, buf_.size() - buf_start_);
+    absl::string_view avail = buf_.readable();
     absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
     if (frame.ok()) {
       BackendMessage msg{frame->type, std::string(frame->body)};
-      buf_start_ += frame->consumed;
-      if (buf_start_ == buf_.size()) {
-        buf_.clear();
-        buf_start_ = 0;
-      }
+      buf_.Consume(frame->consumed);
       return msg;
     }
     if (!IsNeedMoreBytes(frame.status())) {
@@ -125,21 +121,13 @@ absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time
           absl::StrCat("malformed message from server: ", frame.status().message())));
     }
     const size_t need = NeedMoreBytesTotal(frame.status()) - avail.size();
-    if (buf_start_ > 0) {
-      buf_.erase(0, buf_start_);
-      buf_start_ = 0;
-    }
-    const size_t old = buf_.size();
-    const size_t chunk = std::max(need, kReadChunk);
-    buf_.resize(old + chunk);
-    absl::StatusOr<size_t> n = transport_->Read(
-        absl::MakeSpan(reinterpret_cast<uint8_t*>(buf_.data()) + old, chunk), deadline);
+    absl::Span<uint8_t> room = buf_.Reserve(std::max(need, kReadChunk));
+    absl::StatusOr<size_t> n = transport_->Read(room, deadline);
     if (!n.ok()) {
-      buf_.resize(old);
       if (n.status().code() == absl::StatusCode::kDeadlineExceeded) return std::nullopt;
       return Fail(n.status());
     }
-    buf_.resize(old + *n);
+    buf_.Commit(*n);
   }
 }
 
@@ -152,7 +140,7 @@ bool PgConnection::MoreDataReady() {
 }
 
 bool PgConnection::HasBufferedMessage() const {
-  absl::string_view avail(buf_.data() + buf_start_, buf_.size() - buf_start_);
+  absl::string_view avail = buf_.readable();
   // A malformed frame also counts: reading it returns the error without waiting.
   absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
   return frame.ok() || !IsNeedMoreBytes(frame.status());
