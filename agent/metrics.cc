@@ -6,6 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/latency_histograms.h"
+#include "agent/process_metrics.h"
 
 namespace walrep {
 namespace {
@@ -64,6 +66,9 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
          "The primary's WAL end from its last message (bytes).", p.primary_wal_end_lsn());
   Metric(&out, "walrep_lag_bytes", "gauge", "Primary WAL end minus durable flush position.",
          p.lag_bytes());
+  Metric(&out, "walrep_replay_lag_bytes", "gauge",
+         "Durable flush position minus applied position: WAL on disk not yet replayed.",
+         p.flush_lsn() > p.apply_lsn() ? p.flush_lsn() - p.apply_lsn() : 0);
   Metric(&out, "walrep_timeline", "gauge", "Current timeline.", p.timeline());
   const auto& r = p.replay();
   Metric(&out, "walrep_replay_records_total", "counter",
@@ -107,12 +112,21 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
              "Why the stream stopped for good (1 for the current reason; UNSPECIFIED while it "
              "has not).",
              "FAILURE_REASON_", p.failure_reason(), walrep::v1::FailureReason_descriptor());
-  Metric(&out, "walrep_backup_bytes_done", "gauge", "Bytes received by the running base backup.",
+  Metric(&out, "walrep_backup_done_bytes", "gauge", "Bytes received by the running base backup.",
          p.backup().bytes_done());
-  Metric(&out, "walrep_backup_bytes_total", "gauge",
+  // Not "_bytes_total": that suffix is for counters, and this is an estimate that can change.
+  Metric(&out, "walrep_backup_estimated_bytes", "gauge",
          "Estimated size of the running base backup (0 if unknown).", p.backup().bytes_total());
-  Metric(&out, "walrep_healthy", "gauge", "0 when the stream stopped for good (see walrep_stream_failure_reason and last_error), else 1.",
+  Metric(&out, "walrep_healthy", "gauge",
+         "0 when the stream stopped for good (see walrep_stream_failure_reason and last_error), "
+         "else 1.",
          p.stream_state() == walrep::v1::STREAM_STATE_FAILED ? 0 : 1);
+  WalFsyncHistogram().Render(&out, "walrep_wal_fsync_duration_seconds",
+                             "Time to fdatasync a batch of received WAL.");
+  AckLatencyHistogram().Render(
+      &out, "walrep_ack_latency_seconds",
+      "From receipt of WAL to the status update acknowledging it as flushed.");
+  RenderProcessMetrics(&out);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "agent/latency_histograms.h"
 #include "agent/stream_failure.h"
 #include "replay/segment.h"
 #include "wire/replication_messages.h"
@@ -26,6 +27,13 @@ constexpr uint64_t kMaxBatchBytes = 16ull << 20;
 constexpr absl::Duration kDrain = absl::Milliseconds(500);
 // How long the primary has to send its end-of-timeline result after CopyDone.
 constexpr absl::Duration kEndOfTimelineWait = absl::Seconds(30);
+
+absl::Status TimedFlush(WalWriter& writer) {
+  const absl::Time start = absl::Now();
+  absl::Status st = writer.Flush();
+  WalFsyncHistogram().Observe(absl::Now() - start);
+  return st;
+}
 
 }  // namespace
 
@@ -95,6 +103,7 @@ absl::Status WalStreamLoop::HandleXLogData(Lsn start, Lsn wal_end, absl::string_
     options_.on_primary_message(std::max(wal_end, start + data.size()), data.size());
   }
   received_wal_ = true;
+  if (unacked_since_ == absl::InfiniteFuture()) unacked_since_ = absl::Now();
   const Lsn expected = writer_.write_lsn();
   if (start < expected) {
     // Re-sent WAL (a session starts at the segment start): it must be what is stored.
@@ -112,13 +121,17 @@ absl::Status WalStreamLoop::HandleXLogData(Lsn start, Lsn wal_end, absl::string_
 }
 
 absl::Status WalStreamLoop::FlushAndReport(bool force_report) {
-  if (writer_.write_lsn() > writer_.flush_lsn()) RETURN_IF_ERROR(writer_.Flush());
+  if (writer_.write_lsn() > writer_.flush_lsn()) RETURN_IF_ERROR(TimedFlush(writer_));
   // The writer's flush position is the end of a complete record inside fsynced bytes:
   // after a crash, recovery finds at least this much again, so it may be reported.
   const Lsn flushed = writer_.flush_lsn();
   const bool advanced = flushed != reported_flush_;
   reported_flush_ = flushed;
   if (advanced || force_report) RETURN_IF_ERROR(SendStatus(false));
+  if (advanced && flushed == writer_.write_lsn() && unacked_since_ != absl::InfiniteFuture()) {
+    AckLatencyHistogram().Observe(absl::Now() - unacked_since_);
+    unacked_since_ = absl::InfiniteFuture();
+  }
   // After the acknowledgement, not before: a synchronous commit waits on the flush.
   if (advanced && options_.on_acknowledged) options_.on_acknowledged(flushed);
   return ReportApplyIfDue();

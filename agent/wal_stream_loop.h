@@ -97,6 +97,8 @@ class WalStreamLoop {
   absl::Time last_receive_;
   bool ping_sent_ = false;  // a reply was requested since the last message
   bool received_wal_ = false;
+  // Receipt of the oldest WAL not yet acknowledged (for the ack-latency histogram).
+  absl::Time unacked_since_ = absl::InfiniteFuture();
 };
 
 // SHOW wal_segment_size on a replication connection, in bytes. DataLoss for an answer
