@@ -28,11 +28,26 @@ absl::StatusOr<bool> ContinuedThroughout(const SegmentFile& file, uint64_t segme
   return h.rem_len >= room;
 }
 
+// Whether `file`'s first page is a page of segment `segno` (not a recycled file still
+// holding an older segment's pages, or zeros).
+absl::StatusOr<bool> HoldsItsOwnSegment(const SegmentFile& file, uint64_t segno,
+                                        uint64_t segment_size, FileOps* ops) {
+  ASSIGN_OR_RETURN(std::unique_ptr<File> f, ops->Open(file.path, FileOps::OpenMode::kRead));
+  char buf[kLongPageHeaderSize];
+  ASSIGN_OR_RETURN(size_t got, f->ReadAt(0, sizeof(buf), buf));
+  WalPageHeader h;
+  if (got < sizeof(buf) || DecodePageHeader(absl::string_view(buf, got), &h) != WalStop::kNone) {
+    return false;
+  }
+  return h.pageaddr == SegmentStartLsn(segno, segment_size).value();
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
                                                        uint64_t segment_size,
-                                                       uint64_t system_id, FileOps* ops) {
+                                                       uint64_t system_id, FileOps* ops,
+                                                       bool in_place) {
   RETURN_IF_ERROR(ValidateSegmentSize(segment_size));
   absl::StatusOr<std::vector<std::string>> names = ops->ListDir(dir);
   if (absl::IsNotFound(names.status())) return std::optional<RecoveredWal>();
@@ -53,7 +68,12 @@ absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
     bool in_chain = false;
     for (const auto& link : chain.links) in_chain |= link.tli == parsed->tli;
     if (!in_chain) continue;
-    if (!FindSegmentFile(dir, chain, parsed->segno, segment_size, ops).ok()) continue;
+    absl::StatusOr<SegmentFile> file = FindSegmentFile(dir, chain, parsed->segno, segment_size, ops);
+    if (!file.ok()) continue;
+    if (in_place && (!found || parsed->segno > newest_seg)) {
+      ASSIGN_OR_RETURN(bool own, HoldsItsOwnSegment(*file, parsed->segno, segment_size, ops));
+      if (!own) continue;  // recycled for later use, or never written
+    }
     if (!found || parsed->segno > newest_seg) newest_seg = parsed->segno;
     found = true;
   }
@@ -133,7 +153,7 @@ absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
         SegmentNumber(Lsn(detected > 0 && detected % kWalPageSize == 0 ? detected - 1 : detected),
                       segment_size);
     absl::StatusOr<SegmentFile> at = FindSegmentFile(dir, chain, stop_seg, segment_size, ops);
-    const bool sealed = at.ok() && !at->partial;
+    const bool sealed = !in_place && at.ok() && !at->partial;
     if (!sealed) {
       out.end_reason = decoder.stop();
       out.end_message = decoder.stop_message();

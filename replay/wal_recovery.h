@@ -11,7 +11,14 @@
 // resynchronises at the next page and continues, so the durable end still covers what
 // lies beyond. An XLOG_SWITCH ending the WAL in a ".partial" does not count: the rest of
 // its segment, which completes it, is skipped unread, so nothing shows it reached the
-// disk; the end is the record before it. Free function; thread-safe.
+// disk; the end is the record before it.
+//
+// The in-place layout (a local standby's pg_wal, every segment under its final name) has
+// no ".partial" to tell the segment being written: every stop is the end of WAL, as for
+// PostgreSQL's startup process. There the server also renames old segments to future
+// names at restartpoints (recycling), so the newest segment is the highest-numbered one
+// whose first page header carries its own address; recycled files, holding an older
+// segment's pages, read as end of WAL. Free function; thread-safe.
 #ifndef WALREP_REPLAY_WAL_RECOVERY_H_
 #define WALREP_REPLAY_WAL_RECOVERY_H_
 
@@ -49,7 +56,8 @@ struct RecoveredWal {
 // page headers. Internal on I/O errors.
 absl::StatusOr<std::optional<RecoveredWal>> RecoverWal(const std::string& dir,
                                                        uint64_t segment_size,
-                                                       uint64_t system_id, FileOps* ops);
+                                                       uint64_t system_id, FileOps* ops,
+                                                       bool in_place = false);
 
 }  // namespace walrep
 

@@ -185,3 +185,32 @@ TEST_F(WalRecoveryTest, AnXlogSwitchInAPartialEndsTheWalBeforeIt) {
 
 }  // namespace
 }  // namespace walrep
+
+namespace walrep {
+namespace {
+
+class WalRecoveryInPlaceTest : public WalRecoveryTest {};
+
+TEST_F(WalRecoveryInPlaceTest, TheZeroTailOfTheNewestFinalNamedSegmentIsTheEndNotDamage) {
+  WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
+  Lsn last;
+  while (b.end().value() < 2 * kSeg + 5000) last = b.Add(10, 0, 1, std::string(700, 'r'));
+  WriteSegments(b, 1, /*last_partial=*/false);  // a standby's pg_wal: final names only
+  // Recycled by the server at a restartpoint: segment 1's pages under a future name.
+  walrep::testing::WriteAll(Wal() + "/" + SegmentFileName(1, 5, kSeg),
+                            b.PaddedToSegment().substr(0, kSeg));
+  auto r = RecoverWal(Wal(), kSeg, 0, DefaultFileOps(), /*in_place=*/true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->end, b.end());
+  EXPECT_EQ((*r)->last_record, last);
+  EXPECT_FALSE((*r)->corruption.has_value());
+  EXPECT_EQ((*r)->scan_start, Lsn(kSeg));  // the recycled file is not the newest segment
+  // The archive layout would call the same zero tail damage in a sealed segment.
+  auto archive = RecoverWal(Wal(), kSeg, 0, DefaultFileOps());
+  ASSERT_TRUE(archive.ok());
+  EXPECT_TRUE((*archive)->corruption.has_value());
+}
+
+}  // namespace
+}  // namespace walrep
