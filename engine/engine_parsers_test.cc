@@ -1,0 +1,168 @@
+// The pure parts of the engine: postmaster.pid, `postgres --version`, the log-line
+// classifier, the bindir default; and the log tailer over a plain file.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "engine/log_tailer.h"
+#include "engine/postgres_version.h"
+#include "engine/postmaster_pid.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "spdlog/sinks/base_sink.h"
+
+namespace walrep {
+namespace {
+
+std::string TempDir() {
+  std::string tmpl = absl::StrCat(getenv("TEST_TMPDIR"), "/engine.XXXXXX");
+  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+TEST(PostmasterPidTest, ParsesAReadyStandby) {
+  absl::StatusOr<PostmasterPid> pm = ParsePostmasterPid(
+      "4242\n/tmp/x/pgdata\n1764645000\n5433\n/tmp/x/sock\nlocalhost\n  1234567  98765\n"
+      "standby \n");
+  ASSERT_TRUE(pm.ok()) << pm.status();
+  EXPECT_EQ(pm->pid, 4242);
+  EXPECT_EQ(pm->data_dir, "/tmp/x/pgdata");
+  EXPECT_EQ(pm->port, 5433);
+  EXPECT_EQ(pm->status, "standby");
+}
+
+TEST(PostmasterPidTest, StatusAbsentWhileStarting) {
+  absl::StatusOr<PostmasterPid> pm = ParsePostmasterPid("77\n/d\n1\n5432\n");
+  ASSERT_TRUE(pm.ok());
+  EXPECT_EQ(pm->status, "");
+}
+
+TEST(PostmasterPidTest, RejectsGarbage) {
+  EXPECT_FALSE(ParsePostmasterPid("").ok());
+  EXPECT_FALSE(ParsePostmasterPid("-5\n").ok());
+  EXPECT_FALSE(ParsePostmasterPid("abc\n").ok());
+}
+
+TEST(PostmasterPidTest, OurOwnProcessIsNoPostmaster) {
+  EXPECT_FALSE(IsPostmasterOf(getpid(), "/usr/lib/postgresql/15/bin", "/"));
+  EXPECT_FALSE(IsPostmasterOf(0, "/usr/lib/postgresql/15/bin", "/"));
+}
+
+TEST(PostgresVersionTest, Parses) {
+  EXPECT_EQ(*ParsePostgresVersion("postgres (PostgreSQL) 15.8 (Debian 15.8-0+deb12u1)\n"), 15);
+  EXPECT_EQ(*ParsePostgresVersion("postgres (PostgreSQL) 9.6.24\n"), 9);
+  EXPECT_EQ(*ParsePostgresVersion("postgres (PostgreSQL) 17beta1\n"), 17);
+  EXPECT_FALSE(ParsePostgresVersion("bash: postgres: not found").ok());
+  EXPECT_FALSE(ParsePostgresVersion("postgres (PostgreSQL) devel").ok());
+}
+
+TEST(PostgresVersionTest, DefaultBindirIsTheNewestWithAPostgresBinary) {
+  const std::string root = TempDir();
+  for (const char* v : {"9", "15", "16", "notaversion"}) {
+    ASSERT_EQ(mkdir(absl::StrCat(root, "/", v).c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(absl::StrCat(root, "/", v, "/bin").c_str(), 0755), 0);
+  }
+  for (const char* v : {"9", "15", "notaversion"}) {  // 16 has no postgres
+    std::string bin = absl::StrCat(root, "/", v, "/bin/postgres");
+    std::ofstream(bin) << "#!/bin/sh\n";
+    ASSERT_EQ(chmod(bin.c_str(), 0755), 0);
+  }
+  EXPECT_EQ(DefaultPostgresBindir(root), root + "/15/bin");
+  EXPECT_EQ(DefaultPostgresBindir(root + "/absent"), "");
+}
+
+TEST(ClassifyTest, SeverityAfterAnyPrefix) {
+  using K = PostgresLogLine::Kind;
+  auto c = ClassifyPostgresLogLine("2026-12-02 03:12:00.123 UTC [1234] ERROR:  relation \"x\"");
+  EXPECT_EQ(c.kind, K::kSeverity);
+  EXPECT_EQ(c.level, spdlog::level::err);
+  EXPECT_EQ(ClassifyPostgresLogLine("WARNING:  foo").level, spdlog::level::warn);
+  EXPECT_EQ(ClassifyPostgresLogLine("x FATAL:  role").level, spdlog::level::err);
+  EXPECT_EQ(ClassifyPostgresLogLine("x PANIC:  could not").level, spdlog::level::critical);
+  EXPECT_EQ(ClassifyPostgresLogLine("x LOG:  database system is ready").level,
+            spdlog::level::debug);
+  EXPECT_EQ(ClassifyPostgresLogLine("x DEBUG2:  y").kind, K::kSeverity);
+  // The earliest marker decides: a LOG line quoting "ERROR:  " is still LOG.
+  EXPECT_EQ(ClassifyPostgresLogLine("x LOG:  statement: SELECT 'ERROR:  no'").level,
+            spdlog::level::debug);
+  EXPECT_EQ(ClassifyPostgresLogLine("x STATEMENT:  INSERT").kind, K::kDetail);
+  EXPECT_EQ(ClassifyPostgresLogLine("\tcontinued statement text").kind, K::kOther);
+}
+
+// Collects what reaches a logger.
+class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::vector<std::pair<spdlog::level::level_enum, std::string>> Lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    absl::MutexLock lock(&mu_);
+    lines_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
+  }
+  void flush_() override {}
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<spdlog::level::level_enum, std::string>> lines_;
+};
+
+TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
+  const std::string path = TempDir() + "/postgres.log";
+  std::ofstream(path) << "x ERROR:  written before the tailer started\n";
+  auto sink = std::make_shared<CaptureSink>();
+  auto logger = std::make_shared<spdlog::logger>("tailer_test", sink);
+  logger->set_level(spdlog::level::trace);
+  LogTailer tailer(path, logger);
+  tailer.Start();
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "x LOG:  checkpoint starting\n"
+        << "x DETAIL:  detail of a LOG line\n"
+        << "x ERROR:  relation \"nope\" does not exist\n"
+        << "x STATEMENT:  SELECT * FROM nope\n"
+        << "x WARNING:  partial";
+  }
+  {
+    std::ofstream out(path, std::ios::app);
+    out << " line completed\n";
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (sink->Lines().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  tailer.Stop();
+  auto lines = sink->Lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].first, spdlog::level::err);
+  EXPECT_EQ(lines[0].second, "x ERROR:  relation \"nope\" does not exist");
+  EXPECT_EQ(lines[1].first, spdlog::level::err);
+  EXPECT_EQ(lines[1].second, "x STATEMENT:  SELECT * FROM nope");
+  EXPECT_EQ(lines[2].first, spdlog::level::warn);
+  EXPECT_EQ(lines[2].second, "x WARNING:  partial line completed");
+}
+
+TEST(LogTailerTest, FollowsAFileCreatedLater) {
+  const std::string path = TempDir() + "/later.log";
+  auto sink = std::make_shared<CaptureSink>();
+  auto logger = std::make_shared<spdlog::logger>("tailer_test2", sink);
+  LogTailer tailer(path, logger);
+  tailer.Start();
+  std::ofstream(path) << "x FATAL:  could not open file\n";
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (sink->Lines().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  tailer.Stop();
+  ASSERT_EQ(sink->Lines().size(), 1u);
+  EXPECT_EQ(sink->Lines()[0].second, "x FATAL:  could not open file");
+}
+
+}  // namespace
+}  // namespace walrep

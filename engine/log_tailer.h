@@ -1,0 +1,69 @@
+// Forwards PostgreSQL's own log lines at WARNING and above to walrep's log (spdlog logger
+// "postgres"), so an operator reading the agent's log sees why the server refused to
+// start, crashed or rejected a connection. It tails the server's log file rather than
+// reading a pipe: a restarted agent that adopts the running server picks the file up again,
+// and the server never blocks on a full pipe while the agent is down.
+// The classifier is pure; the tailer owns one thread, joined by Stop() or the destructor.
+// Thread-safe.
+#ifndef WALREP_ENGINE_LOG_TAILER_H_
+#define WALREP_ENGINE_LOG_TAILER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "spdlog/spdlog.h"
+
+namespace walrep {
+
+struct PostgresLogLine {
+  enum class Kind { kSeverity, kDetail, kOther };
+  Kind kind = Kind::kOther;
+  // For kSeverity: the spdlog level (WARNING -> warn, ERROR/FATAL -> err, PANIC ->
+  // critical; LOG, INFO, NOTICE, DEBUG* -> debug, i.e. not forwarded by default).
+  spdlog::level::level_enum level = spdlog::level::debug;
+};
+
+// Classifies one line of server output by the first "SEVERITY:  " marker in it (after any
+// log_line_prefix); DETAIL/HINT/CONTEXT/STATEMENT/QUERY/LOCATION lines are kDetail (they
+// belong to the line before), anything else (startup chatter, a second line of a
+// statement) kOther.
+PostgresLogLine ClassifyPostgresLogLine(absl::string_view line);
+
+class LogTailer {
+ public:
+  LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger);
+  ~LogTailer();  // Stop()
+  LogTailer(const LogTailer&) = delete;
+  LogTailer& operator=(const LogTailer&) = delete;
+
+  // Starts the thread, reading from the file's current end (what was there before is
+  // already in an earlier agent's log, or history). No-op when running.
+  void Start();
+  void Stop();
+
+  // How long the thread sleeps when there is nothing new.
+  static constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
+
+ private:
+  void Run(uint64_t offset, ino_t inode);
+  void Emit(absl::string_view line);
+
+  const std::string path_;
+  const std::shared_ptr<spdlog::logger> logger_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+  // Level of the last forwarded severity line, for its DETAIL/HINT lines (thread only).
+  std::optional<spdlog::level::level_enum> last_level_;
+};
+
+}  // namespace walrep
+
+#endif  // WALREP_ENGINE_LOG_TAILER_H_
