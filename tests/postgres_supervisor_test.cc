@@ -1,0 +1,225 @@
+// PostgresSupervisor against real PostgreSQL 15 (run as root, the server as `postgres`):
+// a standby made with pg_basebackup comes up in recovery and refuses writes, is restarted
+// after a kill -9, is adopted by a new supervisor, is promoted to a writable primary and
+// stopped; its ERROR lines reach walrep's "postgres" logger.
+#include "engine/postgres_supervisor.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "agent/logging.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "spdlog/sinks/base_sink.h"
+#include "tests/pg_fixture.h"
+
+namespace walrep {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::PgPrimary;
+using testing::RunShell;
+using testing::ShellQuote;
+
+// Collects what reaches the "postgres" logger.
+class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  bool Saw(spdlog::level::level_enum level, const std::string& text) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [l, line] : lines_) {
+      if (l == level && absl::StrContains(line, text)) return true;
+    }
+    return false;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    absl::MutexLock lock(&mu_);
+    lines_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
+  }
+  void flush_() override {}
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<spdlog::level::level_enum, std::string>> lines_;
+};
+
+bool Eventually(const std::function<bool()>& cond, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (cond()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return cond();
+}
+
+bool Alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
+
+class PostgresSupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto primary = PgPrimary::Start();
+    ASSERT_TRUE(primary.ok()) << primary.status();
+    primary_ = *std::move(primary);
+    ASSERT_TRUE(primary_->Psql("CREATE TABLE t (x int); INSERT INTO t VALUES (1)").ok());
+    const std::string dir = primary_->root_dir() + "/standby";
+    options_.bindir = PgPrimary::kBinDir;
+    options_.pgdata = dir + "/pgdata";
+    options_.port = testing::PickFreePort();
+    options_.listen = "127.0.0.1";
+    options_.os_user = "postgres";
+    options_.socket_dir = dir + "/sock";
+    options_.log_path = dir + "/postgres.log";
+    options_.local_user = "postgres";
+    ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- mkdir -p ", ShellQuote(dir))).ok());
+    auto copied = primary_->RunTool(
+        "pg_basebackup",
+        absl::StrCat("-d ", ShellQuote(primary_->ReplConnInfo()), " -D ",
+                     ShellQuote(options_.pgdata), " -X stream -c fast"));
+    ASSERT_TRUE(copied.ok()) << copied.status();
+  }
+
+  void TearDown() override {
+    // A server the test left running (a failed assertion) must not outlive the fixture,
+    // which removes its directory.
+    if (primary_ != nullptr) {
+      RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
+                            "/pg_ctl stop -m immediate -D ", ShellQuote(options_.pgdata),
+                            " >/dev/null 2>&1 || true"))
+          .IgnoreError();
+    }
+  }
+
+  // psql over walrep's private socket, as root (trust on that socket).
+  absl::StatusOr<std::string> Sql(const std::string& sql) {
+    auto out = RunShell(absl::StrCat(PgPrimary::kBinDir, "/psql -XAtq -h ",
+                                     ShellQuote(options_.socket_dir), " -p ", options_.port,
+                                     " -U postgres -d postgres -v ON_ERROR_STOP=1",
+                                     " -c '\\set VERBOSITY verbose' -c ", ShellQuote(sql)));
+    if (!out.ok()) return out.status();
+    std::string s = *out;
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+
+  std::unique_ptr<PgPrimary> primary_;
+  PostgresOptions options_;
+};
+
+TEST_F(PostgresSupervisorTest, StandbyRestartAdoptPromoteStop) {
+  auto sink = std::make_shared<CaptureSink>();
+  ModuleLogger("postgres")->sinks().push_back(sink);
+  absl::Cleanup unhook = [] { ModuleLogger("postgres")->sinks().pop_back(); };
+
+  auto sup = std::make_unique<PostgresSupervisor>(options_);
+  ASSERT_TRUE(sup->Configure(/*standby=*/true).ok());
+  absl::Status started = sup->Start(absl::Seconds(60));
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(sup->state(), PostgresState::kRecovering);
+  const pid_t first = sup->pid();
+  ASSERT_GT(first, 0);
+  EXPECT_EQ(sup->LocalConnInfo(),
+            absl::StrCat("host=", options_.socket_dir, " port=", options_.port,
+                         " user=postgres dbname=postgres sslmode=disable"));
+
+  // In recovery: the base backup's rows are readable, writes are refused by the server.
+  EXPECT_EQ(*Sql("SELECT pg_is_in_recovery()"), "t");
+  EXPECT_EQ(*Sql("SELECT count(*) FROM t"), "1");
+  auto insert = Sql("INSERT INTO t VALUES (2)");
+  ASSERT_FALSE(insert.ok());
+  EXPECT_THAT(insert.status().message(), HasSubstr("25006"));
+  // That refusal is an ERROR in the server's log, forwarded to walrep's log.
+  EXPECT_TRUE(Eventually(
+      [&] { return sink->Saw(spdlog::level::err, "cannot execute INSERT in a read-only"); },
+      absl::Seconds(10)));
+
+  // kill -9 of the postmaster: restarted once, back in recovery.
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  ASSERT_TRUE(Eventually(
+      [&] { return sup->restarts() == 1 && sup->state() == PostgresState::kRecovering; },
+      absl::Seconds(60)))
+      << "restarts " << sup->restarts() << " state " << PostgresStateName(sup->state());
+  EXPECT_EQ(sup->crashes(), 1u);
+  const pid_t second = sup->pid();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(*Sql("SELECT pg_is_in_recovery()"), "t");
+
+  // A new supervisor (an agent restart) adopts the running server.
+  sup.reset();
+  ASSERT_TRUE(Alive(second));
+  sup = std::make_unique<PostgresSupervisor>(options_);
+  ASSERT_TRUE(sup->Configure(true).ok());
+  started = sup->Start(absl::Seconds(60));
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(sup->pid(), second);
+  EXPECT_EQ(sup->state(), PostgresState::kRecovering);
+  EXPECT_EQ(sup->restarts(), 0u);
+
+  // Promote: out of recovery, writes accepted; promoting again is a no-op.
+  absl::Status promoted = sup->Promote(absl::Seconds(60));
+  ASSERT_TRUE(promoted.ok()) << promoted;
+  EXPECT_EQ(sup->state(), PostgresState::kPrimary);
+  EXPECT_EQ(*Sql("SELECT pg_is_in_recovery()"), "f");
+  auto wrote = Sql("INSERT INTO t VALUES (3)");
+  EXPECT_TRUE(wrote.ok()) << wrote.status();
+  EXPECT_EQ(*Sql("SELECT count(*) FROM t"), "2");
+  EXPECT_TRUE(sup->Promote(absl::Seconds(5)).ok());
+
+  // Stop: the process is gone, nothing restarts it.
+  absl::Status stopped = sup->Stop(absl::Seconds(30));
+  ASSERT_TRUE(stopped.ok()) << stopped;
+  EXPECT_EQ(sup->state(), PostgresState::kStopped);
+  EXPECT_EQ(sup->pid(), 0);
+  EXPECT_FALSE(Alive(second));
+  struct stat st;
+  EXPECT_NE(stat((options_.pgdata + "/postmaster.pid").c_str(), &st), 0);
+  EXPECT_EQ(sup->restarts(), 0u);
+}
+
+TEST_F(PostgresSupervisorTest, StartFailureCarriesTheServerLog) {
+  // Another server holds the port: this one fails, and says why.
+  options_.port = primary_->port();
+  options_.listen = primary_->host();
+  PostgresSupervisor sup(options_);
+  ASSERT_TRUE(sup.Configure(true).ok());
+  absl::Status s = sup.Start(absl::Seconds(60));
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("could not"));  // "could not bind ..." / "create ... socket"
+  EXPECT_EQ(sup.state(), PostgresState::kStopped);
+  EXPECT_EQ(sup.pid(), 0);
+}
+
+TEST(PostgresSupervisorRootTest, RootWithoutOsUserIsRefused) {
+  ASSERT_EQ(geteuid(), 0u) << "this test runs as root, like Bazel's sandbox here";
+  PostgresOptions o;
+  o.bindir = PgPrimary::kBinDir;
+  o.pgdata = "/nonexistent";
+  PostgresSupervisor sup(o);
+  absl::Status s = sup.Start(absl::Seconds(1));
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("--pg_os_user"));
+}
+
+TEST(PostgresVersionTest, InstalledServerIsFifteen) {
+  absl::StatusOr<int> v = PostgresMajorVersion(PgPrimary::kBinDir);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, 15);
+  EXPECT_FALSE(PostgresMajorVersion("/nonexistent/bin").ok());
+  EXPECT_FALSE(DefaultPostgresBindir().empty());
+}
+
+}  // namespace
+}  // namespace walrep
