@@ -44,6 +44,10 @@ absl::Status SplitHostPort(absl::string_view address, std::string* host, int* po
   return absl::OkStatus();
 }
 
+bool IsUnixListenAddress(absl::string_view address) {
+  return absl::StartsWith(address, "unix:");
+}
+
 bool IsLoopbackListenAddress(absl::string_view address) {
   std::string host;
   int port;
@@ -74,17 +78,58 @@ absl::Status ValidateConfig(AgentConfig* config) {
   }
   std::string host;
   int port;
-  absl::Status st = SplitHostPort(config->grpc_listen, &host, &port);
-  if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--grpc_listen: ", st.message()));
+  absl::Status st;
+  const bool unix_socket = IsUnixListenAddress(config->grpc_listen);
+  if (unix_socket) {
+    if (config->grpc_listen.size() <= 5 || config->grpc_listen[5] != '/') {
+      return absl::InvalidArgumentError("--grpc_listen=unix: needs an absolute path (unix:/path)");
+    }
+  } else {
+    st = SplitHostPort(config->grpc_listen, &host, &port);
+    if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--grpc_listen: ", st.message()));
+  }
   if (!config->metrics_listen.empty()) {
     st = SplitHostPort(config->metrics_listen, &host, &port);
     if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--metrics_listen: ", st.message()));
   }
-  if (config->auth_token_file.empty() && !IsLoopbackListenAddress(config->grpc_listen)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refusing to serve the control API on non-loopback address ", config->grpc_listen,
-        " without --auth_token_file: anyone who can reach it could promote this node. "
-        "Pass --auth_token_file=<file holding a bearer token>, or listen on 127.0.0.1"));
+  const bool tls = !config->grpc_tls_cert.empty() || !config->grpc_tls_key.empty();
+  if (tls && (config->grpc_tls_cert.empty() || config->grpc_tls_key.empty())) {
+    return absl::InvalidArgumentError("--grpc_tls_cert and --grpc_tls_key go together");
+  }
+  if (!config->grpc_client_ca.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "--grpc_client_ca needs --grpc_tls_cert and --grpc_tls_key (client certificates are "
+        "checked in the TLS handshake)");
+  }
+  if (!config->grpc_allowed_clients.empty() && config->grpc_client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--grpc_allowed_clients needs --grpc_client_ca (names are read from verified client "
+        "certificates)");
+  }
+  if (unix_socket && tls) {
+    return absl::InvalidArgumentError(
+        "--grpc_listen=unix: is protected by the socket's mode; --grpc_tls_* do not apply");
+  }
+  for (const std::string* file :
+       {&config->grpc_tls_cert, &config->grpc_tls_key, &config->grpc_client_ca}) {
+    if (!file->empty() && access(file->c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot read ", *file));
+    }
+  }
+  if (!unix_socket && !IsLoopbackListenAddress(config->grpc_listen)) {
+    if (!tls) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to serve the control API on non-loopback address ", config->grpc_listen,
+          " without TLS: the bearer token and StartReplica's password would cross the network "
+          "in clear. Pass --grpc_tls_cert and --grpc_tls_key (and --grpc_client_ca for "
+          "client certificates), or listen on 127.0.0.1 or unix:/path"));
+    }
+    if (config->auth_token_file.empty() && config->grpc_client_ca.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to serve the control API on non-loopback address ", config->grpc_listen,
+          " without authentication: anyone who can reach it could promote this node. Pass "
+          "--grpc_client_ca (client certificates) and/or --auth_token_file"));
+    }
   }
   if (config->log_format != "text" && config->log_format != "json") {
     return absl::InvalidArgumentError(

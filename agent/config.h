@@ -4,6 +4,7 @@
 #define WALREP_AGENT_CONFIG_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -18,13 +19,27 @@ struct AgentConfig {
   std::string metrics_listen = "127.0.0.1:9188";  // empty disables /metrics
   Engine engine = Engine::kNone;
   std::string auth_token_file;
+  // gRPC over TLS: PEM certificate and key (watched and reloaded when they change).
+  std::string grpc_tls_cert;
+  std::string grpc_tls_key;
+  // PEM CA bundle: when set, clients must present a certificate it signed (mTLS).
+  std::string grpc_client_ca;
+  // Client certificate subject CNs / DNS SANs allowed to call; empty allows any the CA
+  // signed.
+  std::vector<std::string> grpc_allowed_clients;
   std::string log_format = "text";
   std::string log_level = "info";
 };
 
-// Checks a configuration and normalises data_dir to an absolute path. A non-loopback
-// --grpc_listen without --auth_token_file is refused: the API can promote a database.
+// Checks a configuration and normalises data_dir to an absolute path. The API can promote
+// a database and carries passwords in StartReplica's conninfo, so a non-loopback
+// --grpc_listen needs TLS (--grpc_tls_cert/--grpc_tls_key) and a way to authenticate
+// callers (--auth_token_file or --grpc_client_ca); "unix:/path" is protected by the
+// socket's mode (0600) instead.
 absl::Status ValidateConfig(AgentConfig* config);
+
+// True for "unix:/path" listen addresses.
+bool IsUnixListenAddress(absl::string_view address);
 
 // True for 127.0.0.0/8, ::1 and "localhost" listen addresses ("host:port" or "[v6]:port").
 bool IsLoopbackListenAddress(absl::string_view address);

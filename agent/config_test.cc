@@ -22,15 +22,42 @@ TEST(ConfigTest, LoopbackDetection) {
   EXPECT_FALSE(IsLoopbackListenAddress("garbage"));
 }
 
-TEST(ConfigTest, RefusesNonLoopbackWithoutToken) {
+TEST(ConfigTest, RefusesNonLoopbackWithoutTlsAndAuthentication) {
   AgentConfig c;
   c.data_dir = "/tmp/walrep-x";
   c.grpc_listen = "0.0.0.0:50051";
   absl::Status st = ValidateConfig(&c);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(st.message().find("--auth_token_file"), std::string::npos);
-  c.auth_token_file = "/some/file";
+  EXPECT_NE(st.message().find("--grpc_tls_cert"), std::string::npos);
+  c.auth_token_file = "/some/file";  // a token alone is not enough
+  st = ValidateConfig(&c);
+  EXPECT_NE(st.message().find("--grpc_tls_key"), std::string::npos) << st;
+  c.grpc_tls_cert = "/etc/hostname";  // any readable file: contents are checked at start
+  c.grpc_tls_key = "/etc/hostname";
   EXPECT_TRUE(ValidateConfig(&c).ok());
+  c.auth_token_file.clear();
+  st = ValidateConfig(&c);
+  EXPECT_NE(st.message().find("--grpc_client_ca"), std::string::npos) << st;
+  c.grpc_client_ca = "/etc/hostname";
+  EXPECT_TRUE(ValidateConfig(&c).ok());
+}
+
+TEST(ConfigTest, TlsFlagsGoTogether) {
+  AgentConfig c;
+  c.data_dir = "/tmp/walrep-x";
+  c.grpc_tls_cert = "/etc/hostname";
+  EXPECT_FALSE(ValidateConfig(&c).ok());
+  c.grpc_tls_cert.clear();
+  c.grpc_client_ca = "/etc/hostname";
+  EXPECT_FALSE(ValidateConfig(&c).ok());
+  c.grpc_client_ca.clear();
+  c.grpc_allowed_clients = {"ops"};
+  EXPECT_FALSE(ValidateConfig(&c).ok());
+  c.grpc_allowed_clients.clear();
+  c.grpc_listen = "unix:/tmp/walrep.sock";
+  EXPECT_TRUE(ValidateConfig(&c).ok());
+  c.grpc_listen = "unix:relative.sock";
+  EXPECT_FALSE(ValidateConfig(&c).ok());
 }
 
 TEST(ConfigTest, RequiresDataDirAndMakesItAbsolute) {

@@ -1,15 +1,15 @@
 #include "agent/http_server.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
-#include <fcntl.h>
-#include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <mutex>
+#include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
+#include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
 
@@ -27,28 +27,6 @@ const char* Reason(int status) {
   }
 }
 
-// civetweb wants the key and certificate in one PEM file. It reads it once in mg_start,
-// so a private temporary copy (0600) is removed right after.
-absl::StatusOr<std::string> CombinedPem(const std::string& cert, const std::string& key) {
-  std::string out;
-  for (const std::string& path : {key, cert}) {
-    std::ifstream in(path);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    out.push_back('\n');
-  }
-  char tmpl[] = "/tmp/walrep-http-tls.XXXXXX";
-  int fd = mkstemp(tmpl);  // mode 0600
-  if (fd < 0) return absl::InternalError("mkstemp failed");
-  bool ok = write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size());
-  close(fd);
-  if (!ok) {
-    unlink(tmpl);
-    return absl::InternalError("cannot write the TLS PEM");
-  }
-  return std::string(tmpl);
-}
-
 }  // namespace
 
 absl::Status HttpServer::Start(const std::string& listen) {
@@ -61,26 +39,13 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
   std::string host;
   int port;
   if (absl::Status st = SplitHostPort(options.listen, &host, &port); !st.ok()) return st;
-  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
-  if (tls && (options.tls_cert.empty() || options.tls_key.empty())) {
-    return absl::InvalidArgumentError("HTTP TLS needs both a certificate and a key");
-  }
   static std::once_flag init;
-  std::call_once(init, [] { mg_init_library(MG_FEATURES_TLS); });
+  std::call_once(init, [] { mg_init_library(0); });
 
-  std::string ports = absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port, tls ? "s" : "");
+  std::string ports = absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port);
   std::string threads = std::to_string(options.worker_threads);
   std::string timeout = std::to_string(options.request_timeout_ms);
   std::string max_request = std::to_string(options.max_request_bytes);
-  std::string pem;
-  if (tls) {
-    auto p = CombinedPem(options.tls_cert, options.tls_key);
-    if (!p.ok()) return p.status();
-    pem = *p;
-  }
-  absl::Cleanup remove_pem = [&pem] {
-    if (!pem.empty()) unlink(pem.c_str());
-  };
   std::vector<const char*> opts = {
       "listening_ports", ports.c_str(),
       "num_threads", threads.c_str(),
@@ -91,9 +56,6 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
       "enable_keep_alive", "no",
       "linger_timeout_ms", "0",
   };
-  if (tls) {
-    opts.insert(opts.end(), {"ssl_certificate", pem.c_str(), "ssl_protocol_version", "4"});
-  }
   opts.push_back(nullptr);
   mg_callbacks callbacks{};
   // civetweb prints its own errors to stderr otherwise; they are per-client noise.
@@ -101,8 +63,7 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
   ctx_ = mg_start(&callbacks, this, opts.data());
   if (ctx_ == nullptr) {
     return absl::UnavailableError(
-        absl::StrCat("cannot serve HTTP on ", options.listen,
-                     tls ? " (address in use, or a bad TLS certificate/key)" : " (address in use?)"));
+        absl::StrCat("cannot serve HTTP on ", options.listen, " (address in use?)"));
   }
   mg_set_request_handler(ctx_, "/", &HttpServer::OnRequest, this);
   mg_server_port bound[2];
@@ -113,7 +74,24 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
 
 void HttpServer::Stop() {
   if (ctx_ == nullptr) return;
-  mg_stop(ctx_);  // joins every worker
+  // mg_stop joins every worker, but civetweb's accept loop only notices the stop between
+  // polls of its listening socket (2 s apart). Connecting to it wakes that poll, so the
+  // agent's SIGTERM shutdown is not held up; repeated until mg_stop has returned.
+  absl::Notification stopped;
+  std::thread stopper([this, &stopped] {
+    mg_stop(ctx_);
+    stopped.Notify();
+  });
+  while (!stopped.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    close(fd);
+  }
+  stopper.join();
   ctx_ = nullptr;
 }
 

@@ -2,6 +2,7 @@
 // on --grpc_listen and Prometheus metrics on --metrics_listen; SIGTERM/SIGINT stop it
 // cleanly (streams closed with CopyDone + Terminate) with exit status 0.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <memory>
@@ -18,7 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/agent.h"
+#include "agent/auth_token.h"
 #include "agent/config.h"
+#include "agent/grpc_credentials.h"
 #include "agent/http_server.h"
 #include "agent/logging.h"
 #include "agent/metrics.h"
@@ -32,8 +35,18 @@ ABSL_FLAG(std::string, engine, "none",
           "Apply engine: none (a WAL archive; every record read back and verified). "
           "postgres (a supervised hot standby) is not available yet and is refused.");
 ABSL_FLAG(std::string, auth_token_file, "",
-          "File holding a bearer token; when set every RPC needs "
-          "'authorization: Bearer <token>'. Required for non-loopback --grpc_listen.");
+          "File holding a bearer token (mode 0600; re-read when it changes); when set every "
+          "RPC needs 'authorization: Bearer <token>'.");
+ABSL_FLAG(std::string, grpc_tls_cert, "",
+          "PEM certificate (chain) for gRPC over TLS; reloaded when the file changes. "
+          "Required, with --grpc_tls_key, for a non-loopback --grpc_listen.");
+ABSL_FLAG(std::string, grpc_tls_key, "", "PEM private key for --grpc_tls_cert.");
+ABSL_FLAG(std::string, grpc_client_ca, "",
+          "PEM CA bundle: clients must present a certificate it signed (mTLS).");
+ABSL_FLAG(std::vector<std::string>, grpc_allowed_clients, {},
+          "Comma-separated client certificate subject CNs / DNS SANs allowed to call "
+          "(needs --grpc_client_ca); empty allows any certificate the CA signed.");
+
 ABSL_FLAG(std::string, log_format, "text", "Log format: text or json.");
 ABSL_FLAG(std::string, log_level, "info", "Log level: trace, debug, info, warn, error.");
 
@@ -53,6 +66,10 @@ int Run() {
   config.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  config.grpc_tls_cert = absl::GetFlag(FLAGS_grpc_tls_cert);
+  config.grpc_tls_key = absl::GetFlag(FLAGS_grpc_tls_key);
+  config.grpc_client_ca = absl::GetFlag(FLAGS_grpc_client_ca);
+  config.grpc_allowed_clients = absl::GetFlag(FLAGS_grpc_allowed_clients);
   config.log_format = absl::GetFlag(FLAGS_log_format);
   config.log_level = absl::GetFlag(FLAGS_log_level);
   auto engine = ParseEngine(absl::GetFlag(FLAGS_engine));
@@ -60,12 +77,14 @@ int Run() {
   config.engine = *engine;
   if (absl::Status st = ValidateConfig(&config); !st.ok()) return Fail(st);
   if (absl::Status st = SetupLogging(config.log_format, config.log_level); !st.ok()) return Fail(st);
-  std::string token;
+  std::unique_ptr<AuthTokenFile> token;
   if (!config.auth_token_file.empty()) {
-    auto t = ReadAuthToken(config.auth_token_file);
+    auto t = AuthTokenFile::Open(config.auth_token_file);
     if (!t.ok()) return Fail(t.status());
-    token = *t;
+    token = *std::move(t);
   }
+  auto credentials = MakeServerCredentials(config);
+  if (!credentials.ok()) return Fail(credentials.status());
   auto log = ModuleLogger("agent");
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
@@ -86,21 +105,35 @@ int Run() {
       bool ok = (*agent)->healthy();
       return HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok\n" : "storage failure\n"};
     }
-    return HttpResponse{404, "text/plain", "not found; try /metrics\n"};
+    if (path == "/readyz") {
+      // Ready = doing its job: a primary, or a replica whose stream is up. Liveness
+      // (/healthz) stays 200 while a replica backs off; readiness does not.
+      walrep::v1::Progress p = (*agent)->GetProgress();
+      const bool ready = (*agent)->healthy() &&
+                         (p.role() == walrep::v1::ROLE_PRIMARY ||
+                          p.stream_state() == walrep::v1::STREAM_STATE_STREAMING);
+      return HttpResponse{ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n"};
+    }
+    return HttpResponse{404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
   });
   if (!config.metrics_listen.empty()) {
     if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return Fail(st);
   }
 
-  ReplicationAgentService service(agent->get(), token);
+  ReplicationAgentService service(agent->get(), token.get(), config.grpc_allowed_clients);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(config.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(config.grpc_listen, *credentials, &bound_port);
   builder.RegisterService(&service);
+  const bool unix_socket = IsUnixListenAddress(config.grpc_listen);
+  // The socket's mode is its only access control: created 0600 (umask set around the
+  // bind, so there is no window with a wider mode).
+  mode_t old_umask = unix_socket ? umask(0177) : 0;
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || bound_port == 0) {
+  if (unix_socket) umask(old_umask);
+  if (server == nullptr || (bound_port == 0 && !unix_socket)) {
     return Fail(absl::UnavailableError(
         absl::StrCat("cannot listen for gRPC on ", config.grpc_listen,
                      " (address in use or not local?)")));
@@ -108,9 +141,12 @@ int Run() {
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
-  log->info("serving {} on {} (port {}), metrics on {}{}", kServiceName, config.grpc_listen,
-            bound_port, config.metrics_listen.empty() ? "(disabled)" : config.metrics_listen,
-            token.empty() ? "" : ", bearer token required");
+  log->info("serving {} on {} (port {}{}), metrics on {}{}", kServiceName, config.grpc_listen,
+            bound_port,
+            config.grpc_tls_cert.empty() ? ", plaintext"
+            : config.grpc_client_ca.empty() ? ", TLS" : ", mTLS",
+            config.metrics_listen.empty() ? "(disabled)" : config.metrics_listen,
+            token ? ", bearer token required" : "");
 
   // Health follows the agent: NOT_SERVING after a sticky storage failure. Polled rather
   // than woken on every change: changes come with every WAL flush, and waking a thread
@@ -150,7 +186,8 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "walrep_agent --data_dir=DIR [--grpc_listen=HOST:PORT] [--metrics_listen=HOST:PORT] "
-      "[--engine=none|postgres] [--auth_token_file=FILE]");
+      "[--engine=none|postgres] [--auth_token_file=FILE] [--grpc_tls_cert=PEM --grpc_tls_key=PEM "
+      "[--grpc_client_ca=PEM [--grpc_allowed_clients=NAME,...]]]");
   absl::ParseCommandLine(argc, argv);
   return walrep::Run();
 }

@@ -123,14 +123,23 @@ TEST(AgentDaemonTest, BearerTokenIsRequiredWhenConfigured) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST(AgentDaemonTest, RefusesNonLoopbackListenWithoutToken) {
-  auto result = RunAgentToExit({"--data_dir=" + FreshDir("open"), "--grpc_listen=0.0.0.0:0",
-                                "--metrics_listen="},
-                               absl::Seconds(10));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(WIFEXITED(result->first));
-  EXPECT_NE(WEXITSTATUS(result->first), 0);
-  EXPECT_NE(result->second.find("--auth_token_file"), std::string::npos) << result->second;
+// A token alone is not enough off loopback: it would cross the network in clear.
+TEST(AgentDaemonTest, RefusesNonLoopbackListenWithoutTls) {
+  std::string token_file = FreshDir("open-token");
+  { std::ofstream(token_file) << "tok-123\n"; }
+  chmod(token_file.c_str(), 0600);
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--auth_token_file=" + token_file}}) {
+    std::vector<std::string> args = {"--data_dir=" + FreshDir("open"), "--grpc_listen=0.0.0.0:0",
+                                     "--metrics_listen="};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto result = RunAgentToExit(args, absl::Seconds(10));
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(WIFEXITED(result->first));
+    EXPECT_NE(WEXITSTATUS(result->first), 0);
+    EXPECT_NE(result->second.find("--grpc_tls_cert"), std::string::npos) << result->second;
+    EXPECT_NE(result->second.find("--grpc_tls_key"), std::string::npos) << result->second;
+  }
 }
 
 TEST(AgentDaemonTest, RefusesMissingDataDirAndUnknownEngine) {

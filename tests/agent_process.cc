@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,8 +60,12 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(Options option
   p->metrics_port_ = PickFreePort();
   p->token_ = options.token;
   p->log_path_ = options.data_dir + ".agent.log";
+  const bool unix_socket = !options.unix_socket.empty();
+  p->target_ = unix_socket ? "unix:" + options.unix_socket
+                           : absl::StrCat("127.0.0.1:", p->grpc_port_);
   std::vector<std::string> args = {AgentBinaryPath(), "--data_dir=" + options.data_dir,
-                                   absl::StrCat("--grpc_listen=127.0.0.1:", p->grpc_port_),
+                                   absl::StrCat("--grpc_listen=", unix_socket ? "" : "127.0.0.1:",
+                                                unix_socket ? p->target_ : std::to_string(p->grpc_port_)),
                                    absl::StrCat("--metrics_listen=127.0.0.1:", p->metrics_port_)};
   for (const auto& f : options.extra_flags) args.push_back(f);
   p->pid_ = Spawn(args, p->log_path_);
@@ -74,32 +79,51 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(Options option
       p->pid_ = -1;
       return absl::InternalError(absl::StrCat("agent exited during start-up:\n", p->ReadLog()));
     }
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(p->grpc_port_);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    close(fd);
+    bool up;
+    if (unix_socket) {
+      int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", options.unix_socket.c_str());
+      up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      close(fd);
+    } else {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(p->grpc_port_);
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      close(fd);
+    }
     if (up) break;
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat("agent did not listen:\n", p->ReadLog()));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  p->channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", p->grpc_port_),
-                                    grpc::InsecureChannelCredentials());
+  p->channel_ = grpc::CreateChannel(
+      p->target_, options.credentials ? options.credentials : grpc::InsecureChannelCredentials());
   p->stub_ = walrep::v1::ReplicationAgent::NewStub(p->channel_);
   auto ctx = p->Context(absl::Seconds(10));
   ctx->set_wait_for_ready(true);
   walrep::v1::GetProgressResponse resp;
   grpc::Status st = p->stub_->GetProgress(ctx.get(), walrep::v1::GetProgressRequest(), &resp);
-  // UNAUTHENTICATED still proves the agent answers (tests of the token use it).
-  if (st.ok() || st.error_code() == grpc::StatusCode::UNAUTHENTICATED) return p;
+  // UNAUTHENTICATED / PERMISSION_DENIED still prove the agent answers (tests of the
+  // token and of client certificates use them).
+  if (st.ok() || st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+      st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    return p;
+  }
   return absl::DeadlineExceededError(absl::StrCat("agent did not answer:\n", p->ReadLog()));
 }
 
 AgentProcess::~AgentProcess() { Kill(); }
+
+std::unique_ptr<walrep::v1::ReplicationAgent::Stub> AgentProcess::NewStub(
+    std::shared_ptr<grpc::ChannelCredentials> credentials) const {
+  return walrep::v1::ReplicationAgent::NewStub(grpc::CreateChannel(target_, credentials));
+}
 
 std::string AgentProcess::ReadLog() const {
   std::ifstream in(log_path_);

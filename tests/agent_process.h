@@ -24,9 +24,14 @@ class AgentProcess {
     std::string data_dir;  // required
     std::vector<std::string> extra_flags;
     std::string token;  // also sent by the stubs' contexts when set
+    // Channel credentials of the stub (default plaintext), e.g. TLS for --grpc_tls_*.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    // Serve gRPC on unix:<path> instead of a TCP port.
+    std::string unix_socket;
   };
 
-  // Starts the agent and waits until GetProgress answers.
+  // Starts the agent and waits until GetProgress answers (any answer from the service,
+  // including an authentication refusal, counts).
   static absl::StatusOr<std::unique_ptr<AgentProcess>> Start(Options options);
   ~AgentProcess();
 
@@ -37,6 +42,9 @@ class AgentProcess {
   std::string ReadLog() const;
 
   walrep::v1::ReplicationAgent::Stub* stub() { return stub_.get(); }
+  // A stub over another channel to the same agent (other credentials).
+  std::unique_ptr<walrep::v1::ReplicationAgent::Stub> NewStub(
+      std::shared_ptr<grpc::ChannelCredentials> credentials) const;
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   // A context with a deadline and, when configured, the bearer token.
   std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) const;
@@ -55,6 +63,7 @@ class AgentProcess {
   int grpc_port_ = 0;
   int metrics_port_ = 0;
   std::string token_;
+  std::string target_;
   std::string log_path_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<walrep::v1::ReplicationAgent::Stub> stub_;

@@ -28,11 +28,11 @@ absl::StatusOr<std::string> UriDecode(absl::string_view s) {
     int hi = i + 1 < s.size() ? HexDigit(s[i + 1]) : -1;
     int lo = i + 2 < s.size() ? HexDigit(s[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
-      return Invalid(absl::StrCat("invalid percent-encoded token: \"", s, "\""));
+      // Never the token itself: it may be (part of) a password.
+      return Invalid(absl::StrCat("invalid percent-encoded token at offset ", i));
     }
     if (hi == 0 && lo == 0) {
-      return Invalid(
-          absl::StrCat("forbidden value %00 in percent-encoded value: \"", s, "\""));
+      return Invalid(absl::StrCat("forbidden value %00 in percent-encoded value at offset ", i));
     }
     out.push_back(static_cast<char>(hi << 4 | lo));
     i += 2;
@@ -56,12 +56,10 @@ absl::Status ParseUriParams(absl::string_view params, ConnInfo* out) {
     params.remove_prefix(std::min(amp + 1, params.size()));
     size_t eq = pair.find('=');
     if (eq == absl::string_view::npos) {
-      return Invalid(absl::StrCat(
-          "missing key/value separator \"=\" in URI query parameter: \"", pair, "\""));
+      return Invalid("missing key/value separator \"=\" in a URI query parameter");
     }
     if (pair.find('=', eq + 1) != absl::string_view::npos) {
-      return Invalid(absl::StrCat(
-          "extra key/value separator \"=\" in URI query parameter: \"", pair, "\""));
+      return Invalid("extra key/value separator \"=\" in a URI query parameter");
     }
     ASSIGN_OR_RETURN(std::string key, UriDecode(pair.substr(0, eq)));
     ASSIGN_OR_RETURN(std::string value, UriDecode(pair.substr(eq + 1)));
@@ -72,6 +70,15 @@ absl::Status ParseUriParams(absl::string_view params, ConnInfo* out) {
     RETURN_IF_ERROR(out->Set(key, value));
   }
   return absl::OkStatus();
+}
+
+// Errors in the keyword/value form quote a word only when it is a known keyword: an
+// unknown word may be the rest of a password that held a space and was not quoted.
+std::string SafeName(absl::string_view name, size_t offset) {
+  for (const std::string& k : ConnInfo::Keywords()) {
+    if (k == name) return Quote(name);
+  }
+  return absl::StrCat("the word at offset ", offset);
 }
 
 }  // namespace
@@ -90,7 +97,7 @@ absl::Status ParseKeywordValue(absl::string_view s, ConnInfo* out) {
     absl::string_view name = s.substr(name_start, i - name_start);
     while (i < s.size() && IsSpace(s[i])) ++i;
     if (i == s.size() || s[i] != '=') {
-      return Invalid(absl::StrCat("missing \"=\" after ", Quote(name),
+      return Invalid(absl::StrCat("missing \"=\" after ", SafeName(name, name_start),
                                   " in connection info string"));
     }
     ++i;
@@ -101,7 +108,7 @@ absl::Status ParseKeywordValue(absl::string_view s, ConnInfo* out) {
       for (;;) {
         if (i == s.size()) {
           return Invalid(absl::StrCat("unterminated quoted string in value of ",
-                                      Quote(name), " in connection info string"));
+                                      SafeName(name, name_start), " in connection info string"));
         }
         if (s[i] == '\\') {
           ++i;
@@ -160,18 +167,18 @@ absl::Status ParseUri(absl::string_view uri, size_t prefix_len, ConnInfo* out) {
       if (close == absl::string_view::npos) {
         return Invalid(absl::StrCat(
             "end of string reached when looking for matching \"]\" in IPv6 host "
-            "address in URI: \"", uri, "\""));
+            "address in URI"));
       }
       if (close == p + 1) {
         return Invalid(
-            absl::StrCat("IPv6 host address may not be empty in URI: \"", uri, "\""));
+            "IPv6 host address may not be empty in URI");
       }
       host = s.substr(p + 1, close - p - 1);
       p = close + 1;
       if (p < s.size() && s[p] != ':' && s[p] != '/' && s[p] != '?' && s[p] != ',') {
         return Invalid(absl::StrCat("unexpected character \"", s.substr(p, 1),
                                     "\" at position ", prefix_len + p + 1,
-                                    " in URI (expected \":\" or \"/\"): \"", uri, "\""));
+                                    " in URI (expected \":\" or \"/\")"));
       }
     } else {
       size_t end = std::min(s.find_first_of(":/?,", p), s.size());

@@ -1,0 +1,167 @@
+// The control API's transport security against the real daemon: TLS with the test CA,
+// mTLS (no client certificate, one from another CA, one whose name is not allowed: all
+// refused; the allowed one succeeds), a Unix socket created 0600, a token file re-read when rotated, and the audit line of every
+// mutating call.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/agent_process.h"
+#include "tests/e2e_util.h"
+#include "tests/pg_fixture.h"
+#include "tests/tls_certs.h"
+
+namespace walrep::testing {
+namespace {
+
+using walrep::v1::GetProgressRequest;
+using walrep::v1::GetProgressResponse;
+
+grpc::Status Call(walrep::v1::ReplicationAgent::Stub* stub, const std::string& token = "") {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  GetProgressResponse resp;
+  return stub->GetProgress(&ctx, GetProgressRequest(), &resp);
+}
+
+std::vector<std::string> TlsFlags(const TestCerts& c) {
+  return {"--grpc_tls_cert=" + c.Path("server.crt"), "--grpc_tls_key=" + c.Path("server.key")};
+}
+
+TEST(GrpcTlsE2eTest, TlsServesTrustedClientsAndNotPlaintext) {
+  auto certs = GenerateTestCerts(FreshTestDir("tls-certs"));
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  auto agent = AgentProcess::Start({.data_dir = FreshTestDir("tls"),
+                                    .extra_flags = TlsFlags(*certs),
+                                    .credentials = certs->Channel()});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_TRUE(Call((*agent)->stub()).ok());
+  // Plaintext HTTP/2 against the TLS port fails.
+  auto plain = (*agent)->NewStub(grpc::InsecureChannelCredentials());
+  EXPECT_EQ(Call(plain.get()).error_code(), grpc::StatusCode::UNAVAILABLE);
+  // A client that does not trust the server's CA is refused in the handshake.
+  grpc::SslCredentialsOptions untrusting;
+  untrusting.pem_root_certs = ReadFileOrEmpty(certs->Path("other_ca.crt"));
+  auto wrong_ca = (*agent)->NewStub(grpc::SslCredentials(untrusting));
+  EXPECT_EQ(Call(wrong_ca.get()).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(GrpcTlsE2eTest, MutualTlsRequiresAnAllowedClientCertificate) {
+  auto certs = GenerateTestCerts(FreshTestDir("mtls-certs"));
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  auto flags = TlsFlags(*certs);
+  flags.push_back("--grpc_client_ca=" + certs->Path("ca.crt"));
+  flags.push_back("--grpc_allowed_clients=ops.example,someone-else");
+  auto agent = AgentProcess::Start({.data_dir = FreshTestDir("mtls"),
+                                    .extra_flags = flags,
+                                    .credentials = certs->Channel("ops")});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_TRUE(Call((*agent)->stub()).ok());
+
+  // No client certificate, or one from another CA: the handshake fails.
+  auto anonymous = (*agent)->NewStub(certs->Channel());
+  grpc::Status st = Call(anonymous.get());
+  EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              st.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+      << st.error_code() << " " << st.error_message();
+  auto stranger = (*agent)->NewStub(certs->Channel("stranger"));
+  st = Call(stranger.get());
+  EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              st.error_code() == grpc::StatusCode::UNAUTHENTICATED)
+      << st.error_code() << " " << st.error_message();
+  // Signed by the CA but not on the list.
+  auto intruder = (*agent)->NewStub(certs->Channel("intruder"));
+  EXPECT_EQ(Call(intruder.get()).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Every mutating call is audited once, with the caller's certificate subject, whatever
+  // its outcome.
+  walrep::v1::PromoteResponse presp;
+  {
+    grpc::ClientContext ctx;
+    (void)(*agent)->stub()->Promote(&ctx, walrep::v1::PromoteRequest(), &presp);
+  }
+  {
+    grpc::ClientContext ctx;
+    (void)intruder->Promote(&ctx, walrep::v1::PromoteRequest(), &presp);
+  }
+  {
+    grpc::ClientContext ctx;
+    walrep::v1::StopReplicaResponse sresp;
+    (void)(*agent)->stub()->StopReplica(&ctx, walrep::v1::StopReplicaRequest(), &sresp);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::string log = (*agent)->ReadLog();
+    return log.find("StopReplica by ") != std::string::npos;
+  }, absl::Seconds(5)));
+  int promote_lines = 0;
+  for (absl::string_view line : absl::StrSplit((*agent)->ReadLog(), '\n')) {
+    if (line.find("[audit]") == absl::string_view::npos) continue;
+    if (line.find("Promote by ") != absl::string_view::npos) {
+      ++promote_lines;
+      EXPECT_NE(line.find("ipv4:127.0.0.1:"), absl::string_view::npos) << line;
+      EXPECT_TRUE(line.find("CN=ops") != absl::string_view::npos ||
+                  line.find("CN=intruder") != absl::string_view::npos)
+          << line;
+      if (line.find("CN=intruder") != absl::string_view::npos) {
+        EXPECT_NE(line.find("PERMISSION_DENIED"), absl::string_view::npos) << line;
+      }
+    }
+  }
+  EXPECT_EQ(promote_lines, 2) << (*agent)->ReadLog();
+}
+
+TEST(GrpcTlsE2eTest, UnixSocketIsPrivate) {
+  // A short path: sun_path holds 107 bytes, less than the test's temp directory needs.
+  char dir[] = "/tmp/walrep-sock.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string sock = std::string(dir) + "/agent.sock";
+  auto agent = AgentProcess::Start({.data_dir = FreshTestDir("unix"), .unix_socket = sock});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  struct stat st;
+  ASSERT_EQ(stat(sock.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_TRUE(Call((*agent)->stub()).ok());
+  agent->reset();
+  (void)RunShell(absl::StrCat("rm -rf ", ShellQuote(dir)));
+}
+
+TEST(GrpcTlsE2eTest, TokenFileIsRereadWhenRotated) {
+  std::string token_file = FreshTestDir("rot-token");
+  auto write = [&](const std::string& token) {
+    { std::ofstream(token_file + ".tmp") << token << "\n"; }
+    chmod((token_file + ".tmp").c_str(), 0600);
+    rename((token_file + ".tmp").c_str(), token_file.c_str());
+  };
+  write("old-token");
+  auto agent = AgentProcess::Start({.data_dir = FreshTestDir("rot"),
+                                    .extra_flags = {"--auth_token_file=" + token_file},
+                                    .token = "old-token"});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_TRUE(Call((*agent)->stub(), "old-token").ok());
+  write("new-token");
+  EXPECT_EQ(Call((*agent)->stub(), "old-token").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Call((*agent)->stub(), "new-token").ok());
+}
+
+TEST(GrpcTlsE2eTest, TlsFilesAreCheckedAtStart) {
+  auto certs = GenerateTestCerts(FreshTestDir("bad-certs"));
+  ASSERT_TRUE(certs.ok());
+  auto r = RunAgentToExit({"--data_dir=" + FreshTestDir("bad"), "--metrics_listen=",
+                           "--grpc_tls_cert=" + certs->Path("server.key"),
+                           "--grpc_tls_key=" + certs->Path("server.key")},
+                          absl::Seconds(10));
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(WEXITSTATUS(r->first), 0);
+  EXPECT_NE(r->second.find("--grpc_tls_cert"), std::string::npos) << r->second;
+}
+
+}  // namespace
+}  // namespace walrep::testing
