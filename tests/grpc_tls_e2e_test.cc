@@ -3,6 +3,7 @@
 // refused; the allowed one succeeds), a Unix socket created 0600, a token file re-read when rotated, and the audit line of every
 // mutating call.
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -29,6 +30,21 @@ grpc::Status Call(walrep::v1::ReplicationAgent::Stub* stub, const std::string& t
   if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
   GetProgressResponse resp;
   return stub->GetProgress(&ctx, GetProgressRequest(), &resp);
+}
+
+// walrepctl from the test's runfiles with `args`; its exit status and output.
+std::pair<int, std::string> Walrepctl(const std::string& args) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  std::string bin = absl::StrCat(srcdir ? srcdir : ".", "/", ws ? ws : "walrep",
+                                 "/tools/walrepctl/walrepctl");
+  std::string out;
+  FILE* f = popen((bin + " " + args + " 2>&1").c_str(), "r");
+  if (f == nullptr) return {-1, ""};
+  char buf[512];
+  while (fgets(buf, sizeof(buf), f)) out += buf;
+  int rc = pclose(f);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
 std::vector<std::string> TlsFlags(const TestCerts& c) {
@@ -76,6 +92,19 @@ TEST(GrpcTlsE2eTest, MutualTlsRequiresAnAllowedClientCertificate) {
   EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAVAILABLE ||
               st.error_code() == grpc::StatusCode::UNAUTHENTICATED)
       << st.error_code() << " " << st.error_message();
+  // The CLI: without a client certificate refused, with one answered.
+  const std::string addr = absl::StrCat("--addr=127.0.0.1:", (*agent)->grpc_port(),
+                                        " --timeout=5s --tls_ca=", certs->Path("ca.crt"));
+  auto [rc, out] = Walrepctl(addr + " status");
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_TRUE(out.find("UNAVAILABLE") != std::string::npos ||
+              out.find("UNAUTHENTICATED") != std::string::npos ||
+              out.find("code 14") != std::string::npos)
+      << out;
+  std::tie(rc, out) = Walrepctl(addr + " --tls_cert=" + certs->Path("ops.crt") +
+                                " --tls_key=" + certs->Path("ops.key") + " status");
+  EXPECT_EQ(rc, 0) << out;
+
   // Signed by the CA but not on the list.
   auto intruder = (*agent)->NewStub(certs->Channel("intruder"));
   EXPECT_EQ(Call(intruder.get()).error_code(), grpc::StatusCode::PERMISSION_DENIED);

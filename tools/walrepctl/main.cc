@@ -1,6 +1,7 @@
 // walrepctl: a human CLI over walrep's gRPC API.
 //
-//   walrepctl [--addr=127.0.0.1:50051] [--token_file=F] status
+//   walrepctl [--addr=127.0.0.1:50051|unix:/path] [--token_file=F] status
+//   walrepctl --tls_ca=ca.pem [--tls_cert=me.pem --tls_key=me.key] status   (TLS / mTLS)
 //   walrepctl watch [--interval=1s]
 //   walrepctl start --conninfo='host=... user=...' [--slot=s --create_slot] [--bootstrap]
 //   walrepctl stop
@@ -10,6 +11,7 @@
 // LSNs print as X/X like PostgreSQL; exit status 0 on success, 1 on an RPC error (the gRPC
 // code and message are printed).
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -27,6 +29,11 @@
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Agent gRPC address.");
 ABSL_FLAG(std::string, token_file, "", "File holding the agent's bearer token.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle to verify the agent's certificate; setting it (or --tls_cert) "
+          "switches to TLS.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for an agent with --grpc_client_ca.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, conninfo, "", "Primary conninfo (start, backup).");
 ABSL_FLAG(std::string, slot, "", "Physical replication slot (start).");
 ABSL_FLAG(bool, create_slot, false, "Create the slot if missing (start).");
@@ -55,6 +62,35 @@ std::string Token() {
   std::ifstream in(path);
   std::string t((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return std::string(absl::StripAsciiWhitespace(t));
+}
+
+std::string ReadPem(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "walrepctl: cannot read " << path << "\n";
+    std::exit(2);
+  }
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Plaintext unless a TLS flag is given; with --tls_ca alone the system roots are not used,
+// so an agent's private CA is all that is trusted.
+std::shared_ptr<grpc::ChannelCredentials> Credentials() {
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  if (ca.empty() && cert.empty() && key.empty()) return grpc::InsecureChannelCredentials();
+  if (cert.empty() != key.empty()) {
+    std::cerr << "walrepctl: --tls_cert and --tls_key go together\n";
+    std::exit(2);
+  }
+  grpc::SslCredentialsOptions o;
+  if (!ca.empty()) o.pem_root_certs = ReadPem(ca);
+  if (!cert.empty()) {
+    o.pem_cert_chain = ReadPem(cert);
+    o.pem_private_key = ReadPem(key);
+  }
+  return grpc::SslCredentials(o);
 }
 
 void Prepare(grpc::ClientContext* ctx, bool deadline) {
@@ -214,7 +250,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: walrepctl [flags] status|watch|start|stop|promote|backup\n";
     return 2;
   }
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_addr), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_addr), Credentials());
   auto stub = walrep::v1::ReplicationAgent::NewStub(channel);
   return Run(args[1], stub.get());
 }
