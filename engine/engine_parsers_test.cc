@@ -150,6 +150,28 @@ TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
   EXPECT_EQ(lines[2].second, "x WARNING:  partial line completed");
 }
 
+TEST(LogTailerTest, ExpectedWarningsAreInfo) {
+  const std::string path = TempDir() + "/expected.log";
+  std::ofstream(path) << "";
+  auto sink = std::make_shared<CaptureSink>();
+  auto logger = std::make_shared<spdlog::logger>("tailer_test3", sink);
+  logger->set_level(spdlog::level::trace);
+  LogTailer tailer(path, logger, {"specified neither primary_conninfo"});
+  tailer.Start();
+  std::ofstream(path, std::ios::app)
+      << "x WARNING:  specified neither primary_conninfo nor restore_command\n"
+      << "x HINT:  The database server will regularly poll\n"
+      << "x WARNING:  something else\n";
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (sink->Lines().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  tailer.Stop();
+  auto lines = sink->Lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].first, spdlog::level::info);
+  EXPECT_EQ(lines[1].first, spdlog::level::info);
+  EXPECT_EQ(lines[2].first, spdlog::level::warn);
+}
+
 TEST(LogTailerTest, FollowsAFileCreatedLater) {
   const std::string path = TempDir() + "/later.log";
   auto sink = std::make_shared<CaptureSink>();

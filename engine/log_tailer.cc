@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/strings/match.h"
+
 namespace walrep {
 namespace {
 
@@ -52,8 +54,9 @@ PostgresLogLine ClassifyPostgresLogLine(absl::string_view line) {
   return out;
 }
 
-LogTailer::LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger)
-    : path_(std::move(path)), logger_(std::move(logger)) {}
+LogTailer::LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
+                     std::vector<std::string> expected)
+    : path_(std::move(path)), logger_(std::move(logger)), expected_(std::move(expected)) {}
 
 LogTailer::~LogTailer() { Stop(); }
 
@@ -89,6 +92,11 @@ void LogTailer::Emit(absl::string_view line) {
     last_level_ = c.level >= spdlog::level::warn
                       ? std::optional<spdlog::level::level_enum>(c.level)
                       : std::nullopt;
+    if (c.level == spdlog::level::warn) {
+      for (const std::string& e : expected_) {
+        if (absl::StrContains(line, e)) last_level_ = spdlog::level::info;
+      }
+    }
     level = last_level_;
   } else if (c.kind == PostgresLogLine::Kind::kDetail) {
     level = last_level_;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -38,7 +39,10 @@ PostgresLogLine ClassifyPostgresLogLine(absl::string_view line);
 
 class LogTailer {
  public:
-  LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger);
+  // Warnings containing one of `expected` (and their DETAIL/HINT lines) are logged at info:
+  // ones walrep's own configuration causes on purpose, which would only cry wolf.
+  LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
+            std::vector<std::string> expected = {});
   ~LogTailer();  // Stop()
   LogTailer(const LogTailer&) = delete;
   LogTailer& operator=(const LogTailer&) = delete;
@@ -57,6 +61,7 @@ class LogTailer {
 
   const std::string path_;
   const std::shared_ptr<spdlog::logger> logger_;
+  const std::vector<std::string> expected_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

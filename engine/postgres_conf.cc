@@ -99,6 +99,27 @@ std::optional<std::string> WithIncludeLine(absl::string_view conf) {
   return out;
 }
 
+std::vector<std::string> KeysOverriddenByAutoConf(absl::string_view auto_conf) {
+  static constexpr absl::string_view kOwnKeys[] = {
+      "port", "listen_addresses", "unix_socket_directories", "hba_file", "hot_standby",
+      "primary_conninfo", "restore_command", "recovery_target_timeline",
+      "wal_retrieve_retry_interval", "logging_collector", "log_destination"};
+  std::vector<std::string> out;
+  for (absl::string_view line : absl::StrSplit(auto_conf, '\n')) {
+    line = absl::StripLeadingAsciiWhitespace(line);
+    size_t end = 0;
+    while (end < line.size() && (absl::ascii_isalnum(static_cast<unsigned char>(line[end])) ||
+                                 line[end] == '_')) {
+      ++end;
+    }
+    const std::string key = absl::AsciiStrToLower(line.substr(0, end));
+    for (absl::string_view own : kOwnKeys) {
+      if (key == own) out.push_back(key);
+    }
+  }
+  return out;
+}
+
 absl::Status ConfigurePgdata(const PostgresOptions& o, bool standby) {
   if (o.pgdata.empty() || o.pgdata[0] != '/') {
     return absl::InvalidArgumentError(

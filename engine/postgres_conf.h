@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -35,6 +36,10 @@ std::string WalrepHbaText(absl::string_view copied_hba);
 // postgresql.conf with the include line appended, or nullopt when an active (not
 // commented) include of walrep.conf is already there.
 std::optional<std::string> WithIncludeLine(absl::string_view postgresql_conf);
+
+// The settings of walrep.conf that `auto_conf` (a postgresql.auto.conf, which the server
+// reads after every include) sets too, and so overrides: worth a warning.
+std::vector<std::string> KeysOverriddenByAutoConf(absl::string_view auto_conf);
 
 // Writes standby.signal when `standby` (removes it otherwise), walrep.conf, walrep's hba
 // file and (once) the include line; each file durably, mode 0600, owned by pgdata's owner.

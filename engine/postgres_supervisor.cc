@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/backoff.h"
 #include "agent/logging.h"
+#include "engine/durable_file.h"
 #include "engine/pidfd.h"
 #include "engine/postgres_conf.h"
 #include "engine/postmaster_pid.h"
@@ -64,9 +65,12 @@ const char* PostgresStateName(PostgresState s) {
 PostgresSupervisor::PostgresSupervisor(PostgresOptions options)
     : options_(std::move(options)),
       run_as_(ResolveRunAs(options_.os_user)),
-      tailer_(options_.log_path, ModuleLogger("postgres")) {}
+      // The standby has neither on purpose: walrep writes pg_wal itself.
+      tailer_(options_.log_path, ModuleLogger("postgres"),
+              {"specified neither primary_conninfo nor restore_command"}) {}
 
 PostgresSupervisor::~PostgresSupervisor() {
+  absl::MutexLock control(&control_mu_);
   {
     absl::MutexLock lock(&mu_);
     shutdown_ = true;
@@ -78,7 +82,26 @@ PostgresSupervisor::~PostgresSupervisor() {
 }
 
 absl::Status PostgresSupervisor::Configure(bool standby) {
-  return ConfigurePgdata(options_, standby);
+  RETURN_IF_ERROR(ConfigurePgdata(options_, standby));
+  absl::StatusOr<std::string> auto_conf =
+      ReadWholeFile(JoinPath(options_.pgdata, "postgresql.auto.conf"));
+  if (auto_conf.ok()) {
+    std::vector<std::string> forced, overriding;
+    for (std::string& key : KeysOverriddenByAutoConf(*auto_conf)) {
+      // primary_conninfo and restore_command are forced on the command line (Launch).
+      (key == "primary_conninfo" || key == "restore_command" ? forced : overriding)
+          .push_back(std::move(key));
+    }
+    if (!forced.empty()) {
+      Log()->info("{}/postgresql.auto.conf sets {}; walrep's command line overrides it",
+                  options_.pgdata, absl::StrJoin(forced, ", "));
+    }
+    if (!overriding.empty()) {
+      Log()->warn("{}/postgresql.auto.conf sets {}, which override walrep.conf",
+                  options_.pgdata, absl::StrJoin(overriding, ", "));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int PostgresSupervisor::pid() const {
@@ -136,7 +159,13 @@ absl::Status PostgresSupervisor::Launch() {
   }
   struct stat st;
   uint64_t offset = fstat(log_fd, &st) == 0 ? st.st_size : 0;
-  SpawnOptions spawn{{JoinPath(options_.bindir, "postgres"), "-D", options_.pgdata}, as, log_fd};
+  // The two recovery settings also on the command line, which outranks every file:
+  // postgresql.auto.conf is read after postgresql.conf (and so after walrep.conf), and a
+  // primary that was once a standby made with `pg_basebackup -R` has a primary_conninfo
+  // there. A walreceiver of its own would write pg_wal beside walrep.
+  SpawnOptions spawn{{JoinPath(options_.bindir, "postgres"), "-D", options_.pgdata, "-c",
+                      "primary_conninfo=", "-c", "restore_command="},
+                     as, log_fd};
   absl::StatusOr<pid_t> pid = Spawn(spawn);
   close(log_fd);
   if (!pid.ok()) return pid.status();
@@ -247,10 +276,8 @@ void PostgresSupervisor::RefreshState() {
 absl::Status PostgresSupervisor::Start(absl::Duration timeout) {
   if (!run_as_.ok()) return run_as_.status();
   const absl::Time deadline = absl::Now() + timeout;
-  {
-    absl::MutexLock lock(&mu_);
-    if (monitor_.joinable()) return absl::OkStatus();  // already supervising
-  }
+  absl::MutexLock control(&control_mu_);
+  if (monitor_.joinable()) return absl::OkStatus();  // already supervising
   // Started before the server, so that its first lines are forwarded too.
   tailer_.Start();
   RETURN_IF_ERROR(LaunchOrAdopt(/*allow_adopt=*/true));
@@ -330,6 +357,7 @@ void PostgresSupervisor::Monitor() {
 }
 
 absl::Status PostgresSupervisor::Stop(absl::Duration fast_timeout) {
+  absl::MutexLock control(&control_mu_);
   if (!monitor_.joinable()) {
     // Nothing supervised here: stop a server found running on pgdata anyway (the agent's
     // SIGTERM path must not leave one behind).

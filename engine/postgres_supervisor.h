@@ -5,7 +5,8 @@
 // after a crash with exponential backoff, promotes it, and stops it (fast, then
 // immediate). The server's WARNING-and-above log lines reach the "postgres" logger.
 //
-// Thread-safe: every method may be called from any thread. One monitor thread (waiting on
+// Thread-safe: every method may be called from any thread; Start and Stop are serialized
+// (a Stop waits for a Start in progress). One monitor thread (waiting on
 // the server's pidfd) and one log-tailing thread run between Start() and Stop(); the
 // destructor joins both without stopping the server, so that a restarted agent adopts it.
 #ifndef WALREP_ENGINE_POSTGRES_SUPERVISOR_H_
@@ -96,6 +97,9 @@ class PostgresSupervisor {
   bool Interrupted() const;
 
   const PostgresOptions options_;
+  // Serializes Start, Stop and the destructor (they create and join monitor_); never held
+  // by the monitor thread, which only takes mu_.
+  absl::Mutex control_mu_;
   const absl::StatusOr<RunAs> run_as_;
   LogTailer tailer_;
 

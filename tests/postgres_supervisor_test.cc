@@ -90,6 +90,11 @@ class PostgresSupervisorTest : public ::testing::Test {
         absl::StrCat("-d ", ShellQuote(primary_->ReplConnInfo()), " -D ",
                      ShellQuote(options_.pgdata), " -X stream -c fast"));
     ASSERT_TRUE(copied.ok()) << copied.status();
+    // As on a primary that was once a standby made with pg_basebackup -R: walrep's standby
+    // must not start a walreceiver of its own anyway.
+    ASSERT_TRUE(RunShell(absl::StrCat("echo \"primary_conninfo = 'host=192.0.2.1 port=1'\" >> ",
+                                      ShellQuote(options_.pgdata + "/postgresql.auto.conf")))
+                    .ok());
   }
 
   void TearDown() override {
@@ -138,6 +143,8 @@ TEST_F(PostgresSupervisorTest, StandbyRestartAdoptPromoteStop) {
   // In recovery: the base backup's rows are readable, writes are refused by the server.
   EXPECT_EQ(*Sql("SELECT pg_is_in_recovery()"), "t");
   EXPECT_EQ(*Sql("SELECT count(*) FROM t"), "1");
+  EXPECT_EQ(*Sql("SHOW primary_conninfo"), "");
+  EXPECT_EQ(*Sql("SELECT count(*) FROM pg_stat_wal_receiver"), "0");
   auto insert = Sql("INSERT INTO t VALUES (2)");
   ASSERT_FALSE(insert.ok());
   EXPECT_THAT(insert.status().message(), HasSubstr("25006"));
@@ -187,6 +194,23 @@ TEST_F(PostgresSupervisorTest, StandbyRestartAdoptPromoteStop) {
   struct stat st;
   EXPECT_NE(stat((options_.pgdata + "/postmaster.pid").c_str(), &st), 0);
   EXPECT_EQ(sup->restarts(), 0u);
+}
+
+TEST_F(PostgresSupervisorTest, StopWithoutStartStopsTheServerRunningThere) {
+  pid_t pid;
+  {
+    PostgresSupervisor sup(options_);
+    ASSERT_TRUE(sup.Configure(true).ok());
+    absl::Status started = sup.Start(absl::Seconds(60));
+    ASSERT_TRUE(started.ok()) << started;
+    pid = sup.pid();
+  }
+  ASSERT_TRUE(Alive(pid));
+  PostgresSupervisor other(options_);
+  absl::Status stopped = other.Stop(absl::Seconds(30));
+  ASSERT_TRUE(stopped.ok()) << stopped;
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_TRUE(other.Stop(absl::Seconds(1)).ok());  // nothing left to stop
 }
 
 TEST_F(PostgresSupervisorTest, StartFailureCarriesTheServerLog) {
