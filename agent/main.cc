@@ -41,6 +41,9 @@ ABSL_FLAG(std::string, grpc_tls_cert, "",
           "PEM certificate (chain) for gRPC over TLS; reloaded when the file changes. "
           "Required, with --grpc_tls_key, for a non-loopback --grpc_listen.");
 ABSL_FLAG(std::string, grpc_tls_key, "", "PEM private key for --grpc_tls_cert.");
+ABSL_FLAG(int32_t, grpc_tls_reload_seconds, 10,
+          "How often --grpc_tls_cert, --grpc_tls_key and --grpc_client_ca are checked for "
+          "changes (at least 1).");
 ABSL_FLAG(std::string, grpc_client_ca, "",
           "PEM CA bundle: clients must present a certificate it signed (mTLS).");
 ABSL_FLAG(std::vector<std::string>, grpc_allowed_clients, {},
@@ -83,7 +86,11 @@ int Run() {
     if (!t.ok()) return Fail(t.status());
     token = *std::move(t);
   }
-  auto credentials = MakeServerCredentials(config);
+  const int reload_seconds = absl::GetFlag(FLAGS_grpc_tls_reload_seconds);
+  if (reload_seconds < 1) {
+    return Fail(absl::InvalidArgumentError("--grpc_tls_reload_seconds must be at least 1"));
+  }
+  auto credentials = MakeServerCredentials(config, static_cast<unsigned>(reload_seconds));
   if (!credentials.ok()) return Fail(credentials.status());
   auto log = ModuleLogger("agent");
 

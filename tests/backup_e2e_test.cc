@@ -220,7 +220,7 @@ TEST(BackupE2eTest, RestorableVerifiedCopyWithTablespaceAndHotStandby) {
   EXPECT_TRUE(running);
   auto metrics = (*agent)->HttpGet("/metrics");
   ASSERT_TRUE(metrics.ok());
-  EXPECT_NE(metrics->find("walrep_backup_bytes_total"), std::string::npos);
+  EXPECT_NE(metrics->find("walrep_backup_estimated_bytes"), std::string::npos);
   FetchBaseBackupRequest second = req;
   second.set_target_dir(scratch.path() + "/copy3");
   EXPECT_EQ(Fetch(**agent, second).status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);

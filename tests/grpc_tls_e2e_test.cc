@@ -146,6 +146,37 @@ TEST(GrpcTlsE2eTest, MutualTlsRequiresAnAllowedClientCertificate) {
   EXPECT_EQ(promote_lines, 2) << (*agent)->ReadLog();
 }
 
+// cert-manager style rotation: the certificate and key files are replaced in place (by
+// rename) with ones from a new CA; without a restart the agent serves the new certificate.
+TEST(GrpcTlsE2eTest, RotatedCertificateIsServedWithoutRestart) {
+  auto old_certs = GenerateTestCerts(FreshTestDir("rot-old"));
+  auto new_certs = GenerateTestCerts(FreshTestDir("rot-new"));
+  ASSERT_TRUE(old_certs.ok() && new_certs.ok());
+  const std::string live = FreshTestDir("rot-live");
+  auto install = [&](const TestCerts& from) {
+    return RunShell(absl::StrCat("mkdir -p ", ShellQuote(live), " && cp ",
+                                 ShellQuote(from.Path("server.crt")), " ", ShellQuote(live),
+                                 "/tls.crt.new && cp ", ShellQuote(from.Path("server.key")), " ",
+                                 ShellQuote(live), "/tls.key.new && mv ", ShellQuote(live),
+                                 "/tls.key.new ", ShellQuote(live), "/tls.key && mv ",
+                                 ShellQuote(live), "/tls.crt.new ", ShellQuote(live), "/tls.crt"));
+  };
+  ASSERT_TRUE(install(*old_certs).ok());
+  auto agent = AgentProcess::Start(
+      {.data_dir = FreshTestDir("rot-agent"),
+       .extra_flags = {"--grpc_tls_cert=" + live + "/tls.crt", "--grpc_tls_key=" + live + "/tls.key",
+                       "--grpc_tls_reload_seconds=1"},
+       .credentials = old_certs->Channel()});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  EXPECT_TRUE(Call((*agent)->stub()).ok());
+  auto trusting_new = [&] { return (*agent)->NewStub(new_certs->Channel()); };
+  EXPECT_EQ(Call(trusting_new().get()).error_code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(install(*new_certs).ok());
+  EXPECT_TRUE(WaitFor([&] { return Call(trusting_new().get()).ok(); }, absl::Seconds(15)));
+  EXPECT_EQ(Call((*agent)->NewStub(old_certs->Channel()).get()).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST(GrpcTlsE2eTest, UnixSocketIsPrivate) {
   // A short path: sun_path holds 107 bytes, less than the test's temp directory needs.
   char dir[] = "/tmp/walrep-sock.XXXXXX";
