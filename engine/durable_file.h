@@ -26,8 +26,7 @@ struct FileOwner {
 // The owner of `path` (stat); errors per replay/errno_status.h.
 absl::StatusOr<FileOwner> OwnerOf(const std::string& path);
 
-absl::Status WriteFileDurably(const std::string& path, absl::string_view contents,
-                              FileOwner owner);
+absl::Status WriteFileDurably(const std::string& path, absl::string_view contents, FileOwner owner);
 
 // Removes `path` durably (unlink, fsync of the directory); OK when it is absent.
 absl::Status RemoveFileDurably(const std::string& path);

@@ -89,9 +89,8 @@ void LogTailer::Emit(absl::string_view line) {
   PostgresLogLine c = ClassifyPostgresLogLine(line);
   std::optional<spdlog::level::level_enum> level;
   if (c.kind == PostgresLogLine::Kind::kSeverity) {
-    last_level_ = c.level >= spdlog::level::warn
-                      ? std::optional<spdlog::level::level_enum>(c.level)
-                      : std::nullopt;
+    last_level_ = c.level >= spdlog::level::warn ? std::optional<spdlog::level::level_enum>(c.level)
+                                                 : std::nullopt;
     if (c.level == spdlog::level::warn) {
       for (const std::string& e : expected_) {
         if (absl::StrContains(line, e)) last_level_ = spdlog::level::info;

@@ -54,19 +54,19 @@ std::string WalrepConfText(const PostgresOptions& o, const std::string& hba_path
   return absl::StrCat(
       "# Written by walrep at every start; edits are overwritten. Included last from\n"
       "# postgresql.conf, so these values win over the settings copied from the primary.\n",
-      "port = ", o.port, "\n",                                                 //
-      "listen_addresses = ", QuoteConfValue(o.listen), "\n",                   //
-      "unix_socket_directories = ", QuoteConfValue(o.socket_dir), "\n",        //
-      "hba_file = ", QuoteConfValue(hba_path), "\n",                           //
-      "hot_standby = on\n",                                                    //
+      "port = ", o.port, "\n",                                           //
+      "listen_addresses = ", QuoteConfValue(o.listen), "\n",             //
+      "unix_socket_directories = ", QuoteConfValue(o.socket_dir), "\n",  //
+      "hba_file = ", QuoteConfValue(hba_path), "\n",                     //
+      "hot_standby = on\n",                                              //
       "# walrep writes the WAL into pg_wal itself: no walreceiver, no archive.\n",
-      "primary_conninfo = ''\n",                                               //
-      "restore_command = ''\n",                                                //
-      "recovery_target_timeline = 'latest'\n",                                 //
+      "primary_conninfo = ''\n",                //
+      "restore_command = ''\n",                 //
+      "recovery_target_timeline = 'latest'\n",  //
       "# How soon the startup process looks again at pg_wal for WAL walrep appended.\n",
-      "wal_retrieve_retry_interval = '20ms'\n",                                //
+      "wal_retrieve_retry_interval = '20ms'\n",  //
       "# stderr goes to walrep's log file, which walrep tails.\n",
-      "logging_collector = off\n",                                             //
+      "logging_collector = off\n",  //
       "log_destination = 'stderr'\n");
 }
 
@@ -100,16 +100,23 @@ std::optional<std::string> WithIncludeLine(absl::string_view conf) {
 }
 
 std::vector<std::string> KeysOverriddenByAutoConf(absl::string_view auto_conf) {
-  static constexpr absl::string_view kOwnKeys[] = {
-      "port", "listen_addresses", "unix_socket_directories", "hba_file", "hot_standby",
-      "primary_conninfo", "restore_command", "recovery_target_timeline",
-      "wal_retrieve_retry_interval", "logging_collector", "log_destination"};
+  static constexpr absl::string_view kOwnKeys[] = {"port",
+                                                   "listen_addresses",
+                                                   "unix_socket_directories",
+                                                   "hba_file",
+                                                   "hot_standby",
+                                                   "primary_conninfo",
+                                                   "restore_command",
+                                                   "recovery_target_timeline",
+                                                   "wal_retrieve_retry_interval",
+                                                   "logging_collector",
+                                                   "log_destination"};
   std::vector<std::string> out;
   for (absl::string_view line : absl::StrSplit(auto_conf, '\n')) {
     line = absl::StripLeadingAsciiWhitespace(line);
     size_t end = 0;
-    while (end < line.size() && (absl::ascii_isalnum(static_cast<unsigned char>(line[end])) ||
-                                 line[end] == '_')) {
+    while (end < line.size() &&
+           (absl::ascii_isalnum(static_cast<unsigned char>(line[end])) || line[end] == '_')) {
       ++end;
     }
     const std::string key = absl::AsciiStrToLower(line.substr(0, end));
@@ -122,9 +129,8 @@ std::vector<std::string> KeysOverriddenByAutoConf(absl::string_view auto_conf) {
 
 absl::Status ConfigurePgdata(const PostgresOptions& o, bool standby) {
   if (o.pgdata.empty() || o.pgdata[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the PostgreSQL data directory must be an absolute path, got \"",
-                     o.pgdata, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the PostgreSQL data directory must be an absolute path, got \"", o.pgdata, "\""));
   }
   if (access(JoinPath(o.pgdata, "PG_VERSION").c_str(), F_OK) < 0) {
     return absl::InvalidArgumentError(
@@ -142,8 +148,8 @@ absl::Status ConfigurePgdata(const PostgresOptions& o, bool standby) {
   }
   const std::string hba_path = JoinPath(o.pgdata, kWalrepHbaName);
   RETURN_IF_ERROR(WriteFileDurably(hba_path, WalrepHbaText(copied_hba), owner));
-  RETURN_IF_ERROR(WriteFileDurably(JoinPath(o.pgdata, kWalrepConfName),
-                                   WalrepConfText(o, hba_path), owner));
+  RETURN_IF_ERROR(
+      WriteFileDurably(JoinPath(o.pgdata, kWalrepConfName), WalrepConfText(o, hba_path), owner));
 
   const std::string conf_path = JoinPath(o.pgdata, "postgresql.conf");
   std::string conf;

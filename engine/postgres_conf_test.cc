@@ -142,9 +142,7 @@ TEST(KeysOverriddenByAutoConfTest, FindsWalrepsKeysOnly) {
   EXPECT_TRUE(KeysOverriddenByAutoConf("").empty());
 }
 
-TEST(QuoteConfValueTest, DoublesQuotes) {
-  EXPECT_EQ(QuoteConfValue("it's"), "'it''s'");
-}
+TEST(QuoteConfValueTest, DoublesQuotes) { EXPECT_EQ(QuoteConfValue("it's"), "'it''s'"); }
 
 }  // namespace
 }  // namespace walrep

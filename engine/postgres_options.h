@@ -9,9 +9,9 @@
 namespace walrep {
 
 struct PostgresOptions {
-  std::string bindir;  // holds postgres and pg_ctl (e.g. /usr/lib/postgresql/15/bin)
-  std::string pgdata;  // the standby's data directory (a base backup of the primary)
-  int port = 5432;     // --pg_port
+  std::string bindir;                // holds postgres and pg_ctl (e.g. /usr/lib/postgresql/15/bin)
+  std::string pgdata;                // the standby's data directory (a base backup of the primary)
+  int port = 5432;                   // --pg_port
   std::string listen = "localhost";  // --pg_listen (listen_addresses)
   // --pg_os_user: when the agent runs as root, postgres runs as this user (root is
   // refused otherwise, with an error saying to set it).

@@ -52,12 +52,18 @@ std::string DescribeWaitStatus(int status) {
 
 const char* PostgresStateName(PostgresState s) {
   switch (s) {
-    case PostgresState::kStopped: return "STOPPED";
-    case PostgresState::kStarting: return "STARTING";
-    case PostgresState::kRecovering: return "RECOVERING";
-    case PostgresState::kPromoting: return "PROMOTING";
-    case PostgresState::kPrimary: return "PRIMARY";
-    case PostgresState::kCrashed: return "CRASHED";
+    case PostgresState::kStopped:
+      return "STOPPED";
+    case PostgresState::kStarting:
+      return "STARTING";
+    case PostgresState::kRecovering:
+      return "RECOVERING";
+    case PostgresState::kPromoting:
+      return "PROMOTING";
+    case PostgresState::kPrimary:
+      return "PRIMARY";
+    case PostgresState::kCrashed:
+      return "CRASHED";
   }
   return "UNKNOWN";
 }
@@ -97,8 +103,8 @@ absl::Status PostgresSupervisor::Configure(bool standby) {
                   options_.pgdata, absl::StrJoin(forced, ", "));
     }
     if (!overriding.empty()) {
-      Log()->warn("{}/postgresql.auto.conf sets {}, which override walrep.conf",
-                  options_.pgdata, absl::StrJoin(overriding, ", "));
+      Log()->warn("{}/postgresql.auto.conf sets {}, which override walrep.conf", options_.pgdata,
+                  absl::StrJoin(overriding, ", "));
     }
   }
   return absl::OkStatus();
@@ -149,8 +155,8 @@ std::string PostgresSupervisor::LogTail() const {
 
 absl::Status PostgresSupervisor::Launch() {
   const RunAs& as = *run_as_;
-  int log_fd = open(options_.log_path.c_str(),
-                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int log_fd =
+      open(options_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (log_fd < 0) return ErrnoStatus("open", options_.log_path, errno);
   if (as.drop && fchown(log_fd, as.uid, as.gid) < 0) {
     int err = errno;
@@ -165,7 +171,8 @@ absl::Status PostgresSupervisor::Launch() {
   // there. A walreceiver of its own would write pg_wal beside walrep.
   SpawnOptions spawn{{JoinPath(options_.bindir, "postgres"), "-D", options_.pgdata, "-c",
                       "primary_conninfo=", "-c", "restore_command="},
-                     as, log_fd};
+                     as,
+                     log_fd};
   absl::StatusOr<pid_t> pid = Spawn(spawn);
   close(log_fd);
   if (!pid.ok()) return pid.status();
@@ -241,8 +248,8 @@ absl::Status PostgresSupervisor::AwaitReady(absl::Time deadline, bool interrupti
   for (;;) {
     if (interruptible && Interrupted()) return absl::CancelledError("postgres is being stopped");
     if (PidfdWaitExit(fd, kReadyPoll)) {
-      return absl::InternalError(absl::StrCat("postgres (pid ", pid,
-                                              ") exited before it was ready; ", LogTail()));
+      return absl::InternalError(
+          absl::StrCat("postgres (pid ", pid, ") exited before it was ready; ", LogTail()));
     }
     absl::StatusOr<PostmasterPid> pm = ReadPostmasterPid(options_.pgdata);
     if (pm.ok() && pm->pid == pid && (pm->status == "ready" || pm->status == "standby")) {
@@ -295,9 +302,8 @@ absl::Status PostgresSupervisor::Start(absl::Duration timeout) {
 }
 
 void PostgresSupervisor::Monitor() {
-  Backoff backoff([gen = std::make_shared<absl::BitGen>()] {
-    return absl::Uniform(*gen, 0.0, 1.0);
-  });
+  Backoff backoff(
+      [gen = std::make_shared<absl::BitGen>()] { return absl::Uniform(*gen, 0.0, 1.0); });
   absl::Time up_since = absl::Now();
   for (;;) {
     int fd;
@@ -429,10 +435,10 @@ absl::Status PostgresSupervisor::Promote(absl::Duration timeout) {
     return s;
   };
   const int64_t secs = std::max<int64_t>(1, absl::ToInt64Seconds(timeout));
-  absl::StatusOr<std::string> out = RunProgram(
-      {JoinPath(options_.bindir, "pg_ctl"), "promote", "-w", "-t", absl::StrCat(secs), "-D",
-       options_.pgdata},
-      *run_as_, timeout + absl::Seconds(5));
+  absl::StatusOr<std::string> out =
+      RunProgram({JoinPath(options_.bindir, "pg_ctl"), "promote", "-w", "-t", absl::StrCat(secs),
+                  "-D", options_.pgdata},
+                 *run_as_, timeout + absl::Seconds(5));
   if (!out.ok()) return back_to_standby(out.status());
   // pg_ctl returns once pg_control says "in production"; the postmaster rewrites its
   // status line a moment later.

@@ -107,9 +107,9 @@ class PostgresSupervisor {
   PostgresState state_ ABSL_GUARDED_BY(mu_) = PostgresState::kStopped;
   pid_t pid_ ABSL_GUARDED_BY(mu_) = 0;
   int pidfd_ ABSL_GUARDED_BY(mu_) = -1;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Stop() in progress: an exit is no crash
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;  // destructor: leave the server running
-  bool exited_ ABSL_GUARDED_BY(mu_) = false;    // the server supervised has gone
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;    // Stop() in progress: an exit is no crash
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;    // destructor: leave the server running
+  bool exited_ ABSL_GUARDED_BY(mu_) = false;      // the server supervised has gone
   uint64_t log_offset_ ABSL_GUARDED_BY(mu_) = 0;  // log size at the last launch
   std::thread monitor_;
   std::atomic<uint64_t> restarts_{0};

@@ -35,8 +35,8 @@ absl::StatusOr<PostmasterPid> ParsePostmasterPid(absl::string_view contents) {
   std::vector<absl::string_view> lines = absl::StrSplit(contents, '\n');
   PostmasterPid out;
   int64_t pid = 0;
-  if (lines.empty() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(lines[0]), &pid) ||
-      pid <= 0 || pid > INT32_MAX) {
+  if (lines.empty() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(lines[0]), &pid) || pid <= 0 ||
+      pid > INT32_MAX) {
     return absl::InvalidArgumentError("postmaster.pid: the first line is not a process id");
   }
   out.pid = static_cast<pid_t>(pid);

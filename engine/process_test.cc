@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -39,13 +39,13 @@ TEST(RunProgramTest, ExecFailureIsReportedWithItsErrno) {
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(absl::IsNotFound(out.status())) << out.status();
   EXPECT_THAT(out.status().message(), HasSubstr("/nonexistent/prog"));
-  EXPECT_TRUE(absl::IsInvalidArgument(RunProgram({"relative"}, RunAs{}, absl::Seconds(1)).status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(RunProgram({"relative"}, RunAs{}, absl::Seconds(1)).status()));
 }
 
 TEST(RunProgramTest, TimeoutKillsTheChild) {
-  absl::StatusOr<std::string> out =
-      RunProgram({"/bin/sh", "-c", "echo started; exec /bin/sleep 60"}, RunAs{},
-                 absl::Milliseconds(300));
+  absl::StatusOr<std::string> out = RunProgram(
+      {"/bin/sh", "-c", "echo started; exec /bin/sleep 60"}, RunAs{}, absl::Milliseconds(300));
   ASSERT_FALSE(out.ok());
   EXPECT_TRUE(absl::IsDeadlineExceeded(out.status())) << out.status();
   EXPECT_THAT(out.status().message(), HasSubstr("started"));
@@ -56,8 +56,8 @@ TEST(SpawnTest, ChildHasItsOwnSessionNoExtraFdsAndRootAsCwd) {
   int leaked = open("/dev/null", O_RDONLY);
   ASSERT_GE(leaked, 3);
   absl::StatusOr<std::string> out = RunProgram(
-      {"/bin/sh", "-c", "ps -o sid= -p $$; pwd; ls /proc/$$/fd | sort -n | tr '\\n' ' '"},
-      RunAs{}, absl::Seconds(10));
+      {"/bin/sh", "-c", "ps -o sid= -p $$; pwd; ls /proc/$$/fd | sort -n | tr '\\n' ' '"}, RunAs{},
+      absl::Seconds(10));
   close(leaked);
   ASSERT_TRUE(out.ok()) << out.status();
   std::vector<std::string> lines = absl::StrSplit(*out, '\n');

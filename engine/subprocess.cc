@@ -136,9 +136,9 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   close(report[0]);
   if (n > 0) {
     waitpid(pid, nullptr, 0);
-    return ErrnoStatus(options.run_as.drop ? absl::StrCat("exec as ", options.run_as.name)
-                                           : std::string("exec"),
-                       options.argv[0], child_errno);
+    return ErrnoStatus(
+        options.run_as.drop ? absl::StrCat("exec as ", options.run_as.name) : std::string("exec"),
+        options.argv[0], child_errno);
   }
   return pid;
 }
@@ -184,10 +184,11 @@ absl::StatusOr<std::string> RunProgram(const std::vector<std::string>& argv, con
         absl::StrCat(cmd, ": no result within ", absl::FormatDuration(timeout), ": ", output));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(
-        cmd, ": ", WIFEXITED(status) ? absl::StrCat("exit code ", WEXITSTATUS(status))
-                                     : absl::StrCat("killed by signal ", WTERMSIG(status)),
-        ": ", output));
+    return absl::InternalError(
+        absl::StrCat(cmd, ": ",
+                     WIFEXITED(status) ? absl::StrCat("exit code ", WEXITSTATUS(status))
+                                       : absl::StrCat("killed by signal ", WTERMSIG(status)),
+                     ": ", output));
   }
   return output;
 }

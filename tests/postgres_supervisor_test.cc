@@ -86,9 +86,8 @@ class PostgresSupervisorTest : public ::testing::Test {
     options_.local_user = "postgres";
     ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- mkdir -p ", ShellQuote(dir))).ok());
     auto copied = primary_->RunTool(
-        "pg_basebackup",
-        absl::StrCat("-d ", ShellQuote(primary_->ReplConnInfo()), " -D ",
-                     ShellQuote(options_.pgdata), " -X stream -c fast"));
+        "pg_basebackup", absl::StrCat("-d ", ShellQuote(primary_->ReplConnInfo()), " -D ",
+                                      ShellQuote(options_.pgdata), " -X stream -c fast"));
     ASSERT_TRUE(copied.ok()) << copied.status();
     // As on a primary that was once a standby made with pg_basebackup -R: walrep's standby
     // must not start a walreceiver of its own anyway.
@@ -155,9 +154,9 @@ TEST_F(PostgresSupervisorTest, StandbyRestartAdoptPromoteStop) {
 
   // kill -9 of the postmaster: restarted once, back in recovery.
   ASSERT_EQ(kill(first, SIGKILL), 0);
-  ASSERT_TRUE(Eventually(
-      [&] { return sup->restarts() == 1 && sup->state() == PostgresState::kRecovering; },
-      absl::Seconds(60)))
+  ASSERT_TRUE(
+      Eventually([&] { return sup->restarts() == 1 && sup->state() == PostgresState::kRecovering; },
+                 absl::Seconds(60)))
       << "restarts " << sup->restarts() << " state " << PostgresStateName(sup->state());
   EXPECT_EQ(sup->crashes(), 1u);
   const pid_t second = sup->pid();
