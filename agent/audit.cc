@@ -147,7 +147,10 @@ void AuditLog(absl::string_view rpc, const grpc::ServerContext& ctx, bool token_
               const google::protobuf::Message& redacted_request, const grpc::Status& outcome) {
   static auto* log = new std::shared_ptr<spdlog::logger>(ModuleLogger("audit"));
   std::string code = absl::StatusCodeToString(static_cast<absl::StatusCode>(outcome.error_code()));
-  (*log)->info("{} by {}: {{{}}} -> {}", rpc, DescribeCaller(ctx, token_configured),
+  // A refused token is not an identity: such a caller is shown as "none".
+  const bool token_ok =
+      token_configured && outcome.error_code() != grpc::StatusCode::UNAUTHENTICATED;
+  (*log)->info("{} by {}: {{{}}} -> {}", rpc, DescribeCaller(ctx, token_ok),
                redacted_request.ShortDebugString(), code);
 }
 

@@ -27,7 +27,8 @@ std::vector<std::string> SecretFragments(absl::string_view conninfo);
 // `message` with every fragment from SecretFragments(conninfo) replaced by "********".
 std::string ScrubSecrets(std::string message, absl::string_view conninfo);
 
-// "ipv4:127.0.0.1:5000 as CN=ops,O=x" / "... as token" / "... as none".
+// "ipv4:127.0.0.1:5000 as CN=ops,O=x" / "... as token" (a required token matched) /
+// "... as none".
 std::string DescribeCaller(const grpc::ServerContext& ctx, bool token_configured);
 
 // One audit line. `request` is rendered in protobuf text form after redaction.

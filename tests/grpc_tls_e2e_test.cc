@@ -189,6 +189,11 @@ TEST(GrpcTlsE2eTest, UnixSocketIsPrivate) {
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600);
   EXPECT_TRUE(Call((*agent)->stub()).ok());
+  // Alive but not ready: no role, no stream.
+  EXPECT_TRUE((*agent)->HttpGet("/healthz").ok());
+  auto ready = (*agent)->HttpGet("/readyz");
+  EXPECT_FALSE(ready.ok());
+  EXPECT_NE(ready.status().message().find(" 503 "), std::string::npos) << ready.status();
   agent->reset();
   (void)RunShell(absl::StrCat("rm -rf ", ShellQuote(dir)));
 }
@@ -209,6 +214,20 @@ TEST(GrpcTlsE2eTest, TokenFileIsRereadWhenRotated) {
   write("new-token");
   EXPECT_EQ(Call((*agent)->stub(), "old-token").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(Call((*agent)->stub(), "new-token").ok());
+  // The audit trail names a matched token as the caller, and a refused one as nobody.
+  for (const std::string& token : {std::string("new-token"), std::string("old-token")}) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    walrep::v1::StopReplicaResponse resp;
+    (void)(*agent)->stub()->StopReplica(&ctx, walrep::v1::StopReplicaRequest(), &resp);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::string log = (*agent)->ReadLog();
+    return log.find("StopReplica by ipv4:127.0.0.1:") != std::string::npos &&
+           log.find(" as none: {} -> UNAUTHENTICATED") != std::string::npos;
+  }, absl::Seconds(5))) << (*agent)->ReadLog();
+  EXPECT_NE((*agent)->ReadLog().find(" as token: {} -> "), std::string::npos);
+  EXPECT_EQ((*agent)->ReadLog().find("new-token"), std::string::npos);
 }
 
 TEST(GrpcTlsE2eTest, TlsFilesAreCheckedAtStart) {
