@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "agent/postgres_engine.h"
 #include "agent/stream_failure.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
@@ -21,14 +22,6 @@ constexpr absl::Duration kIdentityWait = absl::Seconds(5);
 constexpr size_t kMaxStreamConfigBytes = 64 * 1024;
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
-
-// unlink + fsync of the directory, so the removal survives a crash. OK if absent.
-absl::Status DeleteFileIfExists(const std::string& path, FileOps* ops = DefaultFileOps()) {
-  absl::Status removed = ops->Remove(path);
-  if (absl::IsNotFound(removed)) return absl::OkStatus();
-  RETURN_IF_ERROR(removed);
-  return ops->SyncDir(DirName(path));
-}
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -122,14 +115,12 @@ absl::StatusOr<StreamSettings> ValidateStartReplica(const v1::StartReplicaReques
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Open(const AgentConfig& config) {
-  if (config.engine != Engine::kNone) {
-    return absl::UnimplementedError(
-        "--engine=postgres is not available in this version; use --engine=none");
-  }
+  AgentConfig checked = config;
+  RETURN_IF_ERROR(ValidateEngineConfig(&checked));
   if (absl::Status made = CreateDirDurably(config.data_dir); !made.ok()) {
     return absl::Status(made.code(), absl::StrCat("data directory: ", made.message()));
   }
-  std::unique_ptr<Agent> agent(new Agent(config));
+  std::unique_ptr<Agent> agent(new Agent(checked));
   RETURN_IF_ERROR(agent->Init());
   return agent;
 }
@@ -138,8 +129,17 @@ absl::Status Agent::Init() {
   state_store_ = std::make_unique<ReplicationStateStore>(config_.data_dir);
   RETURN_IF_ERROR(state_store_->Init());
   WalWriter::Options wopts;
-  wopts.dir = config_.data_dir + "/wal";
-  wopts.layout = WalWriter::Layout::kArchive;
+  if (postgres()) {
+    // The standby's own pg_wal, written as its walreceiver would (final names); it exists
+    // once the bootstrap's base backup made the data directory.
+    wopts.dir = config_.data_dir + "/pgdata/pg_wal";
+    wopts.layout = WalWriter::Layout::kInPlace;
+    wopts.create_dir = false;
+    wopts.on_file_created = GiveFilesToServer();
+  } else {
+    wopts.dir = config_.data_dir + "/wal";
+    wopts.layout = WalWriter::Layout::kArchive;
+  }
   wopts.on_flush = [this](Lsn) { changes_.Notify(); };
   // The archive's files say their segment size; an empty one learns it from the primary
   // (SHOW wal_segment_size) before its first segment is created.
@@ -147,6 +147,10 @@ absl::Status Agent::Init() {
                    SegmentSizeOfFiles(wopts.dir, DefaultFileOps()));
   if (seg_size) wopts.segment_size = *seg_size;
   ASSIGN_OR_RETURN(writer_, WalWriter::Create(wopts));
+  if (postgres()) {
+    engine_ = std::make_unique<PostgresEngine>(
+        EngineOptions(), [this] { changes_.Notify(); }, [this] { return LocalUser(); });
+  }
   WalReplayer::Options ropts;
   ropts.dir = wopts.dir;
   ropts.segment_size = writer_->segment_size();
@@ -154,7 +158,8 @@ absl::Status Agent::Init() {
   ropts.timeline = [this] { return writer_->timeline(); };
   ropts.handler = &replay_stats_;
   ropts.on_advance = [this] { changes_.Notify(); };
-  replayer_ = std::make_unique<WalReplayer>(std::move(ropts));
+  // Engine none verifies every record itself; engine postgres's server replays.
+  if (!postgres()) replayer_ = std::make_unique<WalReplayer>(std::move(ropts));
 
   ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
   ASSIGN_OR_RETURN(auto tli, state_store_->LoadTimeline());
@@ -185,9 +190,16 @@ absl::Status Agent::Init() {
   stream_ctx_.state_store = state_store_.get();
   stream_ctx_.status = &status_;
   stream_ctx_.replayer = replayer_.get();
+  if (engine_) {
+    PostgresEngine* engine = engine_.get();
+    stream_ctx_.engine_apply_lsn = [engine] { return engine->apply_lsn(); };
+    stream_ctx_.engine_apply_advances = [engine] { return engine->advances(); };
+    stream_ctx_.engine_wake = [engine] { engine->Wake(); };
+  }
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
-  replayer_->Start();
+  if (replayer_) replayer_->Start();
+  if (engine_) RETURN_IF_ERROR(StartEngineIfReady(state ? state->role : ReplicationRole::kReplica));
 
   Log()->info("data directory {}: role {}, system identifier {}, timeline {}, durable flush {}",
               config_.data_dir,
@@ -222,9 +234,10 @@ absl::Status Agent::RecoverWalStore() {
   ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
   const uint64_t seg = writer_->segment_size();
   ASSIGN_OR_RETURN(std::optional<RecoveredWal> wal,
-                   RecoverWal(writer_->options().dir, seg, sysid ? *sysid : 0, DefaultFileOps()));
+                   RecoverWal(writer_->options().dir, seg, sysid ? *sysid : 0, DefaultFileOps(),
+                              writer_->options().layout == WalWriter::Layout::kInPlace));
   if (!wal) {
-    replayer_->Reset(Lsn(), Lsn());
+    if (replayer_) replayer_->Reset(Lsn(), Lsn());
     return absl::OkStatus();
   }
   const bool at_record = wal->last_record.valid() || !IsSegmentBoundary(wal->end, seg);
@@ -239,6 +252,7 @@ absl::Status Agent::RecoverWalStore() {
               wal->records, wal->scan_start.ToString(), wal->tli, wal->end.ToString(),
               wal->end_reason == WalStop::kNone ? std::string("no later segment")
                                                 : wal->end_message);
+  if (replayer_ == nullptr) return absl::OkStatus();  // the engine's server replays
   if (wal->corruption) {
     // Replay stops before the damage; Promote refuses to open a timeline past it.
     replayer_->Reset(wal->corruption->good_end, wal->corruption->good_record);
@@ -265,7 +279,13 @@ void Agent::Shutdown() {
     stream_.reset();
   }
   if (replayer_) replayer_->Stop();
-  if (writer_ && !writer_->failed()) (void)writer_->Close();
+  if (writer_ && !writer_->failed() && writer_->positioned()) (void)writer_->Close();
+  // The supervised server stops with the agent (fast, then immediate), as a service
+  // manager stops PostgreSQL.
+  if (engine_) {
+    absl::Status st = engine_->Stop(absl::Seconds(60));
+    if (!st.ok()) Log()->error("stopping PostgreSQL: {}", st.message());
+  }
 }
 
 bool Agent::healthy() const { return writer_ == nullptr || !writer_->failed(); }
@@ -307,7 +327,9 @@ v1::Progress Agent::GetProgress() const {
   p.set_stream_state(status_.state());
   p.set_receive_lsn(writer_ ? std::max(writer_->write_lsn().value(), flush) : 0);
   p.set_flush_lsn(flush);
-  p.set_apply_lsn(replayer_ ? replayer_->apply_lsn().value() : 0);
+  p.set_apply_lsn(replayer_ ? replayer_->apply_lsn().value()
+                            : engine_ ? std::min(engine_->apply_lsn().value(), flush) : 0);
+  if (engine_) engine_->Fill(p.mutable_engine());
   FillReplay(replay_stats_.Snapshot(), replayer_ ? replayer_->lag() : absl::ZeroDuration(),
              p.mutable_replay());
   uint64_t end = status_.primary_wal_end();
@@ -398,6 +420,11 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
     return absl::FailedPreconditionError(absl::StrCat(
         "WAL storage failed earlier; restart the agent: ", writer_->failure().message()));
   }
+  if (engine_ && !engine_->HasDataDirectory() && !request.bootstrap()) {
+    return absl::FailedPreconditionError(
+        "--engine=postgres has no standby data directory yet: call StartReplica with "
+        "bootstrap to take a base backup of the primary into " + config_.data_dir + "/pgdata");
+  }
   if (stream_ && !stream_->failed() &&
       google::protobuf::util::MessageDifferencer::Equals(stream_request_, request)) {
     return GetProgress();  // the same request again: a no-op, as reconcile loops expect
@@ -419,7 +446,7 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
   RETURN_IF_ERROR(PersistRole(ReplicationRole::kReplica));
   absl::Status st = StartStreamLocked(request, deadline);
   if (!st.ok() && st.code() != absl::StatusCode::kDeadlineExceeded) {
-    (void)DeleteFileIfExists(StreamConfigPath());
+    (void)DeleteFileDurably(StreamConfigPath());
     return st;
   }
   return GetProgress();
@@ -428,12 +455,13 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
 absl::StatusOr<v1::Progress> Agent::StopReplica() {
   absl::MutexLock lock(&op_mu_);
   StopStreamLocked();
-  RETURN_IF_ERROR(DeleteFileIfExists(StreamConfigPath()));
+  RETURN_IF_ERROR(DeleteFileDurably(StreamConfigPath()));
   return GetProgress();
 }
 
 absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& request) {
   absl::MutexLock lock(&op_mu_);
+  if (engine_) return PromoteEngineLocked(request);
   v1::PromoteResponse resp;
   v1::Role role;
   {
@@ -521,7 +549,7 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
   RETURN_IF_ERROR(state_store_->StoreTimeline(new_tli));
   RETURN_IF_ERROR(state_store_->StoreState(
       ReplicationState{ReplicationRole::kPrimary, switch_lsn, new_tli}));
-  RETURN_IF_ERROR(DeleteFileIfExists(StreamConfigPath()));
+  RETURN_IF_ERROR(DeleteFileDurably(StreamConfigPath()));
   {
     absl::MutexLock l(&mu_);
     role_ = v1::ROLE_PRIMARY;

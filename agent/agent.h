@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/change_notifier.h"
 #include "agent/config.h"
+#include "agent/postgres_engine.h"
 #include "agent/replica_stream.h"
 #include "agent/stream_status.h"
 #include "replay/replay_stats.h"
@@ -57,6 +58,20 @@ class Agent {
   absl::Status Init();
   // Positions the WAL store at the end of valid WAL found on disk.
   absl::Status RecoverWalStore();
+  // Engine postgres (agent_postgres.cc).
+  bool postgres() const { return config_.engine == Engine::kPostgres; }
+  // Defaults and checks of the --pg_* flags; InvalidArgument naming the flag.
+  static absl::Status ValidateEngineConfig(AgentConfig* config);
+  PostgresOptions EngineOptions() const;
+  std::string LocalUser() const;
+  // As root: chown of each WAL file the store creates in the standby's pg_wal to
+  // --pg_os_user (the server reads, recycles and removes them); nullptr otherwise.
+  std::function<absl::Status(const std::string&)> GiveFilesToServer() const;
+  // Starts (or adopts) the server once <data_dir>/pgdata holds a complete copy: a
+  // standby for a replica, a primary after Promote.
+  absl::Status StartEngineIfReady(ReplicationRole role);
+  absl::StatusOr<v1::PromoteResponse> PromoteEngineLocked(const v1::PromoteRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   void StopStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
@@ -84,7 +99,8 @@ class Agent {
   // start; see replay/wal_recovery.h).
   std::unique_ptr<WalWriter> writer_;
   ReplayStats replay_stats_;
-  std::unique_ptr<WalReplayer> replayer_;
+  std::unique_ptr<WalReplayer> replayer_;  // engine none only
+  std::unique_ptr<PostgresEngine> engine_;  // engine postgres only
   StreamContext stream_ctx_;
 
   absl::Mutex op_mu_;  // serializes StartReplica/StopReplica/Promote/Shutdown

@@ -7,6 +7,7 @@
 #include "agent/backup_job.h"
 #include "agent/backup_target.h"
 #include "agent/logging.h"
+#include "agent/stream_failure.h"
 #include "backup/incomplete.h"
 #include "backup/manifest.h"
 #include "replay/atomic_file.h"
@@ -95,6 +96,21 @@ absl::StatusOr<bool> Agent::NeedsBootstrap(const v1::StartReplicaRequest& reques
 
 absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
                               const std::function<bool()>& stopped) {
+  // Retried after a failure that came after the copy was complete and its position
+  // recorded (e.g. the standby did not start): only what is left is done again.
+  // The copy becomes a hot standby (engine postgres): it replays the backup's own WAL,
+  // then what the stream appends to its pg_wal. A server that cannot run the copy (another
+  // major version) will not by retrying.
+  auto start_engine = [this]() -> absl::Status {
+    if (!engine_) return absl::OkStatus();
+    absl::Status started = StartEngineIfReady(ReplicationRole::kReplica);
+    if (started.code() == absl::StatusCode::kFailedPrecondition) {
+      return Terminal(v1::FAILURE_REASON_ENGINE, started);
+    }
+    return started;
+  };
+  ASSIGN_OR_RETURN(bool needs_copy, NeedsBootstrap(request));
+  if (!needs_copy) return start_engine();
   v1::FetchBaseBackupRequest backup;
   backup.set_conninfo(request.conninfo());
   backup.set_label("walrep bootstrap");
@@ -109,6 +125,7 @@ absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
       ReplicationState{ReplicationRole::kReplica, start, result.timeline()}));
   Log()->info("bootstrap done: backup of {} from {} on timeline {}; streaming from its segment",
               result.system_identifier(), start.ToString(), result.timeline());
+  RETURN_IF_ERROR(start_engine());
   return absl::OkStatus();
 }
 

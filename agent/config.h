@@ -18,6 +18,13 @@ struct AgentConfig {
   std::string grpc_listen = "127.0.0.1:50051";
   std::string metrics_listen = "127.0.0.1:9188";  // empty disables /metrics
   Engine engine = Engine::kNone;
+  // --engine=postgres: the server binaries (default: the newest
+  // /usr/lib/postgresql/*/bin), where it serves clients, and the OS user it runs as when
+  // the agent runs as root (PostgreSQL refuses root).
+  std::string pg_bindir;
+  int pg_port = 5432;
+  std::string pg_listen = "localhost";
+  std::string pg_os_user;
   std::string auth_token_file;
   // gRPC over TLS: PEM certificate and key (watched and reloaded when they change).
   std::string grpc_tls_cert;

@@ -32,8 +32,18 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051", "host:port of the gRPC co
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9188",
           "host:port serving Prometheus text at /metrics (empty disables it).");
 ABSL_FLAG(std::string, engine, "none",
-          "Apply engine: none (a WAL archive; every record read back and verified). "
-          "postgres (a supervised hot standby) is not available yet and is refused.");
+          "Apply engine: none (a WAL archive; every record read back and verified) or "
+          "postgres (a supervised local hot standby in <data_dir>/pgdata that replays the "
+          "streamed WAL, serves reads and becomes a writable primary on Promote).");
+ABSL_FLAG(std::string, pg_bindir, "",
+          "--engine=postgres: directory of postgres and pg_ctl (default: the newest "
+          "/usr/lib/postgresql/*/bin); its major version must be the primary's.");
+ABSL_FLAG(int32_t, pg_port, 5432, "--engine=postgres: the port the standby serves clients on.");
+ABSL_FLAG(std::string, pg_listen, "localhost",
+          "--engine=postgres: listen_addresses of the standby.");
+ABSL_FLAG(std::string, pg_os_user, "",
+          "--engine=postgres: the OS user postgres runs as; required when the agent runs "
+          "as root (postgres refuses root).");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token (mode 0600; re-read when it changes); when set every "
           "RPC needs 'authorization: Bearer <token>'.");
@@ -78,6 +88,10 @@ int Run() {
   auto engine = ParseEngine(absl::GetFlag(FLAGS_engine));
   if (!engine.ok()) return Fail(engine.status());
   config.engine = *engine;
+  config.pg_bindir = absl::GetFlag(FLAGS_pg_bindir);
+  config.pg_port = absl::GetFlag(FLAGS_pg_port);
+  config.pg_listen = absl::GetFlag(FLAGS_pg_listen);
+  config.pg_os_user = absl::GetFlag(FLAGS_pg_os_user);
   if (absl::Status st = ValidateConfig(&config); !st.ok()) return Fail(st);
   if (absl::Status st = SetupLogging(config.log_format, config.log_level); !st.ok()) return Fail(st);
   std::unique_ptr<AuthTokenFile> token;

@@ -270,6 +270,18 @@ WalStreamOptions ReplicaSession::LoopOptions() {
     status->Notify();
   };
   WalReplayer* replayer = ctx_->replayer;
+  if (replayer == nullptr && ctx_->engine_apply_lsn) {
+    o.apply_lsn = ctx_->engine_apply_lsn;
+    feedback_seen_ = ctx_->engine_apply_advances();
+    o.apply_report_due = [this] {
+      const uint64_t advances = ctx_->engine_apply_advances();
+      if (advances == feedback_seen_) return false;
+      feedback_seen_ = advances;
+      return true;
+    };
+    o.on_acknowledged = [this](Lsn) { ctx_->engine_wake(); };
+    return o;
+  }
   if (replayer == nullptr) return o;
   // The end of the last record replayed: remote_apply commits wait for it, and
   // pg_stat_replication shows it as replay_lsn.

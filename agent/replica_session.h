@@ -46,6 +46,12 @@ struct StreamContext {
   ReplicationStateStore* state_store = nullptr;
   StreamStatus* status = nullptr;
   WalReplayer* replayer = nullptr;  // apply_lsn for status updates; woken after flushes
+  // Engine postgres (replayer == nullptr): the server's replay position, a count of its
+  // advances (each is reported at once: remote_apply waits on it), and a wake-up after
+  // each flush so the position is read soon.
+  std::function<Lsn()> engine_apply_lsn;
+  std::function<uint64_t()> engine_apply_advances;
+  std::function<void()> engine_wake;
   std::string wal_dir;
   // The primary's system identifier and timeline as accepted by the identity checks.
   std::function<void(uint64_t system_id, TimelineId timeline)> on_identity;

@@ -60,6 +60,17 @@ void ReplicaStream::Run() {
       break;
     }
     if (stop_.load()) break;
+    if (std::optional<v1::FailureReason> reason = FailureReasonOf(st)) {
+      status->SetFailed(*reason, absl::StrCat("bootstrap from a base backup failed: ", st.message()));
+      log->error("bootstrap failed for good ({}): {}", FailureReasonName(*reason), st.message());
+      absl::MutexLock lock(&mu_);
+      failed_ = true;
+      if (!identity_.has_value()) {
+        identity_ = st;
+        cv_.SignalAll();
+      }
+      return;
+    }
     status->SetError(absl::StrCat("bootstrap from a base backup failed: ", st.message()));
     log->warn("bootstrap failed: {}", st.message());
     {

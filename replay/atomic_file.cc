@@ -28,6 +28,13 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   return ops->SyncDir(DirName(path));
 }
 
+absl::Status DeleteFileDurably(const std::string& path, FileOps* ops) {
+  absl::Status removed = ops->Remove(path);
+  if (absl::IsNotFound(removed)) return absl::OkStatus();
+  RETURN_IF_ERROR(removed);
+  return ops->SyncDir(DirName(path));
+}
+
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes,
                                           FileOps* ops) {
   ASSIGN_OR_RETURN(std::unique_ptr<File> f, ops->Open(path, FileOps::OpenMode::kRead));

@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(Options options) {
   if (options.file_ops == nullptr) options.file_ops = DefaultFileOps();
   // Synced into its parent when made here: fsynced segments in a directory whose own
   // entry is not durable can vanish with it in a power loss.
-  RETURN_IF_ERROR(CreateDirDurably(options.dir, options.file_ops));
+  if (options.create_dir) RETURN_IF_ERROR(CreateDirDurably(options.dir, options.file_ops));
   return std::unique_ptr<WalWriter>(new WalWriter(std::move(options)));
 }
 
@@ -154,6 +154,7 @@ absl::Status WalWriter::CreatePaddedFile(const std::string& path, absl::string_v
   auto fill = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::unique_ptr<File> f,
                      ops_->Open(tmp, FileOps::OpenMode::kCreateTruncate));
+    if (options_.on_file_created) RETURN_IF_ERROR(options_.on_file_created(tmp));
     if (!prefix.empty()) RETURN_IF_ERROR(f->WriteAt(0, prefix));
     const std::string zeros(std::min<uint64_t>(kZeroChunk, segment_size()), '\0');
     for (uint64_t off = prefix.size(); off < segment_size();) {
@@ -514,7 +515,9 @@ absl::Status WalWriter::Close() {
 }
 
 absl::Status WalWriter::WriteHistoryFile(TimelineId tli, absl::string_view content) {
-  return walrep::WriteHistoryFile(options_.dir, tli, content, ops_);
+  RETURN_IF_ERROR(walrep::WriteHistoryFile(options_.dir, tli, content, ops_));
+  if (!options_.on_file_created) return absl::OkStatus();
+  return options_.on_file_created(JoinPath(options_.dir, HistoryFileName(tli)));
 }
 
 }  // namespace walrep

@@ -60,6 +60,12 @@ class WalWriter {
 
   struct Options {
     std::string dir;  // created (one level, synced into its parent) if missing
+    // false: `dir` is not created here; it must exist before the writer is positioned
+    // (a standby's pg_wal, made by the base backup).
+    bool create_dir = true;
+    // Called with each file the writer creates (a segment's temporary before its rename,
+    // a history file once written), e.g. to give it to the local server's OS user.
+    std::function<absl::Status(const std::string& path)> on_file_created;
     uint64_t segment_size = kDefaultSegmentSize;
     Layout layout = Layout::kArchive;
     FileOps* file_ops = nullptr;  // nullptr: DefaultFileOps()

@@ -1,0 +1,248 @@
+#include "agent/postgres_engine.h"
+
+#include <dirent.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "agent/logging.h"
+#include "replay/atomic_file.h"
+#include "replay/timeline_history.h"
+#include "wire/connection.h"
+#include "wire/conninfo.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+namespace {
+
+// Without a flush to react to, the server's replay position is read this often (its
+// startup process also replays what it finds on its own retry interval).
+constexpr absl::Duration kTick = absl::Milliseconds(100);
+// After a flush, how often the position is re-read until it stops moving.
+constexpr absl::Duration kEagerPoll = absl::Milliseconds(5);
+constexpr int kEagerPolls = 40;
+constexpr absl::Duration kReconnectDelay = absl::Milliseconds(200);
+
+std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("engine"); }
+
+v1::EngineState ToProto(PostgresState s) {
+  switch (s) {
+    case PostgresState::kStopped: return v1::ENGINE_STATE_STOPPED;
+    case PostgresState::kStarting: return v1::ENGINE_STATE_STARTING;
+    case PostgresState::kRecovering: return v1::ENGINE_STATE_RECOVERING;
+    case PostgresState::kPromoting: return v1::ENGINE_STATE_PROMOTING;
+    case PostgresState::kPrimary: return v1::ENGINE_STATE_PRIMARY;
+    case PostgresState::kCrashed: return v1::ENGINE_STATE_CRASHED;
+  }
+  return v1::ENGINE_STATE_UNSPECIFIED;
+}
+
+// The newest "<tli>.history" in `wal_dir`: the timeline number.
+TimelineId NewestHistory(const std::string& wal_dir) {
+  TimelineId newest = 0;
+  DIR* d = opendir(wal_dir.c_str());
+  if (d == nullptr) return 0;
+  while (dirent* e = readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (name.size() != 16 || !absl::ConsumeSuffix(&name, ".history")) continue;
+    uint32_t tli = 0;
+    if (absl::SimpleHexAtoi(name, &tli) && tli > newest) newest = tli;
+  }
+  closedir(d);
+  return newest;
+}
+
+}  // namespace
+
+PostgresEngine::PostgresEngine(PostgresOptions options, std::function<void()> on_advance,
+                               std::function<std::string()> local_user)
+    : options_(std::move(options)),
+      supervisor_(std::make_unique<PostgresSupervisor>(options_)),
+      on_advance_(std::move(on_advance)),
+      local_user_(std::move(local_user)) {}
+
+PostgresEngine::~PostgresEngine() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (poller_.joinable()) poller_.join();
+}
+
+bool PostgresEngine::HasDataDirectory() const {
+  return ReadSmallFile(options_.pgdata + "/PG_VERSION", 64).ok();
+}
+
+absl::Status PostgresEngine::CheckVersion() const {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallFile(options_.pgdata + "/PG_VERSION", 64));
+  int data_major = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &data_major)) {
+    return absl::DataLossError(absl::StrCat(options_.pgdata, "/PG_VERSION is not a version"));
+  }
+  ASSIGN_OR_RETURN(int binary_major, PostgresMajorVersion(options_.bindir));
+  if (binary_major != data_major) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the primary runs PostgreSQL ", data_major, " but --pg_bindir ", options_.bindir,
+        " is PostgreSQL ", binary_major, ": a standby needs the same major version"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresEngine::Start(bool standby) {
+  RETURN_IF_ERROR(CheckVersion());
+  RETURN_IF_ERROR(supervisor_->Configure(standby));
+  RETURN_IF_ERROR(supervisor_->Start(absl::Minutes(5)));
+  read_only_.store(standby);
+  if (!poller_.joinable()) {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = false;
+    }
+    poller_ = std::thread([this] { Poll(); });
+  }
+  Log()->info("PostgreSQL serves {}:{} as a {} (pid {})", options_.listen, options_.port,
+              standby ? "hot standby" : "primary", supervisor_->pid());
+  return absl::OkStatus();
+}
+
+absl::Status PostgresEngine::Stop(absl::Duration fast_timeout) {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  if (poller_.joinable()) poller_.join();
+  return supervisor_->Stop(fast_timeout);
+}
+
+absl::Time PostgresEngine::last_replayed_xact_time() const {
+  const int64_t us = last_xact_us_.load(std::memory_order_acquire);
+  return us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
+}
+
+void PostgresEngine::Wake() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+  cv_.SignalAll();
+}
+
+bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  Wake();
+  absl::MutexLock lock(&mu_);
+  while (apply_lsn() < lsn && !stop_) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return apply_lsn() >= lsn;
+}
+
+void PostgresEngine::Poll() {
+  int eager = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Duration wait = eager > 0 ? kEagerPoll : kTick;
+      const absl::Time until = absl::Now() + wait;
+      while (!stop_ && !wake_) {
+        if (cv_.WaitWithDeadline(&mu_, until)) break;
+      }
+      if (stop_) return;
+      if (wake_) eager = kEagerPolls;
+      wake_ = false;
+    }
+    const Lsn before = apply_lsn();
+    absl::Status st = PollOnce();
+    if (!st.ok()) {
+      Log()->debug("reading the replay position: {}", st.message());
+      absl::MutexLock lock(&mu_);
+      cv_.WaitWithTimeout(&mu_, kReconnectDelay);
+      continue;
+    }
+    if (apply_lsn() != before) {
+      eager = kEagerPolls;  // replay is moving: keep watching closely
+    } else if (eager > 0) {
+      --eager;
+    }
+  }
+}
+
+absl::Status PostgresEngine::PollOnce() {
+  // One connection, kept while it works and made again after an error (a server
+  // restart), over the private socket.
+  if (conn_ == nullptr || !conn_->is_open()) {
+    ASSIGN_OR_RETURN(ConnInfo info,
+                     ConnInfo::Parse(absl::StrCat("host='", options_.socket_dir, "' port=",
+                                                  options_.port, " dbname=postgres "
+                                                  "sslmode=disable user='", local_user_(), "'")));
+    ConnectionOptions copts;
+    copts.default_application_name = "walrep";
+    copts.replication = false;  // an ordinary session: it runs SQL functions
+    ASSIGN_OR_RETURN(conn_, PgConnection::Connect(info, copts));
+  }
+  auto rs = conn_->Query(
+      "SELECT pg_is_in_recovery(), "
+      "COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
+      "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)");
+  if (!rs.ok()) {
+    conn_.reset();
+    return rs.status();
+  }
+  if (rs->size() != 1 || (*rs)[0].rows.size() != 1 || (*rs)[0].rows[0].values.size() != 3) {
+    return absl::DataLossError("unexpected answer to the replay position query");
+  }
+  const auto& v = (*rs)[0].rows[0].values;
+  const bool in_recovery = v[0].has_value() && *v[0] == "t";
+  read_only_.store(in_recovery);
+  if (!in_recovery) return absl::OkStatus();  // a primary: nothing replays any more
+  ASSIGN_OR_RETURN(Lsn replayed, Lsn::Parse(v[1].value_or("0/0")));
+  int64_t xact_us = 0;
+  if (v[2].has_value()) (void)absl::SimpleAtoi(*v[2], &xact_us);
+  if (xact_us != 0) last_xact_us_.store(xact_us, std::memory_order_release);
+  if (replayed.value() > apply_lsn_.load(std::memory_order_acquire)) {
+    {
+      absl::MutexLock lock(&mu_);
+      apply_lsn_.store(replayed.value(), std::memory_order_release);
+      advances_.fetch_add(1, std::memory_order_acq_rel);
+      cv_.SignalAll();
+    }
+    if (on_advance_) on_advance_();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PostgresEngine::Promotion> PostgresEngine::Promote(absl::Duration timeout) {
+  const std::string wal_dir = options_.pgdata + "/pg_wal";
+  const TimelineId before = NewestHistory(wal_dir);
+  RETURN_IF_ERROR(supervisor_->Promote(timeout));
+  read_only_.store(false);
+  // The server's own record of what it did: the history file of the timeline it opened.
+  const TimelineId tli = NewestHistory(wal_dir);
+  if (tli == 0 || tli <= before) {
+    return absl::InternalError(absl::StrCat(
+        "the server left recovery but wrote no new timeline history file in ", wal_dir));
+  }
+  ASSIGN_OR_RETURN(std::string content, ReadHistoryFile(wal_dir, tli));
+  ASSIGN_OR_RETURN(std::vector<HistoryFileEntry> entries, ParseHistoryFileContent(content));
+  if (entries.empty()) return absl::DataLossError(absl::StrCat("timeline ", tli, "'s history is empty"));
+  Promotion p;
+  p.timeline = tli;
+  p.switch_lsn = entries.back().switchpoint;
+  return p;
+}
+
+void PostgresEngine::Fill(v1::EngineProgress* out) const {
+  out->set_state(ToProto(supervisor_->state()));
+  out->set_pid(supervisor_->pid());
+  out->set_listen(options_.listen);
+  out->set_port(options_.port);
+  out->set_read_only(read_only_.load());
+  out->set_restarts(supervisor_->restarts());
+  out->set_replay_lsn(apply_lsn().value());
+}
+
+}  // namespace walrep

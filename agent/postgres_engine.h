@@ -1,0 +1,94 @@
+// Engine postgres: a local PostgreSQL hot standby that replays what walrep streams into
+// its pg_wal (in place, final segment names), supervised by PostgresSupervisor. This class
+// adds what the agent needs from it: the apply position — pg_last_wal_replay_lsn(), the
+// end of the last record the server replayed, read over walrep's own pgwire client on the
+// private socket, polled briefly after every flush and at a tick otherwise — and the
+// server's own promotion (pg_ctl promote), whose timeline and switch point are read back
+// from the history file the server wrote.
+//
+// Thread-safety: Start/Stop/Promote from the agent's serialized operations; apply_lsn(),
+// Wake(), WaitForApply(), Fill() from any thread.
+#ifndef WALREP_AGENT_POSTGRES_ENGINE_H_
+#define WALREP_AGENT_POSTGRES_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "engine/postgres_supervisor.h"
+#include "walrep/v1/agent.pb.h"
+#include "wire/connection.h"
+#include "wire/lsn.h"
+
+namespace walrep {
+
+class PostgresEngine {
+ public:
+  // `on_advance` runs on the polling thread whenever the apply position moves;
+  // `local_user` names the role walrep's own connection uses (the role it replicates
+  // with, which a copy of the primary has), asked at each connection.
+  PostgresEngine(PostgresOptions options, std::function<void()> on_advance,
+                 std::function<std::string()> local_user);
+  ~PostgresEngine();  // stops polling; leaves the server running (Stop() stops it)
+
+  // Whether <pgdata> holds a complete data directory to run (PG_VERSION present).
+  bool HasDataDirectory() const;
+  // FailedPrecondition naming both versions when the data directory's major version
+  // (PG_VERSION, the primary's) differs from the server binary's.
+  absl::Status CheckVersion() const;
+  // Configures (standby or primary), starts or adopts the server, starts polling.
+  absl::Status Start(bool standby);
+  // Stops polling, then the server (fast shutdown, immediate after `fast_timeout`).
+  absl::Status Stop(absl::Duration fast_timeout);
+
+  Lsn apply_lsn() const { return Lsn(apply_lsn_.load(std::memory_order_acquire)); }
+  // pg_last_xact_replay_timestamp() (InfinitePast when none yet).
+  absl::Time last_replayed_xact_time() const;
+  // The durable position moved to `lsn`: poll now rather than at the next tick.
+  void Wake();
+  // Waits until apply_lsn() >= lsn or `timeout`; returns whether it was reached.
+  bool WaitForApply(Lsn lsn, absl::Duration timeout);
+  // Counts apply advances, so a session can report each one (remote_apply waits on it).
+  uint64_t advances() const { return advances_.load(std::memory_order_acquire); }
+
+  struct Promotion {
+    TimelineId timeline = 0;
+    Lsn switch_lsn;
+  };
+  // pg_ctl promote -w; then reads the server's newest history file for the timeline it
+  // opened and where. The server keeps running as a primary.
+  absl::StatusOr<Promotion> Promote(absl::Duration timeout);
+
+  void Fill(v1::EngineProgress* out) const;
+  const PostgresOptions& options() const { return options_; }
+
+ private:
+  void Poll();
+  absl::Status PollOnce();
+
+  const PostgresOptions options_;
+  std::unique_ptr<PostgresSupervisor> supervisor_;
+  std::function<void()> on_advance_;
+  std::function<std::string()> local_user_;
+  std::atomic<uint64_t> apply_lsn_{0};
+  std::atomic<int64_t> last_xact_us_{0};
+  std::atomic<uint64_t> advances_{0};
+  std::atomic<bool> read_only_{true};
+
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;  // polling wake-ups and apply waiters
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread poller_;
+  std::unique_ptr<PgConnection> conn_;  // the poller thread's
+};
+
+}  // namespace walrep
+
+#endif  // WALREP_AGENT_POSTGRES_ENGINE_H_

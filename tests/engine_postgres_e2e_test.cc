@@ -1,0 +1,227 @@
+// Engine postgres end to end, through the daemon and its gRPC API against a real
+// PostgreSQL 15 primary: StartReplica with bootstrap makes a hot standby in
+// <data_dir>/pgdata that replays what walrep streams into its pg_wal, serves the same
+// rows, refuses writes (25006) until Promote, and then accepts them on the server's own
+// new timeline; remote_apply commits are visible on it when they return; a crashed
+// standby is restarted and a restarted agent adopts the running one.
+#include <signal.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/agent_process.h"
+#include "tests/e2e_util.h"
+#include "tests/pg_fixture.h"
+
+namespace walrep::testing {
+namespace {
+
+using walrep::v1::Progress;
+
+// The standby walrep supervises: psql over its private socket, and a guard that stops
+// it when the test ends (killing the agent leaves it running, by design).
+class Standby {
+ public:
+  Standby(std::string data_dir, int port) : data_dir_(std::move(data_dir)), port_(port) {}
+  ~Standby() {
+    (void)RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
+                                "/pg_ctl stop -m immediate -D ", ShellQuote(data_dir_ + "/pgdata"),
+                                " >/dev/null 2>&1"));
+  }
+  // psql -XAt as postgres; with `verbose`, errors carry their SQLSTATE.
+  absl::StatusOr<std::string> Psql(const std::string& sql, bool verbose = false) const {
+    auto out = RunShell(absl::StrCat("cd /tmp && runuser -u postgres -- ", PgPrimary::kBinDir,
+                                 "/psql -XAtq", verbose ? " -v VERBOSITY=verbose" : "", " -h ",
+                                 ShellQuote(data_dir_ + "/pgsocket"), " -p ", port_,
+                                 " -d postgres -c ", ShellQuote(sql), " 2>&1; true"));
+    if (!out.ok()) return out;
+    return std::string(absl::StripTrailingAsciiWhitespace(*out));
+  }
+  std::string PidFileLine1() const {
+    auto line = RunShell("head -1 " + ShellQuote(data_dir_ + "/pgdata/postmaster.pid"));
+    return line.ok() ? std::string(absl::StripAsciiWhitespace(*line)) : "";
+  }
+
+ private:
+  std::string data_dir_;
+  int port_;
+};
+
+// A data directory the postgres OS user can reach (the test's own temporary directory
+// lies under root's home).
+std::string EngineDataDir(const std::string& name) {
+  auto dir = RunShell("mktemp -d /tmp/walrep-engine-" + name + ".XXXXXX");
+  if (!dir.ok()) return "/nonexistent";
+  std::string path(absl::StripAsciiWhitespace(*dir));
+  (void)RunShell("chmod 0711 " + ShellQuote(path));
+  return path + "/data";
+}
+
+std::vector<std::string> EngineFlags(int port) {
+  return {"--engine=postgres", absl::StrCat("--pg_bindir=", PgPrimary::kBinDir),
+          absl::StrCat("--pg_port=", port), "--pg_listen=127.0.0.1", "--pg_os_user=postgres"};
+}
+
+grpc::Status Bootstrap(AgentProcess& agent, const PgPrimary& pg, const std::string& extra = "") {
+  return StartReplica(agent, pg.ReplConnInfo(extra), "walrep_engine", nullptr,
+                      [](walrep::v1::StartReplicaRequest* r) { r->set_bootstrap(true); });
+}
+
+// Waits until the standby replayed everything the primary has flushed now.
+bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout) {
+  auto target = ServerFlushLsn(pg);
+  if (!target.ok()) return false;
+  return WaitFor([&] {
+    auto p = GetProgress(agent);
+    return p.ok() && p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING &&
+           p->apply_lsn() >= target->value();
+  }, timeout);
+}
+
+std::string Fingerprint(const std::function<absl::StatusOr<std::string>(const std::string&)>& psql) {
+  std::string out;
+  for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"}) {
+    auto r = psql(absl::StrCat("SELECT count(*) || ':' || md5(string_agg(t::text, ',' ORDER BY t::text)) FROM ",
+                               table, " t"));
+    absl::StrAppend(&out, table, "=", r.ok() ? *r : std::string(r.status().message()), " ");
+  }
+  return out;
+}
+
+TEST(EnginePostgresE2eTest, ABootstrappedHotStandbyServesTheRowsRefusesWritesAndPromotes) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_NE(Pgbench(**pg, "-i -s 2 -q").find("done"), std::string::npos);
+  const std::string data_dir = EngineDataDir("engine-pg");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  grpc::Status st = Bootstrap(**agent, **pg);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_NE(Pgbench(**pg, "-T 3 -c 2 -N").find("number of failed transactions: 0"), std::string::npos);
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+
+  auto on_primary = [&](const std::string& sql) { return (*pg)->Psql(sql); };
+  auto on_standby = [&](const std::string& sql) { return standby.Psql(sql); };
+  EXPECT_EQ(Fingerprint(on_standby), Fingerprint(on_primary));
+  EXPECT_EQ(*standby.Psql("SELECT pg_is_in_recovery()"), "t");
+  auto refused = standby.Psql("INSERT INTO pgbench_history (tid, bid, aid, delta) VALUES (1, 1, 1, 1)",
+                              /*verbose=*/true);
+  EXPECT_NE(refused->find("25006"), std::string::npos) << *refused;
+  auto p = GetProgress(**agent);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->engine().read_only());
+  EXPECT_EQ(p->engine().port(), port);
+  EXPECT_GT(p->engine().pid(), 0);
+  EXPECT_LE(p->apply_lsn(), p->flush_lsn());
+  // Status updates carry the server's replay position: the primary's replay_lsn for
+  // walrep reaches its own flush position.
+  auto flushed = ServerFlushLsn(**pg);
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = (*pg)->Psql(absl::StrCat("SELECT replay_lsn >= '", flushed->ToString(),
+                                      "' FROM pg_stat_replication WHERE application_name = 'walrep'"));
+    return r.ok() && *r == "t";
+  }, absl::Seconds(30)));
+
+  // The primary goes away; Promote makes the standby a writable primary on the server's
+  // own timeline 2, with every committed row.
+  const std::string before = Fingerprint(on_primary);
+  ASSERT_TRUE((*pg)->Stop().ok());
+  walrep::v1::PromoteRequest req;
+  req.mutable_apply_timeout()->set_seconds(60);
+  walrep::v1::PromoteResponse resp;
+  auto ctx = (*agent)->Context(absl::Seconds(120));
+  grpc::Status promoted = (*agent)->stub()->Promote(ctx.get(), req, &resp);
+  ASSERT_TRUE(promoted.ok()) << promoted.error_message() << (*agent)->ReadLog();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_GT(resp.switch_lsn(), 0u);
+  EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
+  EXPECT_EQ(resp.progress().engine().state(), walrep::v1::ENGINE_STATE_PRIMARY);
+  EXPECT_EQ(*standby.Psql("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(Fingerprint(on_standby), before);
+  EXPECT_EQ(*standby.Psql("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"), "00000002");
+  auto history = RunShell("cat " + ShellQuote(data_dir + "/pgdata/pg_wal/00000002.history"));
+  ASSERT_TRUE(history.ok());
+  EXPECT_NE(history->find(Lsn(resp.switch_lsn()).ToString()), std::string::npos) << *history;
+  auto written = standby.Psql("INSERT INTO pgbench_history (tid, bid, aid, delta) VALUES (1, 1, 1, 1)");
+  EXPECT_EQ(*written, "") << *written;
+  // Again: the same answer.
+  walrep::v1::PromoteResponse again;
+  auto ctx2 = (*agent)->Context();
+  ASSERT_TRUE((*agent)->stub()->Promote(ctx2.get(), req, &again).ok());
+  EXPECT_EQ(again.timeline(), 2u);
+  EXPECT_EQ(again.switch_lsn(), resp.switch_lsn());
+}
+
+TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t (i int)").ok());
+  const std::string data_dir = EngineDataDir("engine-remote-apply");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_apply").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  ASSERT_TRUE((*pg)->Psql("ALTER SYSTEM SET synchronous_standby_names = 'walrep_apply'").ok());
+  ASSERT_TRUE((*pg)->Psql("ALTER SYSTEM SET synchronous_commit = remote_apply").ok());
+  ASSERT_TRUE((*pg)->Psql("SELECT pg_reload_conf()").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = (*pg)->Psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'walrep_apply'");
+    return s.ok() && *s == "sync";
+  }, absl::Seconds(30)));
+  for (int i = 1; i <= 30; ++i) {
+    ASSERT_TRUE((*pg)->Psql(absl::StrCat("INSERT INTO t VALUES (", i, ")")).ok());
+    // The commit returned: the primary was told it is replayed here.
+    EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), absl::StrCat(i)) << "after commit " << i;
+  }
+}
+
+TEST(EnginePostgresE2eTest, ACrashedStandbyIsRestartedAndARestartedAgentAdoptsIt) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS i").ok());
+  const std::string data_dir = EngineDataDir("engine-crash");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(Bootstrap(**agent, **pg).ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  const std::string first_pid = standby.PidFileLine1();
+  ASSERT_FALSE(first_pid.empty());
+
+  ASSERT_TRUE(RunShell("kill -9 " + first_pid).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->engine().restarts() >= 1 &&
+           p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING;
+  }, absl::Seconds(60))) << (*agent)->ReadLog();
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(60)));
+  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), "2000");
+  const std::string second_pid = standby.PidFileLine1();
+  EXPECT_NE(second_pid, first_pid);
+
+  // kill -9 of the agent leaves the server running; the next agent adopts it.
+  (*agent)->Kill();
+  agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING &&
+           p->stream_state() == walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(60))) << (*agent)->ReadLog();
+  auto p = GetProgress(**agent);
+  EXPECT_EQ(absl::StrCat(p->engine().pid()), second_pid);  // adopted, not restarted
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(60)));
+  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), "3000");
+}
+
+}  // namespace
+}  // namespace walrep::testing
