@@ -195,6 +195,40 @@ TEST_F(PostgresSupervisorTest, StandbyRestartAdoptPromoteStop) {
   EXPECT_EQ(sup->restarts(), 0u);
 }
 
+TEST_F(PostgresSupervisorTest, CrashedWhileRestartsFailThenRecovers) {
+  auto sink = std::make_shared<CaptureSink>();
+  ModuleLogger("postgres")->sinks().push_back(sink);
+  absl::Cleanup unhook = [] { ModuleLogger("postgres")->sinks().pop_back(); };
+  PostgresSupervisor sup(options_);
+  ASSERT_TRUE(sup.Configure(true).ok());
+  absl::Status started = sup.Start(absl::Seconds(60));
+  ASSERT_TRUE(started.ok()) << started;
+  // A setting the server cannot start with, then a crash: every restart attempt fails.
+  ASSERT_TRUE(RunShell(absl::StrCat("echo \"shared_buffers = 'bogus'\" >> ",
+                                    ShellQuote(options_.pgdata + "/walrep.conf")))
+                  .ok());
+  ASSERT_EQ(kill(sup.pid(), SIGKILL), 0);
+  // Between two failed attempts the supervisor is CRASHED, with no server.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return sink->Saw(spdlog::level::err, "contains errors") &&
+               sup.state() == PostgresState::kCrashed && sup.pid() == 0;
+      },
+      absl::Seconds(60)))
+      << PostgresStateName(sup.state());
+  EXPECT_EQ(sup.restarts(), 0u);
+  EXPECT_EQ(sup.crashes(), 1u);
+  // Configure rewrites walrep.conf; the next attempt (after the backoff) succeeds.
+  ASSERT_TRUE(sup.Configure(true).ok());
+  ASSERT_TRUE(
+      Eventually([&] { return sup.restarts() == 1 && sup.state() == PostgresState::kRecovering; },
+                 absl::Seconds(60)))
+      << PostgresStateName(sup.state());
+  EXPECT_EQ(*Sql("SELECT pg_is_in_recovery()"), "t");
+  EXPECT_EQ(sup.crashes(), 1u);
+  EXPECT_TRUE(sup.Stop(absl::Seconds(30)).ok());
+}
+
 TEST_F(PostgresSupervisorTest, StopWithoutStartStopsTheServerRunningThere) {
   pid_t pid;
   {
