@@ -120,9 +120,29 @@ PostgresState PostgresSupervisor::state() const {
   return state_;
 }
 
+namespace {
+
+// A conninfo value, single-quoted (with \\ and \' escaped) only when libpq needs it.
+std::string ConnInfoValue(absl::string_view v) {
+  bool plain = !v.empty();
+  for (char c : v) {
+    if (c == ' ' || c == '\'' || c == '\\' || c == '\t' || c == '\n') plain = false;
+  }
+  if (plain) return std::string(v);
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
 std::string PostgresSupervisor::LocalConnInfo() const {
-  return absl::StrCat("host=", options_.socket_dir, " port=", options_.port,
-                      " user=", options_.local_user, " dbname=postgres sslmode=disable");
+  return absl::StrCat("host=", ConnInfoValue(options_.socket_dir), " port=", options_.port,
+                      " user=", ConnInfoValue(options_.local_user),
+                      " dbname=postgres sslmode=disable");
 }
 
 bool PostgresSupervisor::Interrupted() const {
