@@ -2,13 +2,17 @@
 
 #include <arpa/inet.h>
 #include <civetweb.h>
+#include <dlfcn.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <climits>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
@@ -27,6 +31,44 @@ const char* Reason(int status) {
   }
 }
 
+// civetweb wants the key and certificate in one PEM file. It reads it once in mg_start,
+// so a private temporary copy (0600) is removed right after.
+absl::StatusOr<std::string> CombinedPem(const std::string& cert, const std::string& key) {
+  std::string out;
+  for (const std::string& path : {key, cert}) {
+    std::ifstream in(path);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+    out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    out.push_back('\n');
+  }
+  char tmpl[] = "/tmp/walrep-http-tls.XXXXXX";
+  int fd = mkstemp(tmpl);  // mode 0600
+  if (fd < 0) return absl::InternalError("mkstemp failed");
+  bool ok = write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size());
+  close(fd);
+  if (!ok) {
+    unlink(tmpl);
+    return absl::InternalError("cannot write the TLS PEM");
+  }
+  return std::string(tmpl);
+}
+
+// Loads agent/civetweb_openssl3_shim.c's library (see there for why) from beside the
+// running binary.
+absl::Status LoadOpenSslShim() {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return absl::InternalError("cannot read /proc/self/exe");
+  std::string dir(exe, static_cast<size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));
+  std::string path = dir + "/libwalrep_civetweb_ssl.so";
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("HTTP TLS needs ", path, " (built with the agent): ", dlerror()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status HttpServer::Start(const std::string& listen) {
@@ -39,13 +81,32 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
   std::string host;
   int port;
   if (absl::Status st = SplitHostPort(options.listen, &host, &port); !st.ok()) return st;
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (tls && (options.tls_cert.empty() || options.tls_key.empty())) {
+    return absl::InvalidArgumentError("HTTP TLS needs both a certificate and a key");
+  }
+  // One initialisation per process: the agent runs one endpoint, TLS or not.
   static std::once_flag init;
-  std::call_once(init, [] { mg_init_library(0); });
+  static absl::Status init_status;
+  std::call_once(init, [tls] {
+    if (tls) init_status = LoadOpenSslShim();
+    if (init_status.ok()) mg_init_library(tls ? MG_FEATURES_TLS : 0);
+  });
+  if (!init_status.ok()) return init_status;
 
-  std::string ports = absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port);
+  std::string ports = absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", port, tls ? "s" : "");
   std::string threads = std::to_string(options.worker_threads);
   std::string timeout = std::to_string(options.request_timeout_ms);
   std::string max_request = std::to_string(options.max_request_bytes);
+  std::string pem;
+  if (tls) {
+    auto p = CombinedPem(options.tls_cert, options.tls_key);
+    if (!p.ok()) return p.status();
+    pem = *p;
+  }
+  absl::Cleanup remove_pem = [&pem] {
+    if (!pem.empty()) unlink(pem.c_str());
+  };
   std::vector<const char*> opts = {
       "listening_ports", ports.c_str(),
       "num_threads", threads.c_str(),
@@ -56,6 +117,10 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
       "enable_keep_alive", "no",
       "linger_timeout_ms", "0",
   };
+  if (tls) {
+    // TLS 1.2 and later only.
+    opts.insert(opts.end(), {"ssl_certificate", pem.c_str(), "ssl_protocol_version", "4"});
+  }
   opts.push_back(nullptr);
   mg_callbacks callbacks{};
   // civetweb prints its own errors to stderr otherwise; they are per-client noise.
@@ -63,7 +128,8 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
   ctx_ = mg_start(&callbacks, this, opts.data());
   if (ctx_ == nullptr) {
     return absl::UnavailableError(
-        absl::StrCat("cannot serve HTTP on ", options.listen, " (address in use?)"));
+        absl::StrCat("cannot serve HTTP on ", options.listen,
+                     tls ? " (address in use, or a bad TLS certificate/key?)" : " (address in use?)"));
   }
   mg_set_request_handler(ctx_, "/", &HttpServer::OnRequest, this);
   mg_server_port bound[2];

@@ -2,8 +2,9 @@
 // prometheus-cpp's exposer uses. A pool of worker threads serves clients concurrently, so
 // one slow or stuck client (a slowloris trickling its headers) holds only its own worker
 // until its deadline and never delays a liveness probe; requests are bounded in size and
-// every connection has a read/write deadline. Plain HTTP only: Debian's libcivetweb loads
-// OpenSSL 1.1 symbols at run time and crashes in its first handshake against OpenSSL 3.
+// every connection has a read/write deadline. Optional TLS (1.2+) with a PEM certificate and
+// key, read at start (needs libwalrep_civetweb_ssl.so beside the binary; see
+// civetweb_openssl3_shim.c).
 // Start/Stop from one thread; the handler is called concurrently from worker threads and
 // must be thread-safe.
 #ifndef WALREP_AGENT_HTTP_SERVER_H_
@@ -27,6 +28,8 @@ struct HttpResponse {
 
 struct HttpServerOptions {
   std::string listen;  // "host:port"; port 0 picks one (IPv4 only in Debian's build)
+  std::string tls_cert;  // PEM files; both empty = plain HTTP
+  std::string tls_key;
   int worker_threads = 8;
   // Deadline for reading a request and for writing its answer, per connection.
   int request_timeout_ms = 2000;

@@ -54,6 +54,9 @@ ABSL_FLAG(std::string, grpc_tls_key, "", "PEM private key for --grpc_tls_cert.")
 ABSL_FLAG(int32_t, grpc_tls_reload_seconds, 10,
           "How often --grpc_tls_cert, --grpc_tls_key and --grpc_client_ca are checked for "
           "changes (at least 1).");
+ABSL_FLAG(bool, metrics_tls, false,
+          "Serve /metrics, /healthz and /readyz over HTTPS (TLS 1.2+) with --grpc_tls_cert and "
+          "--grpc_tls_key (read at start).");
 ABSL_FLAG(std::string, grpc_client_ca, "",
           "PEM CA bundle: clients must present a certificate it signed (mTLS).");
 ABSL_FLAG(std::vector<std::string>, grpc_allowed_clients, {},
@@ -137,8 +140,18 @@ int Run() {
     }
     return HttpResponse{404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
   });
+  const bool metrics_tls = absl::GetFlag(FLAGS_metrics_tls);
+  if (metrics_tls && config.grpc_tls_cert.empty()) {
+    return Fail(absl::InvalidArgumentError("--metrics_tls needs --grpc_tls_cert and --grpc_tls_key"));
+  }
   if (!config.metrics_listen.empty()) {
-    if (absl::Status st = metrics.Start(config.metrics_listen); !st.ok()) return Fail(st);
+    HttpServerOptions http;
+    http.listen = config.metrics_listen;
+    if (metrics_tls) {
+      http.tls_cert = config.grpc_tls_cert;
+      http.tls_key = config.grpc_tls_key;
+    }
+    if (absl::Status st = metrics.Start(http); !st.ok()) return Fail(st);
   }
 
   ReplicationAgentService service(agent->get(), token.get(), config.grpc_allowed_clients);
@@ -162,12 +175,12 @@ int Run() {
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kServiceName, true);
-  log->info("serving {} on {} (port {}{}), metrics on {}{}", kServiceName, config.grpc_listen,
+  log->info("serving {} on {} (port {}{}), metrics on {}{}{}", kServiceName, config.grpc_listen,
             bound_port,
             config.grpc_tls_cert.empty() ? ", plaintext"
             : config.grpc_client_ca.empty() ? ", TLS" : ", mTLS",
             config.metrics_listen.empty() ? "(disabled)" : config.metrics_listen,
-            token ? ", bearer token required" : "");
+            metrics_tls ? " (HTTPS)" : "", token ? ", bearer token required" : "");
 
   // Health follows the agent: NOT_SERVING after a sticky storage failure. Polled rather
   // than woken on every change: changes come with every WAL flush, and waking a thread

@@ -1,6 +1,7 @@
 // The control API's transport security against the real daemon: TLS with the test CA,
 // mTLS (no client certificate, one from another CA, one whose name is not allowed: all
-// refused; the allowed one succeeds), a Unix socket created 0600, a token file re-read when rotated, and the audit line of every
+// refused; the allowed one succeeds), HTTPS for /metrics with the same certificate, a Unix
+// socket created 0600, a token file re-read when rotated, and the audit line of every
 // mutating call.
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,9 +55,10 @@ std::vector<std::string> TlsFlags(const TestCerts& c) {
 TEST(GrpcTlsE2eTest, TlsServesTrustedClientsAndNotPlaintext) {
   auto certs = GenerateTestCerts(FreshTestDir("tls-certs"));
   ASSERT_TRUE(certs.ok()) << certs.status();
-  auto agent = AgentProcess::Start({.data_dir = FreshTestDir("tls"),
-                                    .extra_flags = TlsFlags(*certs),
-                                    .credentials = certs->Channel()});
+  auto flags = TlsFlags(*certs);
+  flags.push_back("--metrics_tls");
+  auto agent = AgentProcess::Start(
+      {.data_dir = FreshTestDir("tls"), .extra_flags = flags, .credentials = certs->Channel()});
   ASSERT_TRUE(agent.ok()) << agent.status();
   EXPECT_TRUE(Call((*agent)->stub()).ok());
   // Plaintext HTTP/2 against the TLS port fails.
@@ -67,6 +69,21 @@ TEST(GrpcTlsE2eTest, TlsServesTrustedClientsAndNotPlaintext) {
   untrusting.pem_root_certs = ReadFileOrEmpty(certs->Path("other_ca.crt"));
   auto wrong_ca = (*agent)->NewStub(grpc::SslCredentials(untrusting));
   EXPECT_EQ(Call(wrong_ca.get()).error_code(), grpc::StatusCode::UNAVAILABLE);
+  // The HTTP endpoint speaks HTTPS with the same certificate, and no plaintext.
+  for (const char* path : {"/healthz", "/metrics"}) {
+    auto https = RunShell(absl::StrCat("curl -sS --max-time 5 --cacert ",
+                                       ShellQuote(certs->Path("ca.crt")), " https://127.0.0.1:",
+                                       (*agent)->metrics_port(), path));
+    ASSERT_TRUE(https.ok()) << https.status();
+    EXPECT_NE(https->find(std::string(path) == "/healthz" ? "ok" : "walrep_healthy"),
+              std::string::npos)
+        << *https;
+  }
+  EXPECT_FALSE((*agent)->HttpGet("/healthz").ok());
+  EXPECT_FALSE(RunShell(absl::StrCat("curl -sS --max-time 5 --cacert ",
+                                     ShellQuote(certs->Path("other_ca.crt")),
+                                     " https://127.0.0.1:", (*agent)->metrics_port(), "/healthz"))
+                   .ok());
 }
 
 TEST(GrpcTlsE2eTest, MutualTlsRequiresAnAllowedClientCertificate) {
