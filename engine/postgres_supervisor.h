@@ -74,10 +74,11 @@ class PostgresSupervisor {
 
   // libpq-style conninfo for walrep's local connection:
   // host=<socket_dir> port=<port> user=<local_user> dbname=postgres sslmode=disable
+  // (values with blanks, quotes or backslashes single-quoted as libpq expects).
   std::string LocalConnInfo() const;
 
-  // The first restart waits this long; each further attempt doubles it (capped, jittered:
-  // agent/backoff.h). A server that stayed up for kStableUptime resets it.
+  // Restart attempts back off as agent/backoff.h does (250 ms doubling to 30 s, jittered);
+  // a server that had stayed up for kStableUptime before it crashed starts that over.
   static constexpr absl::Duration kStableUptime = absl::Seconds(60);
 
  private:
