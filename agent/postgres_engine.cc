@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
@@ -203,6 +204,12 @@ absl::Status PostgresEngine::PollOnce() {
   int64_t xact_us = 0;
   if (v[2].has_value()) (void)absl::SimpleAtoi(*v[2], &xact_us);
   if (xact_us != 0) last_xact_us_.store(xact_us, std::memory_order_release);
+  // Feedback goes out with the periodic status updates: reading it once a second is
+  // enough, and keeps the eager polls after each flush to one query.
+  if (absl::Now() - feedback_read_ >= absl::Seconds(1)) {
+    RETURN_IF_ERROR(ReadFeedback());
+    feedback_read_ = absl::Now();
+  }
   if (replayed.value() > apply_lsn_.load(std::memory_order_acquire)) {
     {
       absl::MutexLock lock(&mu_);
@@ -213,6 +220,59 @@ absl::Status PostgresEngine::PollOnce() {
     if (on_advance_) on_advance_();
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// An xid of the standby with the epoch it belongs to: the epoch of the checkpoint's next
+// xid, one less when the xid is numerically above it (it is from before a wraparound).
+uint32_t EpochOf(uint32_t xid, uint32_t next_epoch, uint32_t next_xid) {
+  return xid <= next_xid || next_epoch == 0 ? next_epoch : next_epoch - 1;
+}
+
+}  // namespace
+
+absl::Status PostgresEngine::ReadFeedback() {
+  // What the standby's own queries (not this session) and its slots still need; xid has
+  // no ordering, age() gives the oldest. Like walreceiver's hot_standby_feedback.
+  auto rs = conn_->Query(
+      "SELECT (SELECT x::text FROM (SELECT backend_xmin AS x FROM pg_stat_activity "
+      "WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid() UNION ALL "
+      "SELECT xmin FROM pg_replication_slots WHERE xmin IS NOT NULL) s "
+      "ORDER BY age(x) DESC LIMIT 1), "
+      "(SELECT catalog_xmin::text FROM pg_replication_slots WHERE catalog_xmin IS NOT NULL "
+      "ORDER BY age(catalog_xmin) DESC LIMIT 1), "
+      "(pg_control_checkpoint()).next_xid");
+  if (!rs.ok()) {
+    conn_.reset();
+    return rs.status();
+  }
+  if (rs->size() != 1 || (*rs)[0].rows.size() != 1 || (*rs)[0].rows[0].values.size() != 3) {
+    return absl::DataLossError("unexpected answer to the hot standby feedback query");
+  }
+  const auto& v = (*rs)[0].rows[0].values;
+  uint32_t next_epoch = 0, next_xid = 0;
+  std::vector<std::string> parts = absl::StrSplit(v[2].value_or("0:0"), ':');
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &next_epoch) ||
+      !absl::SimpleAtoi(parts[1], &next_xid)) {
+    return absl::DataLossError(absl::StrCat("pg_control_checkpoint().next_xid \"",
+                                            v[2].value_or(""), "\""));
+  }
+  HotStandbyFeedback h;
+  if (v[0].has_value() && absl::SimpleAtoi(*v[0], &h.xmin) && h.xmin != 0) {
+    h.xmin_epoch = EpochOf(h.xmin, next_epoch, next_xid);
+  }
+  if (v[1].has_value() && absl::SimpleAtoi(*v[1], &h.catalog_xmin) && h.catalog_xmin != 0) {
+    h.catalog_xmin_epoch = EpochOf(h.catalog_xmin, next_epoch, next_xid);
+  }
+  absl::MutexLock lock(&mu_);
+  feedback_ = h;
+  return absl::OkStatus();
+}
+
+std::optional<HotStandbyFeedback> PostgresEngine::feedback() const {
+  absl::MutexLock lock(&mu_);
+  return feedback_;
 }
 
 absl::StatusOr<PostgresEngine::Promotion> PostgresEngine::Promote(absl::Duration timeout) {

@@ -24,6 +24,7 @@
 #include "engine/postgres_supervisor.h"
 #include "walrep/v1/agent.pb.h"
 #include "wire/connection.h"
+#include "wire/replication_messages.h"
 #include "wire/lsn.h"
 
 namespace walrep {
@@ -54,6 +55,9 @@ class PostgresEngine {
   void Wake();
   // Waits until apply_lsn() >= lsn or `timeout`; returns whether it was reached.
   bool WaitForApply(Lsn lsn, absl::Duration timeout);
+  // The oldest xmin (and catalog xmin) the standby's queries and slots need, with epochs,
+  // read at each poll; nullopt until read. xmin 0 when nothing holds one.
+  std::optional<HotStandbyFeedback> feedback() const;
   // Counts apply advances, so a session can report each one (remote_apply waits on it).
   uint64_t advances() const { return advances_.load(std::memory_order_acquire); }
 
@@ -71,6 +75,7 @@ class PostgresEngine {
  private:
   void Poll();
   absl::Status PollOnce();
+  absl::Status ReadFeedback();
 
   const PostgresOptions options_;
   std::unique_ptr<PostgresSupervisor> supervisor_;
@@ -80,6 +85,7 @@ class PostgresEngine {
   std::atomic<int64_t> last_xact_us_{0};
   std::atomic<uint64_t> advances_{0};
   std::atomic<bool> read_only_{true};
+  std::optional<HotStandbyFeedback> feedback_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex mu_;
   absl::CondVar cv_;  // polling wake-ups and apply waiters
@@ -87,6 +93,7 @@ class PostgresEngine {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
+  absl::Time feedback_read_ = absl::InfinitePast();  // the poller thread's
 };
 
 }  // namespace walrep

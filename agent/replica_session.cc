@@ -280,6 +280,7 @@ WalStreamOptions ReplicaSession::LoopOptions() {
       return true;
     };
     o.on_acknowledged = [this](Lsn) { ctx_->engine_wake(); };
+    if (settings_.hot_standby_feedback) o.hot_standby_feedback = ctx_->engine_feedback;
     return o;
   }
   if (replayer == nullptr) return o;

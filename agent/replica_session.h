@@ -38,6 +38,7 @@ struct StreamSettings {
   absl::Duration receiver_timeout = absl::Seconds(60);
   std::optional<uint64_t> expected_system_id;
   std::optional<TimelineId> expected_timeline;
+  bool hot_standby_feedback = false;
 };
 
 // The storage and status a session works with; owned by the agent, outliving sessions.
@@ -52,6 +53,9 @@ struct StreamContext {
   std::function<Lsn()> engine_apply_lsn;
   std::function<uint64_t()> engine_apply_advances;
   std::function<void()> engine_wake;
+  // The standby's oldest xmin and catalog xmin with their epochs, for hot standby
+  // feedback (nullopt: not known yet).
+  std::function<std::optional<HotStandbyFeedback>()> engine_feedback;
   std::string wal_dir;
   // The primary's system identifier and timeline as accepted by the identity checks.
   std::function<void(uint64_t system_id, TimelineId timeline)> on_identity;

@@ -55,7 +55,10 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
       }
     }
     const absl::Time now = absl::Now();
-    if (now >= next_status_) RETURN_IF_ERROR(FlushAndReport(true));
+    if (now >= next_status_) {
+      RETURN_IF_ERROR(FlushAndReport(true));
+      RETURN_IF_ERROR(SendHotStandbyFeedback());
+    }
     RETURN_IF_ERROR(ReportApplyIfDue());
     RETURN_IF_ERROR(CheckReceiverTimeout(now));
     ASSIGN_OR_RETURN(auto msg, conn_.ReadMessage(std::min(next_status_, absl::Now() + kStopPoll)));
@@ -154,6 +157,14 @@ absl::Status WalStreamLoop::SendStatus(bool reply_requested) {
   if (options_.on_status_sent) options_.on_status_sent();
   next_status_ = absl::Now() + options_.status_interval;
   return absl::OkStatus();
+}
+
+absl::Status WalStreamLoop::SendHotStandbyFeedback() {
+  if (!options_.hot_standby_feedback) return absl::OkStatus();
+  std::optional<HotStandbyFeedback> h = options_.hot_standby_feedback();
+  if (!h) return absl::OkStatus();
+  h->client_time = ToPostgresMicros(absl::Now());
+  return conn_.SendCopyData(EncodeHotStandbyFeedback(*h));
 }
 
 absl::Status WalStreamLoop::CheckReceiverTimeout(absl::Time now) {

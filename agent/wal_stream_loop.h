@@ -23,6 +23,7 @@
 #include "replay/wal_writer.h"
 #include "wire/connection.h"
 #include "wire/lsn.h"
+#include "wire/replication_messages.h"
 
 namespace walrep {
 
@@ -46,6 +47,8 @@ struct WalStreamOptions {
   // keepalive).
   std::function<void(Lsn wal_end, uint64_t wal_bytes)> on_primary_message;
   std::function<void()> on_status_sent;
+  // Hot standby feedback sent with every periodic status update (nullptr: none).
+  std::function<std::optional<HotStandbyFeedback>()> hot_standby_feedback;
 };
 
 struct WalStreamEnd {
@@ -83,6 +86,7 @@ class WalStreamLoop {
   absl::Status FlushAndReport(bool force_report);
   absl::Status SendStatus(bool reply_requested);
   absl::Status ReportApplyIfDue();
+  absl::Status SendHotStandbyFeedback();
   absl::Status CheckReceiverTimeout(absl::Time now);
   // After the primary's CopyDone: our CopyDone, then its end-of-timeline result.
   absl::StatusOr<WalStreamEnd> FinishPrimaryCopy();

@@ -156,6 +156,72 @@ TEST(EnginePostgresE2eTest, ABootstrappedHotStandbyServesTheRowsRefusesWritesAnd
   EXPECT_EQ(again.switch_lsn(), resp.switch_lsn());
 }
 
+// A REPEATABLE READ transaction on the standby holds a snapshot while the primary
+// updates and VACUUMs its table; returns what the standby's session printed.
+std::string SnapshotAcrossVacuum(bool feedback) {
+  auto pg = PgPrimary::Start();
+  if (!pg.ok()) return std::string(pg.status().message());
+  // The standby replays from pg_wal (no walreceiver): max_standby_archive_delay is the
+  // conflict delay that applies there. Short, so a conflict cancels within the test.
+  (void)(*pg)->Psql("ALTER SYSTEM SET max_standby_archive_delay = '500ms'");
+  (void)(*pg)->Psql("SELECT pg_reload_conf()");
+  (void)(*pg)->Psql("CREATE TABLE t WITH (autovacuum_enabled = off) AS "
+                    "SELECT i, 0 AS v FROM generate_series(1, 20000) i");
+  const std::string data_dir = EngineDataDir(feedback ? "feedback-on" : "feedback-off");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  if (!agent.ok()) return std::string(agent.status().message());
+  grpc::Status st = StartReplica(**agent, (*pg)->ReplConnInfo(), "walrep_engine", nullptr,
+                                 [feedback](walrep::v1::StartReplicaRequest* r) {
+                                   r->set_bootstrap(true);
+                                   r->set_hot_standby_feedback(feedback);
+                                 });
+  if (!st.ok()) return st.error_message();
+  if (!Replayed(**agent, **pg, absl::Seconds(120))) return "not replayed: " + (*agent)->ReadLog();
+  const std::string out = data_dir + "/../session.out";
+  (void)RunShell(absl::StrCat(
+      "cd /tmp && (runuser -u postgres -- ", PgPrimary::kBinDir, "/psql -XAt -h ",
+      ShellQuote(data_dir + "/pgsocket"), " -p ", port, " -d postgres -c ",
+      ShellQuote("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT sum(v) FROM t; "
+                 "SELECT pg_sleep(6); SELECT sum(v) FROM t; COMMIT;"),
+      " > ", ShellQuote(out), " 2>&1; echo END >> ", ShellQuote(out), ") >/dev/null 2>&1 &"));
+  // The snapshot is taken; with feedback the primary then holds its xmin.
+  bool held = WaitFor([&] {
+    auto r = standby.Psql("SELECT count(*) FROM pg_stat_activity WHERE backend_xmin IS NOT NULL "
+                          "AND query LIKE 'BEGIN ISOLATION%'");
+    return r.ok() && *r == "1";
+  }, absl::Seconds(10));
+  if (!held) return "the standby session did not start";
+  if (feedback) {
+    bool fed = WaitFor([&] {
+      // Through a physical slot the walsender keeps the feedback in the slot.
+      auto r = (*pg)->Psql("SELECT xmin IS NOT NULL FROM pg_replication_slots "
+                           "WHERE slot_name = 'walrep_engine'");
+      return r.ok() && *r == "t";
+    }, absl::Seconds(20));
+    if (!fed) return "the primary never saw an xmin from walrep";
+  }
+  (void)(*pg)->Psql("UPDATE t SET v = v + 1");
+  (void)(*pg)->Psql("VACUUM t");
+  (void)(*pg)->Psql("SELECT pg_switch_wal()");
+  WaitFor([&] {
+    auto r = RunShell("cat " + ShellQuote(out));
+    return r.ok() && r->find("END") != std::string::npos;
+  }, absl::Seconds(60));
+  auto r = RunShell("cat " + ShellQuote(out));
+  return r.ok() ? *r : std::string(r.status().message());
+}
+
+TEST(EnginePostgresE2eTest, HotStandbyFeedbackKeepsTheRowsAReplicaSnapshotNeeds) {
+  const std::string with = SnapshotAcrossVacuum(/*feedback=*/true);
+  EXPECT_EQ(with.find("conflict with recovery"), std::string::npos) << with;
+  EXPECT_NE(with.find("COMMIT"), std::string::npos) << with;
+  // The same without feedback: VACUUM removes them and the standby cancels the query.
+  const std::string without = SnapshotAcrossVacuum(/*feedback=*/false);
+  EXPECT_NE(without.find("conflict with recovery"), std::string::npos) << without;
+}
+
 TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
