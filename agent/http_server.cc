@@ -168,7 +168,8 @@ int HttpServer::OnRequest(mg_connection* conn, void* self) {
   if (method != "GET" && method != "HEAD") {
     resp = {405, "text/plain", "only GET is served\n"};
   } else {
-    resp = static_cast<HttpServer*>(self)->handler_(info->local_uri ? info->local_uri : "");
+    resp = static_cast<HttpServer*>(self)->handler_(info->local_uri ? info->local_uri : "",
+                                                    info->query_string ? info->query_string : "");
   }
   std::string head = absl::StrCat("HTTP/1.1 ", resp.status, " ", Reason(resp.status),
                                   "\r\nContent-Type: ", resp.content_type,

@@ -41,8 +41,16 @@ class HttpServer {
  public:
   // Called with the request path (query string stripped) for GET and HEAD requests.
   using Handler = std::function<HttpResponse(const std::string& path)>;
+  // The same with the raw query string ("" when none), for endpoints that take
+  // parameters (/readyz?max_lag_bytes=N).
+  using QueryHandler =
+      std::function<HttpResponse(const std::string& path, const std::string& query)>;
 
-  explicit HttpServer(Handler handler) : handler_(std::move(handler)) {}
+  explicit HttpServer(Handler handler)
+      : handler_([h = std::move(handler)](const std::string& path, const std::string&) {
+          return h(path);
+        }) {}
+  explicit HttpServer(QueryHandler handler) : handler_(std::move(handler)) {}
   ~HttpServer() { Stop(); }
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -55,7 +63,7 @@ class HttpServer {
  private:
   static int OnRequest(mg_connection* conn, void* self);
 
-  Handler handler_;
+  QueryHandler handler_;
   mg_context* ctx_ = nullptr;
   int port_ = 0;
 };

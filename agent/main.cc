@@ -25,6 +25,7 @@
 #include "agent/http_server.h"
 #include "agent/logging.h"
 #include "agent/metrics.h"
+#include "agent/readiness.h"
 #include "agent/service.h"
 
 ABSL_FLAG(std::string, data_dir, "", "Agent data directory (required): identity, state, WAL.");
@@ -122,7 +123,7 @@ int Run() {
   auto agent = Agent::Open(config);
   if (!agent.ok()) return Fail(agent.status());
 
-  HttpServer metrics([&agent](const std::string& path) {
+  HttpServer metrics([&agent](const std::string& path, const std::string& query) {
     if (path == "/metrics") return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
                                                 RenderPrometheus((*agent)->GetProgress())};
     if (path == "/healthz") {
@@ -130,13 +131,9 @@ int Run() {
       return HttpResponse{ok ? 200 : 503, "text/plain", ok ? "ok\n" : "storage failure\n"};
     }
     if (path == "/readyz") {
-      // Ready = doing its job: a primary, or a replica whose stream is up. Liveness
-      // (/healthz) stays 200 while a replica backs off; readiness does not.
-      walrep::v1::Progress p = (*agent)->GetProgress();
-      const bool ready = (*agent)->healthy() &&
-                         (p.role() == walrep::v1::ROLE_PRIMARY ||
-                          p.stream_state() == walrep::v1::STREAM_STATE_STREAMING);
-      return HttpResponse{ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n"};
+      // Ready = doing its job (readiness.h). Liveness (/healthz) stays 200 while a
+      // replica backs off; readiness does not.
+      return Readiness((*agent)->GetProgress(), (*agent)->healthy(), query);
     }
     return HttpResponse{404, "text/plain", "not found; try /metrics, /healthz or /readyz\n"};
   });

@@ -186,6 +186,18 @@ absl::Status ReplicaSession::FollowForkBelowUs(PgConnection& conn, TimelineId se
     // START_REPLICATION there would be refused ("not in this server's history"): take
     // the switch now, as the end of the timeline would have announced it.
     const TimelineId child = i + 1 < entries.size() ? entries[i + 1].parent : server_tli;
+    // A local standby that already replayed past the fork has applied WAL the new
+    // primary never had: it cannot follow (PostgreSQL would refuse the timeline too).
+    if (ctx_->engine_apply_lsn && ctx_->engine_apply_lsn() > fork) {
+      return Terminal(
+          v1::FAILURE_REASON_DIVERGED,
+          absl::FailedPreconditionError(absl::StrCat(
+              "the primary's timeline ", child, " forked from timeline ", w->timeline(),
+              " at ", fork.ToString(), ", but this standby already replayed up to ",
+              ctx_->engine_apply_lsn().ToString(),
+              " on timeline ", w->timeline(), ": it has WAL the new primary never had. "
+              "Rewind it (pg_rewind) or rebuild it from a base backup")));
+    }
     Log()->warn("the primary's timeline {} left timeline {} at {}, below this archive's "
                 "position {} on it", server_tli, w->timeline(), fork.ToString(),
                 w->write_lsn().ToString());

@@ -113,6 +113,10 @@ TEST(EnginePostgresE2eTest, ABootstrappedHotStandbyServesTheRowsRefusesWritesAnd
   auto p = GetProgress(**agent);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(p->engine().read_only());
+  // Ready for reads: the server is up, the stream runs, apply lag within the limit.
+  auto ready = (*agent)->HttpGet("/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_NE(ready->find("ready: streaming"), std::string::npos) << *ready;
   EXPECT_EQ(p->engine().port(), port);
   EXPECT_GT(p->engine().pid(), 0);
   EXPECT_LE(p->apply_lsn(), p->flush_lsn());
@@ -146,6 +150,9 @@ TEST(EnginePostgresE2eTest, ABootstrappedHotStandbyServesTheRowsRefusesWritesAnd
   auto history = RunShell("cat " + ShellQuote(data_dir + "/pgdata/pg_wal/00000002.history"));
   ASSERT_TRUE(history.ok());
   EXPECT_NE(history->find(Lsn(resp.switch_lsn()).ToString()), std::string::npos) << *history;
+  auto ready_primary = (*agent)->HttpGet("/readyz");
+  ASSERT_TRUE(ready_primary.ok()) << ready_primary.status();
+  EXPECT_EQ(*ready_primary, "ready: primary\n");
   auto written = standby.Psql("INSERT INTO pgbench_history (tid, bid, aid, delta) VALUES (1, 1, 1, 1)");
   EXPECT_EQ(*written, "") << *written;
   // Again: the same answer.
@@ -220,6 +227,62 @@ TEST(EnginePostgresE2eTest, HotStandbyFeedbackKeepsTheRowsAReplicaSnapshotNeeds)
   // The same without feedback: VACUUM removes them and the standby cancels the query.
   const std::string without = SnapshotAcrossVacuum(/*feedback=*/false);
   EXPECT_NE(without.find("conflict with recovery"), std::string::npos) << without;
+}
+
+TEST(EnginePostgresE2eTest, AStandbyThatReplayedPastTheNewPrimarysForkFailsAsDiverged) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE h AS SELECT generate_series(1, 1000) AS x").ok());
+  auto other = StartStandby(**pg);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const std::string data_dir = EngineDataDir("engine-diverged");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  const std::string conninfo = absl::StrCat(
+      "host=127.0.0.1,127.0.0.1 port=", (*pg)->port(), ",", (*other)->port(),
+      " user=replicator password=", PgPrimary::kReplPassword,
+      " sslmode=disable application_name=walrep target_session_attrs=read-write");
+  ASSERT_TRUE(StartReplica(**agent, conninfo, "", nullptr, [](walrep::v1::StartReplicaRequest* r) {
+                r->set_bootstrap(true);
+              }).ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  // The other standby falls behind; walrep's replays more; the primary goes away and the
+  // one behind is promoted (an unplanned failover to the less advanced replica).
+  ASSERT_TRUE((*other)->Stop().ok());
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO h SELECT generate_series(1, 5000)").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(60)));
+  const Lsn replayed(GetProgress(**agent)->apply_lsn());
+  ASSERT_TRUE((*pg)->Stop().ok());
+  ASSERT_TRUE((*other)->StartServer().ok());
+  ASSERT_TRUE((*other)->Promote().ok());
+  auto history = RunShell("cat " + ShellQuote((*other)->data_dir() + "/pg_wal/00000002.history"));
+  ASSERT_TRUE(history.ok());
+  Progress failed;
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    if (!p.ok() || p->stream_state() != walrep::v1::STREAM_STATE_FAILED) return false;
+    failed = *p;
+    return true;
+  }, absl::Seconds(60))) << (*agent)->ReadLog();
+  EXPECT_EQ(failed.failure_reason(), walrep::v1::FAILURE_REASON_DIVERGED);
+  // The message names the fork point from the new primary's history and what to do.
+  std::vector<std::string> fields = absl::StrSplit(*history, '\t');
+  ASSERT_GE(fields.size(), 2u) << *history;
+  EXPECT_NE(failed.last_error().find(absl::StrCat("at ", fields[1])), std::string::npos)
+      << failed.last_error() << " / " << *history;
+  // ... and how far the standby got (at least what it had replayed before the failover).
+  const size_t at = failed.last_error().find("already replayed up to ");
+  ASSERT_NE(at, std::string::npos) << failed.last_error();
+  const std::string rest = failed.last_error().substr(at + 23);
+  auto said = Lsn::Parse(rest.substr(0, rest.find(' ')));
+  ASSERT_TRUE(said.ok()) << failed.last_error();
+  EXPECT_GE(*said, replayed);
+  EXPECT_NE(failed.last_error().find("pg_rewind"), std::string::npos);
+  // Still serving reads of what it had, never the new primary's timeline.
+  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM h"), "6000");
+  EXPECT_EQ(*standby.Psql("SELECT pg_is_in_recovery()"), "t");
 }
 
 TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {
