@@ -105,6 +105,7 @@ absl::StatusOr<StreamSettings> ValidateStartReplica(const v1::StartReplicaReques
     s.receiver_timeout = d;
   }
   s.hot_standby_feedback = req.hot_standby_feedback();
+  s.rewind_on_divergence = req.rewind_on_divergence();
   if (req.has_expected_system_identifier()) s.expected_system_id = req.expected_system_identifier();
   if (req.has_expected_timeline()) {
     if (req.expected_timeline() == 0) return absl::InvalidArgumentError("expected_timeline must be >= 1");
@@ -197,6 +198,7 @@ absl::Status Agent::Init() {
     stream_ctx_.engine_apply_advances = [engine] { return engine->advances(); };
     stream_ctx_.engine_wake = [engine] { engine->Wake(); };
     stream_ctx_.engine_feedback = [engine] { return engine->feedback(); };
+    stream_ctx_.engine_rewind = [this](const ConnInfo& source) { return RewindEngine(source); };
   }
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
@@ -421,6 +423,10 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
   if (writer_->failed()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "WAL storage failed earlier; restart the agent: ", writer_->failure().message()));
+  }
+  if (request.rewind_on_divergence() && !engine_) {
+    return absl::InvalidArgumentError(
+        "rewind_on_divergence needs --engine=postgres: an archive keeps every timeline instead");
   }
   if (request.hot_standby_feedback() && !engine_) {
     return absl::InvalidArgumentError(

@@ -70,6 +70,9 @@ class Agent {
   // Starts (or adopts) the server once <data_dir>/pgdata holds a complete copy: a
   // standby for a replica, a primary after Promote.
   absl::Status StartEngineIfReady(ReplicationRole role);
+  // Stops the standby, runs pg_rewind from `source`, recovers the WAL store from the
+  // rewound pg_wal and starts the standby again (the stream thread, between sessions).
+  absl::Status RewindEngine(const ConnInfo& source);
   absl::StatusOr<v1::PromoteResponse> PromoteEngineLocked(const v1::PromoteRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline)

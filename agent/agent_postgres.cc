@@ -139,6 +139,38 @@ absl::Status Agent::StartEngineIfReady(ReplicationRole role) {
   return engine_->Start(/*standby=*/role != ReplicationRole::kPrimary);
 }
 
+absl::Status Agent::RewindEngine(const ConnInfo& source) {
+  // libpq keyword/value for pg_rewind: an ordinary session to a database (not the
+  // replication protocol), without the password (it goes in a password file).
+  std::string conninfo;
+  for (const std::string& kw : source.SetKeywords()) {
+    if (kw == "password" || kw == "replication" || kw == "dbname") continue;
+    std::string value;
+    for (char c : source.Get(kw)) {
+      if (c == '\'' || c == '\\') value += '\\';
+      value += c;
+    }
+    absl::StrAppend(&conninfo, conninfo.empty() ? "" : " ", kw, "='", value, "'");
+  }
+  absl::StrAppend(&conninfo, " dbname='", source.dbname().empty() ? "postgres" : source.dbname(),
+                  "'");
+  RETURN_IF_ERROR(engine_->Stop(absl::Seconds(60)));
+  if (writer_->positioned() && !writer_->failed()) RETURN_IF_ERROR(writer_->Close());
+  ASSIGN_OR_RETURN(std::string output,
+                   engine_->Rewind(conninfo, source.has_password() ? source.password() : "",
+                                   absl::Minutes(30)));
+  Log()->info("pg_rewind: {}", output);
+  // The rewound pg_wal holds the new primary's WAL from the last common checkpoint on:
+  // its end is the durable position now.
+  RETURN_IF_ERROR(RecoverWalStore());
+  if (writer_->positioned()) {
+    RETURN_IF_ERROR(state_store_->StoreTimeline(writer_->timeline()));
+    RETURN_IF_ERROR(state_store_->StoreState(ReplicationState{
+        ReplicationRole::kReplica, writer_->flush_lsn(), writer_->timeline()}));
+  }
+  return StartEngineIfReady(ReplicationRole::kReplica);
+}
+
 std::function<absl::Status(const std::string&)> Agent::GiveFilesToServer() const {
   auto owner = ServerOwner(config_.pg_os_user);
   if (!owner.ok() || !owner->has_value()) return nullptr;

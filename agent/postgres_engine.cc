@@ -1,6 +1,9 @@
 #include "agent/postgres_engine.h"
 
 #include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <string>
 #include <vector>
@@ -11,7 +14,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "engine/subprocess.h"
 #include "replay/atomic_file.h"
+#include "replay/errno_status.h"
 #include "replay/timeline_history.h"
 #include "wire/connection.h"
 #include "wire/conninfo.h"
@@ -293,6 +298,35 @@ absl::StatusOr<PostgresEngine::Promotion> PostgresEngine::Promote(absl::Duration
   p.timeline = tli;
   p.switch_lsn = entries.back().switchpoint;
   return p;
+}
+
+absl::StatusOr<std::string> PostgresEngine::Rewind(const std::string& source,
+                                                   const std::string& password,
+                                                   absl::Duration timeout) {
+  ASSIGN_OR_RETURN(RunAs run_as, ResolveRunAs(options_.os_user));
+  std::string conninfo = source;
+  // The password reaches pg_rewind through a password file of its own user in walrep's
+  // private socket directory, never its command line (which ps shows to everyone).
+  const std::string passfile = options_.socket_dir + "/.rewind.pgpass";
+  if (!password.empty()) {
+    std::string escaped;
+    for (char c : password) {
+      if (c == ':' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    RETURN_IF_ERROR(WriteFileAtomically(passfile, absl::StrCat("*:*:*:*:", escaped, "\n")));
+    if (run_as.drop && chown(passfile.c_str(), run_as.uid, run_as.gid) != 0) {
+      absl::Status st = ErrnoStatus("chown", passfile, errno);
+      (void)DeleteFileDurably(passfile);
+      return st;
+    }
+    absl::StrAppend(&conninfo, " passfile='", passfile, "'");
+  }
+  auto out = RunProgram({options_.bindir + "/pg_rewind", "--target-pgdata=" + options_.pgdata,
+                         "--source-server=" + conninfo, "--progress"},
+                        run_as, timeout);
+  if (!password.empty()) (void)DeleteFileDurably(passfile);
+  return out;
 }
 
 void PostgresEngine::Fill(v1::EngineProgress* out) const {

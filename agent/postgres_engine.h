@@ -69,6 +69,12 @@ class PostgresEngine {
   // opened and where. The server keeps running as a primary.
   absl::StatusOr<Promotion> Promote(absl::Duration timeout);
 
+  // With the server stopped: pg_rewind --target-pgdata=<pgdata> --source-server=`source`
+  // (no password in it: `password` goes in PGPASSWORD), as the server's OS user. Returns
+  // pg_rewind's output, or its failure with the output.
+  absl::StatusOr<std::string> Rewind(const std::string& source, const std::string& password,
+                                     absl::Duration timeout);
+
   void Fill(v1::EngineProgress* out) const;
   const PostgresOptions& options() const { return options_; }
 

@@ -39,6 +39,7 @@ struct StreamSettings {
   std::optional<uint64_t> expected_system_id;
   std::optional<TimelineId> expected_timeline;
   bool hot_standby_feedback = false;
+  bool rewind_on_divergence = false;
 };
 
 // The storage and status a session works with; owned by the agent, outliving sessions.
@@ -56,6 +57,10 @@ struct StreamContext {
   // The standby's oldest xmin and catalog xmin with their epochs, for hot standby
   // feedback (nullopt: not known yet).
   std::function<std::optional<HotStandbyFeedback>()> engine_feedback;
+  // Rewinds the standby from the primary named by the conninfo (pg_rewind) after a
+  // divergence, leaving the WAL store positioned at the rewound WAL's end; called on the
+  // stream thread between sessions.
+  std::function<absl::Status(const ConnInfo& source)> engine_rewind;
   std::string wal_dir;
   // The primary's system identifier and timeline as accepted by the identity checks.
   std::function<void(uint64_t system_id, TimelineId timeline)> on_identity;

@@ -113,6 +113,19 @@ void ReplicaStream::Run() {
                                  absl::StrCat("WAL storage failed; restart the agent after "
                                               "fixing it: ", ctx_->writer->failure().message())));
     }
+    if (FailureReasonOf(st) == v1::FAILURE_REASON_DIVERGED && settings_.rewind_on_divergence &&
+        ctx_->engine_rewind && !stop_.load()) {
+      log->warn("{}; rewinding (rewind_on_divergence)", st.message());
+      status->SetError(absl::StrCat("rewinding after a divergence: ", st.message()));
+      absl::Status rewound = ctx_->engine_rewind(settings_.conninfo);
+      if (rewound.ok()) {
+        log->info("rewound from the new primary; streaming again");
+        continue;
+      }
+      st = Terminal(v1::FAILURE_REASON_DIVERGED,
+                    absl::Status(rewound.code(), absl::StrCat(st.message(), "; pg_rewind failed: ",
+                                                              rewound.message())));
+    }
     if (std::optional<v1::FailureReason> reason = FailureReasonOf(st)) {
       // Retrying cannot fix it: stop here, say why, and let the operator act.
       status->sessions_failed.fetch_add(1);

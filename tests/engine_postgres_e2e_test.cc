@@ -79,6 +79,20 @@ bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout) 
   }, timeout);
 }
 
+// Makes `app` the primary's only synchronous standby at `level` (synchronous_commit);
+// true once pg_stat_replication shows it as sync.
+bool MakeSynchronous(const PgPrimary& pg, const std::string& app, const std::string& level) {
+  if (!pg.Psql("ALTER SYSTEM SET synchronous_standby_names = '" + app + "'").ok() ||
+      !pg.Psql("ALTER SYSTEM SET synchronous_commit = " + level).ok() ||
+      !pg.Psql("SELECT pg_reload_conf()").ok()) {
+    return false;
+  }
+  return WaitFor([&] {
+    auto s = pg.Psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = '" + app + "'");
+    return s.ok() && *s == "sync";
+  }, absl::Seconds(30));
+}
+
 std::string Fingerprint(const std::function<absl::StatusOr<std::string>(const std::string&)>& psql) {
   std::string out;
   for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"}) {
@@ -229,43 +243,78 @@ TEST(EnginePostgresE2eTest, HotStandbyFeedbackKeepsTheRowsAReplicaSnapshotNeeds)
   EXPECT_NE(without.find("conflict with recovery"), std::string::npos) << without;
 }
 
+// An unplanned failover to the less advanced replica: walrep's hot standby follows
+// `pg` with host=pg,other target_session_attrs=read-write; `other` (a PostgreSQL standby)
+// falls behind, walrep's standby replays more, `pg` goes away and `other` is promoted.
+class DivergedFailover {
+ public:
+  void SetUp(bool rewind) {
+    auto pg = PgPrimary::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = std::move(*pg);
+    ASSERT_TRUE(pg_->Psql("CREATE TABLE h AS SELECT generate_series(1, 1000) AS x").ok());
+    // What pg_rewind needs on the source, for a role that is not a superuser.
+    for (const char* fn : {"pg_ls_dir(text, boolean, boolean)", "pg_stat_file(text, boolean)",
+                           "pg_read_binary_file(text)",
+                           "pg_read_binary_file(text, bigint, bigint, boolean)"}) {
+      ASSERT_TRUE(pg_->Psql(absl::StrCat("GRANT EXECUTE ON FUNCTION pg_catalog.", fn,
+                                         " TO replicator")).ok());
+    }
+    auto other = StartStandby(*pg_);
+    ASSERT_TRUE(other.ok()) << other.status();
+    other_ = std::move(*other);
+    data_dir_ = EngineDataDir(rewind ? "engine-rewind" : "engine-diverged");
+    port_ = PickFreePort();
+    standby_ = std::make_unique<Standby>(data_dir_, port_);
+    auto agent = AgentProcess::Start({.data_dir = data_dir_, .extra_flags = EngineFlags(port_)});
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = std::move(*agent);
+    const std::string conninfo = absl::StrCat(
+        "host=127.0.0.1,127.0.0.1 port=", pg_->port(), ",", other_->port(),
+        " user=replicator password=", PgPrimary::kReplPassword,
+        " sslmode=disable application_name=walrep target_session_attrs=read-write");
+    ASSERT_TRUE(StartReplica(*agent_, conninfo, "", nullptr, [rewind](walrep::v1::StartReplicaRequest* r) {
+                  r->set_bootstrap(true);
+                  r->set_rewind_on_divergence(rewind);
+                }).ok());
+    // A checkpoint both replicas have: the last one before the fork, from where pg_rewind
+    // replays the target's WAL (its segment is still in the standby's pg_wal).
+    ASSERT_TRUE(pg_->Psql("CHECKPOINT").ok());
+    ASSERT_TRUE(Replayed(*agent_, *pg_, absl::Seconds(120))) << agent_->ReadLog();
+    ASSERT_TRUE(WaitFor([&] {
+      auto a = ServerFlushLsn(*pg_);
+      auto b = ServerFlushLsn(*other_);
+      return a.ok() && b.ok() && *b >= *a;
+    }, absl::Seconds(30)));
+    ASSERT_TRUE(other_->Stop().ok());
+    ASSERT_TRUE(pg_->Psql("INSERT INTO h SELECT generate_series(1, 5000)").ok());
+    ASSERT_TRUE(Replayed(*agent_, *pg_, absl::Seconds(60)));
+    replayed_ = Lsn(GetProgress(*agent_)->apply_lsn());
+    ASSERT_TRUE(pg_->Stop().ok());
+    ASSERT_TRUE(other_->StartServer().ok());
+    ASSERT_TRUE(other_->Promote().ok());
+  }
+
+  std::unique_ptr<PgPrimary> pg_, other_;
+  std::string data_dir_;
+  int port_ = 0;
+  std::unique_ptr<Standby> standby_;
+  std::unique_ptr<AgentProcess> agent_;
+  Lsn replayed_;
+};
+
 TEST(EnginePostgresE2eTest, AStandbyThatReplayedPastTheNewPrimarysForkFailsAsDiverged) {
-  auto pg = PgPrimary::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  ASSERT_TRUE((*pg)->Psql("CREATE TABLE h AS SELECT generate_series(1, 1000) AS x").ok());
-  auto other = StartStandby(**pg);
-  ASSERT_TRUE(other.ok()) << other.status();
-  const std::string data_dir = EngineDataDir("engine-diverged");
-  const int port = PickFreePort();
-  Standby standby(data_dir, port);
-  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
-  ASSERT_TRUE(agent.ok()) << agent.status();
-  const std::string conninfo = absl::StrCat(
-      "host=127.0.0.1,127.0.0.1 port=", (*pg)->port(), ",", (*other)->port(),
-      " user=replicator password=", PgPrimary::kReplPassword,
-      " sslmode=disable application_name=walrep target_session_attrs=read-write");
-  ASSERT_TRUE(StartReplica(**agent, conninfo, "", nullptr, [](walrep::v1::StartReplicaRequest* r) {
-                r->set_bootstrap(true);
-              }).ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
-  // The other standby falls behind; walrep's replays more; the primary goes away and the
-  // one behind is promoted (an unplanned failover to the less advanced replica).
-  ASSERT_TRUE((*other)->Stop().ok());
-  ASSERT_TRUE((*pg)->Psql("INSERT INTO h SELECT generate_series(1, 5000)").ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(60)));
-  const Lsn replayed(GetProgress(**agent)->apply_lsn());
-  ASSERT_TRUE((*pg)->Stop().ok());
-  ASSERT_TRUE((*other)->StartServer().ok());
-  ASSERT_TRUE((*other)->Promote().ok());
-  auto history = RunShell("cat " + ShellQuote((*other)->data_dir() + "/pg_wal/00000002.history"));
+  DivergedFailover f;
+  ASSERT_NO_FATAL_FAILURE(f.SetUp(/*rewind=*/false));
+  auto history = RunShell("cat " + ShellQuote(f.other_->data_dir() + "/pg_wal/00000002.history"));
   ASSERT_TRUE(history.ok());
   Progress failed;
   ASSERT_TRUE(WaitFor([&] {
-    auto p = GetProgress(**agent);
+    auto p = GetProgress(*f.agent_);
     if (!p.ok() || p->stream_state() != walrep::v1::STREAM_STATE_FAILED) return false;
     failed = *p;
     return true;
-  }, absl::Seconds(60))) << (*agent)->ReadLog();
+  }, absl::Seconds(60))) << f.agent_->ReadLog();
   EXPECT_EQ(failed.failure_reason(), walrep::v1::FAILURE_REASON_DIVERGED);
   // The message names the fork point from the new primary's history and what to do.
   std::vector<std::string> fields = absl::StrSplit(*history, '\t');
@@ -278,11 +327,129 @@ TEST(EnginePostgresE2eTest, AStandbyThatReplayedPastTheNewPrimarysForkFailsAsDiv
   const std::string rest = failed.last_error().substr(at + 23);
   auto said = Lsn::Parse(rest.substr(0, rest.find(' ')));
   ASSERT_TRUE(said.ok()) << failed.last_error();
-  EXPECT_GE(*said, replayed);
+  EXPECT_GE(*said, f.replayed_);
   EXPECT_NE(failed.last_error().find("pg_rewind"), std::string::npos);
   // Still serving reads of what it had, never the new primary's timeline.
-  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM h"), "6000");
+  EXPECT_EQ(*f.standby_->Psql("SELECT count(*) FROM h"), "6000");
+  EXPECT_EQ(*f.standby_->Psql("SELECT pg_is_in_recovery()"), "t");
+}
+
+TEST(EnginePostgresE2eTest, WithRewindOnDivergenceTheStandbyIsRewoundAndFollowsTheNewPrimary) {
+  DivergedFailover f;
+  ASSERT_NO_FATAL_FAILURE(f.SetUp(/*rewind=*/true));
+  ASSERT_TRUE(f.other_->Psql("INSERT INTO h SELECT generate_series(1, 300)").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(*f.agent_);
+    return p.ok() && p->timeline() == 2 && p->stream_state() == walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(120))) << f.agent_->ReadLog();
+  ASSERT_TRUE(Replayed(*f.agent_, *f.other_, absl::Seconds(60))) << f.agent_->ReadLog();
+  // The rows the old primary wrote after the fork are gone; the new primary's are there.
+  EXPECT_EQ(*f.standby_->Psql("SELECT count(*) FROM h"), *f.other_->Psql("SELECT count(*) FROM h"));
+  EXPECT_EQ(*f.standby_->Psql("SELECT count(*) FROM h"), "1300");
+  EXPECT_EQ(*f.standby_->Psql("SELECT pg_is_in_recovery()"), "t");
+  auto p = GetProgress(*f.agent_);
+  EXPECT_EQ(p->failure_reason(), walrep::v1::FAILURE_REASON_UNSPECIFIED);
+  EXPECT_NE(f.agent_->ReadLog().find("pg_rewind"), std::string::npos);
+}
+
+TEST(EnginePostgresE2eTest, AHotStandbyOfACascadingStandbyFollowsItsPromotionAndKeepsServing) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE c AS SELECT generate_series(1, 1000) AS x").ok());
+  auto upstream = StartStandby(**pg);
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = ServerFlushLsn(**pg);
+    auto s = ServerFlushLsn(**upstream);
+    return a.ok() && s.ok() && *s >= *a;
+  }, absl::Seconds(30)));
+  const std::string data_dir = EngineDataDir("engine-cascade");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  // walrep's hot standby follows the standby (cascading), bootstrapped from it.
+  const std::string conninfo = absl::StrCat("host=127.0.0.1 port=", (*upstream)->port(),
+                                            " user=replicator password=", PgPrimary::kReplPassword,
+                                            " sslmode=disable");
+  ASSERT_TRUE(StartReplica(**agent, conninfo, "", nullptr, [](walrep::v1::StartReplicaRequest* r) {
+                r->set_bootstrap(true);
+              }).ok());
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO c SELECT generate_series(1, 10000)").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = ServerFlushLsn(**pg);
+    auto s = ServerFlushLsn(**upstream);
+    return a.ok() && s.ok() && *s >= *a;
+  }, absl::Seconds(30)));
+  ASSERT_TRUE(Replayed(**agent, **upstream, absl::Seconds(120))) << (*agent)->ReadLog();
+  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM c"), "11000");
+
+  // The upstream is promoted: timeline 2. walrep follows, and so does its standby.
+  ASSERT_TRUE((*upstream)->Promote().ok());
+  ASSERT_TRUE((*upstream)->Psql("INSERT INTO c SELECT generate_series(1, 5000)").ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->timeline() == 2 && p->stream_state() == walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(60))) << (*agent)->ReadLog();
+  ASSERT_TRUE(Replayed(**agent, **upstream, absl::Seconds(60))) << (*agent)->ReadLog();
+  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM c"), "16000");
   EXPECT_EQ(*standby.Psql("SELECT pg_is_in_recovery()"), "t");
+  // The rows inserted after the promotion exist only on timeline 2: the server follows
+  // it, from the history file walrep placed in its pg_wal.
+  auto history = RunShell("cmp " + ShellQuote(data_dir + "/pgdata/pg_wal/00000002.history") +
+                          " " + ShellQuote((*upstream)->data_dir() + "/pg_wal/00000002.history"));
+  EXPECT_TRUE(history.ok()) << history.status();
+}
+
+TEST(EnginePostgresE2eTest, AfterTheSynchronousPrimaryIsKilledPromoteKeepsEveryReportedCommit) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE k (i int PRIMARY KEY)").ok());
+  const std::string data_dir = EngineDataDir("engine-sync-kill");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_sync").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_sync", "on"));
+  // Commits in a loop; the ones whose COMMIT returned are recorded, until the primary
+  // is killed under it (-m immediate).
+  const std::string committed = data_dir + "/../committed";
+  (void)RunShell(absl::StrCat(
+      "(for i in $(seq 1 100000); do cd /tmp && runuser -u postgres -- ", PgPrimary::kBinDir,
+      "/psql -XAtq -h ", ShellQuote((*pg)->socket_dir()), " -p ", (*pg)->port(),
+      " -d postgres -c \"INSERT INTO k VALUES ($i)\" >/dev/null 2>&1 && echo $i >> ",
+      ShellQuote(committed), " || break; done; echo END > ", ShellQuote(committed + ".end"),
+      ") >/dev/null 2>&1 &"));
+  ASSERT_TRUE(WaitFor([&] {
+    auto n = RunShell("wc -l < " + ShellQuote(committed) + " 2>/dev/null || echo 0");
+    return n.ok() && std::atoi(n->c_str()) >= 200;
+  }, absl::Seconds(60)));
+  ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
+                                    "/pg_ctl stop -m immediate -D ",
+                                    ShellQuote((*pg)->data_dir()), " >/dev/null"))
+                  .ok());
+  // The loop ends at its first failed commit; only then is the record complete.
+  ASSERT_TRUE(WaitFor([&] { return RunShell("test -f " + ShellQuote(committed + ".end")).ok(); },
+                      absl::Seconds(30)));
+  walrep::v1::PromoteRequest req;
+  req.mutable_apply_timeout()->set_seconds(60);
+  walrep::v1::PromoteResponse resp;
+  auto ctx = (*agent)->Context(absl::Seconds(120));
+  grpc::Status promoted = (*agent)->stub()->Promote(ctx.get(), req, &resp);
+  ASSERT_TRUE(promoted.ok()) << promoted.error_message() << (*agent)->ReadLog();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_EQ(GetProgress(**agent)->timeline(), 2u);
+  // Every commit the primary reported is on the promoted replica.
+  auto last = RunShell("tail -n 1 " + ShellQuote(committed));
+  ASSERT_TRUE(last.ok());
+  const std::string n(absl::StripAsciiWhitespace(*last));
+  auto missing = standby.Psql(absl::StrCat(
+      "SELECT count(*) FROM generate_series(1, ", n, ") g WHERE NOT EXISTS "
+      "(SELECT 1 FROM k WHERE k.i = g)"));
+  EXPECT_EQ(*missing, "0") << "of " << n << " reported commits";
+  EXPECT_EQ(*standby.Psql("INSERT INTO k VALUES (-1)"), "");
 }
 
 TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {
@@ -296,13 +463,7 @@ TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyRetu
   ASSERT_TRUE(agent.ok()) << agent.status();
   ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_apply").ok());
   ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
-  ASSERT_TRUE((*pg)->Psql("ALTER SYSTEM SET synchronous_standby_names = 'walrep_apply'").ok());
-  ASSERT_TRUE((*pg)->Psql("ALTER SYSTEM SET synchronous_commit = remote_apply").ok());
-  ASSERT_TRUE((*pg)->Psql("SELECT pg_reload_conf()").ok());
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = (*pg)->Psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = 'walrep_apply'");
-    return s.ok() && *s == "sync";
-  }, absl::Seconds(30)));
+  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_apply", "remote_apply"));
   for (int i = 1; i <= 30; ++i) {
     ASSERT_TRUE((*pg)->Psql(absl::StrCat("INSERT INTO t VALUES (", i, ")")).ok());
     // The commit returned: the primary was told it is replayed here.

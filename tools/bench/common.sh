@@ -83,6 +83,24 @@ start_primary() {
 }
 psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
 
+# A hot standby of the primary in $STANDBY made with pg_basebackup -R over slot
+# bench_standby, application_name=standby (not started); sets SB_PORT and SB_CONNINFO.
+make_pg_standby() {
+  say "making a hot standby with pg_basebackup -R"
+  mkdir -p "$STANDBY/sock"; chown -R postgres "$STANDBY" 2>/dev/null || true
+  SB_PORT=$(free_port)
+  SB_CONNINFO="${CONNINFO/application_name=walrep/application_name=standby}"
+  as_pg "$BIN/pg_basebackup" -d "$SB_CONNINFO" -D "$STANDBY/data" -X stream -R -C -S bench_standby \
+    -c fast >"$STANDBY/basebackup.log" 2>&1 || { cat "$STANDBY/basebackup.log" >&2; die "pg_basebackup failed"; }
+  cat >>"$STANDBY/data/postgresql.auto.conf" <<CONF
+port = $SB_PORT
+unix_socket_directories = '$STANDBY/sock'
+hot_standby = on
+primary_conninfo = '$SB_CONNINFO'
+primary_slot_name = 'bench_standby'
+CONF
+}
+
 # The end of every benchmark's cleanup: the agent, the primary, then $WORK (kept with
 # BENCH_KEEP=1).
 cleanup_common() {

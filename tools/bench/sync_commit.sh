@@ -52,7 +52,6 @@ trap cleanup EXIT
 start_primary
 WALREP_CONNINFO="${CONNINFO/application_name=walrep/application_name=walrep}"
 RW_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_receivewal}"
-SB_CONNINFO="${CONNINFO/application_name=walrep/application_name=standby}"
 pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
 
 psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
@@ -63,18 +62,7 @@ psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
 say "pgbench -i -s $SCALE"
 pgbench_p -i -q -s "$SCALE" >"$WORK/pgbench-init.log" 2>&1
 
-say "making a hot standby with pg_basebackup -R"
-mkdir -p "$STANDBY/sock"; chown -R postgres "$STANDBY" 2>/dev/null || true
-SB_PORT=$(free_port)
-as_pg "$BIN/pg_basebackup" -d "$SB_CONNINFO" -D "$STANDBY/data" -X stream -R -C -S bench_standby \
-  -c fast >"$STANDBY/basebackup.log" 2>&1 || { cat "$STANDBY/basebackup.log" >&2; die "pg_basebackup failed"; }
-cat >>"$STANDBY/data/postgresql.auto.conf" <<CONF
-port = $SB_PORT
-unix_socket_directories = '$STANDBY/sock'
-hot_standby = on
-primary_conninfo = '$SB_CONNINFO'
-primary_slot_name = 'bench_standby'
-CONF
+make_pg_standby
 
 set_sync_names() {
   psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '$1'" -c "SELECT pg_reload_conf()" >/dev/null
