@@ -1,6 +1,7 @@
 #include "agent/postgres_engine.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -60,6 +62,22 @@ TimelineId NewestHistory(const std::string& wal_dir) {
   }
   closedir(d);
   return newest;
+}
+
+// The pid of the startup process among `postmaster`'s children (its process title
+// begins "postgres: startup"), or 0.
+int StartupProcessOf(int postmaster) {
+  if (postmaster <= 0) return 0;
+  auto children = ReadSmallFile(absl::StrCat("/proc/", postmaster, "/task/", postmaster, "/children"),
+                                1 << 16);
+  if (!children.ok()) return 0;
+  for (absl::string_view word : absl::StrSplit(*children, ' ', absl::SkipWhitespace())) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(word, &pid)) continue;
+    auto cmdline = ReadSmallFile(absl::StrCat("/proc/", pid, "/cmdline"), 4096);
+    if (cmdline.ok() && absl::StartsWith(*cmdline, "postgres: startup")) return pid;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -158,7 +176,10 @@ void PostgresEngine::Poll() {
         if (cv_.WaitWithDeadline(&mu_, until)) break;
       }
       if (stop_) return;
-      if (wake_) eager = kEagerPolls;
+      if (wake_) {
+        eager = kEagerPolls;
+        WakeStartupProcess();
+      }
       wake_ = false;
     }
     const Lsn before = apply_lsn();
@@ -177,6 +198,18 @@ void PostgresEngine::Poll() {
   }
 }
 
+void PostgresEngine::WakeStartupProcess() {
+  // The startup process replays pg_wal and, at its end, sleeps on the recovery wake-up
+  // latch for wal_retrieve_retry_interval before looking again; only its walreceiver
+  // (which walrep replaces) or a SIGHUP sets that latch. SIGHUP to the startup process
+  // alone wakes it (it also re-reads its configuration, which is unchanged), so the new
+  // WAL is read at once rather than up to an interval later.
+  // Only while the connection that found the pid works: after an error the server may
+  // have restarted, and the pid may belong to another process.
+  if (startup_pid_ <= 0 || conn_ == nullptr || !conn_->is_open()) return;
+  if (kill(startup_pid_, SIGHUP) != 0) startup_pid_ = 0;  // gone: looked up again
+}
+
 absl::Status PostgresEngine::PollOnce() {
   // One connection, kept while it works and made again after an error (a server
   // restart), over the private socket.
@@ -188,8 +221,14 @@ absl::Status PostgresEngine::PollOnce() {
     ConnectionOptions copts;
     copts.default_application_name = "walrep";
     copts.replication = false;  // an ordinary session: it runs SQL functions
+    // A new connection may be to a restarted server: its startup process is another
+    // (and the old pid may belong to anything now).
+    startup_pid_ = 0;
     ASSIGN_OR_RETURN(conn_, PgConnection::Connect(info, copts));
   }
+  // pg_stat_activity hides auxiliary processes from a role without pg_read_all_stats
+  // (and a standby cannot be granted anything): find it among the postmaster's children.
+  if (startup_pid_ <= 0) startup_pid_ = StartupProcessOf(supervisor_->pid());
   auto rs = conn_->Query(
       "SELECT pg_is_in_recovery(), "
       "COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
@@ -204,7 +243,10 @@ absl::Status PostgresEngine::PollOnce() {
   const auto& v = (*rs)[0].rows[0].values;
   const bool in_recovery = v[0].has_value() && *v[0] == "t";
   read_only_.store(in_recovery);
-  if (!in_recovery) return absl::OkStatus();  // a primary: nothing replays any more
+  if (!in_recovery) {
+    startup_pid_ = 0;  // a primary: nothing replays any more
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(Lsn replayed, Lsn::Parse(v[1].value_or("0/0")));
   int64_t xact_us = 0;
   if (v[2].has_value()) (void)absl::SimpleAtoi(*v[2], &xact_us);

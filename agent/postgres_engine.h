@@ -82,6 +82,7 @@ class PostgresEngine {
   void Poll();
   absl::Status PollOnce();
   absl::Status ReadFeedback();
+  void WakeStartupProcess();
 
   const PostgresOptions options_;
   std::unique_ptr<PostgresSupervisor> supervisor_;
@@ -100,6 +101,7 @@ class PostgresEngine {
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
   absl::Time feedback_read_ = absl::InfinitePast();  // the poller thread's
+  int startup_pid_ = 0;  // the server's startup process (replays WAL); the poller's
 };
 
 }  // namespace walrep

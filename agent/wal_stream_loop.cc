@@ -23,6 +23,8 @@ constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
 // A flush batch never grows past this, so a primary that sends faster than we drain
 // still gets regular acknowledgements.
 constexpr uint64_t kMaxBatchBytes = 16ull << 20;
+// The wait slice while an apply report may be due (see WalStreamOptions::apply_pending).
+constexpr absl::Duration kApplyPoll = absl::Milliseconds(1);
 // How long our end of the COPY waits for the primary's ReadyForQuery.
 constexpr absl::Duration kDrain = absl::Milliseconds(500);
 // How long the primary has to send its end-of-timeline result after CopyDone.
@@ -61,7 +63,9 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
     }
     RETURN_IF_ERROR(ReportApplyIfDue());
     RETURN_IF_ERROR(CheckReceiverTimeout(now));
-    ASSIGN_OR_RETURN(auto msg, conn_.ReadMessage(std::min(next_status_, absl::Now() + kStopPoll)));
+    const absl::Duration slice =
+        options_.apply_pending && options_.apply_pending(reported_flush_) ? kApplyPoll : kStopPoll;
+    ASSIGN_OR_RETURN(auto msg, conn_.ReadMessage(std::min(next_status_, absl::Now() + slice)));
     if (!msg) continue;
     last_receive_ = absl::Now();
     ping_sent_ = false;

@@ -47,6 +47,11 @@ struct WalStreamOptions {
   // keepalive).
   std::function<void(Lsn wal_end, uint64_t wal_bytes)> on_primary_message;
   std::function<void()> on_status_sent;
+  // True while flushed WAL is not yet applied by a replayer that reports on its own time
+  // (engine postgres): the loop then waits for messages in short slices, so an apply
+  // advance reaches the primary at once (a remote_apply commit waits on it) instead of
+  // after the next message or the 100 ms poll.
+  std::function<bool(Lsn flushed)> apply_pending;
   // Hot standby feedback sent with every periodic status update (nullptr: none).
   std::function<std::optional<HotStandbyFeedback>()> hot_standby_feedback;
 };
