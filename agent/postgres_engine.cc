@@ -34,6 +34,8 @@ constexpr absl::Duration kTick = absl::Milliseconds(100);
 constexpr absl::Duration kEagerPoll = absl::Milliseconds(5);
 constexpr int kEagerPolls = 40;
 constexpr absl::Duration kReconnectDelay = absl::Milliseconds(200);
+// How long Start waits for the server to accept connections before going on.
+constexpr absl::Duration kReadyWait = absl::Seconds(20);
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("engine"); }
 
@@ -120,7 +122,17 @@ absl::Status PostgresEngine::CheckVersion() const {
 absl::Status PostgresEngine::Start(bool standby) {
   RETURN_IF_ERROR(CheckVersion());
   RETURN_IF_ERROR(supervisor_->Configure(standby));
-  RETURN_IF_ERROR(supervisor_->Start(absl::Minutes(5)));
+  // A standby accepts connections only once consistent, and the WAL to get there may be
+  // what the stream is about to bring (after a rewind, or a crash before consistency):
+  // waiting for it here would wait for ever. The server stays started and supervised;
+  // the apply poller connects when it is ready.
+  absl::Status started = supervisor_->Start(kReadyWait);
+  if (absl::IsDeadlineExceeded(started)) {
+    Log()->info("PostgreSQL is not accepting connections yet (replaying to a consistent "
+                "state); continuing");
+  } else {
+    RETURN_IF_ERROR(started);
+  }
   read_only_.store(standby);
   if (!poller_.joinable()) {
     {
