@@ -73,7 +73,12 @@ class Agent {
   // Stops the standby, runs pg_rewind from `source`, recovers the WAL store from the
   // rewound pg_wal and starts the standby again (the stream thread, between sessions).
   absl::Status RewindEngine(const ConnInfo& source);
-  absl::StatusOr<v1::PromoteResponse> PromoteEngineLocked(const v1::PromoteRequest& request)
+  // After Promote's shared checks (agent_promote.cc): engine postgres / engine none.
+  absl::StatusOr<v1::PromoteResponse> PromoteEngineLocked(const v1::PromoteRequest& request,
+                                                          absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  absl::StatusOr<v1::PromoteResponse> PromoteArchiveLocked(const v1::PromoteRequest& request,
+                                                           absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);

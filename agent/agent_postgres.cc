@@ -55,12 +55,6 @@ absl::Status ChownTree(const std::string& root, uid_t uid, gid_t gid) {
   return absl::OkStatus();
 }
 
-absl::Duration ApplyTimeout(const v1::PromoteRequest& request) {
-  return request.has_apply_timeout()
-             ? absl::Seconds(request.apply_timeout().seconds()) +
-                   absl::Nanoseconds(request.apply_timeout().nanos())
-             : absl::Seconds(30);
-}
 
 }  // namespace
 
@@ -182,35 +176,9 @@ std::function<absl::Status(const std::string&)> Agent::GiveFilesToServer() const
   };
 }
 
-absl::StatusOr<v1::PromoteResponse> Agent::PromoteEngineLocked(const v1::PromoteRequest& request) {
+absl::StatusOr<v1::PromoteResponse> Agent::PromoteEngineLocked(const v1::PromoteRequest& request,
+                                                               absl::Duration timeout) {
   v1::PromoteResponse resp;
-  v1::Role role;
-  {
-    absl::MutexLock l(&mu_);
-    role = role_;
-  }
-  if (role == v1::ROLE_PRIMARY) {  // idempotent: what the promotion did
-    ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
-    resp.set_timeline(state ? state->timeline : 0);
-    resp.set_switch_lsn(state ? state->flush_lsn.value() : 0);
-    *resp.mutable_progress() = GetProgress();
-    return resp;
-  }
-  if (role == v1::ROLE_UNSPECIFIED || !engine_->HasDataDirectory()) {
-    return absl::FailedPreconditionError(
-        "nothing to promote: no standby yet (call StartReplica with bootstrap first)");
-  }
-  if (backup_running_.load() || status_.state() == v1::STREAM_STATE_BOOTSTRAPPING) {
-    return absl::FailedPreconditionError(
-        "a base backup is running (FetchBaseBackup or StartReplica's bootstrap); promote "
-        "after it has finished or been cancelled");
-  }
-  if (writer_->failed()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot promote after a WAL storage failure: ", writer_->failure().message()));
-  }
-  const absl::Duration timeout = ApplyTimeout(request);
-  if (timeout < absl::ZeroDuration()) return absl::InvalidArgumentError("apply_timeout must not be negative");
   // Everything received becomes durable, then the server must have replayed all of it:
   // a commit the primary reported is visible after the promotion.
   StopStreamLocked();
@@ -229,7 +197,7 @@ absl::StatusOr<v1::PromoteResponse> Agent::PromoteEngineLocked(const v1::Promote
   RETURN_IF_ERROR(state_store_->StoreTimeline(promoted.timeline));
   RETURN_IF_ERROR(state_store_->StoreState(
       ReplicationState{ReplicationRole::kPrimary, promoted.switch_lsn, promoted.timeline}));
-  RETURN_IF_ERROR(DeleteFileDurably(StreamConfigPath()));
+  RETURN_IF_ERROR(RemoveFileDurably(StreamConfigPath()));
   {
     absl::MutexLock l(&mu_);
     role_ = v1::ROLE_PRIMARY;

@@ -371,7 +371,7 @@ absl::StatusOr<std::string> PostgresEngine::Rewind(const std::string& source,
     RETURN_IF_ERROR(WriteFileAtomically(passfile, absl::StrCat("*:*:*:*:", escaped, "\n")));
     if (run_as.drop && chown(passfile.c_str(), run_as.uid, run_as.gid) != 0) {
       absl::Status st = ErrnoStatus("chown", passfile, errno);
-      (void)DeleteFileDurably(passfile);
+      (void)RemoveFileDurably(passfile);
       return st;
     }
     absl::StrAppend(&conninfo, " passfile='", passfile, "'");
@@ -379,7 +379,7 @@ absl::StatusOr<std::string> PostgresEngine::Rewind(const std::string& source,
   auto out = RunProgram({options_.bindir + "/pg_rewind", "--target-pgdata=" + options_.pgdata,
                          "--source-server=" + conninfo, "--progress"},
                         run_as, timeout);
-  if (!password.empty()) (void)DeleteFileDurably(passfile);
+  if (!password.empty()) (void)RemoveFileDurably(passfile);
   return out;
 }
 

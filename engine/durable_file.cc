@@ -57,14 +57,6 @@ absl::Status WriteFileDurably(const std::string& path, absl::string_view content
   return FsyncDir(DirName(path));
 }
 
-absl::Status RemoveFileDurably(const std::string& path) {
-  if (unlink(path.c_str()) < 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoStatus("unlink", path, errno);
-  }
-  return FsyncDir(DirName(path));
-}
-
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return ReadSmallFile(path, kMaxConfigBytes);
 }

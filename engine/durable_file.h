@@ -15,6 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "replay/atomic_file.h"
+
+// RemoveFileDurably comes from replay/atomic_file.h, as the rest of the project uses it.
 
 namespace walrep {
 
@@ -28,8 +31,6 @@ absl::StatusOr<FileOwner> OwnerOf(const std::string& path);
 
 absl::Status WriteFileDurably(const std::string& path, absl::string_view contents, FileOwner owner);
 
-// Removes `path` durably (unlink, fsync of the directory); OK when it is absent.
-absl::Status RemoveFileDurably(const std::string& path);
 
 // Reads a whole regular file (at most 16 MiB: configuration files, not data).
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);

@@ -28,7 +28,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
   return ops->SyncDir(DirName(path));
 }
 
-absl::Status DeleteFileDurably(const std::string& path, FileOps* ops) {
+absl::Status RemoveFileDurably(const std::string& path, FileOps* ops) {
   absl::Status removed = ops->Remove(path);
   if (absl::IsNotFound(removed)) return absl::OkStatus();
   RETURN_IF_ERROR(removed);

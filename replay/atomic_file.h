@@ -24,7 +24,7 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
                                  FileOps* ops = DefaultFileOps());
 
 // unlink + fsync of the directory, so the removal survives a crash. OK when absent.
-absl::Status DeleteFileDurably(const std::string& path, FileOps* ops = DefaultFileOps());
+absl::Status RemoveFileDurably(const std::string& path, FileOps* ops = DefaultFileOps());
 
 // fsync of a directory (makes entries created/renamed in it durable).
 absl::Status FsyncDir(const std::string& dir, FileOps* ops = DefaultFileOps());

@@ -1,0 +1,136 @@
+// Promote: the checks every engine shares, and engine none's own promotion (a new
+// timeline opened in the archive at the end of the verified WAL). Engine postgres's
+// promotion is in agent_postgres.cc.
+#include "absl/strings/str_cat.h"
+#include "agent/agent.h"
+#include "agent/logging.h"
+#include "replay/atomic_file.h"
+#include "replay/timeline_history.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& request) {
+  absl::MutexLock lock(&op_mu_);
+  v1::Role role;
+  {
+    absl::MutexLock l(&mu_);
+    role = role_;
+  }
+  if (role == v1::ROLE_PRIMARY) {  // idempotent: report what the promotion did
+    v1::PromoteResponse resp;
+    ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
+    resp.set_timeline(state ? state->timeline : writer_->timeline());
+    resp.set_switch_lsn(state ? state->flush_lsn.value() : 0);
+    *resp.mutable_progress() = GetProgress();
+    return resp;
+  }
+  if (role == v1::ROLE_UNSPECIFIED || (engine_ && !engine_->HasDataDirectory())) {
+    return absl::FailedPreconditionError(
+        engine_ ? "nothing to promote: no standby yet (call StartReplica with bootstrap first)"
+                : "nothing to promote: this agent never followed a primary (call StartReplica "
+                  "first)");
+  }
+  if (backup_running_.load() || status_.state() == v1::STREAM_STATE_BOOTSTRAPPING) {
+    return absl::FailedPreconditionError(
+        "a base backup is running (FetchBaseBackup or StartReplica's bootstrap); promote "
+        "after it has finished or been cancelled");
+  }
+  if (writer_->failed()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot promote after a WAL storage failure: ", writer_->failure().message()));
+  }
+  const absl::Duration timeout = request.has_apply_timeout()
+                                     ? FromProto(request.apply_timeout())
+                                     : absl::Seconds(30);
+  if (timeout < absl::ZeroDuration()) return absl::InvalidArgumentError("apply_timeout must not be negative");
+  return engine_ ? PromoteEngineLocked(request, timeout) : PromoteArchiveLocked(request, timeout);
+}
+
+absl::StatusOr<v1::PromoteResponse> Agent::PromoteArchiveLocked(const v1::PromoteRequest& request,
+                                                                absl::Duration timeout) {
+  v1::PromoteResponse resp;
+  // Everything received becomes durable: the session's clean stop fsyncs and reports.
+  StopStreamLocked();
+  if (!writer_->positioned() || !writer_->flush_lsn().valid()) {
+    return absl::FailedPreconditionError(
+        "no WAL has been received yet: there is no end of WAL to open a new timeline at");
+  }
+  if (writer_->write_lsn() > writer_->flush_lsn()) RETURN_IF_ERROR(writer_->Flush());
+  // PostgreSQL's end of recovery: the end of the last valid record of the durable WAL.
+  const Lsn durable = writer_->flush_lsn();
+  Lsn switch_lsn = durable;
+  replayer_->Wake();
+  const bool applied = replayer_->WaitForApply(durable, timeout);
+  const absl::Status replay = replayer_->failure();
+  const Lsn apply = replayer_->apply_lsn();
+  if (!replay.ok()) {
+    if (!request.force()) {
+      return absl::DataLossError(absl::StrCat(
+          replay.message(), "; not promoting. Promote with force opens the new timeline at ",
+          apply.ToString(), " and gives up the WAL after it"));
+    }
+    switch_lsn = apply;
+  } else if (!applied) {
+    if (!request.force()) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "replay reached ", apply.ToString(), " but the durable WAL ends at ",
+          durable.ToString(), "; retry with a longer apply_timeout, or force (loses the rest)"));
+    }
+    switch_lsn = apply;
+  }
+  if (switch_lsn < durable) {
+    Log()->warn("forced promotion: the new timeline begins at {}, the WAL from there to {} is "
+                "given up", switch_lsn.ToString(), durable.ToString());
+  }
+  if (!switch_lsn.valid()) {
+    return absl::FailedPreconditionError("replay has not verified any WAL record yet");
+  }
+  const TimelineId old_tli = writer_->timeline();
+  std::string parent;
+  if (old_tli > 1) {
+    auto content = ReadHistoryFile(stream_ctx_.wal_dir, old_tli);
+    if (content.ok()) {
+      parent = *content;
+    } else if (!absl::IsNotFound(content.status())) {
+      return content.status();
+    }
+  }
+  const TimelineId new_tli = old_tli + 1;
+  ASSIGN_OR_RETURN(std::string history,
+                   BuildPromotionHistoryContent(parent, old_tli, switch_lsn,
+                                                "promoted by walrep"));
+  RETURN_IF_ERROR(writer_->WriteHistoryFile(new_tli, history));
+  // The new timeline's first segment holds the old timeline's WAL up to the switch
+  // point, as PostgreSQL writes it when it promotes: the archive stays one chain.
+  RETURN_IF_ERROR(writer_->BeginTimeline(new_tli, switch_lsn));
+  RETURN_IF_ERROR(writer_->Close());
+  RETURN_IF_ERROR(state_store_->StoreTimeline(new_tli));
+  RETURN_IF_ERROR(state_store_->StoreState(
+      ReplicationState{ReplicationRole::kPrimary, switch_lsn, new_tli}));
+  RETURN_IF_ERROR(RemoveFileDurably(StreamConfigPath()));
+  {
+    absl::MutexLock l(&mu_);
+    role_ = v1::ROLE_PRIMARY;
+    timeline_ = new_tli;
+    primary_conninfo_.clear();  // it follows nobody now
+    slot_name_.clear();
+  }
+  Log()->info("promoted: timeline {} begins at {}", new_tli, switch_lsn.ToString());
+  changes_.Notify();
+  resp.set_timeline(new_tli);
+  resp.set_switch_lsn(switch_lsn.value());
+  *resp.mutable_progress() = GetProgress();
+  return resp;
+}
+
+}  // namespace walrep
