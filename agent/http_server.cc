@@ -115,7 +115,8 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
       // One request per connection: a scraper reconnects, and an idle keep-alive
       // connection must not hold a worker.
       "enable_keep_alive", "no",
-      "linger_timeout_ms", "0",
+      // No abortive close (linger 0 sends RST): a reset that overtakes the response
+      // discards what the client has not read yet — a scrape lost under load.
   };
   if (tls) {
     // TLS 1.2 and later only.

@@ -110,6 +110,15 @@ TEST_F(SessionResumeTest, IdenticalReSentWalIsAcceptedAndStreamingContinues) {
       [](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId));
         p.Send(WalMsg(kSeg1, W(0, 9000)));
+        // Closing with WAL unread would reset the connection and drop it: wait for the
+        // acknowledgement first.
+        for (;;) {
+          auto m = p.ReadTyped();
+          if (!m) return;
+          if (m->first != 'd') continue;
+          auto u = DecodeStandbyStatusUpdate(m->second);
+          if (u.ok() && u->flush >= RecordEndWithin(9000)) break;
+        }
         p.Send(fake_pg::Complete("COPY 0"));
         p.CloseNow();
       }});
