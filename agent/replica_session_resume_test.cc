@@ -68,8 +68,7 @@ TEST_F(SessionResumeTest, ReSentWalThatDiffersIsDivergedAndNothingIsRewritten) {
       [](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId));
         p.Send(WalMsg(kSeg1, W(0, 5000)));
-        p.Send(fake_pg::Complete("COPY 0"));
-        p.CloseNow();
+        EndAfterAck(p, RecordEndWithin(5000));
       },
       [&](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId, "16MB", &second_start));
@@ -104,23 +103,12 @@ TEST_F(SessionResumeTest, IdenticalReSentWalIsAcceptedAndStreamingContinues) {
       [](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId));
         p.Send(WalMsg(kSeg1, W(0, 5000)));
-        p.Send(fake_pg::Complete("COPY 0"));
-        p.CloseNow();
+        EndAfterAck(p, RecordEndWithin(5000));
       },
       [](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId));
         p.Send(WalMsg(kSeg1, W(0, 9000)));
-        // Closing with WAL unread would reset the connection and drop it: wait for the
-        // acknowledgement first.
-        for (;;) {
-          auto m = p.ReadTyped();
-          if (!m) return;
-          if (m->first != 'd') continue;
-          auto u = DecodeStandbyStatusUpdate(m->second);
-          if (u.ok() && u->flush >= RecordEndWithin(9000)) break;
-        }
-        p.Send(fake_pg::Complete("COPY 0"));
-        p.CloseNow();
+        EndAfterAck(p, RecordEndWithin(9000));
       }});
   StreamSettings settings = Settings(server.port());
   (void)ReplicaSession(settings, &ctx_, &stop_).Run(nullptr);
@@ -152,18 +140,7 @@ TEST_F(SessionResumeTest, AConnectionCutRightAfterASegmentBoundaryResumesByteIde
       [&](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId, "16MB", &second_start));
         SendLongWal(p, StartOf(second_start), end);
-        // Closing with WAL still unread would reset the connection and drop it: wait for
-        // the acknowledgement of everything first.
-        const Lsn last = session_test::RecordEnds(LongWal()).Within(end);
-        for (;;) {
-          auto m = p.ReadTyped();
-          if (!m) return;
-          if (m->first != 'd') continue;
-          auto u = DecodeStandbyStatusUpdate(m->second);
-          if (u.ok() && u->flush >= last) break;
-        }
-        p.Send(fake_pg::Complete("COPY 0"));
-        p.CloseNow();
+        EndAfterAck(p, session_test::RecordEnds(LongWal()).Within(end));
       }});
   StreamSettings settings = Settings(server.port());
   absl::Status first = ReplicaSession(settings, &ctx_, &stop_).Run(nullptr);
@@ -190,8 +167,7 @@ TEST_F(SessionResumeTest, AnArchiveRefusesAPrimaryWithAnotherSegmentSize) {
       [](Peer& p) {
         ASSERT_TRUE(Handshake(p, kSysId));
         p.Send(WalMsg(kSeg1, W(0, 5000)));
-        p.Send(fake_pg::Complete("COPY 0"));
-        p.CloseNow();
+        EndAfterAck(p, RecordEndWithin(5000));
       },
       [](Peer& p) {
         fake_pg::TrustHandshake(p);
@@ -229,8 +205,7 @@ TEST_F(SessionResumeTest, AnEmptyArchiveTakesThePrimarysSegmentSize) {
     EXPECT_EQ(StartOf(q->second), Lsn(kOneMiB));  // the segment start in 1 MiB segments
     p.Send(fake_pg::CopyResp('W'));
     p.Send(WalMsg(kOneMiB, wal.bytes()));
-    p.Send(fake_pg::Complete("COPY 0"));
-    p.CloseNow();
+    EndAfterAck(p, RecordEnds(wal, kOneMiB).Within(wal.end()));
   });
   StreamSettings settings = Settings(server.port());
   absl::Status st = ReplicaSession(settings, &ctx_, &stop_).Run(nullptr);

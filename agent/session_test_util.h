@@ -120,6 +120,21 @@ inline std::string WalMsg(uint64_t start, const std::string& data) {
   return *EncodeCopyData(EncodeXLogData(x));
 }
 
+// Reads the session's status updates until one reports `flush` as flushed, then ends the
+// stream as a shutting-down walsender does (CommandComplete, close). Closing earlier, with
+// WAL still unread, would reset the connection and drop that WAL.
+inline void EndAfterAck(Peer& p, Lsn flush) {
+  for (;;) {
+    auto m = p.ReadTyped();
+    if (!m) return;
+    if (m->first != 'd') continue;
+    auto u = DecodeStandbyStatusUpdate(m->second);
+    if (u.ok() && u->flush >= flush) break;
+  }
+  p.Send(Complete("COPY 0"));
+  p.CloseNow();
+}
+
 inline std::string KeepaliveMsg(Lsn wal_end, bool reply_requested) {
   PrimaryKeepalive k;
   k.wal_end = wal_end;
