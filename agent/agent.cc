@@ -428,6 +428,11 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
     return absl::InvalidArgumentError(
         "rewind_on_divergence needs --engine=postgres: an archive keeps every timeline instead");
   }
+  if (request.dialect() != v1::DIALECT_UNSPECIFIED &&
+      request.dialect() != v1::DIALECT_POSTGRESQL) {
+    return absl::UnimplementedError(absl::StrCat(
+        "dialect ", v1::Dialect_Name(request.dialect()), " is not supported by this agent"));
+  }
   if (request.hot_standby_feedback() && !engine_) {
     return absl::InvalidArgumentError(
         "hot_standby_feedback needs --engine=postgres: engine none runs no queries to protect");

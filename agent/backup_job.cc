@@ -59,6 +59,27 @@ absl::Status MapError(const absl::Status& st) {
 
 absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupRequest& req) {
   BaseBackupOptions o;
+  if (req.dialect() != v1::DIALECT_UNSPECIFIED && req.dialect() != v1::DIALECT_POSTGRESQL) {
+    return absl::UnimplementedError(
+        absl::StrCat("dialect ", v1::Dialect_Name(req.dialect()), " is not supported"));
+  }
+  if (req.has_compression() &&
+      req.compression().method() != v1::COMPRESSION_METHOD_UNSPECIFIED &&
+      req.compression().method() != v1::COMPRESSION_METHOD_NONE) {
+    return absl::UnimplementedError("compression is not supported by this agent");
+  }
+  if (req.format() == v1::BACKUP_FORMAT_TAR) {
+    return absl::UnimplementedError("format TAR is not supported by this agent");
+  }
+  if (req.write_recovery_conf()) {
+    return absl::UnimplementedError("write_recovery_conf is not supported by this agent");
+  }
+  if (req.tablespaces_in_place()) {
+    return absl::UnimplementedError("tablespaces_in_place is not supported by this agent");
+  }
+  if (req.has_receiver_timeout()) {
+    return absl::UnimplementedError("receiver_timeout is not supported by this agent");
+  }
   if (!req.label().empty()) o.label = req.label();
   ASSIGN_OR_RETURN(std::string quoted, QuoteLiteral(o.label));
   if (o.label.size() > kMaxBackupLabel) return absl::InvalidArgumentError("label is too long");
