@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
-#include "agent/backup_job.h"
-#include "agent/backup_target.h"
+#include "backup/backup_job.h"
+#include "backup/backup_target.h"
 #include "agent/logging.h"
 #include "agent/stream_failure.h"
 #include "backup/incomplete.h"

@@ -13,7 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "agent/backup_job.h"
+#include "backup/backup_job.h"
 #include "backup/incomplete.h"
 #include "wire/testing/tar_builder.h"
 #include "gtest/gtest.h"

@@ -12,15 +12,15 @@
 // Thread-safety: RunBaseBackup blocks its calling thread and calls the context's callbacks
 // from it; it starts and always joins one helper thread (the WAL stream). Concurrent runs
 // must use different targets; the caller serializes runs that share a state store.
-#ifndef WALREP_AGENT_BACKUP_JOB_H_
-#define WALREP_AGENT_BACKUP_JOB_H_
+#ifndef WALREP_BACKUP_BACKUP_JOB_H_
+#define WALREP_BACKUP_BACKUP_JOB_H_
 
 #include <functional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "agent/backup_target.h"
+#include "backup/backup_target.h"
 #include "replay/replication_state.h"
 #include "walrep/v1/agent.pb.h"
 #include "wire/connection.h"
@@ -54,4 +54,4 @@ absl::StatusOr<v1::BaseBackupResult> RunBaseBackup(const v1::FetchBaseBackupRequ
 
 }  // namespace walrep
 
-#endif  // WALREP_AGENT_BACKUP_JOB_H_
+#endif  // WALREP_BACKUP_BACKUP_JOB_H_

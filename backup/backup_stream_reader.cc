@@ -1,4 +1,4 @@
-#include "agent/backup_stream_reader.h"
+#include "backup/backup_stream_reader.h"
 
 #include <algorithm>
 #include <utility>

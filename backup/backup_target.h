@@ -1,8 +1,8 @@
 // The directory a base backup is written into: which paths are acceptable, how a target
 // left behind by an interrupted backup is reused, and a writeback hint before the fsync
 // pass. Free functions; thread-safe, though two calls racing on one directory are not.
-#ifndef WALREP_AGENT_BACKUP_TARGET_H_
-#define WALREP_AGENT_BACKUP_TARGET_H_
+#ifndef WALREP_BACKUP_BACKUP_TARGET_H_
+#define WALREP_BACKUP_BACKUP_TARGET_H_
 
 #include <string>
 
@@ -33,4 +33,4 @@ void StartWriteback(const std::string& dir);
 
 }  // namespace walrep
 
-#endif  // WALREP_AGENT_BACKUP_TARGET_H_
+#endif  // WALREP_BACKUP_BACKUP_TARGET_H_

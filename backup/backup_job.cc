@@ -1,4 +1,4 @@
-#include "agent/backup_job.h"
+#include "backup/backup_job.h"
 
 
 #include <algorithm>
@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "agent/backup_stream_reader.h"
-#include "agent/backup_target.h"
-#include "agent/backup_wal_stream.h"
+#include "backup/backup_stream_reader.h"
+#include "backup/backup_target.h"
+#include "backup/backup_wal_stream.h"
 #include "agent/logging.h"
 #include "backup/extractor.h"
 #include "backup/manifest.h"

@@ -1,4 +1,4 @@
-#include "agent/backup_wal_stream.h"
+#include "backup/backup_wal_stream.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "agent/backup_target.h"
+#include "backup/backup_target.h"
 
 #include <dirent.h>
 #include <fcntl.h>

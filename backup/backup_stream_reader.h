@@ -9,8 +9,8 @@
 // one write buffer whatever the file sizes; only the manifest is buffered, under a cap.
 //
 // Not thread-safe: driven by the backup job's thread.
-#ifndef WALREP_AGENT_BACKUP_STREAM_READER_H_
-#define WALREP_AGENT_BACKUP_STREAM_READER_H_
+#ifndef WALREP_BACKUP_BACKUP_STREAM_READER_H_
+#define WALREP_BACKUP_BACKUP_STREAM_READER_H_
 
 #include <cstdint>
 #include <memory>
@@ -75,4 +75,4 @@ class BackupStreamReader {
 
 }  // namespace walrep
 
-#endif  // WALREP_AGENT_BACKUP_STREAM_READER_H_
+#endif  // WALREP_BACKUP_BACKUP_STREAM_READER_H_

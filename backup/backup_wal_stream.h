@@ -9,8 +9,8 @@
 // Thread-safety: Open/Start/SetEndLsn/WaitDone/Stop are called by the backup job's thread;
 // the streaming thread owns the connection and the writer after Start. The destructor
 // stops and joins the thread.
-#ifndef WALREP_AGENT_BACKUP_WAL_STREAM_H_
-#define WALREP_AGENT_BACKUP_WAL_STREAM_H_
+#ifndef WALREP_BACKUP_BACKUP_WAL_STREAM_H_
+#define WALREP_BACKUP_BACKUP_WAL_STREAM_H_
 
 #include <atomic>
 #include <cstdint>
@@ -87,4 +87,4 @@ class BackupWalStream {
 
 }  // namespace walrep
 
-#endif  // WALREP_AGENT_BACKUP_WAL_STREAM_H_
+#endif  // WALREP_BACKUP_BACKUP_WAL_STREAM_H_
