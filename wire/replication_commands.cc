@@ -120,6 +120,14 @@ absl::StatusOr<std::string> BaseBackupCommand(const BaseBackupOptions& options,
     return absl::FailedPreconditionError(absl::StrCat(
         "backup manifests need PostgreSQL 13 or later (server is ", server_version_num, ")"));
   }
+  if (!options.compression.empty() && server_version_num < 150000) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "server-side compression needs PostgreSQL 15 or later (server is ", server_version_num,
+        "); compress on the client instead"));
+  }
+  if (options.compression_level && options.compression.empty()) {
+    return absl::InvalidArgumentError("a compression level without a compression method");
+  }
   std::vector<std::string> opts;
   if (server_version_num >= 150000) {
     opts.push_back(absl::StrCat("LABEL ", label));
@@ -134,6 +142,13 @@ absl::StatusOr<std::string> BaseBackupCommand(const BaseBackupOptions& options,
     if (rate_kb != 0) opts.push_back(absl::StrCat("MAX_RATE ", rate_kb));
     if (options.tablespace_map) opts.push_back("TABLESPACE_MAP");
     if (!options.verify_checksums) opts.push_back("VERIFY_CHECKSUMS false");
+    if (!options.compression.empty()) {
+      ASSIGN_OR_RETURN(std::string method, QuoteLiteral(options.compression));
+      opts.push_back(absl::StrCat("COMPRESSION ", method));
+      if (options.compression_level) {
+        opts.push_back(absl::StrCat("COMPRESSION_DETAIL 'level=", *options.compression_level, "'"));
+      }
+    }
     return absl::StrCat("BASE_BACKUP ( ", absl::StrJoin(opts, ", "), " )");
   }
   opts.push_back(absl::StrCat("LABEL ", label));

@@ -13,6 +13,7 @@
 #define WALREP_WIRE_REPLICATION_COMMANDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -76,6 +77,11 @@ struct BaseBackupOptions {
   // 32 kB/s is InvalidArgument (it would silently be far faster than asked), and anything
   // above 1048576 kB/s (1 GiB/s) is clamped to that maximum.
   uint64_t max_rate_bytes_per_sec = 0;
+  // 15+ server-side compression: COMPRESSION '<method>' ("gzip", "lz4" or "zstd"; empty
+  // for none) and COMPRESSION_DETAIL 'level=N' when a level is given. FailedPrecondition
+  // on 12-14, which cannot compress.
+  std::string compression;
+  std::optional<int> compression_level;
 };
 // 15+: `BASE_BACKUP ( LABEL 'x', PROGRESS, CHECKPOINT 'fast', WAIT false, ... )`;
 // 12-14: `BASE_BACKUP LABEL 'x' PROGRESS FAST NOWAIT ...` (15 no longer parses this form,

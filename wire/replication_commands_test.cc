@@ -115,6 +115,26 @@ TEST(BaseBackupTest, Version15AllOptions) {
   EXPECT_EQ(*BaseBackupCommand(o, 150000), "BASE_BACKUP ( LABEL 'it''s', CHECKPOINT 'fast' )");
 }
 
+TEST(BaseBackupTest, ServerCompressionOn15AndRefusedBefore) {
+  BaseBackupOptions o;
+  o.manifest = false;
+  o.tablespace_map = false;
+  o.compression = "lz4";
+  EXPECT_EQ(*BaseBackupCommand(o, 150000),
+            "BASE_BACKUP ( LABEL 'walrep base backup', PROGRESS, CHECKPOINT 'spread', "
+            "WAIT false, COMPRESSION 'lz4' )");
+  o.compression = "zstd";
+  o.compression_level = 7;
+  EXPECT_EQ(*BaseBackupCommand(o, 170000),
+            "BASE_BACKUP ( LABEL 'walrep base backup', PROGRESS, CHECKPOINT 'spread', "
+            "WAIT false, COMPRESSION 'zstd', COMPRESSION_DETAIL 'level=7' )");
+  auto old = BaseBackupCommand(o, 140010);
+  EXPECT_EQ(old.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(old.status().message().find("compress on the client"), std::string::npos);
+  o.compression.clear();
+  EXPECT_EQ(BaseBackupCommand(o, 150000).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BaseBackupTest, KeywordFormBefore15) {
   BaseBackupOptions o;
   o.fast_checkpoint = true;
