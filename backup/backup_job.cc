@@ -12,10 +12,15 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "backup/backup_stream_reader.h"
+#include "backup/compression.h"
+#include "backup/extracting_sink.h"
+#include "backup/recovery_conf.h"
+#include "backup/tar_file_sink.h"
 #include "backup/backup_target.h"
 #include "backup/backup_wal_stream.h"
 #include "agent/logging.h"
 #include "backup/extractor.h"
+#include "backup/incomplete.h"
 #include "backup/manifest.h"
 #include "backup/manifest_verifier.h"
 #include "wire/backend_query.h"
@@ -57,22 +62,66 @@ absl::Status MapError(const absl::Status& st) {
   }
 }
 
-absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupRequest& req) {
+Compression CompressionOf(v1::CompressionMethod m) {
+  switch (m) {
+    case v1::COMPRESSION_METHOD_GZIP: return Compression::kGzip;
+    case v1::COMPRESSION_METHOD_LZ4: return Compression::kLz4;
+    case v1::COMPRESSION_METHOD_ZSTD: return Compression::kZstd;
+    default: return Compression::kNone;
+  }
+}
+
+// What the request asks of the archives: their format, who compresses them, with what.
+struct OutputChoice {
+  bool tar = false;
+  Compression server = Compression::kNone;
+  Compression client = Compression::kNone;
+  std::optional<int> level;
+};
+
+absl::StatusOr<OutputChoice> ChooseOutput(const v1::FetchBaseBackupRequest& req) {
+  OutputChoice o;
+  o.tar = req.format() == v1::BACKUP_FORMAT_TAR;
+  const v1::BackupCompression& c = req.compression();
+  Compression method = CompressionOf(c.method());
+  if (c.has_level()) {
+    if (method == Compression::kNone) {
+      return absl::InvalidArgumentError("compression.level is set but compression.method is not");
+    }
+    RETURN_IF_ERROR(CheckCompressionLevel(method, c.level()));
+    o.level = c.level();
+  }
+  if (method != Compression::kNone) {
+    if (c.location() == v1::COMPRESSION_LOCATION_CLIENT) {
+      if (!o.tar) {
+        return absl::InvalidArgumentError(
+            "client-side compression needs format TAR: a plain backup is a directory of files; "
+            "use server-side compression to save bandwidth");
+      }
+      o.client = method;
+    } else {
+      o.server = method;
+    }
+  }
+  if (o.tar && !req.tablespace_mapping().empty()) {
+    return absl::InvalidArgumentError(
+        "tablespace_mapping applies to format PLAIN only: format TAR keeps each tablespace as "
+        "<oid>.tar, to be extracted wherever you choose");
+  }
+  if (o.tar && req.write_recovery_conf() && o.server != Compression::kNone) {
+    return absl::InvalidArgumentError(
+        "write_recovery_conf with format TAR needs the archive uncompressed on the wire: use "
+        "client-side compression (or format PLAIN)");
+  }
+  return o;
+}
+
+absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupRequest& req,
+                                                 const OutputChoice& out) {
   BaseBackupOptions o;
   if (req.dialect() != v1::DIALECT_UNSPECIFIED && req.dialect() != v1::DIALECT_POSTGRESQL) {
     return absl::UnimplementedError(
         absl::StrCat("dialect ", v1::Dialect_Name(req.dialect()), " is not supported"));
-  }
-  if (req.has_compression() &&
-      req.compression().method() != v1::COMPRESSION_METHOD_UNSPECIFIED &&
-      req.compression().method() != v1::COMPRESSION_METHOD_NONE) {
-    return absl::UnimplementedError("compression is not supported by this agent");
-  }
-  if (req.format() == v1::BACKUP_FORMAT_TAR) {
-    return absl::UnimplementedError("format TAR is not supported by this agent");
-  }
-  if (req.write_recovery_conf()) {
-    return absl::UnimplementedError("write_recovery_conf is not supported by this agent");
   }
   if (req.tablespaces_in_place()) {
     return absl::UnimplementedError("tablespaces_in_place is not supported by this agent");
@@ -91,6 +140,10 @@ absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupReques
   o.tablespace_map = false;  // the extractor rewrites the pg_tblspc links (extractor.h)
   o.verify_checksums = !req.has_verify_checksums() || req.verify_checksums();
   o.max_rate_bytes_per_sec = req.max_rate_bytes_per_second();
+  if (out.server != Compression::kNone) {
+    o.compression = std::string(CompressionName(out.server));
+    o.compression_level = out.level;
+  }
   auto kb = MaxRateKb(o.max_rate_bytes_per_sec);
   if (!kb.ok()) return absl::InvalidArgumentError(kb.status().message());
   return o;
@@ -150,7 +203,8 @@ class Job {
     if (!force && phase == progress_.phase() && now < next_report_) return;
     progress_.set_phase(phase);
     if (refresh && reader_) progress_.set_bytes_done(reader_->bytes_done());
-    if (refresh && extractor_) progress_.set_files_done(extractor_->files_written());
+    if (refresh) progress_.set_files_done(files_done());
+    if (refresh && reader_) progress_.set_tablespaces_done(reader_->archives_done());
     next_report_ = now + kProgressInterval;
     if (ctx_.on_progress && !ctx_.on_progress(progress_)) aborted_ = true;
   }
@@ -169,6 +223,13 @@ class Job {
     worker.join();
     return std::move(*out);
   }
+  uint64_t files_done() const {
+    if (extractor_) return extractor_->files_written();
+    return tar_sink_ != nullptr ? tar_sink_->files_seen() : 0;
+  }
+  absl::Status CreateSink();
+  absl::Status FinishPlain(const BaseBackupOptions& options, const ConnInfo& conninfo);
+  absl::Status FinishTar(const BaseBackupOptions& options);
   absl::Status Stream(PgConnection& conn);
   absl::Status WaitForWal();
   absl::Status Verify(const BackupPosition& start, const BackupPosition& end);
@@ -181,10 +242,15 @@ class Job {
   bool aborted_ = false;
   std::unique_ptr<BackupWalStream> wal_;
   ManifestVerifier verifier_;  // outlives the extractor that feeds it
-  std::unique_ptr<BackupExtractor> extractor_;
+  OutputChoice output_;
+  std::unique_ptr<BackupExtractor> extractor_;  // plain format
+  UniqueFd target_fd_;                          // tar format
+  std::unique_ptr<ArchiveSink> sink_;
+  TarFileSink* tar_sink_ = nullptr;  // sink_ in tar format
   std::unique_ptr<BackupStreamReader> reader_;
   std::optional<BackupPosition> end_;
   bool manifest_verified_ = false;
+  std::string recovery_lines_;  // write_recovery_conf: what goes into postgresql.auto.conf
 };
 
 absl::StatusOr<v1::BaseBackupResult> Job::Run() {
@@ -193,7 +259,8 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
     return absl::InvalidArgumentError(absl::StrCat(
         "conninfo: ", conninfo.ok() ? "required" : conninfo.status().message()));
   }
-  ASSIGN_OR_RETURN(BaseBackupOptions options, CommandOptions(req_));
+  ASSIGN_OR_RETURN(output_, ChooseOutput(req_));
+  ASSIGN_OR_RETURN(BaseBackupOptions options, CommandOptions(req_, output_));
   ExtractorOptions xopts;
   xopts.target_dir = target_;
   for (const auto& [from, to] : req_.tablespace_mapping()) {
@@ -208,6 +275,13 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   Report(v1::BACKUP_PHASE_STARTING, true);
 
   ConnectionOptions copts = ctx_.connection_options;
+  if (req_.write_recovery_conf()) {
+    // What the standby will connect with: the caller's keywords and the environment's
+    // defaults (PGHOST, PGUSER, ...), as libpq resolved them for this connection.
+    ConnInfo effective = *conninfo;
+    RETURN_IF_ERROR(effective.ApplyDefaults(copts.env));
+    recovery_lines_ = RecoveryConfLines(effective, "");
+  }
   ASSIGN_OR_RETURN(wal_, BackupWalStream::Open(*conninfo, copts));
   const IdentifySystemResult& ident = wal_->identity();
   if (ctx_.state_store != nullptr) {
@@ -228,7 +302,10 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   ASSIGN_OR_RETURN(std::string command, BaseBackupCommand(options, version));
 
   // The marker exists from here on, before any byte of the backup is written.
-  ASSIGN_OR_RETURN(extractor_, BackupExtractor::Create(xopts, &verifier_));
+  if (!output_.tar) {
+    ASSIGN_OR_RETURN(extractor_, BackupExtractor::Create(xopts, &verifier_));
+  }
+  RETURN_IF_ERROR(CreateSink());
   Log()->info("base backup of {} (server {}) into {}", conn->endpoint(),
               conn->parameter("server_version"), target_);
   char kind = 0;
@@ -242,16 +319,18 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   uint64_t total = 0;
   for (const auto& ts : tablespaces) total += std::max<int64_t>(ts.size_kb.value_or(0), 0) * 1024;
   progress_.set_bytes_total(total);
+  progress_.set_tablespaces_total(static_cast<uint32_t>(tablespaces.size()));
   reader_ = std::make_unique<BackupStreamReader>(
       BackupStreamReader::Options{.server_version_num = version,
-                                  .expect_manifest = options.manifest},
-      std::move(tablespaces), extractor_.get());
+                                  .expect_manifest = options.manifest,
+                                  .server_compression = output_.server},
+      std::move(tablespaces), sink_.get());
   RETURN_IF_ERROR(wal_->Start(target_ + "/pg_wal", start.timeline, start.lsn));
   Report(v1::BACKUP_PHASE_STREAMING, true);
   RETURN_IF_ERROR(Stream(*conn));
   conn->Close();
-  Log()->info("archives received: {} bytes, {} files; backup ends at {}",
-              extractor_->bytes_written(), extractor_->files_written(), end_->lsn.ToString());
+  Log()->info("archives received: {} bytes, {} files; backup ends at {}", reader_->bytes_done(),
+              files_done(), end_->lsn.ToString());
 
   Report(v1::BACKUP_PHASE_WAITING_WAL, true);
   RETURN_IF_ERROR(WaitForWal());
@@ -261,21 +340,16 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
 
   Report(v1::BACKUP_PHASE_SYNCING, true);
   absl::Time sync_start = absl::Now();
-  RETURN_IF_ERROR(Blocking(v1::BACKUP_PHASE_SYNCING, [&] {
-    StartWriteback(target_);
-    for (const auto& [from, to] : xopts.tablespace_mapping) StartWriteback(to);
-    return extractor_->SyncAll();
-  }));
-  // Last: a directory with backup_manifest must be whole and durable.
-  if (options.manifest) {
-    RETURN_IF_ERROR(extractor_->WriteFile("backup_manifest", reader_->manifest()));
-    RETURN_IF_ERROR(Blocking(v1::BACKUP_PHASE_SYNCING, [&] { return extractor_->SyncAll(); }));
-  }
+  RETURN_IF_ERROR(output_.tar ? FinishTar(options) : FinishPlain(options, *conninfo));
   if (ctx_.state_store != nullptr) {
     RETURN_IF_ERROR(ctx_.state_store->StoreSystemId(ident.system_id));
     RETURN_IF_ERROR(ctx_.state_store->StoreTimeline(end_->timeline));
   }
-  RETURN_IF_ERROR(extractor_->MarkComplete());
+  if (output_.tar) {
+    RETURN_IF_ERROR(RemoveIncompleteMarker(target_));
+  } else {
+    RETURN_IF_ERROR(extractor_->MarkComplete());
+  }
   Log()->info("synced to disk in {}", absl::FormatDuration(absl::Now() - sync_start));
   // The size is known now; the estimate from the start may have been a little off either
   // way (files grow or go away while they are copied).
@@ -287,13 +361,73 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   r.set_timeline(end_->timeline);
   r.set_start_lsn(start.lsn.value());
   r.set_end_lsn(end_->lsn.value());
-  r.set_bytes(extractor_->bytes_written());
-  r.set_files(extractor_->files_written());
-  r.set_target_dir(extractor_->target_dir());
+  r.set_bytes(output_.tar ? tar_sink_->bytes_on_disk() : extractor_->bytes_written());
+  r.set_files(files_done());
+  r.set_target_dir(target_);
+  if (output_.tar) {
+    for (const std::string& a : tar_sink_->archives()) r.add_archives(a);
+  }
   r.set_manifest_verified(manifest_verified_);
   Log()->info("base backup complete in {}: {} .. {} on timeline {}", r.target_dir(),
               start.lsn.ToString(), end_->lsn.ToString(), end_->timeline);
   return r;
+}
+
+absl::Status Job::CreateSink() {
+  if (!output_.tar) {
+    sink_ = std::make_unique<ExtractingSink>(extractor_.get(), output_.server);
+    return absl::OkStatus();
+  }
+  bool created = false;
+  ASSIGN_OR_RETURN(target_fd_, OpenOrCreateDir(target_, &created));
+  RETURN_IF_ERROR(CreateIncompleteMarker(target_));
+  TarFileSinkOptions t;
+  t.target_fd = target_fd_.get();
+  t.target_dir = target_;
+  t.server_compression = output_.server;
+  t.client_compression = output_.client;
+  t.client_level = output_.level;
+  t.observer = &verifier_;
+  t.mtime = absl::ToUnixSeconds(absl::Now());
+  if (req_.write_recovery_conf()) t.recovery_lines = recovery_lines_;
+  auto sink = std::make_unique<TarFileSink>(std::move(t));
+  tar_sink_ = sink.get();
+  sink_ = std::move(sink);
+  return absl::OkStatus();
+}
+
+absl::Status Job::FinishPlain(const BaseBackupOptions& options, const ConnInfo& conninfo) {
+  RETURN_IF_ERROR(Blocking(v1::BACKUP_PHASE_SYNCING, [&] {
+    StartWriteback(target_);
+    for (const auto& [from, to] : req_.tablespace_mapping()) StartWriteback(to);
+    return extractor_->SyncAll();
+  }));
+  if (req_.write_recovery_conf()) RETURN_IF_ERROR(WriteRecoveryConf(target_, recovery_lines_));
+  // Last: a directory with backup_manifest must be whole and durable.
+  if (options.manifest) {
+    RETURN_IF_ERROR(extractor_->WriteFile("backup_manifest", reader_->manifest()));
+    RETURN_IF_ERROR(Blocking(v1::BACKUP_PHASE_SYNCING, [&] { return extractor_->SyncAll(); }));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Job::FinishTar(const BaseBackupOptions& options) {
+  // The archives were fsynced as each ended; the WAL streamed beside them becomes
+  // pg_wal.tar, compressed like them when this side compresses (as pg_basebackup does).
+  ASSIGN_OR_RETURN(std::string wal_tar,
+                   Blocking(v1::BACKUP_PHASE_SYNCING, [&] {
+                     return PackWalTar(target_ + "/pg_wal", target_fd_.get(), target_,
+                                       output_.client, output_.level);
+                   }));
+  tar_sink_->NoteArchive(wal_tar);
+  if (options.manifest) {
+    ASSIGN_OR_RETURN(auto f, ArchiveFile::Create(target_fd_.get(), "backup_manifest",
+                                                 target_ + "/backup_manifest", Compression::kNone,
+                                                 std::nullopt));
+    RETURN_IF_ERROR(f->Write(reader_->manifest()));
+    RETURN_IF_ERROR(f->Close());
+  }
+  return FsyncFd(target_fd_.get(), target_);
 }
 
 absl::Status Job::Stream(PgConnection& conn) {

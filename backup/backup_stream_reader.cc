@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "backup/extractor.h"  // TablespaceOidFromArchiveName
 #include "wire/base_backup_stream.h"
 #include "wire/status_macros.h"
 
@@ -17,11 +18,11 @@ absl::Status Corrupt(absl::string_view what) {
 }  // namespace
 
 BackupStreamReader::BackupStreamReader(Options options, std::vector<BackupTablespace> tablespaces,
-                                       BackupExtractor* extractor)
+                                       ArchiveSink* sink)
     : options_(options),
       legacy_(options.server_version_num < 150000),
       tablespaces_(std::move(tablespaces)),
-      extractor_(extractor) {}
+      sink_(sink) {}
 
 absl::Status BackupStreamReader::OnCopyOut() {
   if (in_copy_) return Corrupt("CopyOutResponse inside a COPY");
@@ -34,8 +35,9 @@ absl::Status BackupStreamReader::OnCopyOut() {
   // 12-14: one COPY per tablespace row, in the row order, then maybe the manifest.
   if (index < tablespaces_.size()) {
     const BackupTablespace& ts = tablespaces_[index];
-    if (!ts.oid.has_value()) return BeginArchive("", "");
-    return BeginArchive(absl::StrCat(*ts.oid), ts.location.value_or(""));
+    if (!ts.oid.has_value()) return BeginArchive("base.tar", "", "");
+    std::string oid = absl::StrCat(*ts.oid);
+    return BeginArchive(absl::StrCat(oid, ".tar"), oid, ts.location.value_or(""));
   }
   if (index == tablespaces_.size() && options_.expect_manifest) {
     in_manifest_ = true;
@@ -48,7 +50,7 @@ absl::Status BackupStreamReader::OnCopyOut() {
 absl::Status BackupStreamReader::OnCopyData(absl::string_view payload) {
   if (!in_copy_) return Corrupt("CopyData outside a COPY");
   if (legacy_) {
-    if (tar_ != nullptr) {
+    if (in_archive_) {
       bytes_done_ += payload.size();
       return ArchiveData(payload);
     }
@@ -59,17 +61,23 @@ absl::Status BackupStreamReader::OnCopyData(absl::string_view payload) {
   switch (m.kind) {
     case BaseBackupMessage::Kind::kNewArchive: {
       if (in_manifest_ || manifest_done_) return Corrupt("an archive after the manifest");
-      if (tar_ != nullptr) RETURN_IF_ERROR(EndArchive());
-      ASSIGN_OR_RETURN(std::string oid, TablespaceOidFromArchiveName(m.archive_name));
-      return BeginArchive(oid, m.tablespace_path);
+      if (in_archive_) RETURN_IF_ERROR(EndArchive());
+      auto [bare, compression] = SplitCompressionSuffix(m.archive_name);
+      if (compression != options_.server_compression) {
+        return Corrupt(absl::StrCat("archive \"", m.archive_name, "\" is not compressed with ",
+                                    CompressionName(options_.server_compression),
+                                    " as BASE_BACKUP asked"));
+      }
+      ASSIGN_OR_RETURN(std::string oid, TablespaceOidFromArchiveName(bare));
+      return BeginArchive(m.archive_name, oid, m.tablespace_path);
     }
     case BaseBackupMessage::Kind::kData:
-      if (tar_ != nullptr) return ArchiveData(m.data);
+      if (in_archive_) return ArchiveData(m.data);
       if (in_manifest_) return ManifestData(m.data);
       return Corrupt("data before any archive");
     case BaseBackupMessage::Kind::kManifest:
       if (in_manifest_ || manifest_done_) return Corrupt("a second manifest");
-      if (tar_ != nullptr) RETURN_IF_ERROR(EndArchive());
+      if (in_archive_) RETURN_IF_ERROR(EndArchive());
       in_manifest_ = true;
       return absl::OkStatus();
     case BaseBackupMessage::Kind::kProgress:
@@ -82,7 +90,7 @@ absl::Status BackupStreamReader::OnCopyData(absl::string_view payload) {
 absl::Status BackupStreamReader::OnCopyDone() {
   if (!in_copy_) return Corrupt("CopyDone outside a COPY");
   in_copy_ = false;
-  if (tar_ != nullptr) RETURN_IF_ERROR(EndArchive());
+  if (in_archive_) RETURN_IF_ERROR(EndArchive());
   if (in_manifest_) {
     in_manifest_ = false;
     manifest_done_ = true;
@@ -100,7 +108,8 @@ absl::Status BackupStreamReader::Finish() const {
   return absl::OkStatus();
 }
 
-absl::Status BackupStreamReader::BeginArchive(absl::string_view oid, absl::string_view location) {
+absl::Status BackupStreamReader::BeginArchive(absl::string_view name, absl::string_view oid,
+                                              absl::string_view location) {
   if (oid.empty()) {
     if (base_done_) return Corrupt("the main archive sent twice");
   } else {
@@ -114,22 +123,21 @@ absl::Status BackupStreamReader::BeginArchive(absl::string_view oid, absl::strin
                                   "\" that the tablespace list did not announce"));
     }
   }
-  RETURN_IF_ERROR(extractor_->BeginArchive(oid, location));
-  tar_ = std::make_unique<TarReader>();
+  RETURN_IF_ERROR(sink_->BeginArchive(name, oid, location));
+  in_archive_ = true;
   if (oid.empty()) base_done_ = true;  // counted once it ends (see EndArchive)
   return absl::OkStatus();
 }
 
 absl::Status BackupStreamReader::EndArchive() {
-  RETURN_IF_ERROR(tar_->Finish());
-  RETURN_IF_ERROR(extractor_->EndArchive());
-  tar_.reset();
+  in_archive_ = false;
+  RETURN_IF_ERROR(sink_->EndArchive());
   ++archives_done_;
   return absl::OkStatus();
 }
 
 absl::Status BackupStreamReader::ArchiveData(absl::string_view bytes) {
-  return tar_->Feed(bytes, extractor_);
+  return sink_->ArchiveData(bytes);
 }
 
 absl::Status BackupStreamReader::ManifestData(absl::string_view bytes) {

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/agent_process.h"
+#include "tests/backup_e2e_util.h"
 #include "tests/e2e_util.h"
 #include "tests/pg_fixture.h"
 
@@ -20,83 +21,14 @@ namespace {
 using walrep::v1::BackupProgress;
 using walrep::v1::BaseBackupResult;
 using walrep::v1::FetchBaseBackupRequest;
-using walrep::v1::FetchBaseBackupResponse;
 
-constexpr char kBin[] = "/usr/lib/postgresql/15/bin";
-
-// A scratch directory under /tmp that `postgres` can traverse (the test's TEMPDIR may not
-// be), removed at the end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/walrep_backup_e2e.XXXXXX";
-    path_ = mkdtemp(tmpl);
-    (void)RunShell("chmod 0755 " + ShellQuote(path_));
-  }
-  ~ScratchDir() { (void)RunShell("rm -rf " + ShellQuote(path_)); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-struct BackupOutcome {
-  grpc::Status status;
-  std::vector<BackupProgress> progress;
-  std::optional<BaseBackupResult> result;
-};
-
-BackupOutcome Fetch(AgentProcess& agent, const FetchBaseBackupRequest& req,
-                    grpc::ClientContext* ctx = nullptr) {
-  std::unique_ptr<grpc::ClientContext> own;
-  if (ctx == nullptr) {
-    own = agent.Context(absl::Minutes(5));
-    ctx = own.get();
-  }
-  BackupOutcome out;
-  auto reader = agent.stub()->FetchBaseBackup(ctx, req);
-  FetchBaseBackupResponse msg;
-  while (reader->Read(&msg)) {
-    if (msg.has_progress()) out.progress.push_back(msg.progress());
-    if (msg.has_result()) out.result = msg.result();
-  }
-  out.status = reader->Finish();
-  return out;
-}
-
-std::string Sql(int port, const std::string& socket_dir, const std::string& sql) {
-  auto out = RunShell(absl::StrCat("cd /tmp && runuser -u postgres -- ", kBin, "/psql -XAt -h ",
-                                   ShellQuote(socket_dir), " -p ", port, " -d postgres -c ",
-                                   ShellQuote(sql)));
-  return out.ok() ? std::string(absl::StripTrailingAsciiWhitespace(*out))
-                  : absl::StrCat("ERROR: ", out.status().message());
-}
+constexpr const char* kBin = kPgBin;
 
 const char* kChecks[] = {
     "SELECT count(*) FROM pgbench_accounts",
     "SELECT md5(string_agg(t::text, ',' ORDER BY bid)) FROM pgbench_branches t",
     "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM ts_table t",
 };
-
-// Makes `target` startable by `postgres` on its own port and socket directory.
-absl::Status PrepareCopy(const std::string& target, const std::string& tsdir, int port,
-                         const std::string& sock, const std::string& extra_conf) {
-  std::string conf = absl::StrCat("port = ", port, "\nunix_socket_directories = '", sock,
-                                  "'\nlisten_addresses = '127.0.0.1'\n", extra_conf);
-  return RunShell(absl::StrCat("mkdir -p ", ShellQuote(sock), " && printf %s ", ShellQuote(conf),
-                               " >> ", ShellQuote(target + "/postgresql.auto.conf"),
-                               " && chown -R postgres ", ShellQuote(target), " ",
-                               ShellQuote(tsdir), " ", ShellQuote(sock), " && chmod 0700 ",
-                               ShellQuote(target)))
-      .status();
-}
-
-absl::Status PgCtl(const std::string& target, const std::string& action) {
-  return RunShell(absl::StrCat("cd /tmp && runuser -u postgres -- ", kBin, "/pg_ctl -w -t 60 -D ",
-                               ShellQuote(target), " -l ", ShellQuote(target + "/server.log"),
-                               " ", action, " -m fast"))
-      .status();
-}
 
 TEST(BackupE2eTest, RestorableVerifiedCopyWithTablespaceAndHotStandby) {
   auto pg = PgPrimary::Start();
