@@ -7,9 +7,15 @@
 //   walrepctl stop
 //   walrepctl promote [--apply_timeout=30s] [--force]
 //   walrepctl backup --conninfo=... --target=/abs/dir [--fast] [--max_rate=BYTES]
+//             [--format=plain|tar] [--compress=server-lz4|client-zstd:3|gzip|...]
+//             [-R|--write_recovery_conf] [--tablespace_mapping=OLD=NEW,...] (-Fp/-Ft too)
+//             [--tablespaces_in_place]
+//     prints pg_basebackup -P's progress line on a terminal (one line per update otherwise)
 //
 // LSNs print as X/X like PostgreSQL; exit status 0 on success, 1 on an RPC error (the gRPC
 // code and message are printed).
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "tools/walrepctl/backup_flags.h"
 #include "walrep/v1/agent.grpc.pb.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50051", "Agent gRPC address.");
@@ -46,6 +53,16 @@ ABSL_FLAG(std::string, target, "", "Backup target directory (backup).");
 ABSL_FLAG(bool, fast, true, "Fast checkpoint (backup).");
 ABSL_FLAG(uint64_t, max_rate, 0, "Backup rate limit in bytes/s, 0 = unlimited (backup).");
 ABSL_FLAG(std::string, label, "walrepctl", "Backup label (backup).");
+ABSL_FLAG(std::string, format, "plain", "plain (p) or tar (t), as pg_basebackup -F (backup).");
+ABSL_FLAG(std::string, compress, "",
+          "[client-|server-]METHOD[:LEVEL], METHOD none|gzip|lz4|zstd, as pg_basebackup "
+          "--compress; no prefix means client (backup).");
+ABSL_FLAG(bool, write_recovery_conf, false,
+          "Make the copy a standby of the primary, as pg_basebackup -R (-R works too) (backup).");
+ABSL_FLAG(std::vector<std::string>, tablespace_mapping, {},
+          "OLDDIR=NEWDIR[,...], as pg_basebackup -T; \\= for a literal = (backup).");
+ABSL_FLAG(bool, tablespaces_in_place, false,
+          "Unmapped tablespaces go to the primary's own paths, which must be empty (backup).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30), "Deadline of unary calls.");
 
 namespace {
@@ -114,6 +131,12 @@ int Fail(const grpc::Status& st) {
   return 1;
 }
 
+// A flag the user got wrong: said by name, exit 2 as for other usage errors.
+int Usage(const absl::Status& st) {
+  std::cerr << "walrepctl: " << st.message() << "\n";
+  return 2;
+}
+
 std::string Describe(const Progress& p) {
   std::string s = absl::StrCat(
       "role=", Role_Name(p.role()).substr(5), " state=", StreamState_Name(p.stream_state()).substr(13),
@@ -135,14 +158,6 @@ std::string Describe(const Progress& p) {
 void SetDuration(google::protobuf::Duration* d, absl::Duration v) {
   d->set_seconds(absl::ToInt64Seconds(v));
   d->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(v % absl::Seconds(1))));
-}
-
-std::string Bar(uint64_t done, uint64_t total) {
-  if (total == 0) return absl::StrFormat("%8.1f MB", done / 1e6);
-  double f = std::min(1.0, static_cast<double>(done) / total);
-  int filled = static_cast<int>(f * 30);
-  return absl::StrFormat("[%s%s] %5.1f%% %8.1f/%.1f MB", std::string(filled, '#'),
-                         std::string(30 - filled, '.'), f * 100, done / 1e6, total / 1e6);
 }
 
 int Run(const std::string& cmd, ReplicationAgent::Stub* stub) {
@@ -211,14 +226,33 @@ int Run(const std::string& cmd, ReplicationAgent::Stub* stub) {
     req.set_fast_checkpoint(absl::GetFlag(FLAGS_fast));
     req.set_max_rate_bytes_per_second(absl::GetFlag(FLAGS_max_rate));
     req.set_label(absl::GetFlag(FLAGS_label));
+    req.set_write_recovery_conf(absl::GetFlag(FLAGS_write_recovery_conf));
+    req.set_tablespaces_in_place(absl::GetFlag(FLAGS_tablespaces_in_place));
+    auto format = walrep::ParseFormatFlag(absl::GetFlag(FLAGS_format));
+    if (!format.ok()) return Usage(format.status());
+    req.set_format(*format);
+    if (!absl::GetFlag(FLAGS_compress).empty()) {
+      auto c = walrep::ParseCompressFlag(absl::GetFlag(FLAGS_compress));
+      if (!c.ok()) return Usage(c.status());
+      *req.mutable_compression() = *c;
+    }
+    if (absl::Status st =
+            walrep::ParseTablespaceMappings(absl::GetFlag(FLAGS_tablespace_mapping), &req);
+        !st.ok()) {
+      return Usage(st);
+    }
     auto reader = stub->FetchBaseBackup(&ctx, req);
     FetchBaseBackupResponse msg;
+    // pg_basebackup -P: one line rewritten in place on a terminal, a line per update
+    // otherwise (a log file gets no carriage returns).
+    const bool tty = isatty(STDERR_FILENO) == 1;
+    std::string last_line;
     while (reader->Read(&msg)) {
       if (msg.has_progress()) {
-        const auto& p = msg.progress();
-        std::cerr << "\r" << BackupPhase_Name(p.phase()).substr(13) << " "
-                  << Bar(p.bytes_done(), p.bytes_total()) << " files=" << p.files_done()
-                  << "   " << std::flush;
+        std::string line = walrep::ProgressLine(msg.progress());
+        if (line == last_line) continue;  // the phase moved, the counts did not
+        last_line = line;
+        std::cerr << line << (tty ? "\r" : "\n") << std::flush;
       } else if (msg.has_result()) {
         const auto& r = msg.result();
         std::cerr << "\n";
@@ -227,6 +261,7 @@ int Run(const std::string& cmd, ReplicationAgent::Stub* stub) {
                   << " end=" << LsnText(r.end_lsn()) << " bytes=" << r.bytes()
                   << " files=" << r.files()
                   << " manifest_verified=" << (r.manifest_verified() ? "yes" : "no") << "\n";
+        for (const auto& a : r.archives()) std::cout << "  " << r.target_dir() << "/" << a << "\n";
       }
     }
     grpc::Status st = reader->Finish();
@@ -245,7 +280,18 @@ int Run(const std::string& cmd, ReplicationAgent::Stub* stub) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "walrepctl [flags] status|watch|start|stop|promote|backup  (see the source header)");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> argv_long(argv, argv + argc);
+  // pg_basebackup's -R, -Fp and -Ft, which absl flags cannot spell.
+  static char kRecoveryConf[] = "--write_recovery_conf";
+  static char kPlain[] = "--format=plain";
+  static char kTar[] = "--format=tar";
+  for (char*& a : argv_long) {
+    std::string arg(a);
+    if (arg == "-R") a = kRecoveryConf;
+    if (arg == "-Fp") a = kPlain;
+    if (arg == "-Ft") a = kTar;
+  }
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv_long.data());
   if (args.size() != 2) {
     std::cerr << "usage: walrepctl [flags] status|watch|start|stop|promote|backup\n";
     return 2;
