@@ -5,7 +5,9 @@
 #   tools/bench/basebackup.sh          # from the repository root, after tools/setup
 #
 # Environment: BENCH_SCALE (default 50, at least 50) pgbench scale; BENCH_RUNS (default 3)
-# runs per tool; BENCH_KEEP=1 keeps the temp directory; BENCH_NO_BUILD=1 skips the build.
+# runs per tool; BENCH_KEEP=1 keeps the temp directory; BENCH_NO_BUILD=1 skips the build;
+# BENCH_COMPRESS (e.g. server-lz4, server-zstd:3) has both tools ask the primary to
+# compress, in pg_basebackup's --compress spelling; both still write a plain directory.
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary, data checksums on, so
 # both tools have the primary verify page checksums), pgbench -i -s SCALE, CHECKPOINT.
@@ -26,6 +28,9 @@ cd "$ROOT"
 
 SCALE="${BENCH_SCALE:-50}"
 RUNS="${BENCH_RUNS:-3}"
+COMPRESS="${BENCH_COMPRESS:-}"
+COMPRESS_ARGS=()
+[ -n "$COMPRESS" ] && COMPRESS_ARGS=(--compress="$COMPRESS")
 [ "$SCALE" -ge 50 ] || die "BENCH_SCALE must be at least 50"
 # bazel-bin follows whichever configuration was built last (e.g. --config=asan); take the
 # plain optimized build explicitly.
@@ -61,7 +66,7 @@ run_walrep() {
   cpu0=$(proc_cpu "$AGENT_PID")
   t0=$(now)
   out=$("$CTL" --addr="$AGENT_ADDR" --timeout=3600s backup --conninfo="$CONNINFO" \
-          --target="$dir/pgdata" --fast 2>"$WORK/walrep-$i.progress") ||
+          --target="$dir/pgdata" --fast "${COMPRESS_ARGS[@]}" 2>"$WORK/walrep-$i.progress") ||
     { cat "$WORK/walrep-$i.progress" "$WORK/walrep-$i.log" >&2; die "walrep run $i failed"; }
   t1=$(now)
   cpu1=$(proc_cpu "$AGENT_PID")
@@ -81,6 +86,7 @@ run_pgbb() {
   local i="$1" dir="$WORK/pgbb-$i"
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgbb-$i.time" \
     "$BIN/pg_basebackup" -d "$BB_CONNINFO" -D "$dir" -Fp -Xstream -c fast --no-password \
+    "${COMPRESS_ARGS[@]}" \
     2>"$WORK/pgbb-$i.log" || { cat "$WORK/pgbb-$i.log" >&2; die "pg_basebackup run $i failed"; }
   RES=$(awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/pgbb-$i.time")
   rm -rf "$dir"
@@ -109,7 +115,7 @@ mw=$(median "${W_WALL[@]}"); mc=$(median "${W_CPU[@]}"); mr=$(median "${W_RSS[@]
 bw=$(median "${B_WALL[@]}"); bc=$(median "${B_CPU[@]}"); br=$(median "${B_RSS[@]}")
 echo
 echo "Base backup of a pgbench -s $SCALE database ($mib MiB), PostgreSQL 15, $(nproc) cores"
-echo "median of $RUNS runs each, alternating; plain format, WAL streamed, fast checkpoint"
+echo "median of $RUNS runs each, alternating; plain format, WAL streamed, fast checkpoint${COMPRESS:+, --compress=$COMPRESS}"
 echo
 printf '%-26s %9s %9s %9s %12s\n' "tool" "wall s" "MiB/s" "CPU s" "peak RSS MiB"
 row "walrep" "$mw" "$mc" "$mr"
