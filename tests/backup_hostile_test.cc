@@ -218,12 +218,14 @@ class BackupHostileTest : public ::testing::Test {
     target_ = root_ + "/target";
   }
 
-  absl::StatusOr<v1::BaseBackupResult> Run(FakePrimary& fake,
-                                           std::map<std::string, std::string> mapping = {}) {
+  absl::StatusOr<v1::BaseBackupResult> Run(
+      FakePrimary& fake, std::map<std::string, std::string> mapping = {},
+      const std::function<void(v1::FetchBaseBackupRequest&)>& adjust = nullptr) {
     v1::FetchBaseBackupRequest req;
     req.set_conninfo(absl::StrCat("host=127.0.0.1 port=", fake.port(),
                                   " user=rep password=pw sslmode=disable"));
     for (const auto& [k, v] : mapping) (*req.mutable_tablespace_mapping())[k] = v;
+    if (adjust) adjust(req);
     ReplicationStateStore store(root_ + "/data");
     EXPECT_TRUE(store.Init().ok());
     BaseBackupContext ctx;
@@ -423,6 +425,80 @@ TEST_F(BackupHostileTest, DifferentSystemIdentifierIsRefused) {
   auto r = Run(fake);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
   EXPECT_FALSE(Exists(target_ + "/PG_VERSION"));
+}
+
+// 12-14 send tablespace archives without the end-of-archive blocks: in tar format each file
+// gets them, the standby configuration goes into base.tar, and pg_wal.tar holds the WAL.
+TEST_F(BackupHostileTest, Legacy14TarFormatWritesWholeArchives) {
+  std::string ts_server = "/srv/primary/ts1";
+  std::string rel = "PG_14_202107181/16401/16402";
+  std::string ts_tar = TarBuilder().Dir("PG_14_202107181/").Dir("PG_14_202107181/16401/")
+                           .File(rel, std::string(8192, 't')).out;
+  std::string base_tar = TarBuilder().File("PG_VERSION", "14\n")
+                             .File("postgresql.auto.conf", "work_mem = '8MB'\n").Dir("global/")
+                             .File("global/pg_control", std::string(8192, 'c')).Dir("pg_wal/")
+                             .Dir("pg_tblspc/").Symlink("pg_tblspc/16400", ts_server).out;
+  std::string manifest = Manifest({{"PG_VERSION", "14\n"},
+                                   {"global/pg_control", std::string(8192, 'c')},
+                                   {"pg_tblspc/16400/" + rel, std::string(8192, 't')}});
+  FakePrimary fake("14.9", {{"16400", ts_server}}, [&](Peer& p, const std::string& q) {
+    p.Send(CopyData(ts_tar) + EncodeFrame('c', "") + CopyResp('H') + CopyData(base_tar) +
+           EncodeFrame('c', "") + CopyResp('H') + CopyData(manifest) + EndOfBackup());
+  });
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest& req) {
+    req.set_format(v1::BACKUP_FORMAT_TAR);
+    req.set_write_recovery_conf(true);
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->manifest_verified());
+  EXPECT_EQ(std::vector<std::string>(r->archives().begin(), r->archives().end()),
+            (std::vector<std::string>{"16400.tar", "base.tar", "pg_wal.tar"}));
+  std::string ts_file = Slurp(target_ + "/16400.tar");
+  EXPECT_EQ(ts_file.substr(0, ts_tar.size()), ts_tar);
+  EXPECT_EQ(ts_file.substr(ts_tar.size()), std::string(1024, '\0'));
+  EXPECT_EQ(Slurp(target_ + "/backup_manifest"), manifest);
+  EXPECT_FALSE(Exists(target_ + "/pg_wal"));
+  EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
+  // GNU tar is the oracle for what a restore sees.
+  std::string x = root_ + "/x";
+  ASSERT_EQ(std::system(("mkdir -p '" + x + "/pg_wal' && tar -xf '" + target_ + "/base.tar' -C '" +
+                         x + "' && tar -xf '" + target_ + "/pg_wal.tar' -C '" + x + "/pg_wal'")
+                            .c_str()),
+            0);
+  EXPECT_EQ(Slurp(x + "/PG_VERSION"), "14\n");
+  EXPECT_EQ(Slurp(x + "/postgresql.auto.conf"),
+            "work_mem = '8MB'\nprimary_conninfo = 'user=''rep'' password=''pw'' "
+            "host=''127.0.0.1'' port=''" +
+                std::to_string(fake.port()) + "'' sslmode=''disable'''\n");
+  EXPECT_TRUE(Exists(x + "/standby.signal"));
+  EXPECT_EQ(Slurp(x + "/pg_wal/000000010000000000000001").substr(0, 0x200), FirstWal());
+}
+
+TEST_F(BackupHostileTest, ServerCompressionBefore15IsRefusedByName) {
+  FakePrimary fake("14.9", {}, [&](Peer&, const std::string& q) {
+    ADD_FAILURE() << "no BASE_BACKUP may be sent: " << q;
+  });
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest& req) {
+    req.mutable_compression()->set_method(v1::COMPRESSION_METHOD_LZ4);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("PostgreSQL 15"), std::string::npos) << r.status();
+}
+
+TEST_F(BackupHostileTest, ArchiveCompressedOtherThanAskedIsDataLoss) {
+  FakePrimary fake("15.4", {}, [&](Peer& p, const std::string& q) {
+    EXPECT_NE(q.find("COMPRESSION 'lz4'"), std::string::npos) << q;
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar.gz", "")) +
+           CopyData(EncodeBaseBackupData("not gzip either")) + EndOfBackup());
+  });
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest& req) {
+    req.mutable_compression()->set_method(v1::COMPRESSION_METHOD_LZ4);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find("base.tar.gz"), std::string::npos) << r.status();
+  ExpectContained();
 }
 
 }  // namespace
