@@ -313,9 +313,12 @@ absl::Status BackupExtractor::SyncAll() {
   if (file_.valid()) return absl::FailedPreconditionError("a member is still being written");
   // Files first, then the directories holding their names, as pg_basebackup does. Parents
   // are re-walked without following links: the tree is untrusted even after extraction.
+  // Files synced by an earlier call are not synced again (the second call, after
+  // backup_manifest, needs only that file); directories are, having new names in them.
   std::string cached_key;
   UniqueFd cached_parent;
-  for (const Entry& e : files_) {
+  for (size_t i = synced_files_; i < files_.size(); ++i) {
+    const Entry& e = files_[i];
     const Root& root = roots_[e.root];
     absl::Span<const std::string> dirs =
         absl::MakeConstSpan(e.components).subspan(0, e.components.size() - 1);
@@ -338,6 +341,7 @@ absl::Status BackupExtractor::SyncAll() {
     RETURN_IF_ERROR(FsyncFd(dir.get(), display));
   }
   for (const Root& root : roots_) RETURN_IF_ERROR(FsyncFd(root.fd.get(), root.path));
+  synced_files_ = files_.size();
   synced_ = true;
   return absl::OkStatus();
 }

@@ -85,7 +85,8 @@ class BackupExtractor : public TarSink {
   // Writes a whole file into the target (backup_manifest), same rules as an archive member.
   absl::Status WriteFile(absl::string_view relative_path, absl::string_view contents);
 
-  // fsyncs every file written, then every directory touched, then the roots.
+  // fsyncs every file written since the last call, then every directory touched, then the
+  // roots.
   absl::Status SyncAll();
   // After SyncAll: removes the incomplete markers. The backup is now a data directory.
   absl::Status MarkComplete();
@@ -130,6 +131,7 @@ class BackupExtractor : public TarSink {
   size_t buffer_fill_ = 0;
 
   std::vector<Entry> files_;
+  size_t synced_files_ = 0;  // files_[0, synced_files_) are fsynced
   absl::flat_hash_set<std::string> dir_keys_;
   std::vector<Entry> dirs_;
   bool synced_ = false;
