@@ -11,8 +11,12 @@
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary, data checksums on, so
 # both tools have the primary verify page checksums), pgbench -i -s SCALE, CHECKPOINT.
-# Runs alternate walrep / pg_basebackup, each into a fresh directory that is removed after
-# the run; the page cache is left warm for both (sync before each run).
+# Runs alternate walrep / pg_basebackup, each into a fresh directory; the copies are kept
+# until the end (removed with the temp directory): on ext4, creating files right after
+# deleting a thousand others costs each create a scan past the recently deleted inodes
+# (recently_deleted(), a second or more of CPU per copy without a journal), which would
+# bill one tool for the other's cleanup. The page cache is left warm for both (sync
+# before each run).
 #   walrep:        a fresh walrep_agent; the clock runs around `walrepctl backup` (fast
 #                  checkpoint, the same WAL streaming over a temporary slot, manifest with
 #                  CRC32C, fsync of everything). CPU is user+sys of the agent's threads
@@ -78,7 +82,6 @@ run_walrep() {
     say "pg_verifybackup of walrep run 1"
     "$BIN/pg_verifybackup" "$dir/pgdata" >&2 || die "pg_verifybackup rejected the walrep copy"
   fi
-  rm -rf "$dir"
 }
 
 # --- one pg_basebackup run: sets RES="wall cpu rss_kb"
@@ -89,7 +92,6 @@ run_pgbb() {
     "${COMPRESS_ARGS[@]}" \
     2>"$WORK/pgbb-$i.log" || { cat "$WORK/pgbb-$i.log" >&2; die "pg_basebackup run $i failed"; }
   RES=$(awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/pgbb-$i.time")
-  rm -rf "$dir"
 }
 
 declare -a W_WALL W_CPU W_RSS B_WALL B_CPU B_RSS
