@@ -199,7 +199,7 @@ if [ -n "$STRACE" ]; then
   echo
   echo "syscalls for the whole range (one untimed run each under strace -c -f):"
   printf '%-12s %10s %14s\n' "syscall" "walrep" "pg_receivewal"
-  for sc in fsync fdatasync pwrite64 write recvfrom sendto futex; do
+  for sc in fsync fdatasync pwrite64 write recvfrom sendto futex fallocate; do
     printf '%-12s %10s %14s\n' "$sc" "$(calls "$WORK/strace-walrep.txt" "$sc")" "$(calls "$WORK/strace-pgrw.txt" "$sc")"
   done
 fi
