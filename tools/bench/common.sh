@@ -58,7 +58,11 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
 start_agent() {
   local data_dir="$1" log="$2"
   AGENT_ADDR="127.0.0.1:$(free_port)"
-  "$AGENT" --data_dir="$data_dir" --grpc_listen="$AGENT_ADDR" --metrics_listen= >"$log" 2>&1 &
+  # AGENT_METRICS=1: serve /metrics on METRICS_ADDR (for the latency histograms).
+  METRICS_ADDR=""
+  [ -n "${AGENT_METRICS:-}" ] && METRICS_ADDR="127.0.0.1:$(free_port)"
+  "$AGENT" --data_dir="$data_dir" --grpc_listen="$AGENT_ADDR" --metrics_listen="$METRICS_ADDR" \
+    >"$log" 2>&1 &
   AGENT_PID=$!
   for _ in $(seq 200); do
     "$CTL" --addr="$AGENT_ADDR" --timeout=1s status >/dev/null 2>&1 && return 0

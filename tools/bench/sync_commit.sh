@@ -106,6 +106,18 @@ stop_tool() {
   esac
 }
 
+# Per-transaction latencies (pgbench -l) go here, one log per tool and round.
+LAT="$WORK/latency"
+mkdir -p "$LAT" && chown postgres "$LAT" 2>/dev/null || true
+# walrep's own view of its acknowledgement path, from /metrics at the end of each run:
+# fdatasync time and receive-to-acknowledgement time (sum and count of the histograms).
+export AGENT_METRICS=1
+metric_sum_count() { # name -> "sum count"
+  curl -s "http://$METRICS_ADDR/metrics" |
+    awk -v n="$1" '$1 == n "_sum" { s = $2 } $1 == n "_count" { c = $2 } END { print s + 0, c + 0 }'
+}
+FSYNC_SUM=0; FSYNC_N=0; ACK_SUM=0; ACK_N=0
+
 TOOLS=(baseline walrep pg_receivewal standby)
 declare -A TPS
 for run in $(seq "$RUNS"); do
@@ -114,7 +126,14 @@ for run in $(seq "$RUNS"); do
     start_tool "$tool" "$run"
     if [ "$tool" = baseline ]; then set_sync_names ''; else set_sync_names "$tool"; wait_sync "$tool"; fi
     psql_p -c "CHECKPOINT" >/dev/null
-    out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
+    out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" -l --log-prefix="$LAT/$tool-$run" 2>&1) ||
+      { echo "$out" >&2; die "pgbench failed"; }
+    if [ "$tool" = walrep ] && [ -n "$METRICS_ADDR" ]; then
+      read -r s n <<<"$(metric_sum_count walrep_wal_fsync_duration_seconds)"
+      FSYNC_SUM=$(awk -v a="$FSYNC_SUM" -v b="$s" 'BEGIN { print a + b }'); FSYNC_N=$((FSYNC_N + ${n%.*}))
+      read -r s n <<<"$(metric_sum_count walrep_ack_latency_seconds)"
+      ACK_SUM=$(awk -v a="$ACK_SUM" -v b="$s" 'BEGIN { print a + b }'); ACK_N=$((ACK_N + ${n%.*}))
+    fi
     echo "$out" >>"$WORK/pgbench-$tool.log"
     if [ "$tool" != baseline ]; then is_sync "$tool" || die "$tool was no longer the synchronous standby after the run"; fi
     set_sync_names ''
@@ -140,6 +159,20 @@ for tool in "${TOOLS[@]}"; do
   [ "$tool" = standby ] && label="PostgreSQL hot standby"
   printf '%-42s %10.1f   %s\n' "$label" "${MED[$tool]}" "${TPS[$tool]}"
 done
+echo
+# pgbench -l: the third field is the transaction's latency in microseconds.
+percentile() { # tool p -> ms
+  cat "$LAT/$1"-* 2>/dev/null | awk '{ print $3 }' | sort -n |
+    awk -v p="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "?"; exit }
+      i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.2f", v[i] / 1000 }'
+}
+printf '%-42s %10s %10s\n' "commit latency (all rounds)" "p50 ms" "p99 ms"
+for tool in "${TOOLS[@]}"; do
+  printf '%-42s %10s %10s\n' "$tool" "$(percentile "$tool" 50)" "$(percentile "$tool" 99)"
+done
+if [ "$FSYNC_N" -gt 0 ] && [ "$ACK_N" -gt 0 ]; then
+  echo "walrep acknowledgement path (its /metrics): fdatasync mean $(awk -v s="$FSYNC_SUM" -v n="$FSYNC_N" 'BEGIN { printf "%.0f", s / n * 1e6 }') us over $FSYNC_N calls; first byte received to acknowledgement sent mean $(awk -v s="$ACK_SUM" -v n="$ACK_N" 'BEGIN { printf "%.0f", s / n * 1e6 }') us"
+fi
 echo
 # Paired ratios: runs of the same round ran back to back, so they share whatever else the
 # machine was doing at the time.
