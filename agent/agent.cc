@@ -196,7 +196,7 @@ absl::Status Agent::Init() {
     PostgresEngine* engine = engine_.get();
     stream_ctx_.engine_apply_lsn = [engine] { return engine->apply_lsn(); };
     stream_ctx_.engine_apply_advances = [engine] { return engine->advances(); };
-    stream_ctx_.engine_wake = [engine] { engine->Wake(); };
+    stream_ctx_.engine_wake = [engine](Lsn flushed) { engine->Wake(flushed); };
     stream_ctx_.engine_feedback = [engine] { return engine->feedback(); };
     stream_ctx_.engine_rewind = [this](const ConnInfo& source) { return RewindEngine(source); };
   }

@@ -33,6 +33,8 @@ constexpr absl::Duration kTick = absl::Milliseconds(100);
 // After a flush, how often the position is re-read until it stops moving.
 constexpr absl::Duration kEagerPoll = absl::Milliseconds(5);
 constexpr int kEagerPolls = 40;
+// How long one poll may wait on the server for replay to reach a flushed position.
+constexpr absl::Duration kReplayWait = absl::Milliseconds(20);
 constexpr absl::Duration kReconnectDelay = absl::Milliseconds(200);
 // How long Start waits for the server to accept connections before going on.
 constexpr absl::Duration kReadyWait = absl::Seconds(20);
@@ -161,9 +163,10 @@ absl::Time PostgresEngine::last_replayed_xact_time() const {
   return us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
 }
 
-void PostgresEngine::Wake() {
+void PostgresEngine::Wake(Lsn flushed) {
   absl::MutexLock lock(&mu_);
   wake_ = true;
+  if (flushed > wake_target_) wake_target_ = flushed;
   cv_.SignalAll();
 }
 
@@ -179,6 +182,7 @@ bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
 
 void PostgresEngine::Poll() {
   int eager = 0;
+  Lsn target;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -191,11 +195,13 @@ void PostgresEngine::Poll() {
       if (wake_) {
         eager = kEagerPolls;
         WakeStartupProcess();
+        target = wake_target_;
       }
       wake_ = false;
     }
     const Lsn before = apply_lsn();
-    absl::Status st = PollOnce();
+    absl::Status st = PollOnce(target > before ? target : Lsn());
+    target = Lsn();
     if (!st.ok()) {
       Log()->debug("reading the replay position: {}", st.message());
       absl::MutexLock lock(&mu_);
@@ -222,7 +228,7 @@ void PostgresEngine::WakeStartupProcess() {
   if (kill(startup_pid_, SIGHUP) != 0) startup_pid_ = 0;  // gone: looked up again
 }
 
-absl::Status PostgresEngine::PollOnce() {
+absl::Status PostgresEngine::PollOnce(Lsn target) {
   // One connection, kept while it works and made again after an error (a server
   // restart), over the private socket.
   if (conn_ == nullptr || !conn_->is_open()) {
@@ -241,10 +247,24 @@ absl::Status PostgresEngine::PollOnce() {
   // pg_stat_activity hides auxiliary processes from a role without pg_read_all_stats
   // (and a standby cannot be granted anything): find it among the postmaster's children.
   if (startup_pid_ <= 0) startup_pid_ = StartupProcessOf(supervisor_->pid());
-  auto rs = conn_->Query(
+  // Right after a flush the startup process (just woken) is replaying it; rather than
+  // polling from here every kEagerPoll — a synchronous_commit = remote_apply commit waits
+  // on what this reports — the server itself watches its replay position in 1 ms sleeps
+  // (pg_sleep's granularity) and answers as soon as it reaches the flushed position. The
+  // block is read-only and short (kReplayWait at most), so it holds a snapshot only
+  // briefly.
+  std::string wait;
+  if (target.valid()) {
+    wait = absl::StrCat(
+        "DO $walrep$BEGIN FOR i IN 1..", absl::ToInt64Milliseconds(kReplayWait),
+        " LOOP EXIT WHEN NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= '",
+        target.ToString(), "'::pg_lsn; PERFORM pg_sleep(0.001); END LOOP; END$walrep$; ");
+  }
+  auto rs = conn_->Query(absl::StrCat(
+      wait,
       "SELECT pg_is_in_recovery(), "
       "COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
-      "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)");
+      "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)"));
   if (!rs.ok()) {
     conn_.reset();
     return rs.status();

@@ -51,8 +51,9 @@ class PostgresEngine {
   Lsn apply_lsn() const { return Lsn(apply_lsn_.load(std::memory_order_acquire)); }
   // pg_last_xact_replay_timestamp() (InfinitePast when none yet).
   absl::Time last_replayed_xact_time() const;
-  // The durable position moved to `lsn`: poll now rather than at the next tick.
-  void Wake();
+  // The durable position moved to `flushed` (unset: unknown): poll now rather than at the
+  // next tick, waiting on the server for replay to reach it.
+  void Wake(Lsn flushed = Lsn());
   // Waits until apply_lsn() >= lsn or `timeout`; returns whether it was reached.
   bool WaitForApply(Lsn lsn, absl::Duration timeout);
   // The oldest xmin (and catalog xmin) the standby's queries and slots need, with epochs,
@@ -80,7 +81,9 @@ class PostgresEngine {
 
  private:
   void Poll();
-  absl::Status PollOnce();
+  // Reads the replay position; with `target` above apply_lsn(), first waits on the server
+  // (1 ms steps, at most kReplayWait) for replay to reach it.
+  absl::Status PollOnce(Lsn target = Lsn());
   absl::Status ReadFeedback();
   void WakeStartupProcess();
 
@@ -98,6 +101,7 @@ class PostgresEngine {
   absl::CondVar cv_;  // polling wake-ups and apply waiters
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  Lsn wake_target_ ABSL_GUARDED_BY(mu_);  // the newest flushed position woken for
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
   absl::Time feedback_read_ = absl::InfinitePast();  // the poller thread's

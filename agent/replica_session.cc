@@ -291,7 +291,7 @@ WalStreamOptions ReplicaSession::LoopOptions() {
       feedback_seen_ = advances;
       return true;
     };
-    o.on_acknowledged = [this](Lsn) { ctx_->engine_wake(); };
+    o.on_acknowledged = [this](Lsn flushed) { ctx_->engine_wake(flushed); };
     o.apply_pending = [this](Lsn flushed) { return ctx_->engine_apply_lsn() < flushed; };
     if (settings_.hot_standby_feedback) o.hot_standby_feedback = ctx_->engine_feedback;
     return o;

@@ -53,7 +53,7 @@ struct StreamContext {
   // each flush so the position is read soon.
   std::function<Lsn()> engine_apply_lsn;
   std::function<uint64_t()> engine_apply_advances;
-  std::function<void()> engine_wake;
+  std::function<void(Lsn flushed)> engine_wake;
   // The standby's oldest xmin and catalog xmin with their epochs, for hot standby
   // feedback (nullopt: not known yet).
   std::function<std::optional<HotStandbyFeedback>()> engine_feedback;
