@@ -7,12 +7,15 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "backup/backup_job.h"
 #include "backup/incomplete.h"
 #include "wire/testing/tar_builder.h"
@@ -122,11 +125,19 @@ class FakePrimary {
     close(listen_fd_);
   }
   int port() const { return port_; }
+  // BASE_BACKUP is answered with nothing at all until the client goes away, like a
+  // primary busy with a spread checkpoint. Set before the backup starts.
+  void HangInCheckpoint() { hang_in_checkpoint_ = true; }
+  // Notified once BASE_BACKUP has been received.
+  absl::Notification& backup_started() { return backup_started_; }
+  // CancelRequests received on further connections, and the process ID of the last.
+  int cancel_requests() const { return cancel_requests_.load(); }
+  int32_t cancelled_pid() const { return cancelled_pid_.load(); }
 
  private:
   void AcceptLoop() {
     int fd = listen_fd_;
-    for (int n = 0; n < 2 && !stop_;) {
+    for (int n = 0; !stop_;) {
       pollfd pfd{fd, POLLIN, 0};
       if (poll(&pfd, 1, 100) <= 0) continue;
       int c = accept(fd, nullptr, nullptr);
@@ -137,12 +148,23 @@ class FakePrimary {
         Peer peer(c);
         if (n == 0) {
           ServeWal(peer, version_);
-        } else {
+        } else if (n == 1) {
           ServeBackup(peer);
+        } else {
+          ServeCancel(peer);
         }
       });
       ++n;
     }
+  }
+  // A connection after the two: a CancelRequest, answered by closing, as the postmaster.
+  void ServeCancel(Peer& p) {
+    auto packet = p.ReadUntyped();
+    ASSERT_TRUE(packet.has_value());
+    EXPECT_EQ(packet->first, 80877102u);
+    ASSERT_EQ(packet->second.size(), 8u);
+    cancelled_pid_ = static_cast<int32_t>(Peer::BigEndian32(packet->second, 0));
+    ++cancel_requests_;
   }
   void ServeBackup(Peer& p) {
     Handshake(p, version_);
@@ -150,6 +172,12 @@ class FakePrimary {
     if (!m.has_value() || m->first != 'Q') return;
     std::string q = m->second.substr(0, m->second.size() - 1);
     EXPECT_EQ(q.find("TABLESPACE_MAP"), std::string::npos) << q;
+    backup_started_.Notify();
+    if (hang_in_checkpoint_) {
+      while (p.ReadTyped().has_value()) {
+      }
+      return;
+    }
     std::string rs = TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000028", "1"}) +
                      Complete("SELECT") +
                      TypedRowDesc({{"spcoid", 26}, {"spclocation", 25}, {"size", 20}});
@@ -164,6 +192,10 @@ class FakePrimary {
   std::string version_;
   std::vector<std::pair<std::string, std::string>> tablespaces_;
   CopyScript copy_;
+  std::atomic<bool> hang_in_checkpoint_{false};
+  absl::Notification backup_started_;
+  std::atomic<int> cancel_requests_{0};
+  std::atomic<int32_t> cancelled_pid_{0};
   std::atomic<bool> stop_{false};
   std::thread accept_;
   std::vector<std::thread> peers_;
@@ -218,18 +250,22 @@ class BackupHostileTest : public ::testing::Test {
     target_ = root_ + "/target";
   }
 
-  absl::StatusOr<v1::BaseBackupResult> Run(FakePrimary& fake,
-                                           std::map<std::string, std::string> mapping = {}) {
+  absl::StatusOr<v1::BaseBackupResult> Run(
+      FakePrimary& fake, std::map<std::string, std::string> mapping = {},
+      std::function<void(v1::FetchBaseBackupRequest*)> edit = nullptr,
+      std::function<bool()> cancelled = nullptr) {
     v1::FetchBaseBackupRequest req;
     req.set_conninfo(absl::StrCat("host=127.0.0.1 port=", fake.port(),
                                   " user=rep password=pw sslmode=disable"));
     for (const auto& [k, v] : mapping) (*req.mutable_tablespace_mapping())[k] = v;
+    if (edit) edit(&req);
     ReplicationStateStore store(root_ + "/data");
     EXPECT_TRUE(store.Init().ok());
     BaseBackupContext ctx;
     ctx.state_store = &store;
     ctx.data_dir = root_ + "/data";
     ctx.connection_options = fake_pg::TestOptions();
+    ctx.cancelled = std::move(cancelled);
     ctx.on_progress = [this](const v1::BackupProgress& p) {
       phases_.push_back(p.phase());
       return true;
@@ -423,6 +459,120 @@ TEST_F(BackupHostileTest, DifferentSystemIdentifierIsRefused) {
   auto r = Run(fake);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
   EXPECT_FALSE(Exists(target_ + "/PG_VERSION"));
+}
+
+// Waits for the client to close the backup connection (closing first would reset it and
+// drop what it has not read yet).
+void AwaitClientClose(Peer& p) {
+  while (p.ReadTyped().has_value()) {
+  }
+}
+
+TEST_F(BackupHostileTest, SilentPrimaryMidStreamFailsAfterReceiverTimeout) {
+  std::string tar = TarBuilder().File("big", std::string(4096, 'b')).out.substr(0, 2048);
+  FakePrimary fake("15.4", {}, [tar](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) +
+           CopyData(EncodeBaseBackupData(tar)));
+    AwaitClientClose(p);  // and not a byte more: a stuck primary or a dead link
+  });
+  absl::Time start = absl::Now();
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_nanos(300'000'000);
+  });
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("receiver_timeout"), std::string::npos) << r.status();
+  EXPECT_GE(took, absl::Milliseconds(300));
+  EXPECT_LT(took, absl::Seconds(5));
+  ExpectContained();
+  // The abandoned BASE_BACKUP was cancelled on the primary, for the backup's backend.
+  EXPECT_EQ(fake.cancel_requests(), 1);
+  EXPECT_EQ(fake.cancelled_pid(), 77);
+}
+
+TEST_F(BackupHostileTest, PausesShorterThanReceiverTimeoutAreFine) {
+  std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+  std::string manifest = Manifest({{"PG_VERSION", "15\n"}});
+  FakePrimary fake("15.4", {}, [tar, manifest](Peer& p, const std::string&) {
+    // Three pauses of 400 ms: over a second in all, each under the 1 s timeout.
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")));
+    for (size_t i = 0; i < 3; ++i) {
+      absl::SleepFor(absl::Milliseconds(400));  // the behaviour under test, not a sync
+      size_t from = i * tar.size() / 3, to = (i + 1) * tar.size() / 3;
+      p.Send(CopyData(EncodeBaseBackupData(tar.substr(from, to - from))));
+    }
+    p.Send(CopyData(EncodeBaseBackupManifestFollows()) + CopyData(EncodeBaseBackupData(manifest)) +
+           EndOfBackup());
+    AwaitClientClose(p);
+  });
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_seconds(1);
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(fake.cancel_requests(), 0);
+}
+
+TEST_F(BackupHostileTest, NegativeReceiverTimeoutIsInvalid) {
+  FakePrimary fake("15.4", {}, Modern("", ""));
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_seconds(-1);
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+}
+
+TEST_F(BackupHostileTest, CancelDuringTheCheckpointEndsAtOnceAndCancelsOnThePrimary) {
+  FakePrimary fake("15.4", {}, Modern("", ""));
+  fake.HangInCheckpoint();
+  std::atomic<bool> cancel{false};
+  absl::Time cancelled_at;
+  std::thread canceller([&] {
+    fake.backup_started().WaitForNotification();
+    cancelled_at = absl::Now();
+    cancel = true;
+  });
+  auto r = Run(fake, {}, nullptr, [&] { return cancel.load(); });
+  absl::Time returned = absl::Now();
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_LT(returned - cancelled_at, absl::Seconds(1));
+  std::cout << "cancel during the checkpoint returned after "
+            << absl::FormatDuration(returned - cancelled_at) << std::endl;
+  EXPECT_EQ(fake.cancel_requests(), 1);
+  EXPECT_EQ(fake.cancelled_pid(), 77);
+  EXPECT_TRUE(Exists(target_ + "/" + kIncompleteMarkerName));
+}
+
+TEST_F(BackupHostileTest, UnmappedTablespacesAreRefusedBeforeAnythingIsWritten) {
+  std::string ts1 = root_ + "/sentinel/ts1";
+  std::string ts2 = root_ + "/sentinel/ts2";
+  FakePrimary fake("15.4", {{"16400", ts1}, {"16401", ts2}}, [ts1](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("16400.tar", ts1)) +
+           CopyData(EncodeBaseBackupData(TarBuilder().File("evil", "x").Trailer().out)));
+    AwaitClientClose(p);
+  });
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat("\"", ts1, "\", \"", ts2, "\"")),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(Exists(ts1));
+  EXPECT_FALSE(Exists(ts2));
+  ExpectContained();
+  EXPECT_EQ(fake.cancel_requests(), 1);
+}
+
+TEST_F(BackupHostileTest, InPlaceTablespaceThroughASymlinkIsRefused) {
+  ASSERT_EQ(symlink((root_ + "/sentinel").c_str(), (root_ + "/link").c_str()), 0);
+  std::string ts = root_ + "/link/ts";
+  FakePrimary fake("15.4", {{"16400", ts}}, [](Peer& p, const std::string&) {
+    AwaitClientClose(p);
+  });
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->set_tablespaces_in_place(true);
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_FALSE(Exists(root_ + "/sentinel/ts"));
+  ExpectContained();
 }
 
 }  // namespace
