@@ -385,6 +385,9 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
                                             std::move(bootstrap));
   stream_->Start();
   changes_.Notify();
+  // The bootstrap's base backup comes first and the identity only after it: waiting here
+  // would only hold op_mu_, and with it StopReplica and Promote, for nothing.
+  if (needs_bootstrap) return absl::DeadlineExceededError("bootstrapping from a base backup");
   absl::Duration wait = std::min(kIdentityWait, std::max(deadline - absl::Now(), absl::ZeroDuration()));
   absl::Status verdict = stream_->WaitForIdentity(wait);
   if (verdict.code() == absl::StatusCode::kFailedPrecondition) {
