@@ -57,8 +57,10 @@ std::string Trim(const absl::StatusOr<std::string>& s) {
 // A primary whose checkpoints are spread over most of an hour, with ~25 MB of dirty
 // buffers so that the next one really takes that long (the checkpointer sleeps 100 ms
 // after each buffer while it is ahead of schedule).
-absl::StatusOr<std::unique_ptr<PgPrimary>> SlowCheckpointPrimary() {
+absl::StatusOr<std::unique_ptr<PgPrimary>> SlowCheckpointPrimary(bool tls = false) {
   PgPrimaryOptions o;
+  o.tls = tls;
+  o.tls_only = tls;
   o.extra_conf = {"checkpoint_timeout = '1h'", "checkpoint_completion_target = 0.9",
                   "max_wal_size = '4GB'", "log_checkpoints = on"};
   auto pg = PgPrimary::Start(o);
@@ -126,9 +128,10 @@ class BackgroundFetch {
   std::thread thread_;
 };
 
-FetchBaseBackupRequest SpreadCheckpointBackup(const PgPrimary& pg, const std::string& target) {
+FetchBaseBackupRequest SpreadCheckpointBackup(const PgPrimary& pg, const std::string& target,
+                                              const std::string& conninfo_extra = "") {
   FetchBaseBackupRequest req;
-  req.set_conninfo(pg.ReplConnInfo());
+  req.set_conninfo(pg.ReplConnInfo(conninfo_extra));
   req.set_target_dir(target);
   req.set_fast_checkpoint(false);  // BASE_BACKUP waits for the spread checkpoint
   return req;
@@ -141,17 +144,17 @@ std::optional<absl::Duration> TimeUntil(absl::Time since, const std::function<bo
   return absl::Now() - since;
 }
 
-TEST(BackupCancelE2eTest, GrpcCancelDuringSpreadCheckpoint) {
-  auto pg = SlowCheckpointPrimary();
-  ASSERT_TRUE(pg.ok()) << pg.status();
+// FetchBaseBackup cancelled by its gRPC caller while BASE_BACKUP waits for the spread
+// checkpoint; `conninfo_extra` chooses TLS.
+void CancelDuringSpreadCheckpoint(const PgPrimary& pg, const std::string& conninfo_extra) {
   ScratchDir scratch;
   auto agent = AgentProcess::Start({.data_dir = FreshTestDir("cancel_agent")});
   ASSERT_TRUE(agent.ok()) << agent.status();
   std::string target = scratch.path() + "/copy";
 
-  BackgroundFetch fetch(**agent, SpreadCheckpointBackup(**pg, target));
+  BackgroundFetch fetch(**agent, SpreadCheckpointBackup(pg, target, conninfo_extra));
   int walsender = 0;
-  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(**pg)) != 0; },
+  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(pg)) != 0; },
                       absl::Seconds(30)))
       << (*agent)->ReadLog();
   auto progress = GetProgress(**agent);
@@ -167,16 +170,16 @@ TEST(BackupCancelE2eTest, GrpcCancelDuringSpreadCheckpoint) {
     return p.ok() && !p->has_backup();
   }, absl::Seconds(10));
   ASSERT_TRUE(job_ended.has_value()) << (*agent)->ReadLog();
-  auto backend_gone = TimeUntil(cancelled_at, [&] { return BackendGone(**pg, walsender); },
+  auto backend_gone = TimeUntil(cancelled_at, [&] { return BackendGone(pg, walsender); },
                                 absl::Seconds(10));
-  ASSERT_TRUE(backend_gone.has_value());
-  std::cout << "gRPC cancel in the checkpoint: job ended after "
-            << absl::FormatDuration(*job_ended) << ", walsender " << walsender << " gone after "
-            << absl::FormatDuration(*backend_gone) << std::endl;
+  ASSERT_TRUE(backend_gone.has_value()) << (*agent)->ReadLog();
+  std::cout << "gRPC cancel in the checkpoint" << (conninfo_extra.empty() ? "" : " (TLS)")
+            << ": job ended after " << absl::FormatDuration(*job_ended) << ", walsender "
+            << walsender << " gone after " << absl::FormatDuration(*backend_gone) << std::endl;
   EXPECT_LT(*job_ended, absl::Seconds(1));
   EXPECT_LT(*backend_gone, absl::Seconds(1));
   EXPECT_EQ(fetch.Join().status.error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(WaitFor([&] { return NoReplicationLeft(**pg); }, absl::Seconds(5)));
+  EXPECT_TRUE(WaitFor([&] { return NoReplicationLeft(pg); }, absl::Seconds(5)));
   EXPECT_TRUE(MarkedIncomplete(target));
   EXPECT_NE((*agent)->ReadLog().find("sent a cancel request"), std::string::npos);
 
@@ -195,6 +198,56 @@ TEST(BackupCancelE2eTest, GrpcCancelDuringSpreadCheckpoint) {
     EXPECT_FALSE(absl::StrContains(st.error_message(), "base backup is running"))
         << st.error_message();
   }
+}
+
+TEST(BackupCancelE2eTest, GrpcCancelDuringSpreadCheckpoint) {
+  auto pg = SlowCheckpointPrimary();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  CancelDuringSpreadCheckpoint(**pg, "");
+}
+
+// The CancelRequest travels over TLS too (the primary accepts only hostssl connections,
+// and the session's TLS settings, verify-full included, apply to the cancel connection).
+TEST(BackupCancelE2eTest, GrpcCancelDuringSpreadCheckpointOverTls) {
+  auto pg = SlowCheckpointPrimary(/*tls=*/true);
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  CancelDuringSpreadCheckpoint(
+      **pg, absl::StrCat("sslmode=verify-full sslrootcert=", (*pg)->ca_cert_path()));
+}
+
+// Mid-stream (a throttled backup): the job and both walsenders end within a second too.
+TEST(BackupCancelE2eTest, GrpcCancelWhileStreaming) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ScratchDir scratch;
+  auto agent = AgentProcess::Start({.data_dir = FreshTestDir("stream_cancel_agent")});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  std::string target = scratch.path() + "/copy";
+  FetchBaseBackupRequest req = SpreadCheckpointBackup(**pg, target);
+  req.set_fast_checkpoint(true);
+  req.set_max_rate_bytes_per_second(128 * 1024);
+  BackgroundFetch fetch(**agent, req);
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->has_backup() && p->backup().bytes_done() > 0;
+  }, absl::Seconds(30))) << (*agent)->ReadLog();
+  absl::Time cancelled_at = absl::Now();
+  fetch.context()->TryCancel();
+  auto job_ended = TimeUntil(cancelled_at, [&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && !p->has_backup();
+  }, absl::Seconds(10));
+  ASSERT_TRUE(job_ended.has_value()) << (*agent)->ReadLog();
+  auto replication_gone =
+      TimeUntil(cancelled_at, [&] { return NoReplicationLeft(**pg); }, absl::Seconds(10));
+  ASSERT_TRUE(replication_gone.has_value());
+  std::cout << "gRPC cancel while streaming: job ended after " << absl::FormatDuration(*job_ended)
+            << ", walsenders and slot gone after " << absl::FormatDuration(*replication_gone)
+            << std::endl;
+  EXPECT_LT(*job_ended, absl::Seconds(1));
+  EXPECT_LT(*replication_gone, absl::Seconds(1));
+  EXPECT_EQ(fetch.Join().status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(MarkedIncomplete(target));
 }
 
 TEST(BackupCancelE2eTest, SigtermDuringSpreadCheckpoint) {
