@@ -268,6 +268,10 @@ class BackupHostileTest : public ::testing::Test {
     ctx.cancelled = std::move(cancelled);
     ctx.on_progress = [this](const v1::BackupProgress& p) {
       phases_.push_back(p.phase());
+      if (p.phase() == v1::BACKUP_PHASE_WAITING_WAL && !waiting_wal_.load()) {
+        waiting_wal_at_ = absl::Now();
+        waiting_wal_ = true;
+      }
       return true;
     };
     return RunBaseBackup(req, target_, ctx);
@@ -284,6 +288,9 @@ class BackupHostileTest : public ::testing::Test {
   std::string root_;
   std::string target_;
   std::vector<v1::BackupPhase> phases_;
+  // Set (on the job's thread) when the phase first becomes WAITING_WAL.
+  std::atomic<bool> waiting_wal_{false};
+  absl::Time waiting_wal_at_;
 };
 
 // 15+ framing: one archive, then the manifest.
@@ -540,6 +547,30 @@ TEST_F(BackupHostileTest, CancelDuringTheCheckpointEndsAtOnceAndCancelsOnThePrim
   EXPECT_EQ(fake.cancel_requests(), 1);
   EXPECT_EQ(fake.cancelled_pid(), 77);
   EXPECT_TRUE(Exists(target_ + "/" + kIncompleteMarkerName));
+}
+
+TEST_F(BackupHostileTest, CancelWhileWaitingForWalEndsAtOnce) {
+  std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+  std::string manifest = Manifest({{"PG_VERSION", "15\n"}});
+  FakePrimary fake("15.4", {}, [tar, manifest](Peer& p, const std::string&) {
+    // The backup ends at 0/1000300, past the WAL the WAL connection ever sends.
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) +
+           CopyData(EncodeBaseBackupData(tar)) + CopyData(EncodeBaseBackupManifestFollows()) +
+           CopyData(EncodeBaseBackupData(manifest)) + EncodeFrame('c', "") +
+           TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000300", "1"}) +
+           Complete("SELECT") + Complete("BASE_BACKUP") + Ready());
+    AwaitClientClose(p);
+  });
+  auto r = Run(fake, {}, nullptr, [this] { return waiting_wal_.load(); });
+  absl::Time returned = absl::Now();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  ASSERT_TRUE(waiting_wal_.load());
+  EXPECT_LT(returned - waiting_wal_at_, absl::Seconds(1));
+  std::cout << "cancel while waiting for WAL returned after "
+            << absl::FormatDuration(returned - waiting_wal_at_) << std::endl;
+  // The WAL stream's session (in COPY) was cancelled on the primary as well.
+  EXPECT_GE(fake.cancel_requests(), 1);
+  ExpectContained();
 }
 
 TEST_F(BackupHostileTest, UnmappedTablespacesAreRefusedBeforeAnythingIsWritten) {
