@@ -301,6 +301,8 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
       BackupStreamReader::Options{.server_version_num = version,
                                   .expect_manifest = options.manifest},
       std::move(tablespaces), extractor_.get());
+  ASSIGN_OR_RETURN(const absl::Duration receiver_timeout, ReceiverTimeout(req_));
+  wal_->set_receiver_timeout(receiver_timeout);
   RETURN_IF_ERROR(wal_->Start(target_ + "/pg_wal", start.timeline, start.lsn));
   Report(v1::BACKUP_PHASE_STREAMING, true);
   RETURN_IF_ERROR(Stream(*conn));

@@ -70,7 +70,9 @@ std::string FirstWal() {
 }
 
 // The WAL connection: IDENTIFY_SYSTEM, SHOW, the slot, then WAL up to 0/1000200.
-void ServeWal(Peer& p, const std::string& version) {
+// With `answer_pings` off it never answers a reply-requested status update (a primary
+// gone silent on the WAL connection).
+void ServeWal(Peer& p, const std::string& version, bool answer_pings = true) {
   Handshake(p, version);
   for (;;) {
     auto m = p.ReadTyped();
@@ -96,6 +98,12 @@ void ServeWal(Peer& p, const std::string& version) {
       for (;;) {  // status updates until the client's CopyDone (or it goes away)
         auto in = p.ReadTyped();
         if (!in.has_value() || in->first == 'X') return;
+        if (in->first == 'd') {  // a reply-requested update gets a keepalive, as walsender
+          auto update = DecodeStandbyStatusUpdate(in->second);
+          if (update.ok() && update->reply_requested && answer_pings) {
+            p.Send(CopyData(EncodePrimaryKeepalive(PrimaryKeepalive{Lsn(0x1000200), 0, false})));
+          }
+        }
         if (in->first == 'c') {
           p.Send(EncodeFrame('c', "") + Complete("START_STREAMING") + Ready());
           return;
@@ -128,6 +136,8 @@ class FakePrimary {
   // BASE_BACKUP is answered with nothing at all until the client goes away, like a
   // primary busy with a spread checkpoint. Set before the backup starts.
   void HangInCheckpoint() { hang_in_checkpoint_ = true; }
+  // The WAL connection sends its WAL and then nothing, not even keepalives.
+  void SilentWal() { silent_wal_ = true; }
   // Notified once BASE_BACKUP has been received.
   absl::Notification& backup_started() { return backup_started_; }
   // CancelRequests received on further connections, and the process ID of the last.
@@ -147,7 +157,7 @@ class FakePrimary {
       peers_.emplace_back([this, c, n] {
         Peer peer(c);
         if (n == 0) {
-          ServeWal(peer, version_);
+          ServeWal(peer, version_, !silent_wal_.load());
         } else if (n == 1) {
           ServeBackup(peer);
         } else {
@@ -193,6 +203,7 @@ class FakePrimary {
   std::vector<std::pair<std::string, std::string>> tablespaces_;
   CopyScript copy_;
   std::atomic<bool> hang_in_checkpoint_{false};
+  std::atomic<bool> silent_wal_{false};
   absl::Notification backup_started_;
   std::atomic<int> cancel_requests_{0};
   std::atomic<int32_t> cancelled_pid_{0};
@@ -549,18 +560,38 @@ TEST_F(BackupHostileTest, CancelDuringTheCheckpointEndsAtOnceAndCancelsOnThePrim
   EXPECT_TRUE(Exists(target_ + "/" + kIncompleteMarkerName));
 }
 
-TEST_F(BackupHostileTest, CancelWhileWaitingForWalEndsAtOnce) {
-  std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
-  std::string manifest = Manifest({{"PG_VERSION", "15\n"}});
-  FakePrimary fake("15.4", {}, [tar, manifest](Peer& p, const std::string&) {
-    // The backup ends at 0/1000300, past the WAL the WAL connection ever sends.
+// A whole backup that ends at 0/1000300, past the WAL the WAL connection ever sends.
+FakePrimary::CopyScript EndsPastTheWal() {
+  return [](Peer& p, const std::string&) {
+    std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+    std::string manifest = Manifest({{"PG_VERSION", "15\n"}});
     p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) +
            CopyData(EncodeBaseBackupData(tar)) + CopyData(EncodeBaseBackupManifestFollows()) +
            CopyData(EncodeBaseBackupData(manifest)) + EncodeFrame('c', "") +
            TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000300", "1"}) +
            Complete("SELECT") + Complete("BASE_BACKUP") + Ready());
     AwaitClientClose(p);
+  };
+}
+
+TEST_F(BackupHostileTest, SilentWalConnectionFailsAfterReceiverTimeout) {
+  FakePrimary fake("15.4", {}, EndsPastTheWal());
+  fake.SilentWal();
+  absl::Time start = absl::Now();
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_nanos(400'000'000);
   });
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("WAL stream"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("receiver_timeout"), std::string::npos) << r.status();
+  EXPECT_GE(took, absl::Milliseconds(400));
+  EXPECT_LT(took, absl::Seconds(5));
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, CancelWhileWaitingForWalEndsAtOnce) {
+  FakePrimary fake("15.4", {}, EndsPastTheWal());
   auto r = Run(fake, {}, nullptr, [this] { return waiting_wal_.load(); });
   absl::Time returned = absl::Now();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();

@@ -153,9 +153,10 @@ class PgConnection {
   // reached. PostgreSQL answers every CancelRequest the same way, so success means only
   // that it was delivered.
   absl::Status RequestCancel(absl::Time deadline) const;
-  // Gives up on the session now: a RequestCancel (bounded by kCancelRequestTimeout) when
-  // a command is in progress, then the socket is closed without waiting for anything.
-  // What a wait ended by ConnectionOptions::cancel does by itself. Idempotent.
+  // Gives up on the session now: when a command is in progress, a RequestCancel (bounded
+  // by kCancelRequestTimeout) and the socket closed without waiting for anything else;
+  // when idle, Close(). What a wait ended by ConnectionOptions::cancel does by itself.
+  // Idempotent.
   void Abort();
   bool is_open() const { return transport_.has_value() && transport_->is_open(); }
 

@@ -94,7 +94,11 @@ void PgConnection::Close() {
 
 void PgConnection::Abort() {
   if (!is_open()) return;
-  if (!ready_ && !cancel_key_.empty()) {
+  if (ready_) {  // nothing running: the ordinary goodbye
+    Close();
+    return;
+  }
+  if (!cancel_key_.empty()) {
     absl::Status st = RequestCancel(absl::Now() + kCancelRequestTimeout);
     if (st.ok()) {
       Log().info("sent a cancel request to {} for backend {}", endpoint_, backend_pid_);
