@@ -16,6 +16,7 @@ CancelToken::~CancelToken() {
 }
 
 void CancelToken::Cancel() {
+  if (source_.stop_requested()) return;  // a second writer racing past this is harmless
   // The eventfd first, so a poll that starts while callbacks run already sees it.
   if (fd_ >= 0) {
     const uint64_t one = 1;
