@@ -2,6 +2,7 @@
 // (the WAL stream and BASE_BACKUP): the PostgreSQL 12-14 framing end to end, and hostile
 // or broken streams, each of which must fail with the right code, write nothing outside
 // the target, and leave the target marked incomplete.
+#include <netdb.h>
 #include <poll.h>
 #include <sys/stat.h>
 
@@ -26,6 +27,7 @@
 #include "replay/wal_test_builder.h"
 #include "wire/fake_pg_server.h"
 #include "wire/replication_messages.h"
+#include "wire/resolver.h"
 
 namespace walrep {
 namespace {
@@ -602,6 +604,34 @@ TEST_F(BackupHostileTest, CancelWhileWaitingForWalEndsAtOnce) {
   // The WAL stream's session (in COPY) was cancelled on the primary as well.
   EXPECT_GE(fake.cancel_requests(), 1);
   ExpectContained();
+}
+
+// The very first phase: the primary's host name does not resolve (a name server that
+// never answers, and no connect_timeout to bound it).
+TEST_F(BackupHostileTest, CancelDuringTheHostNameLookupEndsAtOnce) {
+  absl::Notification lookup_started;
+  absl::Notification release;
+  Resolver resolver([&](const std::string&, const std::string&, std::vector<ResolvedAddress>*) {
+    lookup_started.Notify();
+    release.WaitForNotification();
+    return EAI_AGAIN;
+  });
+  v1::FetchBaseBackupRequest req;
+  req.set_conninfo("host=primary.invalid port=5432 user=rep sslmode=disable connect_timeout=0");
+  BaseBackupContext ctx;
+  ctx.connection_options = fake_pg::TestOptions();
+  ctx.connection_options.resolver = &resolver;
+  ctx.cancelled = [&] { return lookup_started.HasBeenNotified(); };
+  absl::Time start = absl::Now();
+  auto r = RunBaseBackup(req, target_, ctx);
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_LT(took, absl::Seconds(1));
+  std::cout << "cancel during the host name lookup returned after " << absl::FormatDuration(took)
+            << std::endl;
+  EXPECT_FALSE(Exists(target_));  // nothing was written yet
+  release.Notify();
+  EXPECT_TRUE(resolver.AwaitIdle(absl::Now() + absl::Seconds(10)));
 }
 
 TEST_F(BackupHostileTest, UnmappedTablespacesAreRefusedBeforeAnythingIsWritten) {
