@@ -240,6 +240,7 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   ExtractorOptions xopts;
   xopts.target_dir = target_;
   xopts.tablespaces_in_place = req_.tablespaces_in_place();
+  xopts.protected_dir = ctx_.data_dir;
   xopts.cancel = &cancel_;
   for (const auto& [from, to] : req_.tablespace_mapping()) {
     if (!absl::StartsWith(from, "/") || !absl::StartsWith(to, "/") ||

@@ -115,10 +115,13 @@ absl::Status BackupExtractor::CheckInPlace(const std::string& location) const {
   auto within = [](const std::string& path, const std::string& dir) {
     return path == dir || dir == "/" || absl::StartsWith(path, absl::StrCat(dir, "/"));
   };
-  if (within(canonical, target) || within(target, canonical)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tablespace location \"", canonical, "\" overlaps the target \"", target,
-                     "\"; map it with tablespace_mapping"));
+  for (const std::string& dir : {target, CanonicalDir(options_.protected_dir)}) {
+    if (dir.empty()) continue;
+    if (within(canonical, dir) || within(dir, canonical)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tablespace location \"", canonical, "\" overlaps \"", dir,
+                       "\"; map it with tablespace_mapping"));
+    }
   }
   // Absent is fine (created later, the same way); present must be a real, empty directory.
   absl::StatusOr<UniqueFd> fd = OpenUntrustedAbsoluteDir(canonical, /*create=*/false, nullptr);

@@ -62,6 +62,9 @@ struct ExtractorOptions {
   // A tablespace the mapping does not name goes to its location on the primary (see the
   // safety rules above); without this it is refused.
   bool tablespaces_in_place = false;
+  // A directory no in-place tablespace may overlap besides the target (the agent's own
+  // data directory); may be empty.
+  std::string protected_dir;
   // When set (outliving the extractor), SyncAll stops between two fsyncs once it fires.
   const CancelToken* cancel = nullptr;
   size_t write_buffer_size = 256 * 1024;

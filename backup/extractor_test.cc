@@ -407,6 +407,19 @@ TEST_F(ExtractorTest, InPlaceRefusesNonEmptyRelativeAndOverlappingLocations) {
   }
   EXPECT_FALSE(Exists(target_ + "/ts"));
   EXPECT_FALSE(Exists(base_ + "/x"));
+
+  // Nor inside (or around) the agent's own data directory.
+  ExtractorOptions options;
+  options.target_dir = base_ + "/other_target";
+  options.tablespaces_in_place = true;
+  options.protected_dir = base_ + "/agent/";
+  auto y = BackupExtractor::Create(options, nullptr);
+  ASSERT_TRUE(y.ok()) << y.status();
+  for (const std::string& location : {base_ + "/agent", base_ + "/agent/wal/x", base_}) {
+    s = (*y)->CheckTablespaces({location});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << location << ": " << s;
+  }
+  EXPECT_TRUE((*y)->CheckTablespaces({base_ + "/agent2"}).ok());
 }
 
 TEST_F(ExtractorTest, InPlaceIntoAbsentOrEmptyLocations) {
