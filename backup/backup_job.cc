@@ -368,9 +368,9 @@ absl::Status Job::Stream(PgConnection& conn) {
     ASSIGN_OR_RETURN(auto msg, conn.ReadMessage(absl::Now() + kPoll));
     if (!msg) {
       if (absl::Now() - last_heard >= receiver_timeout) {
-        return absl::UnavailableError(absl::StrCat(
-            "nothing received from the primary for ", absl::FormatDuration(receiver_timeout),
-            " (receiver_timeout)"));
+        return absl::UnavailableError(absl::StrCat("nothing received from the primary for ",
+                                                   absl::FormatDuration(receiver_timeout),
+                                                   " (receiver_timeout)"));
       }
       continue;
     }

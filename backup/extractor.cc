@@ -118,9 +118,9 @@ absl::Status BackupExtractor::CheckInPlace(const std::string& location) const {
   for (const std::string& dir : {target, CanonicalDir(options_.protected_dir)}) {
     if (dir.empty()) continue;
     if (within(canonical, dir) || within(dir, canonical)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tablespace location \"", canonical, "\" overlaps \"", dir,
-                       "\"; map it with tablespace_mapping"));
+      return absl::InvalidArgumentError(absl::StrCat("tablespace location \"", canonical,
+                                                     "\" overlaps \"", dir,
+                                                     "\"; map it with tablespace_mapping"));
     }
   }
   // Absent is fine (created later, the same way); present must be a real, empty directory.
@@ -148,10 +148,10 @@ absl::Status BackupExtractor::CheckTablespaces(
     RETURN_IF_ERROR(CheckInPlace(location));
   }
   if (!unmapped.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the primary has tablespaces at ", absl::StrJoin(unmapped, ", "),
-        " that tablespace_mapping does not map: map each to a local directory, or set "
-        "tablespaces_in_place to use the same paths here"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the primary has tablespaces at ", absl::StrJoin(unmapped, ", "),
+                     " that tablespace_mapping does not map: map each to a local directory, or set "
+                     "tablespaces_in_place to use the same paths here"));
   }
   return absl::OkStatus();
 }
@@ -186,9 +186,9 @@ absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
   if (!mapped) {
     // CheckTablespaces said so already for the announced ones; this catches the rest.
     if (!options_.tablespaces_in_place) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tablespace ", oid, " at \"", server_location,
-          "\" is not in tablespace_mapping (and tablespaces_in_place is off)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tablespace ", oid, " at \"", server_location,
+                       "\" is not in tablespace_mapping (and tablespaces_in_place is off)"));
     }
     RETURN_IF_ERROR(CheckInPlace(std::string(server_location)));
   }
@@ -198,9 +198,9 @@ absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
   RETURN_IF_ERROR(RecordTablespaceInMarker(roots_[0].path, local, ops));
   bool created = false;
   // The operator's own path is trusted like the target; the primary's is not.
-  absl::StatusOr<UniqueFd> opened = mapped
-                                        ? OpenOrCreateDir(local, &created)
-                                        : OpenUntrustedAbsoluteDir(local, /*create=*/true, &created);
+  absl::StatusOr<UniqueFd> opened =
+      mapped ? OpenOrCreateDir(local, &created)
+             : OpenUntrustedAbsoluteDir(local, /*create=*/true, &created);
   if (!opened.ok()) return opened.status();
   UniqueFd fd = *std::move(opened);
   ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd.get(), local));

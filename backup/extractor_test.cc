@@ -67,8 +67,8 @@ class ExtractorTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::unique_ptr<BackupExtractor>> Make(
-      std::map<std::string, std::string> mapping = {}, size_t buffer = 1000,
-      bool in_place = false, const CancelToken* cancel = nullptr) {
+      std::map<std::string, std::string> mapping = {}, size_t buffer = 1000, bool in_place = false,
+      const CancelToken* cancel = nullptr) {
     ExtractorOptions options;
     options.target_dir = target_;
     options.tablespace_mapping = std::move(mapping);
@@ -367,7 +367,8 @@ TEST_F(ExtractorTest, UnmappedTablespacesRefusedTogetherUnlessInPlace) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_FALSE(Exists(stray));
   // Mapped: the archive goes to the mapped directory.
-  ASSERT_TRUE(Extract(x->get(), TarBuilder().File("PG_15_x/f", "data").out, "16384", "/srv/a").ok());
+  ASSERT_TRUE(
+      Extract(x->get(), TarBuilder().File("PG_15_x/f", "data").out, "16384", "/srv/a").ok());
   EXPECT_EQ(ReadFile(mapped + "/PG_15_x/f"), "data");
 }
 
@@ -377,8 +378,8 @@ TEST_F(ExtractorTest, InPlaceRefusesASymlinkedParentOrLocation) {
   ASSERT_EQ(symlink(real.c_str(), (base_ + "/link").c_str()), 0);
   auto x = Make({}, 1000, /*in_place=*/true);
   ASSERT_TRUE(x.ok()) << x.status();
-  for (const std::string& location : {base_ + "/link/ts", base_ + "/link/deeper/ts",
-                                      base_ + "/link"}) {
+  for (const std::string& location :
+       {base_ + "/link/ts", base_ + "/link/deeper/ts", base_ + "/link"}) {
     absl::Status s = (*x)->CheckTablespaces({location});
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << location << ": " << s;
     s = (*x)->BeginArchive("16384", location);
@@ -399,9 +400,8 @@ TEST_F(ExtractorTest, InPlaceRefusesNonEmptyRelativeAndOverlappingLocations) {
   absl::Status s = (*x)->CheckTablespaces({busy});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "not empty")) << s;
-  for (const std::string& location :
-       {std::string("relative/ts"), std::string(""), target_ + "/ts", base_ + "/target",
-        base_ + "/x/../busy", std::string("/")}) {
+  for (const std::string& location : {std::string("relative/ts"), std::string(""), target_ + "/ts",
+                                      base_ + "/target", base_ + "/x/../busy", std::string("/")}) {
     s = (*x)->CheckTablespaces({location});
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "\"" << location << "\": " << s;
   }

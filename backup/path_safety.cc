@@ -167,8 +167,8 @@ absl::StatusOr<UniqueFd> OpenUntrustedAbsoluteDir(const std::string& path, bool 
                                                   bool* created) {
   if (created != nullptr) *created = false;
   if (path.empty() || path.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("path \"", absl::CHexEscape(path),
-                                                   "\" is not absolute"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("path \"", absl::CHexEscape(path), "\" is not absolute"));
   }
   if (path.find('\0') != std::string::npos || path.size() > kMaxMemberPathBytes) {
     return absl::InvalidArgumentError(

@@ -17,8 +17,8 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "backup/incomplete.h"
@@ -154,8 +154,7 @@ void CancelDuringSpreadCheckpoint(const PgPrimary& pg, const std::string& connin
 
   BackgroundFetch fetch(**agent, SpreadCheckpointBackup(pg, target, conninfo_extra));
   int walsender = 0;
-  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(pg)) != 0; },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(pg)) != 0; }, absl::Seconds(30)))
       << (*agent)->ReadLog();
   auto progress = GetProgress(**agent);
   ASSERT_TRUE(progress.ok());
@@ -165,13 +164,16 @@ void CancelDuringSpreadCheckpoint(const PgPrimary& pg, const std::string& connin
   absl::Time cancelled_at = absl::Now();
   fetch.context()->TryCancel();
   // The client's own call ends at once whatever the server does; what counts is the job.
-  auto job_ended = TimeUntil(cancelled_at, [&] {
-    auto p = GetProgress(**agent);
-    return p.ok() && !p->has_backup();
-  }, absl::Seconds(10));
+  auto job_ended = TimeUntil(
+      cancelled_at,
+      [&] {
+        auto p = GetProgress(**agent);
+        return p.ok() && !p->has_backup();
+      },
+      absl::Seconds(10));
   ASSERT_TRUE(job_ended.has_value()) << (*agent)->ReadLog();
-  auto backend_gone = TimeUntil(cancelled_at, [&] { return BackendGone(pg, walsender); },
-                                absl::Seconds(10));
+  auto backend_gone = TimeUntil(
+      cancelled_at, [&] { return BackendGone(pg, walsender); }, absl::Seconds(10));
   ASSERT_TRUE(backend_gone.has_value()) << (*agent)->ReadLog();
   std::cout << "gRPC cancel in the checkpoint" << (conninfo_extra.empty() ? "" : " (TLS)")
             << ": job ended after " << absl::FormatDuration(*job_ended) << ", walsender "
@@ -227,19 +229,25 @@ TEST(BackupCancelE2eTest, GrpcCancelWhileStreaming) {
   req.set_fast_checkpoint(true);
   req.set_max_rate_bytes_per_second(128 * 1024);
   BackgroundFetch fetch(**agent, req);
-  ASSERT_TRUE(WaitFor([&] {
-    auto p = GetProgress(**agent);
-    return p.ok() && p->has_backup() && p->backup().bytes_done() > 0;
-  }, absl::Seconds(30))) << (*agent)->ReadLog();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = GetProgress(**agent);
+        return p.ok() && p->has_backup() && p->backup().bytes_done() > 0;
+      },
+      absl::Seconds(30)))
+      << (*agent)->ReadLog();
   absl::Time cancelled_at = absl::Now();
   fetch.context()->TryCancel();
-  auto job_ended = TimeUntil(cancelled_at, [&] {
-    auto p = GetProgress(**agent);
-    return p.ok() && !p->has_backup();
-  }, absl::Seconds(10));
+  auto job_ended = TimeUntil(
+      cancelled_at,
+      [&] {
+        auto p = GetProgress(**agent);
+        return p.ok() && !p->has_backup();
+      },
+      absl::Seconds(10));
   ASSERT_TRUE(job_ended.has_value()) << (*agent)->ReadLog();
-  auto replication_gone =
-      TimeUntil(cancelled_at, [&] { return NoReplicationLeft(**pg); }, absl::Seconds(10));
+  auto replication_gone = TimeUntil(
+      cancelled_at, [&] { return NoReplicationLeft(**pg); }, absl::Seconds(10));
   ASSERT_TRUE(replication_gone.has_value());
   std::cout << "gRPC cancel while streaming: job ended after " << absl::FormatDuration(*job_ended)
             << ", walsenders and slot gone after " << absl::FormatDuration(*replication_gone)
@@ -260,8 +268,7 @@ TEST(BackupCancelE2eTest, SigtermDuringSpreadCheckpoint) {
 
   BackgroundFetch fetch(**agent, SpreadCheckpointBackup(**pg, target));
   int walsender = 0;
-  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(**pg)) != 0; },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(**pg)) != 0; }, absl::Seconds(30)))
       << (*agent)->ReadLog();
 
   absl::Time signalled_at = absl::Now();
@@ -269,17 +276,16 @@ TEST(BackupCancelE2eTest, SigtermDuringSpreadCheckpoint) {
   absl::Duration exited = absl::Now() - signalled_at;
   ASSERT_TRUE(exit_status.ok()) << exit_status.status() << (*agent)->ReadLog();
   EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0) << *exit_status;
-  auto backend_gone = TimeUntil(signalled_at, [&] { return BackendGone(**pg, walsender); },
-                                absl::Seconds(10));
+  auto backend_gone = TimeUntil(
+      signalled_at, [&] { return BackendGone(**pg, walsender); }, absl::Seconds(10));
   ASSERT_TRUE(backend_gone.has_value());
   std::cout << "SIGTERM in the checkpoint: daemon exited after " << absl::FormatDuration(exited)
-            << ", walsender " << walsender << " gone after "
-            << absl::FormatDuration(*backend_gone) << std::endl;
+            << ", walsender " << walsender << " gone after " << absl::FormatDuration(*backend_gone)
+            << std::endl;
   EXPECT_LT(exited, absl::Seconds(1)) << (*agent)->ReadLog();
   EXPECT_LT(*backend_gone, absl::Seconds(1));
   grpc::StatusCode code = fetch.Join().status.error_code();
-  EXPECT_TRUE(code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::UNAVAILABLE)
-      << code;
+  EXPECT_TRUE(code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::UNAVAILABLE) << code;
   EXPECT_TRUE(WaitFor([&] { return NoReplicationLeft(**pg); }, absl::Seconds(5)));
   EXPECT_TRUE(MarkedIncomplete(target));
 }
@@ -309,8 +315,7 @@ TEST(BackupCancelE2eTest, StopReplicaDuringBootstrapCheckpoint) {
     (void)(*agent)->stub()->StartReplica(ctx.get(), req, &resp);  // no identity yet
   }
   int walsender = 0;
-  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(**pg)) != 0; },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(WaitFor([&] { return (walsender = CheckpointWaiter(**pg)) != 0; }, absl::Seconds(30)))
       << (*agent)->ReadLog();
   auto progress = GetProgress(**agent);
   ASSERT_TRUE(progress.ok());
@@ -322,8 +327,8 @@ TEST(BackupCancelE2eTest, StopReplicaDuringBootstrapCheckpoint) {
   grpc::Status st = (*agent)->stub()->StopReplica(ctx.get(), {}, &resp);
   absl::Duration stopped = absl::Now() - stop_at;
   ASSERT_TRUE(st.ok()) << st.error_message();
-  auto backend_gone = TimeUntil(stop_at, [&] { return BackendGone(**pg, walsender); },
-                                absl::Seconds(10));
+  auto backend_gone = TimeUntil(
+      stop_at, [&] { return BackendGone(**pg, walsender); }, absl::Seconds(10));
   ASSERT_TRUE(backend_gone.has_value());
   std::cout << "StopReplica in the bootstrap's checkpoint: answered after "
             << absl::FormatDuration(stopped) << ", walsender " << walsender << " gone after "
@@ -359,7 +364,8 @@ TEST(BackupTablespaceE2eTest, OnlyWhereTheCallerSaid) {
   for (const std::string& sql :
        {absl::StrCat("CREATE TABLESPACE ts LOCATION '", ts_primary, "'"),
         std::string("CREATE TABLE ts_table (id int PRIMARY KEY, v text) TABLESPACE ts"),
-        std::string("INSERT INTO ts_table SELECT g, md5(g::text) FROM generate_series(1, 2000) g")}) {
+        std::string(
+            "INSERT INTO ts_table SELECT g, md5(g::text) FROM generate_series(1, 2000) g")}) {
     auto r = (*pg)->Psql(sql);
     ASSERT_TRUE(r.ok()) << sql << ": " << r.status();
   }
@@ -405,9 +411,9 @@ TEST(BackupTablespaceE2eTest, OnlyWhereTheCallerSaid) {
   grpc::Status mapped = fetch(req);
   ASSERT_TRUE(mapped.ok()) << mapped.error_message() << (*agent)->ReadLog();
   EXPECT_EQ(Trim(RunShell("readlink " + ShellQuote(target + "/pg_tblspc/" + oid))), ts_copy);
-  ASSERT_TRUE(RunShell(absl::StrCat("chown -R postgres ", ShellQuote(target), " ",
-                                    ShellQuote(ts_copy)))
-                  .ok());
+  ASSERT_TRUE(
+      RunShell(absl::StrCat("chown -R postgres ", ShellQuote(target), " ", ShellQuote(ts_copy)))
+          .ok());
   auto verify = RunShell(absl::StrCat("cd /tmp && runuser -u postgres -- ", kBin,
                                       "/pg_verifybackup ", ShellQuote(target), " 2>&1"));
   EXPECT_TRUE(verify.ok()) << verify.status();
@@ -440,8 +446,8 @@ TEST(BackupTablespaceE2eTest, OnlyWhereTheCallerSaid) {
             ts_primary);
   // Inside the agent's namespace the tablespace landed in the (formerly empty) location,
   // complete; outside it the primary's directory is as it was.
-  std::string inside = Trim(RunShell(absl::StrCat(
-      "nsenter -t ", (*placed)->pid(), " -m -- find ", ShellQuote(ts_primary), " -type f | wc -l")));
+  std::string inside = Trim(RunShell(absl::StrCat("nsenter -t ", (*placed)->pid(), " -m -- find ",
+                                                  ShellQuote(ts_primary), " -type f | wc -l")));
   int files_inside = 0;
   EXPECT_TRUE(absl::SimpleAtoi(inside, &files_inside) && files_inside > 0) << inside;
   EXPECT_TRUE(RunShell(absl::StrCat("! nsenter -t ", (*placed)->pid(), " -m -- test -e ",

@@ -656,12 +656,10 @@ TEST_F(BackupHostileTest, UnmappedTablespacesAreRefusedBeforeAnythingIsWritten) 
 TEST_F(BackupHostileTest, InPlaceTablespaceThroughASymlinkIsRefused) {
   ASSERT_EQ(symlink((root_ + "/sentinel").c_str(), (root_ + "/link").c_str()), 0);
   std::string ts = root_ + "/link/ts";
-  FakePrimary fake("15.4", {{"16400", ts}}, [](Peer& p, const std::string&) {
-    AwaitClientClose(p);
-  });
-  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
-    req->set_tablespaces_in_place(true);
-  });
+  FakePrimary fake("15.4", {{"16400", ts}},
+                   [](Peer& p, const std::string&) { AwaitClientClose(p); });
+  auto r =
+      Run(fake, {}, [](v1::FetchBaseBackupRequest* req) { req->set_tablespaces_in_place(true); });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_FALSE(Exists(root_ + "/sentinel/ts"));
   ExpectContained();

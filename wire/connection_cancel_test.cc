@@ -182,7 +182,9 @@ TEST(ConnectionCancelTest, TokenFiredBeforeConnectRefusesAtOnce) {
 TEST(CancelTokenTest, CallbackRunsOnCancelOrAtOnceAndNotAfterDestruction) {
   CancelToken token;
   int runs = 0;
-  { CancelToken::Callback gone(token, [&] { ++runs; }); }
+  {
+    CancelToken::Callback gone(token, [&] { ++runs; });
+  }
   CancelToken::Callback cb(token, [&] { ++runs; });
   EXPECT_EQ(runs, 0);
   token.Cancel();

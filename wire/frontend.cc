@@ -59,8 +59,7 @@ std::string EncodeSslRequest() {
   return out;
 }
 
-absl::StatusOr<std::string> EncodeCancelRequest(int32_t process_id,
-                                                absl::string_view secret_key) {
+absl::StatusOr<std::string> EncodeCancelRequest(int32_t process_id, absl::string_view secret_key) {
   if (secret_key.empty() || secret_key.size() > 256) {
     return absl::InvalidArgumentError(
         absl::StrCat("cancel key of ", secret_key.size(), " bytes (1 to 256 expected)"));

@@ -32,8 +32,7 @@ absl::Status ClosedError() {
 // Waits for `events` on fd, and for `cancel` to fire. OK(true): ready (or in error —
 // the next I/O call reports it); OK(false): the deadline passed first; Cancelled: the
 // token fired (checked first, so a busy socket cannot hide it).
-absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline,
-                            const CancelToken* cancel) {
+absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const CancelToken* cancel) {
   for (;;) {
     if (cancel != nullptr && cancel->cancelled()) return CancelledByToken();
     int timeout_ms = -1;
@@ -222,9 +221,9 @@ absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
   const std::string name(host.empty() ? hostaddr : host);
   std::vector<std::string> failures;
   for (size_t i = 0; i < addresses.size(); ++i) {
-    absl::StatusOr<Transport> t = ConnectAddress(addresses[i], name, port, options.tcp,
-                                                 i == 0 ? first_deadline : deadline(),
-                                                 options.cancel);
+    absl::StatusOr<Transport> t =
+        ConnectAddress(addresses[i], name, port, options.tcp, i == 0 ? first_deadline : deadline(),
+                       options.cancel);
     if (t.ok()) return t;
     if (t.status().code() == absl::StatusCode::kInvalidArgument ||
         t.status().code() == absl::StatusCode::kCancelled) {

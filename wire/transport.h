@@ -77,8 +77,8 @@ class Transport {
   // ("could not translate host name ..."); a hostaddr that is not numeric, a bad port or
   // an overlong socket path are InvalidArgument.
   static absl::StatusOr<std::vector<EndpointAddress>> Resolve(absl::string_view host,
-                                                              absl::string_view hostaddr,
-                                                              int port, Resolver& resolver,
+                                                              absl::string_view hostaddr, int port,
+                                                              Resolver& resolver,
                                                               absl::Time deadline,
                                                               const CancelToken* cancel = nullptr);
   // Connects to one resolved address by `deadline` and, for TCP, applies `tcp`.
