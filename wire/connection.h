@@ -158,6 +158,11 @@ class PgConnection {
   // when idle, Close(). What a wait ended by ConnectionOptions::cancel does by itself.
   // Idempotent.
   void Abort();
+  // Replaces the token this connection's waits watch (nullptr: none) from the next wait
+  // on, e.g. to let a token cover connection establishment only.
+  void set_cancel_token(const CancelToken* cancel) {
+    if (transport_.has_value()) transport_->set_cancel_token(cancel);
+  }
   bool is_open() const { return transport_.has_value() && transport_->is_open(); }
 
   // From server_version_num if the server reports it, else parsed from server_version as
