@@ -19,6 +19,7 @@ namespace {
 
 // How long StartReplica waits for the primary's identity verdict, at most.
 constexpr absl::Duration kIdentityWait = absl::Seconds(5);
+constexpr absl::Duration kIdentityWaitSlice = absl::Milliseconds(20);
 constexpr size_t kMaxStreamConfigBytes = 64 * 1024;
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
@@ -386,7 +387,15 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
   stream_->Start();
   changes_.Notify();
   absl::Duration wait = std::min(kIdentityWait, std::max(deadline - absl::Now(), absl::ZeroDuration()));
-  absl::Status verdict = stream_->WaitForIdentity(wait);
+  // In slices, so that a StopReplica (or the shutdown) waiting for op_mu_ does not wait
+  // for the identity too: during a bootstrap it only comes after the base backup.
+  const absl::Time until = absl::Now() + wait;
+  absl::Status verdict;
+  do {
+    verdict = stream_->WaitForIdentity(
+        std::min(kIdentityWaitSlice, std::max(until - absl::Now(), absl::ZeroDuration())));
+  } while (verdict.code() == absl::StatusCode::kDeadlineExceeded && absl::Now() < until &&
+           stops_waiting_.load() == 0 && !shutting_down_.load());
   if (verdict.code() == absl::StatusCode::kFailedPrecondition) {
     StopStreamLocked();
     if (std::optional<v1::FailureReason> reason = FailureReasonOf(verdict)) {
@@ -470,7 +479,9 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
 }
 
 absl::StatusOr<v1::Progress> Agent::StopReplica() {
+  stops_waiting_.fetch_add(1);
   absl::MutexLock lock(&op_mu_);
+  stops_waiting_.fetch_sub(1);
   StopStreamLocked();
   RETURN_IF_ERROR(RemoveFileDurably(StreamConfigPath()));
   return GetProgress();

@@ -101,6 +101,9 @@ class Agent {
   ChangeNotifier changes_;
   StreamStatus status_{&changes_};
   std::atomic<bool> shutting_down_{false};
+  // StopReplica calls waiting for op_mu_: StartReplica's wait for the primary's identity
+  // (which holds it) gives way to them.
+  std::atomic<int> stops_waiting_{0};
 
   std::unique_ptr<ReplicationStateStore> state_store_;
   // The WAL store: the one owner of the durable position (recovered from the WAL at

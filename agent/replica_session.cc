@@ -38,11 +38,16 @@ absl::Status ReplicaSession::Run(
   ctx_->status->SetState(v1::STREAM_STATE_CONNECTING);
   ConnectionOptions options;
   options.default_application_name = "walrep";
+  options.cancel = connect_cancel_;
   auto conn = PgConnection::Connect(settings_.conninfo, options);
   if (!conn.ok()) {
+    if (conn.status().code() == absl::StatusCode::kCancelled && stop_->load()) {
+      return absl::OkStatus();  // stopped while connecting
+    }
     report_identity(conn.status());
     return conn.status();
   }
+  (*conn)->set_cancel_token(nullptr);
   Log()->info("connected to {} ({}, {}, server {})", (*conn)->endpoint(),
               (*conn)->is_tls() ? "TLS" : "plain", (*conn)->auth_method(),
               (*conn)->parameter("server_version"));

@@ -71,6 +71,12 @@ class ReplicaSession {
   ReplicaSession(const StreamSettings& settings, StreamContext* ctx, const std::atomic<bool>* stop)
       : settings_(settings), ctx_(ctx), stop_(stop) {}
 
+  // Watched while connecting (host name lookup, TCP and TLS handshakes, authentication),
+  // so that a stop requested then (with the token fired) need not wait for the connect
+  // timeout; the session then returns OK. Once connected, a stop ends the session the
+  // usual way (flush, last status update, CopyDone). May be null; must outlive Run().
+  void set_connect_cancel(const CancelToken* cancel) { connect_cancel_ = cancel; }
+
   // Runs the session to its end: OK after a requested stop, the error otherwise.
   // `identity_result` (optional) is called once with the outcome of the identity checks
   // (OK, or the FailedPrecondition/connection error that prevented them).
@@ -104,6 +110,7 @@ class ReplicaSession {
   const StreamSettings& settings_;
   StreamContext* ctx_;
   const std::atomic<bool>* stop_;
+  const CancelToken* connect_cancel_ = nullptr;
   bool streamed_ = false;
   bool primary_shut_down_ = false;
   uint64_t system_id_ = 0;

@@ -14,10 +14,14 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "agent/stream_failure.h"
 #include "agent/session_test_util.h"
 #include "replay/fault_file_ops.h"
+#include "wire/cancel_token.h"
+#include "wire/fake_pg_server.h"
 
 namespace walrep {
 namespace {
@@ -555,6 +559,45 @@ TEST_F(ReplicaSessionTest, AKeepaliveAnsweringTheReplyRequestKeepsTheSessionAliv
   server.Join();
   EXPECT_TRUE(session.primary_shut_down()) << st;  // never timed out in between
   EXPECT_EQ(answered.load(), 3);
+}
+
+// A stop while the session is still connecting (here: a server that takes the startup
+// packet and never answers) ends it at once through the connect token, not after the
+// connect timeout, and counts as a requested stop.
+TEST_F(ReplicaSessionTest, AStopWhileConnectingEndsTheSessionAtOnce) {
+  int port = 0;
+  int listen_fd = fake_pg::ListenOnLoopback(&port);
+  absl::Notification startup_received;
+  std::thread server([&] {
+    int fd = accept(listen_fd, nullptr, nullptr);
+    ASSERT_GE(fd, 0);
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    Peer p(fd);
+    ASSERT_TRUE(p.ReadStartup().has_value());
+    startup_received.Notify();
+    char byte;
+    EXPECT_EQ(recv(fd, &byte, 1, 0), 0);  // the client closed; nothing was left waiting
+  });
+  StreamSettings settings = Settings(port);
+  CancelToken connect_cancel;
+  absl::Time stopped_at;
+  std::thread stopper([&] {
+    startup_received.WaitForNotification();
+    stopped_at = absl::Now();
+    stop_ = true;
+    connect_cancel.Cancel();
+  });
+  ReplicaSession session(settings, &ctx_, &stop_);
+  session.set_connect_cancel(&connect_cancel);
+  absl::Status st = session.Run(nullptr);
+  absl::Time returned = absl::Now();
+  stopper.join();
+  server.join();
+  close(listen_fd);
+  EXPECT_TRUE(st.ok()) << st;
+  EXPECT_LT(returned - stopped_at, absl::Seconds(1));
+  EXPECT_FALSE(session.streamed());
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ ReplicaStream::ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootst
 void ReplicaStream::Start() {
   if (thread_.joinable()) return;
   stop_.store(false);
+  connect_cancel_ = std::make_unique<CancelToken>();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -23,6 +24,7 @@ void ReplicaStream::Stop() {
     stop_.store(true);
     cv_.SignalAll();
   }
+  if (connect_cancel_) connect_cancel_->Cancel();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -92,6 +94,7 @@ void ReplicaStream::Run() {
     status->sessions_started.fetch_add(1);
     status->last_session_start_us.store(absl::ToUnixMicros(absl::Now()));
     ReplicaSession session(settings_, ctx_, &stop_);
+    session.set_connect_cancel(connect_cancel_.get());
     const Lsn durable_before = ctx_->writer->flush_lsn();
     absl::Status st = session.Run([this](const absl::Status& verdict) {
       absl::MutexLock lock(&mu_);

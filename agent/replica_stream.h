@@ -10,6 +10,7 @@
 #define WALREP_AGENT_REPLICA_STREAM_H_
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "absl/synchronization/notification.h"
 #include "agent/backoff.h"
 #include "agent/replica_session.h"
+#include "wire/cancel_token.h"
 
 namespace walrep {
 
@@ -32,7 +34,8 @@ class ReplicaStream {
   ~ReplicaStream() { Stop(); }
 
   void Start();
-  // Requests a clean stop and joins the thread. Idempotent.
+  // Requests a clean stop and joins the thread: a session still connecting is cut short
+  // (its connect token fires), one that streams ends with CopyDone. Idempotent.
   void Stop();
   // Waits for the first session's identity checks: OK once they passed; their error if
   // they failed; DeadlineExceeded if no verdict within `timeout` (e.g. the primary is
@@ -54,6 +57,8 @@ class ReplicaStream {
   StreamContext* ctx_;
   Bootstrap bootstrap_;
   std::atomic<bool> stop_{false};
+  // Fired by Stop(); a fresh one for each Start() (a token fires once).
+  std::unique_ptr<CancelToken> connect_cancel_;
   std::thread thread_;
   absl::Mutex mu_;
   absl::CondVar cv_;

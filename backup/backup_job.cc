@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -24,6 +25,7 @@
 #include "backup/manifest.h"
 #include "backup/manifest_verifier.h"
 #include "wire/backend_query.h"
+#include "wire/cancel_token.h"
 #include "wire/replication_commands.h"
 #include "wire/replication_results.h"
 #include "wire/status_macros.h"
@@ -33,13 +35,27 @@ namespace {
 
 constexpr absl::Duration kPoll = absl::Milliseconds(100);
 constexpr absl::Duration kProgressInterval = absl::Seconds(1);
-constexpr absl::Duration kCancelCheck = absl::Milliseconds(20);
 // PostgreSQL sends archive CopyData in pieces of at most a few hundred kB; anything far
 // bigger is not a server we know and would only cost memory.
 constexpr size_t kMaxBackupCopyData = size_t{4} << 20;
 // Waiting for BASE_BACKUP's first answer includes the primary's checkpoint, which may be
 // spread over minutes.
 constexpr absl::Duration kStartTimeout = absl::Minutes(30);
+// How often the cancellation watcher asks the caller whether to stop; with the token it
+// fires, this is most of the time a cancel takes to reach every wait.
+constexpr absl::Duration kCancelPoll = absl::Milliseconds(20);
+constexpr absl::Duration kDefaultReceiverTimeout = absl::Seconds(60);
+
+// receiver_timeout: 60 s when unset, none when zero.
+absl::StatusOr<absl::Duration> ReceiverTimeout(const v1::FetchBaseBackupRequest& req) {
+  if (!req.has_receiver_timeout()) return kDefaultReceiverTimeout;
+  const auto& d = req.receiver_timeout();
+  if (d.seconds() < 0 || d.nanos() < 0 || d.nanos() > 999999999) {
+    return absl::InvalidArgumentError("receiver_timeout must be a non-negative duration");
+  }
+  absl::Duration t = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  return t == absl::ZeroDuration() ? absl::InfiniteDuration() : t;
+}
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("backup"); }
 
@@ -109,6 +125,11 @@ absl::StatusOr<OutputChoice> ChooseOutput(const v1::FetchBaseBackupRequest& req)
         "tablespace_mapping applies to format PLAIN only: format TAR keeps each tablespace as "
         "<oid>.tar, to be extracted wherever you choose");
   }
+  if (o.tar && req.tablespaces_in_place()) {
+    return absl::InvalidArgumentError(
+        "tablespaces_in_place applies to format PLAIN only: format TAR writes no tablespace "
+        "anywhere but <oid>.tar in the target");
+  }
   if (o.tar && req.write_recovery_conf() && o.server != Compression::kNone) {
     return absl::InvalidArgumentError(
         "write_recovery_conf with format TAR needs the archive uncompressed on the wire: use "
@@ -124,12 +145,7 @@ absl::StatusOr<BaseBackupOptions> CommandOptions(const v1::FetchBaseBackupReques
     return absl::UnimplementedError(
         absl::StrCat("dialect ", v1::Dialect_Name(req.dialect()), " is not supported"));
   }
-  if (req.tablespaces_in_place()) {
-    return absl::UnimplementedError("tablespaces_in_place is not supported by this agent");
-  }
-  if (req.has_receiver_timeout()) {
-    return absl::UnimplementedError("receiver_timeout is not supported by this agent");
-  }
+  RETURN_IF_ERROR(ReceiverTimeout(req).status());
   if (!req.label().empty()) o.label = req.label();
   ASSIGN_OR_RETURN(std::string quoted, QuoteLiteral(o.label));
   if (o.label.size() > kMaxBackupLabel) return absl::InvalidArgumentError("label is too long");
@@ -193,17 +209,16 @@ class Job {
   absl::StatusOr<v1::BaseBackupResult> Run();
 
  private:
+  // Also fires the token, so that every wait of the connections (and the fsync pass)
+  // ends too.
   absl::Status CheckCancelled() {
-    // Asking gRPC whether the call was cancelled polls its completion queue (a futex each
-    // time): once per CopyData message it cost more CPU than writing the data. Every
-    // kCancelCheck still answers a cancel well within a second.
-    absl::Time now = absl::Now();
-    if (now >= next_cancel_check_) {
-      next_cancel_check_ = now + kCancelCheck;
-      if (ctx_.cancelled && ctx_.cancelled()) cancelled_ = true;
+    // The caller's cancellation is polled by the watcher in Run (asking gRPC costs a
+    // futex each time: not once per CopyData message), which fires the token.
+    if (aborted_) {
+      cancel_.Cancel();
+      return absl::CancelledError("the progress receiver went away");
     }
-    if (cancelled_) return absl::CancelledError("backup cancelled");
-    return aborted_ ? absl::CancelledError("the progress receiver went away") : absl::OkStatus();
+    return cancel_.cancelled() ? absl::CancelledError("backup cancelled") : absl::OkStatus();
   }
   // `refresh` reads the counters of the reader and extractor; not while a Blocking() helper
   // thread may be using them.
@@ -228,7 +243,10 @@ class Job {
       out.emplace(fn());
       done.Notify();
     });
-    while (!done.WaitForNotificationWithTimeout(kPoll)) Report(phase, false, /*refresh=*/false);
+    while (!done.WaitForNotificationWithTimeout(kPoll)) {
+      Report(phase, false, /*refresh=*/false);
+      if (aborted_) cancel_.Cancel();  // the worker's waits end; it returns Cancelled
+    }
     worker.join();
     return std::move(*out);
   }
@@ -246,10 +264,11 @@ class Job {
   const v1::FetchBaseBackupRequest& req_;
   const std::string target_;
   const BaseBackupContext& ctx_;
+  // Fired on cancellation (by the watcher in Run or by CheckCancelled); watched by both
+  // connections and the extractor's fsync pass. Declared first: it outlives them all.
+  CancelToken cancel_;
   v1::BackupProgress progress_;
   absl::Time next_report_;
-  absl::Time next_cancel_check_;
-  bool cancelled_ = false;
   bool aborted_ = false;
   std::unique_ptr<BackupWalStream> wal_;
   ManifestVerifier verifier_;  // outlives the extractor that feeds it
@@ -272,8 +291,27 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   }
   ASSIGN_OR_RETURN(output_, ChooseOutput(req_));
   ASSIGN_OR_RETURN(BaseBackupOptions options, CommandOptions(req_, output_));
+  // The caller's cancellation (gRPC, StopReplica, SIGTERM) is a polled predicate; this
+  // thread turns it into the token while the job's own thread may be blocked anywhere —
+  // in a host name lookup, a connect, the primary's checkpoint, an fsync.
+  absl::Notification finished;
+  std::thread watcher([&] {
+    while (!finished.WaitForNotificationWithTimeout(kCancelPoll)) {
+      if (ctx_.cancelled && ctx_.cancelled()) {
+        cancel_.Cancel();
+        return;
+      }
+    }
+  });
+  absl::Cleanup stop_watcher = [&] {
+    finished.Notify();
+    watcher.join();
+  };
   ExtractorOptions xopts;
   xopts.target_dir = target_;
+  xopts.tablespaces_in_place = req_.tablespaces_in_place();
+  xopts.protected_dir = ctx_.data_dir;
+  xopts.cancel = &cancel_;
   for (const auto& [from, to] : req_.tablespace_mapping()) {
     if (!absl::StartsWith(from, "/") || !absl::StartsWith(to, "/") ||
         !ValidateBackupTarget(to, "").ok()) {
@@ -293,6 +331,7 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
     RETURN_IF_ERROR(effective.ApplyDefaults(copts.env));
     recovery_lines_ = RecoveryConfLines(effective, "");
   }
+  copts.cancel = &cancel_;
   ASSIGN_OR_RETURN(wal_, BackupWalStream::Open(*conninfo, copts));
   const IdentifySystemResult& ident = wal_->identity();
   if (ctx_.state_store != nullptr) {
@@ -308,6 +347,9 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   copts.limits.max_copy_data = kMaxBackupCopyData;
   copts.io_timeout = std::max(copts.io_timeout, kStartTimeout);
   ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(*conninfo, copts));
+  // Leaving early with BASE_BACKUP running: the primary is told to stop it (a closed
+  // socket alone goes unnoticed while it checkpoints). After success it is closed already.
+  absl::Cleanup abort_command = [&] { conn->Abort(); };
   int version = conn->server_version_num();
   options.manifest = version >= 130000;
   ASSIGN_OR_RETURN(std::string command, BaseBackupCommand(options, version));
@@ -327,6 +369,13 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   }
   ASSIGN_OR_RETURN(BackupPosition start, ParseBaseBackupStart(pre[0]));
   ASSIGN_OR_RETURN(auto tablespaces, ParseBaseBackupTablespaces(pre[1]));
+  // Every tablespace has a place the caller chose before any of its bytes arrive.
+  std::vector<std::string> locations;
+  for (const auto& ts : tablespaces) {
+    if (ts.oid.has_value()) locations.push_back(ts.location.value_or(""));
+  }
+  // (Tar format keeps each tablespace as <oid>.tar: nothing is placed anywhere.)
+  if (extractor_) RETURN_IF_ERROR(extractor_->CheckTablespaces(locations));
   uint64_t total = 0;
   for (const auto& ts : tablespaces) total += std::max<int64_t>(ts.size_kb.value_or(0), 0) * 1024;
   progress_.set_bytes_total(total);
@@ -336,6 +385,8 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
                                   .expect_manifest = options.manifest,
                                   .server_compression = output_.server},
       std::move(tablespaces), sink_.get());
+  ASSIGN_OR_RETURN(const absl::Duration receiver_timeout, ReceiverTimeout(req_));
+  wal_->set_receiver_timeout(receiver_timeout);
   RETURN_IF_ERROR(wal_->Start(target_ + "/pg_wal", start.timeline, start.lsn));
   Report(v1::BACKUP_PHASE_STREAMING, true);
   RETURN_IF_ERROR(Stream(*conn));
@@ -443,13 +494,25 @@ absl::Status Job::FinishTar(const BaseBackupOptions& options) {
 
 absl::Status Job::Stream(PgConnection& conn) {
   RETURN_IF_ERROR(reader_->OnCopyOut());
+  // From the CopyOutResponse on, the primary's checkpoint is behind us: silence now
+  // means a dead link or a stuck primary.
+  ASSIGN_OR_RETURN(const absl::Duration receiver_timeout, ReceiverTimeout(req_));
+  absl::Time last_heard = absl::Now();
   EndReader end;
   while (!end.ready()) {
     RETURN_IF_ERROR(CheckCancelled());
     if (wal_->done() && !wal_->result().ok()) return Annotate(wal_->result(), "WAL stream");
     Report(progress_.phase(), false);
     ASSIGN_OR_RETURN(auto msg, conn.ReadMessage(absl::Now() + kPoll));
-    if (!msg) continue;
+    if (!msg) {
+      if (absl::Now() - last_heard >= receiver_timeout) {
+        return absl::UnavailableError(absl::StrCat("nothing received from the primary for ",
+                                                   absl::FormatDuration(receiver_timeout),
+                                                   " (receiver_timeout)"));
+      }
+      continue;
+    }
+    last_heard = absl::Now();
     if (end.started() || msg->type == 'T' || msg->type == 'C' || msg->type == 'Z') {
       RETURN_IF_ERROR(end.OnMessage(*msg));
       continue;

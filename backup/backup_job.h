@@ -33,7 +33,11 @@ struct BaseBackupContext {
   ReplicationStateStore* state_store = nullptr;
   // The agent's data directory: targets overlapping its own files are refused. May be empty.
   std::string data_dir;
-  // Polled between messages and at least every 100 ms; true aborts with Cancelled.
+  // Polled every 20 ms by a watcher thread of the job (and between messages by the job's
+  // own thread), so it must be thread-safe; true aborts with Cancelled within about that
+  // long in every phase: the job's CancelToken ends any wait of its connections (the host
+  // name lookup and the primary's checkpoint included), a running BASE_BACKUP or WAL
+  // stream is cancelled on the primary (CancelRequest), and the fsync pass stops.
   std::function<bool()> cancelled;
   // Progress, at least once a second and at every phase change. Returning false (the
   // receiver went away) aborts like a cancellation.
@@ -44,10 +48,15 @@ struct BaseBackupContext {
 // Runs the backup into `target_dir` (already resolved: the request's target_dir is
 // ignored). Codes: bad request fields → InvalidArgument; non-empty target that is not an
 // interrupted walrep backup, different system identifier → FailedPrecondition; primary
-// unreachable → Unavailable; authentication → PermissionDenied; corrupt stream, manifest
-// mismatch, checksum failure on the primary (XX001) → DataLoss; a hostile archive member
-// → InvalidArgument; disk full → ResourceExhausted; cancelled → Cancelled. On any error the
-// target keeps its incomplete marker.
+// unreachable, or silent for receiver_timeout once streaming → Unavailable;
+// authentication → PermissionDenied; corrupt stream, manifest mismatch, checksum failure
+// on the primary (XX001) → DataLoss; a hostile archive member → InvalidArgument; a
+// tablespace the request gives no place (not in tablespace_mapping, and
+// tablespaces_in_place off or its location unusable: relative, overlapping the target,
+// reached through a symlink) → InvalidArgument naming the locations, before any archive
+// byte is written; an in-place location that is not empty → FailedPrecondition; disk full
+// → ResourceExhausted; cancelled → Cancelled. On any error the target keeps its
+// incomplete marker.
 absl::StatusOr<v1::BaseBackupResult> RunBaseBackup(const v1::FetchBaseBackupRequest& request,
                                                    const std::string& target_dir,
                                                    const BaseBackupContext& ctx);

@@ -118,6 +118,8 @@ void BackupWalStream::Run() {
 absl::Status BackupWalStream::Stream() {
   WalStreamOptions o;
   o.status_interval = kStatusInterval;
+  o.receiver_timeout =
+      receiver_timeout_ == absl::InfiniteDuration() ? absl::ZeroDuration() : receiver_timeout_;
   o.stop = &stop_;
   o.end_lsn = [this] { return Lsn(end_lsn_.load()); };
   WalStreamLoop loop(*conn_, *writer_, std::move(o));

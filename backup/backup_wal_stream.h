@@ -47,6 +47,9 @@ class BackupWalStream {
   uint64_t segment_size() const { return segment_size_; }
   int server_version_num() const { return server_version_num_; }
 
+  // Nothing received for this long fails the stream with Unavailable (half of it asks
+  // the primary for a reply); zero or infinite: no limit. Before Start.
+  void set_receiver_timeout(absl::Duration timeout) { receiver_timeout_ = timeout; }
   // Starts the streaming thread: WAL from the segment start of `start` on `tli` into
   // `wal_dir` (created if missing).
   absl::Status Start(const std::string& wal_dir, TimelineId tli, Lsn start);
@@ -77,6 +80,7 @@ class BackupWalStream {
   TimelineId tli_ = 0;
   Lsn start_;
   std::atomic<uint64_t> end_lsn_{0};  // 0: not known yet
+  absl::Duration receiver_timeout_ = absl::ZeroDuration();
   std::atomic<bool> stop_{false};
   std::thread thread_;
   absl::Notification done_;

@@ -100,6 +100,62 @@ absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(Extract
   return x;
 }
 
+bool BackupExtractor::IsMapped(absl::string_view server_location) const {
+  return options_.tablespace_mapping.contains(CanonicalDir(server_location));
+}
+
+absl::Status BackupExtractor::CheckInPlace(const std::string& location) const {
+  if (!absl::StartsWith(location, "/")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tablespace location \"", absl::CHexEscape(location),
+                     "\" is not absolute; map it with tablespace_mapping"));
+  }
+  const std::string canonical = CanonicalDir(location);
+  const std::string& target = options_.target_dir;
+  auto within = [](const std::string& path, const std::string& dir) {
+    return path == dir || dir == "/" || absl::StartsWith(path, absl::StrCat(dir, "/"));
+  };
+  for (const std::string& dir : {target, CanonicalDir(options_.protected_dir)}) {
+    if (dir.empty()) continue;
+    if (within(canonical, dir) || within(dir, canonical)) {
+      return absl::InvalidArgumentError(absl::StrCat("tablespace location \"", canonical,
+                                                     "\" overlaps \"", dir,
+                                                     "\"; map it with tablespace_mapping"));
+    }
+  }
+  // Absent is fine (created later, the same way); present must be a real, empty directory.
+  absl::StatusOr<UniqueFd> fd = OpenUntrustedAbsoluteDir(canonical, /*create=*/false, nullptr);
+  if (!fd.ok()) {
+    if (fd.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+    return absl::Status(fd.status().code(),
+                        absl::StrCat("tablespace location \"", canonical,
+                                     "\" cannot be used in place: ", fd.status().message()));
+  }
+  ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd->get(), canonical));
+  if (!empty) return NotEmptyError(canonical);
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::CheckTablespaces(
+    absl::Span<const std::string> server_locations) const {
+  std::vector<std::string> unmapped;
+  for (const std::string& location : server_locations) {
+    if (IsMapped(location)) continue;
+    if (!options_.tablespaces_in_place) {
+      unmapped.push_back(absl::StrCat("\"", absl::CHexEscape(location), "\""));
+      continue;
+    }
+    RETURN_IF_ERROR(CheckInPlace(location));
+  }
+  if (!unmapped.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the primary has tablespaces at ", absl::StrJoin(unmapped, ", "),
+                     " that tablespace_mapping does not map: map each to a local directory, or set "
+                     "tablespaces_in_place to use the same paths here"));
+  }
+  return absl::OkStatus();
+}
+
 std::string BackupExtractor::MappedLocation(absl::string_view server_location) const {
   std::string canonical = CanonicalDir(server_location);
   auto it = options_.tablespace_mapping.find(canonical);
@@ -126,12 +182,27 @@ absl::Status BackupExtractor::BeginArchive(absl::string_view tablespace_oid,
     return absl::InvalidArgumentError(
         absl::StrCat("tablespace ", oid, " location \"", server_location, "\" is not absolute"));
   }
+  const bool mapped = IsMapped(server_location);
+  if (!mapped) {
+    // CheckTablespaces said so already for the announced ones; this catches the rest.
+    if (!options_.tablespaces_in_place) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tablespace ", oid, " at \"", server_location,
+                       "\" is not in tablespace_mapping (and tablespaces_in_place is off)"));
+    }
+    RETURN_IF_ERROR(CheckInPlace(std::string(server_location)));
+  }
   std::string local = MappedLocation(server_location);
   // Listed in the target's marker before it is touched, so ClearIncomplete can find it.
   FileOps* ops = options_.file_ops;
   RETURN_IF_ERROR(RecordTablespaceInMarker(roots_[0].path, local, ops));
   bool created = false;
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenOrCreateDir(local, &created));
+  // The operator's own path is trusted like the target; the primary's is not.
+  absl::StatusOr<UniqueFd> opened =
+      mapped ? OpenOrCreateDir(local, &created)
+             : OpenUntrustedAbsoluteDir(local, /*create=*/true, &created);
+  if (!opened.ok()) return opened.status();
+  UniqueFd fd = *std::move(opened);
   ASSIGN_OR_RETURN(bool empty, IsDirEmpty(fd.get(), local));
   if (!empty) return NotEmptyError(local);
   RETURN_IF_ERROR(CreateIncompleteMarker(local, ops));
@@ -315,9 +386,16 @@ absl::Status BackupExtractor::SyncAll() {
   // are re-walked without following links: the tree is untrusted even after extraction.
   // Files synced by an earlier call are not synced again (the second call, after
   // backup_manifest, needs only that file); directories are, having new names in them.
+  auto cancelled = [this]() -> absl::Status {
+    if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+      return absl::CancelledError("cancelled while syncing the backup to disk");
+    }
+    return absl::OkStatus();
+  };
   std::string cached_key;
   UniqueFd cached_parent;
   for (size_t i = synced_files_; i < files_.size(); ++i) {
+    RETURN_IF_ERROR(cancelled());
     const Entry& e = files_[i];
     const Root& root = roots_[e.root];
     absl::Span<const std::string> dirs =
@@ -335,6 +413,7 @@ absl::Status BackupExtractor::SyncAll() {
     RETURN_IF_ERROR(FsyncFd(fd, display));
   }
   for (const Entry& d : dirs_) {
+    RETURN_IF_ERROR(cancelled());
     const Root& root = roots_[d.root];
     std::string display = absl::StrCat(root.path, "/", JoinPath(d.components));
     ASSIGN_OR_RETURN(UniqueFd dir, WalkDirs(root.fd.get(), d.components, false, display));

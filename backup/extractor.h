@@ -6,6 +6,11 @@
 // Safety: every member path is checked (path_safety.h) and created under a directory fd
 // walked with O_NOFOLLOW; files are created with O_EXCL (0600), directories 0700; the only
 // symlinks made are `pg_tblspc/<oid>` in the main archive, pointing at the mapped location.
+// Tablespaces land only where the caller said: a location in tablespace_mapping (an
+// operator's path, opened like the target), or with tablespaces_in_place the primary's
+// own location, which is then untrusted: absolute, empty or absent, outside the target,
+// and walked from "/" without following any symlink (OpenUntrustedAbsoluteDir).
+// CheckTablespaces refuses a plan that breaks this before anything is written.
 // Durability: fsyncs are deferred to SyncAll() (pg_basebackup's "syncing data to disk"
 // phase) and the target carries the incomplete marker (incomplete.h) from Create() until
 // MarkComplete().
@@ -31,8 +36,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "backup/path_safety.h"
 #include "replay/file_ops.h"
+#include "wire/cancel_token.h"
 #include "wire/tar_reader.h"
 
 namespace walrep {
@@ -52,6 +59,14 @@ struct ExtractorOptions {
   std::string target_dir;
   // Primary's tablespace path → local path, like pg_basebackup -T. Both absolute.
   std::map<std::string, std::string> tablespace_mapping;
+  // A tablespace the mapping does not name goes to its location on the primary (see the
+  // safety rules above); without this it is refused.
+  bool tablespaces_in_place = false;
+  // A directory no in-place tablespace may overlap besides the target (the agent's own
+  // data directory); may be empty.
+  std::string protected_dir;
+  // When set (outliving the extractor), SyncAll stops between two fsyncs once it fires.
+  const CancelToken* cancel = nullptr;
   size_t write_buffer_size = 256 * 1024;
   // The incomplete markers' writes and the fsyncs of the roots' parents go through it
   // (tests inject faults); archive members are written by directory fd (see above).
@@ -70,6 +85,14 @@ class BackupExtractor : public TarSink {
                                                                  FileObserver* observer);
   ~BackupExtractor() override;
 
+  // Checks, before any tablespace archive arrives, that every location the primary
+  // announced (BASE_BACKUP's tablespace result set) has a place: InvalidArgument naming
+  // every location neither mapped nor allowed in place (all of them in one message, so
+  // the caller can map them at once), and for in-place ones a location that is relative,
+  // overlaps the target or reaches through a symlink; FailedPrecondition for an in-place
+  // location that exists and is not empty. Only reads the file system.
+  absl::Status CheckTablespaces(absl::Span<const std::string> server_locations) const;
+
   // Starts the next archive: `tablespace_oid` empty for the main data directory, else the
   // tablespace's OID and `server_location`, its path on the primary. A tablespace's
   // directory (after mapping) is created if missing and must be empty, as pg_basebackup
@@ -86,7 +109,8 @@ class BackupExtractor : public TarSink {
   absl::Status WriteFile(absl::string_view relative_path, absl::string_view contents);
 
   // fsyncs every file written since the last call, then every directory touched, then the
-  // roots.
+  // roots. Cancelled when options.cancel fires (checked before each fsync; one in progress
+  // finishes).
   absl::Status SyncAll();
   // After SyncAll: removes the incomplete markers. The backup is now a data directory.
   absl::Status MarkComplete();
@@ -109,6 +133,9 @@ class BackupExtractor : public TarSink {
 
   BackupExtractor(ExtractorOptions options, FileObserver* observer);
   std::string MappedLocation(absl::string_view server_location) const;
+  bool IsMapped(absl::string_view server_location) const;
+  // The in-place rules for an unmapped location (see CheckTablespaces).
+  absl::Status CheckInPlace(const std::string& location) const;
   absl::Status CreateSymlink(const std::vector<std::string>& parts, const TarMember& member,
                              const std::string& display);
   absl::Status StartFile(const std::vector<std::string>& parts, const std::string& display,

@@ -58,15 +58,22 @@ class ExtractorTest : public ::testing::Test {
   void SetUp() override {
     std::string tmpl = std::string(std::getenv("TEST_TMPDIR")) + "/ex.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    base_ = tmpl;
+    // Resolved: the in-place rules refuse any symlink on the way, the test's own too.
+    char* real = realpath(tmpl.c_str(), nullptr);
+    ASSERT_NE(real, nullptr);
+    base_ = real;
+    free(real);
     target_ = base_ + "/target/data";  // parents created on demand
   }
 
   absl::StatusOr<std::unique_ptr<BackupExtractor>> Make(
-      std::map<std::string, std::string> mapping = {}, size_t buffer = 1000) {
+      std::map<std::string, std::string> mapping = {}, size_t buffer = 1000, bool in_place = false,
+      const CancelToken* cancel = nullptr) {
     ExtractorOptions options;
     options.target_dir = target_;
     options.tablespace_mapping = std::move(mapping);
+    options.tablespaces_in_place = in_place;
+    options.cancel = cancel;
     options.write_buffer_size = buffer;
     options.file_ops = ops_;
     return BackupExtractor::Create(options, &observer_);
@@ -200,7 +207,7 @@ TEST_F(ExtractorTest, TablespaceMappedAndLinked) {
 
 TEST_F(ExtractorTest, MainArchiveCannotWriteThroughTablespaceLink) {
   std::string ts = base_ + "/ts";
-  auto x = Make();
+  auto x = Make({}, 1000, /*in_place=*/true);
   ASSERT_TRUE(x.ok());
   ASSERT_TRUE(Extract(x->get(), TarBuilder().out, "16384", ts).ok());
   TarBuilder main;
@@ -216,7 +223,7 @@ TEST_F(ExtractorTest, TablespaceChecks) {
   std::string busy = base_ + "/busy";
   ASSERT_EQ(mkdir(busy.c_str(), 0700), 0);
   ASSERT_EQ(close(open((busy + "/PG_15").c_str(), O_CREAT | O_WRONLY, 0600)), 0);
-  auto x = Make();
+  auto x = Make({}, 1000, /*in_place=*/true);
   ASSERT_TRUE(x.ok());
   absl::Status s = (*x)->BeginArchive("16384", busy);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
@@ -225,7 +232,7 @@ TEST_F(ExtractorTest, TablespaceChecks) {
   // clearing the aborted backup must leave it alone.
   ASSERT_TRUE(ClearIncomplete(target_).ok());
   EXPECT_TRUE(Exists(busy + "/PG_15"));
-  x = Make();
+  x = Make({}, 1000, /*in_place=*/true);
   ASSERT_TRUE(x.ok());
   EXPECT_EQ((*x)->BeginArchive("12ab", "/x").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*x)->BeginArchive("1", "relative").code(), absl::StatusCode::kInvalidArgument);
@@ -253,7 +260,7 @@ TEST_F(ExtractorTest, ClearIncompleteRemovesBackupAndItsTablespaces) {
   ASSERT_EQ(mkdir(outside.c_str(), 0700), 0);
   ASSERT_EQ(close(open((outside + "/precious").c_str(), O_CREAT | O_WRONLY, 0600)), 0);
   {
-    auto x = Make();
+    auto x = Make({}, 1000, /*in_place=*/true);
     ASSERT_TRUE(x.ok());
     ASSERT_TRUE(Extract(x->get(), TarBuilder().File("PG_15/f", "x").out, "16384", ts).ok());
     ASSERT_TRUE(
@@ -269,7 +276,7 @@ TEST_F(ExtractorTest, ClearIncompleteRemovesBackupAndItsTablespaces) {
   EXPECT_FALSE(Exists(ts + "/PG_15"));
   EXPECT_TRUE(Exists(outside + "/precious"));
   // A fresh backup can now go into the same places.
-  auto again = Make();
+  auto again = Make({}, 1000, /*in_place=*/true);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(Extract(again->get(), "", "16384", ts).ok());
 
@@ -335,12 +342,114 @@ TEST_F(ExtractorTest, TablespaceMapRefusedWhenTablespacesAreRelocated) {
 
   // Unmapped, the file is harmless: the links it describes point where the data went.
   ASSERT_TRUE(ClearIncomplete(target_).ok());
-  auto y = Make();
+  auto y = Make({}, 1000, /*in_place=*/true);
   ASSERT_TRUE(y.ok());
   std::string ts = base_ + "/ts";
   ASSERT_TRUE(Extract(y->get(), "", "16384", ts).ok());
   EXPECT_TRUE(
       Extract(y->get(), TarBuilder().File("tablespace_map", "16384 " + ts + "\n").out).ok());
+}
+
+TEST_F(ExtractorTest, UnmappedTablespacesRefusedTogetherUnlessInPlace) {
+  std::string mapped = base_ + "/mapped";
+  auto x = Make({{"/srv/a", mapped}});
+  ASSERT_TRUE(x.ok()) << x.status();
+  std::vector<std::string> announced = {"/srv/a", "/srv/b", "/srv/c/"};
+  absl::Status s = (*x)->CheckTablespaces(announced);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "\"/srv/b\", \"/srv/c/\"")) << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "\"/srv/a\"")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "tablespaces_in_place")) << s;
+  EXPECT_TRUE((*x)->CheckTablespaces({"/srv/a/"}).ok());
+  // An archive for a location nobody announced is refused the same way, untouched.
+  std::string stray = base_ + "/stray";
+  s = (*x)->BeginArchive("16390", stray);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_FALSE(Exists(stray));
+  // Mapped: the archive goes to the mapped directory.
+  ASSERT_TRUE(
+      Extract(x->get(), TarBuilder().File("PG_15_x/f", "data").out, "16384", "/srv/a").ok());
+  EXPECT_EQ(ReadFile(mapped + "/PG_15_x/f"), "data");
+}
+
+TEST_F(ExtractorTest, InPlaceRefusesASymlinkedParentOrLocation) {
+  std::string real = base_ + "/real";
+  ASSERT_EQ(mkdir(real.c_str(), 0700), 0);
+  ASSERT_EQ(symlink(real.c_str(), (base_ + "/link").c_str()), 0);
+  auto x = Make({}, 1000, /*in_place=*/true);
+  ASSERT_TRUE(x.ok()) << x.status();
+  for (const std::string& location :
+       {base_ + "/link/ts", base_ + "/link/deeper/ts", base_ + "/link"}) {
+    absl::Status s = (*x)->CheckTablespaces({location});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << location << ": " << s;
+    s = (*x)->BeginArchive("16384", location);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << location << ": " << s;
+  }
+  // Nothing was created through the link.
+  EXPECT_FALSE(Exists(real + "/ts"));
+  EXPECT_FALSE(Exists(real + "/deeper"));
+  EXPECT_FALSE(Exists(real + "/" + kIncompleteMarkerName));
+}
+
+TEST_F(ExtractorTest, InPlaceRefusesNonEmptyRelativeAndOverlappingLocations) {
+  std::string busy = base_ + "/busy";
+  ASSERT_EQ(mkdir(busy.c_str(), 0700), 0);
+  ASSERT_EQ(close(open((busy + "/PG_15").c_str(), O_CREAT | O_WRONLY, 0600)), 0);
+  auto x = Make({}, 1000, /*in_place=*/true);
+  ASSERT_TRUE(x.ok()) << x.status();
+  absl::Status s = (*x)->CheckTablespaces({busy});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "not empty")) << s;
+  for (const std::string& location : {std::string("relative/ts"), std::string(""), target_ + "/ts",
+                                      base_ + "/target", base_ + "/x/../busy", std::string("/")}) {
+    s = (*x)->CheckTablespaces({location});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << "\"" << location << "\": " << s;
+  }
+  EXPECT_FALSE(Exists(target_ + "/ts"));
+  EXPECT_FALSE(Exists(base_ + "/x"));
+
+  // Nor inside (or around) the agent's own data directory.
+  ExtractorOptions options;
+  options.target_dir = base_ + "/other_target";
+  options.tablespaces_in_place = true;
+  options.protected_dir = base_ + "/agent/";
+  auto y = BackupExtractor::Create(options, nullptr);
+  ASSERT_TRUE(y.ok()) << y.status();
+  for (const std::string& location : {base_ + "/agent", base_ + "/agent/wal/x", base_}) {
+    s = (*y)->CheckTablespaces({location});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << location << ": " << s;
+  }
+  EXPECT_TRUE((*y)->CheckTablespaces({base_ + "/agent2"}).ok());
+}
+
+TEST_F(ExtractorTest, InPlaceIntoAbsentOrEmptyLocations) {
+  std::string empty = base_ + "/empty";
+  ASSERT_EQ(mkdir(empty.c_str(), 0700), 0);
+  std::string absent = base_ + "/new/deep/ts";
+  auto x = Make({}, 1000, /*in_place=*/true);
+  ASSERT_TRUE(x.ok()) << x.status();
+  ASSERT_TRUE((*x)->CheckTablespaces({empty, absent}).ok());
+  ASSERT_TRUE(Extract(x->get(), TarBuilder().File("PG_15_x/a", "A").out, "16384", empty).ok());
+  ASSERT_TRUE(Extract(x->get(), TarBuilder().File("PG_15_x/b", "B").out, "16385", absent).ok());
+  TarBuilder main;
+  main.Dir("pg_tblspc/").Symlink("pg_tblspc/16384", empty).Symlink("pg_tblspc/16385", absent);
+  ASSERT_TRUE(Extract(x->get(), main.out).ok());
+  EXPECT_EQ(ReadFile(target_ + "/pg_tblspc/16384/PG_15_x/a"), "A");
+  EXPECT_EQ(ReadFile(target_ + "/pg_tblspc/16385/PG_15_x/b"), "B");
+  ASSERT_TRUE((*x)->SyncAll().ok());
+  ASSERT_TRUE((*x)->MarkComplete().ok());
+  EXPECT_FALSE(Exists(absent + "/" + kIncompleteMarkerName));
+}
+
+TEST_F(ExtractorTest, SyncAllStopsOnceCancelled) {
+  CancelToken cancel;
+  auto x = Make({}, 1000, false, &cancel);
+  ASSERT_TRUE(x.ok()) << x.status();
+  ASSERT_TRUE(Extract(x->get(), TarBuilder().File("PG_VERSION", "15\n").out).ok());
+  cancel.Cancel();
+  EXPECT_EQ((*x)->SyncAll().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ((*x)->MarkComplete().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Exists(target_ + "/" + kIncompleteMarkerName));
 }
 
 }  // namespace

@@ -163,6 +163,42 @@ absl::StatusOr<UniqueFd> OpenOrCreateDir(const std::string& path, bool* created)
   return UniqueFd(fd);
 }
 
+absl::StatusOr<UniqueFd> OpenUntrustedAbsoluteDir(const std::string& path, bool create,
+                                                  bool* created) {
+  if (created != nullptr) *created = false;
+  if (path.empty() || path.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path \"", absl::CHexEscape(path), "\" is not absolute"));
+  }
+  if (path.find('\0') != std::string::npos || path.size() > kMaxMemberPathBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path \"", absl::CHexEscape(path), "\" is not a usable directory name"));
+  }
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty()) continue;
+    if (part == "." || part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("path \"", absl::CHexEscape(path), "\" has a \"", part, "\" component"));
+    }
+    parts.emplace_back(part);
+  }
+  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open directory", "/", errno);
+  UniqueFd current(fd);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (create) {
+      if (mkdirat(current.get(), parts[i].c_str(), 0700) == 0) {
+        if (created != nullptr && i + 1 == parts.size()) *created = true;
+      } else if (errno != EEXIST) {
+        return ErrnoStatus("mkdir", path, errno);
+      }
+    }
+    ASSIGN_OR_RETURN(current, OpenDirAt(current.get(), parts[i], /*create=*/false, path));
+  }
+  return current;
+}
+
 absl::StatusOr<bool> IsDirEmpty(int dir_fd, absl::string_view display) {
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListNamesAt(dir_fd, display, 1));
   return names.empty();

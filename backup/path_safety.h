@@ -73,6 +73,15 @@ absl::StatusOr<UniqueFd> WalkDirs(int root_fd, absl::Span<const std::string> com
 // component was made here.
 absl::StatusOr<UniqueFd> OpenOrCreateDir(const std::string& path, bool* created);
 
+// Opens an absolute directory path the operator did not choose (a tablespace location the
+// primary sent) from "/" one component at a time with O_NOFOLLOW|O_DIRECTORY, creating
+// missing components (mode 0700, mkdirat) when `create`: a symlink anywhere along it is
+// refused (InvalidArgument), never followed or created through. Relative paths and "."
+// or ".." components are InvalidArgument. `*created` (may be null) says whether the last
+// component was made here.
+absl::StatusOr<UniqueFd> OpenUntrustedAbsoluteDir(const std::string& path, bool create,
+                                                  bool* created);
+
 // True when the directory holds no entry besides "." and "..".
 absl::StatusOr<bool> IsDirEmpty(int dir_fd, absl::string_view display);
 

@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<AgentProcess>> AgentProcess::Start(Options option
                                                 unix_socket ? p->target_ : std::to_string(p->grpc_port_)),
                                    absl::StrCat("--metrics_listen=127.0.0.1:", p->metrics_port_)};
   for (const auto& f : options.extra_flags) args.push_back(f);
+  args.insert(args.begin(), options.wrapper.begin(), options.wrapper.end());
   p->pid_ = Spawn(args, p->log_path_);
   if (p->pid_ < 0) return absl::InternalError("fork failed");
   // Wait for the listening socket first: a gRPC channel that meets a refused connection

@@ -28,6 +28,9 @@ class AgentProcess {
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     // Serve gRPC on unix:<path> instead of a TCP port.
     std::string unix_socket;
+    // A command the agent is started through (it must exec the arguments that follow it,
+    // so that pid() is the agent), e.g. unshare to give it a mount namespace of its own.
+    std::vector<std::string> wrapper;
   };
 
   // Starts the agent and waits until GetProgress answers (any answer from the service,

@@ -2,17 +2,21 @@
 // (the WAL stream and BASE_BACKUP): the PostgreSQL 12-14 framing end to end, and hostile
 // or broken streams, each of which must fail with the right code, write nothing outside
 // the target, and leave the target marked incomplete.
+#include <netdb.h>
 #include <poll.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "backup/backup_job.h"
 #include "backup/incomplete.h"
 #include "wire/testing/tar_builder.h"
@@ -23,6 +27,7 @@
 #include "replay/wal_test_builder.h"
 #include "wire/fake_pg_server.h"
 #include "wire/replication_messages.h"
+#include "wire/resolver.h"
 
 namespace walrep {
 namespace {
@@ -67,7 +72,9 @@ std::string FirstWal() {
 }
 
 // The WAL connection: IDENTIFY_SYSTEM, SHOW, the slot, then WAL up to 0/1000200.
-void ServeWal(Peer& p, const std::string& version) {
+// With `answer_pings` off it never answers a reply-requested status update (a primary
+// gone silent on the WAL connection).
+void ServeWal(Peer& p, const std::string& version, bool answer_pings = true) {
   Handshake(p, version);
   for (;;) {
     auto m = p.ReadTyped();
@@ -93,6 +100,12 @@ void ServeWal(Peer& p, const std::string& version) {
       for (;;) {  // status updates until the client's CopyDone (or it goes away)
         auto in = p.ReadTyped();
         if (!in.has_value() || in->first == 'X') return;
+        if (in->first == 'd') {  // a reply-requested update gets a keepalive, as walsender
+          auto update = DecodeStandbyStatusUpdate(in->second);
+          if (update.ok() && update->reply_requested && answer_pings) {
+            p.Send(CopyData(EncodePrimaryKeepalive(PrimaryKeepalive{Lsn(0x1000200), 0, false})));
+          }
+        }
         if (in->first == 'c') {
           p.Send(EncodeFrame('c', "") + Complete("START_STREAMING") + Ready());
           return;
@@ -122,11 +135,21 @@ class FakePrimary {
     close(listen_fd_);
   }
   int port() const { return port_; }
+  // BASE_BACKUP is answered with nothing at all until the client goes away, like a
+  // primary busy with a spread checkpoint. Set before the backup starts.
+  void HangInCheckpoint() { hang_in_checkpoint_ = true; }
+  // The WAL connection sends its WAL and then nothing, not even keepalives.
+  void SilentWal() { silent_wal_ = true; }
+  // Notified once BASE_BACKUP has been received.
+  absl::Notification& backup_started() { return backup_started_; }
+  // CancelRequests received on further connections, and the process ID of the last.
+  int cancel_requests() const { return cancel_requests_.load(); }
+  int32_t cancelled_pid() const { return cancelled_pid_.load(); }
 
  private:
   void AcceptLoop() {
     int fd = listen_fd_;
-    for (int n = 0; n < 2 && !stop_;) {
+    for (int n = 0; !stop_;) {
       pollfd pfd{fd, POLLIN, 0};
       if (poll(&pfd, 1, 100) <= 0) continue;
       int c = accept(fd, nullptr, nullptr);
@@ -136,13 +159,24 @@ class FakePrimary {
       peers_.emplace_back([this, c, n] {
         Peer peer(c);
         if (n == 0) {
-          ServeWal(peer, version_);
-        } else {
+          ServeWal(peer, version_, !silent_wal_.load());
+        } else if (n == 1) {
           ServeBackup(peer);
+        } else {
+          ServeCancel(peer);
         }
       });
       ++n;
     }
+  }
+  // A connection after the two: a CancelRequest, answered by closing, as the postmaster.
+  void ServeCancel(Peer& p) {
+    auto packet = p.ReadUntyped();
+    ASSERT_TRUE(packet.has_value());
+    EXPECT_EQ(packet->first, 80877102u);
+    ASSERT_EQ(packet->second.size(), 8u);
+    cancelled_pid_ = static_cast<int32_t>(Peer::BigEndian32(packet->second, 0));
+    ++cancel_requests_;
   }
   void ServeBackup(Peer& p) {
     Handshake(p, version_);
@@ -150,6 +184,12 @@ class FakePrimary {
     if (!m.has_value() || m->first != 'Q') return;
     std::string q = m->second.substr(0, m->second.size() - 1);
     EXPECT_EQ(q.find("TABLESPACE_MAP"), std::string::npos) << q;
+    backup_started_.Notify();
+    if (hang_in_checkpoint_) {
+      while (p.ReadTyped().has_value()) {
+      }
+      return;
+    }
     std::string rs = TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000028", "1"}) +
                      Complete("SELECT") +
                      TypedRowDesc({{"spcoid", 26}, {"spclocation", 25}, {"size", 20}});
@@ -164,6 +204,11 @@ class FakePrimary {
   std::string version_;
   std::vector<std::pair<std::string, std::string>> tablespaces_;
   CopyScript copy_;
+  std::atomic<bool> hang_in_checkpoint_{false};
+  std::atomic<bool> silent_wal_{false};
+  absl::Notification backup_started_;
+  std::atomic<int> cancel_requests_{0};
+  std::atomic<int32_t> cancelled_pid_{0};
   std::atomic<bool> stop_{false};
   std::thread accept_;
   std::vector<std::thread> peers_;
@@ -220,20 +265,26 @@ class BackupHostileTest : public ::testing::Test {
 
   absl::StatusOr<v1::BaseBackupResult> Run(
       FakePrimary& fake, std::map<std::string, std::string> mapping = {},
-      const std::function<void(v1::FetchBaseBackupRequest&)>& adjust = nullptr) {
+      std::function<void(v1::FetchBaseBackupRequest*)> edit = nullptr,
+      std::function<bool()> cancelled = nullptr) {
     v1::FetchBaseBackupRequest req;
     req.set_conninfo(absl::StrCat("host=127.0.0.1 port=", fake.port(),
                                   " user=rep password=pw sslmode=disable"));
     for (const auto& [k, v] : mapping) (*req.mutable_tablespace_mapping())[k] = v;
-    if (adjust) adjust(req);
+    if (edit) edit(&req);
     ReplicationStateStore store(root_ + "/data");
     EXPECT_TRUE(store.Init().ok());
     BaseBackupContext ctx;
     ctx.state_store = &store;
     ctx.data_dir = root_ + "/data";
     ctx.connection_options = fake_pg::TestOptions();
+    ctx.cancelled = std::move(cancelled);
     ctx.on_progress = [this](const v1::BackupProgress& p) {
       phases_.push_back(p.phase());
+      if (p.phase() == v1::BACKUP_PHASE_WAITING_WAL && !waiting_wal_.load()) {
+        waiting_wal_at_ = absl::Now();
+        waiting_wal_ = true;
+      }
       return true;
     };
     return RunBaseBackup(req, target_, ctx);
@@ -250,6 +301,9 @@ class BackupHostileTest : public ::testing::Test {
   std::string root_;
   std::string target_;
   std::vector<v1::BackupPhase> phases_;
+  // Set (on the job's thread) when the phase first becomes WAITING_WAL.
+  std::atomic<bool> waiting_wal_{false};
+  absl::Time waiting_wal_at_;
 };
 
 // 15+ framing: one archive, then the manifest.
@@ -445,7 +499,8 @@ TEST_F(BackupHostileTest, Legacy14TarFormatWritesWholeArchives) {
     p.Send(CopyData(ts_tar) + EncodeFrame('c', "") + CopyResp('H') + CopyData(base_tar) +
            EncodeFrame('c', "") + CopyResp('H') + CopyData(manifest) + EndOfBackup());
   });
-  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest& req) {
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* p) {
+    auto& req = *p;
     req.set_format(v1::BACKUP_FORMAT_TAR);
     req.set_write_recovery_conf(true);
   });
@@ -478,7 +533,8 @@ TEST_F(BackupHostileTest, ServerCompressionBefore15IsRefusedByName) {
   FakePrimary fake("14.9", {}, [&](Peer&, const std::string& q) {
     ADD_FAILURE() << "no BASE_BACKUP may be sent: " << q;
   });
-  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest& req) {
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* p) {
+    auto& req = *p;
     req.mutable_compression()->set_method(v1::COMPRESSION_METHOD_LZ4);
   });
   ASSERT_FALSE(r.ok());
@@ -492,12 +548,197 @@ TEST_F(BackupHostileTest, ArchiveCompressedOtherThanAskedIsDataLoss) {
     p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar.gz", "")) +
            CopyData(EncodeBaseBackupData("not gzip either")) + EndOfBackup());
   });
-  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest& req) {
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* p) {
+    auto& req = *p;
     req.mutable_compression()->set_method(v1::COMPRESSION_METHOD_LZ4);
   });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
   EXPECT_NE(r.status().message().find("base.tar.gz"), std::string::npos) << r.status();
+  ExpectContained();
+}
+
+// Waits for the client to close the backup connection (closing first would reset it and
+// drop what it has not read yet).
+void AwaitClientClose(Peer& p) {
+  while (p.ReadTyped().has_value()) {
+  }
+}
+
+TEST_F(BackupHostileTest, SilentPrimaryMidStreamFailsAfterReceiverTimeout) {
+  std::string tar = TarBuilder().File("big", std::string(4096, 'b')).out.substr(0, 2048);
+  FakePrimary fake("15.4", {}, [tar](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) +
+           CopyData(EncodeBaseBackupData(tar)));
+    AwaitClientClose(p);  // and not a byte more: a stuck primary or a dead link
+  });
+  absl::Time start = absl::Now();
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_nanos(300'000'000);
+  });
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("receiver_timeout"), std::string::npos) << r.status();
+  EXPECT_GE(took, absl::Milliseconds(300));
+  EXPECT_LT(took, absl::Seconds(5));
+  ExpectContained();
+  // The abandoned BASE_BACKUP was cancelled on the primary, for the backup's backend.
+  EXPECT_EQ(fake.cancel_requests(), 1);
+  EXPECT_EQ(fake.cancelled_pid(), 77);
+}
+
+TEST_F(BackupHostileTest, PausesShorterThanReceiverTimeoutAreFine) {
+  std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+  std::string manifest = Manifest({{"PG_VERSION", "15\n"}});
+  FakePrimary fake("15.4", {}, [tar, manifest](Peer& p, const std::string&) {
+    // Three pauses of 400 ms: over a second in all, each under the 1 s timeout.
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")));
+    for (size_t i = 0; i < 3; ++i) {
+      absl::SleepFor(absl::Milliseconds(400));  // the behaviour under test, not a sync
+      size_t from = i * tar.size() / 3, to = (i + 1) * tar.size() / 3;
+      p.Send(CopyData(EncodeBaseBackupData(tar.substr(from, to - from))));
+    }
+    p.Send(CopyData(EncodeBaseBackupManifestFollows()) + CopyData(EncodeBaseBackupData(manifest)) +
+           EndOfBackup());
+    AwaitClientClose(p);
+  });
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_seconds(1);
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(fake.cancel_requests(), 0);
+}
+
+TEST_F(BackupHostileTest, NegativeReceiverTimeoutIsInvalid) {
+  FakePrimary fake("15.4", {}, Modern("", ""));
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_seconds(-1);
+  });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+}
+
+TEST_F(BackupHostileTest, CancelDuringTheCheckpointEndsAtOnceAndCancelsOnThePrimary) {
+  FakePrimary fake("15.4", {}, Modern("", ""));
+  fake.HangInCheckpoint();
+  std::atomic<bool> cancel{false};
+  absl::Time cancelled_at;
+  std::thread canceller([&] {
+    fake.backup_started().WaitForNotification();
+    cancelled_at = absl::Now();
+    cancel = true;
+  });
+  auto r = Run(fake, {}, nullptr, [&] { return cancel.load(); });
+  absl::Time returned = absl::Now();
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_LT(returned - cancelled_at, absl::Seconds(1));
+  std::cout << "cancel during the checkpoint returned after "
+            << absl::FormatDuration(returned - cancelled_at) << std::endl;
+  EXPECT_EQ(fake.cancel_requests(), 1);
+  EXPECT_EQ(fake.cancelled_pid(), 77);
+  EXPECT_TRUE(Exists(target_ + "/" + kIncompleteMarkerName));
+}
+
+// A whole backup that ends at 0/1000300, past the WAL the WAL connection ever sends.
+FakePrimary::CopyScript EndsPastTheWal() {
+  return [](Peer& p, const std::string&) {
+    std::string tar = TarBuilder().File("PG_VERSION", "15\n").Trailer().out;
+    std::string manifest = Manifest({{"PG_VERSION", "15\n"}});
+    p.Send(CopyData(EncodeBaseBackupNewArchive("base.tar", "")) +
+           CopyData(EncodeBaseBackupData(tar)) + CopyData(EncodeBaseBackupManifestFollows()) +
+           CopyData(EncodeBaseBackupData(manifest)) + EncodeFrame('c', "") +
+           TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000300", "1"}) +
+           Complete("SELECT") + Complete("BASE_BACKUP") + Ready());
+    AwaitClientClose(p);
+  };
+}
+
+TEST_F(BackupHostileTest, SilentWalConnectionFailsAfterReceiverTimeout) {
+  FakePrimary fake("15.4", {}, EndsPastTheWal());
+  fake.SilentWal();
+  absl::Time start = absl::Now();
+  auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
+    req->mutable_receiver_timeout()->set_nanos(400'000'000);
+  });
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("WAL stream"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("receiver_timeout"), std::string::npos) << r.status();
+  EXPECT_GE(took, absl::Milliseconds(400));
+  EXPECT_LT(took, absl::Seconds(5));
+  ExpectContained();
+}
+
+TEST_F(BackupHostileTest, CancelWhileWaitingForWalEndsAtOnce) {
+  FakePrimary fake("15.4", {}, EndsPastTheWal());
+  auto r = Run(fake, {}, nullptr, [this] { return waiting_wal_.load(); });
+  absl::Time returned = absl::Now();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  ASSERT_TRUE(waiting_wal_.load());
+  EXPECT_LT(returned - waiting_wal_at_, absl::Seconds(1));
+  std::cout << "cancel while waiting for WAL returned after "
+            << absl::FormatDuration(returned - waiting_wal_at_) << std::endl;
+  // The WAL stream's session (in COPY) was cancelled on the primary as well.
+  EXPECT_GE(fake.cancel_requests(), 1);
+  ExpectContained();
+}
+
+// The very first phase: the primary's host name does not resolve (a name server that
+// never answers, and no connect_timeout to bound it).
+TEST_F(BackupHostileTest, CancelDuringTheHostNameLookupEndsAtOnce) {
+  absl::Notification lookup_started;
+  absl::Notification release;
+  Resolver resolver([&](const std::string&, const std::string&, std::vector<ResolvedAddress>*) {
+    lookup_started.Notify();
+    release.WaitForNotification();
+    return EAI_AGAIN;
+  });
+  v1::FetchBaseBackupRequest req;
+  req.set_conninfo("host=primary.invalid port=5432 user=rep sslmode=disable connect_timeout=0");
+  BaseBackupContext ctx;
+  ctx.connection_options = fake_pg::TestOptions();
+  ctx.connection_options.resolver = &resolver;
+  ctx.cancelled = [&] { return lookup_started.HasBeenNotified(); };
+  absl::Time start = absl::Now();
+  auto r = RunBaseBackup(req, target_, ctx);
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_LT(took, absl::Seconds(1));
+  std::cout << "cancel during the host name lookup returned after " << absl::FormatDuration(took)
+            << std::endl;
+  EXPECT_FALSE(Exists(target_));  // nothing was written yet
+  release.Notify();
+  EXPECT_TRUE(resolver.AwaitIdle(absl::Now() + absl::Seconds(10)));
+}
+
+TEST_F(BackupHostileTest, UnmappedTablespacesAreRefusedBeforeAnythingIsWritten) {
+  std::string ts1 = root_ + "/sentinel/ts1";
+  std::string ts2 = root_ + "/sentinel/ts2";
+  FakePrimary fake("15.4", {{"16400", ts1}, {"16401", ts2}}, [ts1](Peer& p, const std::string&) {
+    p.Send(CopyData(EncodeBaseBackupNewArchive("16400.tar", ts1)) +
+           CopyData(EncodeBaseBackupData(TarBuilder().File("evil", "x").Trailer().out)));
+    AwaitClientClose(p);
+  });
+  auto r = Run(fake);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat("\"", ts1, "\", \"", ts2, "\"")),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(Exists(ts1));
+  EXPECT_FALSE(Exists(ts2));
+  ExpectContained();
+  EXPECT_EQ(fake.cancel_requests(), 1);
+}
+
+TEST_F(BackupHostileTest, InPlaceTablespaceThroughASymlinkIsRefused) {
+  ASSERT_EQ(symlink((root_ + "/sentinel").c_str(), (root_ + "/link").c_str()), 0);
+  std::string ts = root_ + "/link/ts";
+  FakePrimary fake("15.4", {{"16400", ts}},
+                   [](Peer& p, const std::string&) { AwaitClientClose(p); });
+  auto r =
+      Run(fake, {}, [](v1::FetchBaseBackupRequest* req) { req->set_tablespaces_in_place(true); });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  EXPECT_FALSE(Exists(root_ + "/sentinel/ts"));
   ExpectContained();
 }
 

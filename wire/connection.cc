@@ -164,11 +164,14 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::TryHost(const ConnIn
   // The lookup and the first address share one connect_timeout; each further address
   // gets its own, as libpq restarts the timer whenever it moves to another address.
   const absl::Time first_deadline = plan.Deadline();
-  absl::StatusOr<std::vector<EndpointAddress>> addresses = Transport::Resolve(
-      endpoint.host, endpoint.hostaddr, endpoint.port, *plan.resolver, first_deadline);
+  absl::StatusOr<std::vector<EndpointAddress>> addresses =
+      Transport::Resolve(endpoint.host, endpoint.hostaddr, endpoint.port, *plan.resolver,
+                         first_deadline, plan.options->cancel);
   if (!addresses.ok()) {
-    // Local configuration errors repeat identically for every endpoint.
-    if (addresses.status().code() == absl::StatusCode::kInvalidArgument) {
+    // Local configuration errors repeat identically for every endpoint; a cancellation
+    // ends the whole Connect.
+    if (addresses.status().code() == absl::StatusCode::kInvalidArgument ||
+        addresses.status().code() == absl::StatusCode::kCancelled) {
       return addresses.status();
     }
     log->Add(addresses.status());
@@ -196,7 +199,10 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::TryHost(const ConnIn
         return conn;
       }
       const absl::Status& st = conn.status();
-      if (st.code() == absl::StatusCode::kInvalidArgument || outcome.fatal) return st;
+      if (st.code() == absl::StatusCode::kInvalidArgument ||
+          st.code() == absl::StatusCode::kCancelled || outcome.fatal) {
+        return st;
+      }
       log->Add(st);
       // A refused TCP connection will be refused without TLS too; after 'N' plain text
       // was already tried on the same connection.
@@ -212,8 +218,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::TryAddress(
   const Endpoint& ep = attempt.endpoint;
   const std::string name = ep.host.empty() ? ep.hostaddr : ep.host;
   // Transport's own messages already name the server; the prefix matches their form.
-  ASSIGN_OR_RETURN(Transport transport, Transport::ConnectAddress(attempt.address, name, ep.port,
-                                                                  attempt.tcp, attempt.deadline));
+  ASSIGN_OR_RETURN(Transport transport,
+                   Transport::ConnectAddress(attempt.address, name, ep.port, attempt.tcp,
+                                             attempt.deadline, options.cancel));
   outcome->tcp_connected = true;
   const std::string prefix =
       transport.is_unix_socket()
@@ -232,6 +239,11 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::TryAddress(
   std::unique_ptr<PgConnection> conn(new PgConnection(std::move(transport), options));
   conn->endpoint_ = absl::StrCat(name, ":", ep.port);
   conn->connect_deadline_ = attempt.deadline;
+  conn->address_ = attempt.address;
+  conn->host_ = name;
+  conn->port_ = ep.port;
+  conn->tls_options_ = TlsOptionsOf(info, attempt.sslmode);
+  conn->tcp_options_ = attempt.tcp;
 
   auto negotiate = [&]() -> absl::Status {
     if (!attempt.tls) return absl::OkStatus();

@@ -5,7 +5,11 @@
 // (the socket), the pure encoders/decoders of frontend.h/backend_*.h, and ScramClient.
 //
 // Every wait is bounded: startup and queries by ConnectionOptions::io_timeout, reads during
-// COPY by the caller's deadline (the stream driver keeps its timers as data).
+// COPY by the caller's deadline (the stream driver keeps its timers as data). Every wait
+// also ends at once when ConnectionOptions::cancel fires: the call returns Cancelled, and
+// if the server was running a command of ours it is first sent a CancelRequest
+// (RequestCancel), so that a primary busy with, say, BASE_BACKUP's checkpoint stops too;
+// then the connection is closed.
 //
 // Errors: a protocol violation or transport failure leaves the connection closed, and
 // later calls fail with FailedPrecondition "connection is closed"; an ErrorResponse to a
@@ -28,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "wire/backend_query.h"
+#include "wire/cancel_token.h"
 #include "wire/conninfo.h"
 #include "wire/framing.h"
 #include "wire/read_buffer.h"
@@ -58,7 +63,14 @@ struct ConnectionOptions {
   // Cap on the bytes one Query()/StartCopy() may buffer as result rows: a server streaming
   // rows forever must not exhaust memory. Exceeding it is DataLoss.
   size_t max_result_bytes = size_t{64} << 20;
+  // Watched by every wait of Connect and of the connection it makes (it must outlive
+  // both): firing it makes them return Cancelled at once — the host name lookup and the
+  // TCP/TLS handshakes included — and aborts the session (Abort()).
+  const CancelToken* cancel = nullptr;
 };
+
+// How long Abort() (and so a cancelled wait) may spend on the CancelRequest.
+inline constexpr absl::Duration kCancelRequestTimeout = absl::Milliseconds(500);
 
 // One backend message as read from the server (body is owned).
 struct BackendMessage {
@@ -128,6 +140,29 @@ class PgConnection {
 
   // Sends Terminate (best effort, never blocks long) and closes. Idempotent.
   void Close();
+
+  // Asks the server to abandon the command this session is running, as libpq does: a
+  // CancelRequest carrying the session's BackendKeyData, on a new connection to the same
+  // address (no lookup, no other host), then waiting for the server to close that
+  // connection — all by `deadline`. The cancel connection uses TLS when this session does
+  // (with the session's TLS settings, as libpq 17's PQcancelBlocking follows sslmode;
+  // libpq's older PQcancel always sent it in plain text), so the key never crosses the
+  // network in clear when the session did not. Leaves this connection alone. Reads only
+  // state fixed at connect time, so another thread may call it while the owner waits.
+  // FailedPrecondition without a cancel key; Unavailable when the server cannot be
+  // reached. PostgreSQL answers every CancelRequest the same way, so success means only
+  // that it was delivered.
+  absl::Status RequestCancel(absl::Time deadline) const;
+  // Gives up on the session now: when a command is in progress, a RequestCancel (bounded
+  // by kCancelRequestTimeout) and the socket closed without waiting for anything else;
+  // when idle, Close(). What a wait ended by ConnectionOptions::cancel does by itself.
+  // Idempotent.
+  void Abort();
+  // Replaces the token this connection's waits watch (nullptr: none) from the next wait
+  // on, e.g. to let a token cover connection establishment only.
+  void set_cancel_token(const CancelToken* cancel) {
+    if (transport_.has_value()) transport_->set_cancel_token(cancel);
+  }
   bool is_open() const { return transport_.has_value() && transport_->is_open(); }
 
   // From server_version_num if the server reports it, else parsed from server_version as
@@ -204,6 +239,12 @@ class PgConnection {
   std::string auth_method_ = "trust";
   int32_t backend_pid_ = 0;
   std::string cancel_key_;
+  // Where RequestCancel goes, and how: fixed when the address is connected.
+  EndpointAddress address_;
+  std::string host_;  // for SNI, verify-full and messages
+  int port_ = 0;
+  TlsOptions tls_options_;
+  TcpOptions tcp_options_;
   std::string redacted_conninfo_;
   std::string endpoint_;
 };

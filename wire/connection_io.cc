@@ -92,7 +92,61 @@ void PgConnection::Close() {
   ready_ = false;
 }
 
+void PgConnection::Abort() {
+  if (!is_open()) return;
+  if (ready_) {  // nothing running: the ordinary goodbye
+    Close();
+    return;
+  }
+  if (!cancel_key_.empty()) {
+    absl::Status st = RequestCancel(absl::Now() + kCancelRequestTimeout);
+    if (st.ok()) {
+      Log().info("sent a cancel request to {} for backend {}", endpoint_, backend_pid_);
+    } else {
+      Log().warn("cancel request to {} for backend {} failed: {}", endpoint_, backend_pid_,
+                 std::string(st.message()));
+    }
+  }
+  transport_->Close();
+  ready_ = false;
+}
+
+absl::Status PgConnection::RequestCancel(absl::Time deadline) const {
+  if (cancel_key_.empty()) {
+    return absl::FailedPreconditionError("the server sent no cancel key (BackendKeyData)");
+  }
+  ASSIGN_OR_RETURN(std::string packet, EncodeCancelRequest(backend_pid_, cancel_key_));
+  // No token here: this is what a cancellation does, it must not be cancelled itself.
+  ASSIGN_OR_RETURN(Transport t,
+                   Transport::ConnectAddress(address_, host_, port_, tcp_options_, deadline));
+  if (is_tls_) {
+    RETURN_IF_ERROR(t.WriteAll(EncodeSslRequest(), deadline));
+    uint8_t answer = 0;
+    RETURN_IF_ERROR(t.Read(absl::MakeSpan(&answer, 1), deadline).status());
+    if (answer == 'S') {
+      RETURN_IF_ERROR(t.StartTls(tls_options_, deadline));
+    } else if (answer != 'N' || tls_options_.sslmode >= SslMode::kRequire) {
+      return absl::UnavailableError(
+          absl::StrCat("server at ", endpoint_, " refused SSL for the cancel request"));
+    }
+  }
+  RETURN_IF_ERROR(t.WriteAll(packet, deadline));
+  // The server closes the connection once it has handled the request (libpq waits for
+  // that too, so that a command sent next cannot be the one cancelled).
+  uint8_t byte = 0;
+  absl::StatusOr<size_t> n = t.Read(absl::MakeSpan(&byte, 1), deadline);
+  if (n.ok()) return absl::DataLossError("unexpected response to a cancel request");
+  if (n.status().code() == absl::StatusCode::kDeadlineExceeded) {
+    return absl::UnavailableError(
+        absl::StrCat("timeout waiting for ", endpoint_, " to take the cancel request"));
+  }
+  return absl::OkStatus();  // end of file (or a reset): the request was taken
+}
+
 absl::Status PgConnection::Fail(absl::Status status) {
+  // A cancelled wait abandons the command too, not only the socket: a server busy with
+  // it (a checkpoint before BASE_BACKUP's first byte) would not notice the close.
+  if (status.code() == absl::StatusCode::kCancelled) Abort();
   if (transport_.has_value()) transport_->Close();
   ready_ = false;
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {

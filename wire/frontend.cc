@@ -59,6 +59,20 @@ std::string EncodeSslRequest() {
   return out;
 }
 
+absl::StatusOr<std::string> EncodeCancelRequest(int32_t process_id, absl::string_view secret_key) {
+  if (secret_key.empty() || secret_key.size() > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cancel key of ", secret_key.size(), " bytes (1 to 256 expected)"));
+  }
+  std::string out;
+  ByteWriter w(&out);
+  w.PutU32(static_cast<uint32_t>(12 + secret_key.size()));
+  w.PutI32(kCancelRequestCode);
+  w.PutI32(process_id);
+  w.PutBytes(secret_key);
+  return out;
+}
+
 absl::StatusOr<std::string> EncodePasswordMessage(absl::string_view password) {
   // Never echo the password itself into the error.
   RETURN_IF_ERROR(CheckNoNul("password", password));

@@ -20,6 +20,7 @@ namespace walrep {
 
 inline constexpr int32_t kProtocolVersion30 = 196608;  // 3 << 16
 inline constexpr int32_t kSslRequestCode = 80877103;
+inline constexpr int32_t kCancelRequestCode = 80877102;
 // PostgreSQL refuses startup packets above 10000 bytes (MAX_STARTUP_PACKET_LENGTH).
 inline constexpr size_t kMaxStartupPacket = 10000;
 // Largest body we agree to encode; the server's own limit for one message is ~1 GiB.
@@ -33,6 +34,11 @@ using StartupParameters = std::vector<std::pair<std::string, std::string>>;
 absl::StatusOr<std::string> EncodeStartupMessage(const StartupParameters& params);
 // SSLRequest: the server answers with one untyped byte, 'S' or 'N'.
 std::string EncodeSslRequest();
+// CancelRequest, the first and only packet of a connection of its own: length, code,
+// the backend's process ID and its secret key as BackendKeyData gave them (4 bytes in
+// protocol 3.0, up to 256 in 3.2). The server answers by closing the connection.
+// InvalidArgument for an empty or over-long key.
+absl::StatusOr<std::string> EncodeCancelRequest(int32_t process_id, absl::string_view secret_key);
 // PasswordMessage ('p') carrying a cleartext password or an "md5..." digest.
 absl::StatusOr<std::string> EncodePasswordMessage(absl::string_view password);
 // SASLInitialResponse ('p'): mechanism name, then the client-first message; nullopt

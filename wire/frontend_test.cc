@@ -50,6 +50,15 @@ TEST(FrontendTest, SslRequest) {
   EXPECT_EQ(EncodeSslRequest(), "\x00\x00\x00\x08\x04\xd2\x16\x2f"s);
 }
 
+TEST(FrontendTest, CancelRequest) {
+  auto msg = EncodeCancelRequest(0x01020304, "\xaa\xbb\xcc\xdd");
+  ASSERT_TRUE(msg.ok());
+  EXPECT_EQ(*msg, "\x00\x00\x00\x10\x04\xd2\x16\x2e\x01\x02\x03\x04\xaa\xbb\xcc\xdd"s);
+  EXPECT_EQ(EncodeCancelRequest(1, "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncodeCancelRequest(1, std::string(257, 'k')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(FrontendTest, PasswordMessage) {
   auto msg = EncodePasswordMessage("secret");
   ASSERT_TRUE(msg.ok());

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,7 @@ struct Resolver::Lookup {
   std::string service;
   absl::Mutex mu;
   bool done ABSL_GUARDED_BY(mu) = false;
+  bool cancelled ABSL_GUARDED_BY(mu) = false;  // the caller's token fired
   int rc ABSL_GUARDED_BY(mu) = 0;
   int err ABSL_GUARDED_BY(mu) = 0;
   std::vector<ResolvedAddress> addresses ABSL_GUARDED_BY(mu);
@@ -135,12 +137,14 @@ bool Resolver::AwaitIdle(absl::Time deadline) const {
 
 absl::StatusOr<std::vector<ResolvedAddress>> Resolver::Resolve(const std::string& node,
                                                                const std::string& service,
-                                                               absl::Time deadline) {
+                                                               absl::Time deadline,
+                                                               const CancelToken* cancel) {
   // An IP literal needs no name service: parse it here, without a thread.
   std::vector<ResolvedAddress> numeric;
   if (GetAddrInfo(node, service, AI_NUMERICHOST, &numeric) == 0) return numeric;
+  if (cancel != nullptr && cancel->cancelled()) return CancelledByToken();
 
-  if (deadline == absl::InfiniteFuture()) {
+  if (deadline == absl::InfiniteFuture() && cancel == nullptr) {
     std::vector<ResolvedAddress> out;
     int rc = lookup_(node, service, &out);
     return Result(rc, errno, std::move(out));
@@ -161,10 +165,25 @@ absl::StatusOr<std::vector<ResolvedAddress>> Resolver::Resolve(const std::string
     // `this` outlives the thread: the destructor joins it.
     workers_.push_back(Worker{std::thread([this, lookup] { RunLookup(lookup); }), lookup});
   }
-  absl::MutexLock l(&lookup->mu);
-  if (!lookup->mu.AwaitWithDeadline(absl::Condition(&lookup->done), deadline)) {
-    return TimeoutExpired();  // The worker finishes on its own; Reap or ~Resolver joins it.
+  // Declared before the lock so that it is unregistered after the lock is released: the
+  // callback takes the same lock.
+  std::optional<CancelToken::Callback> on_cancel;
+  if (cancel != nullptr) {
+    on_cancel.emplace(*cancel, [lookup] {
+      absl::MutexLock l(&lookup->mu);
+      lookup->cancelled = true;
+    });
   }
+  absl::MutexLock l(&lookup->mu);
+  auto answered_or_cancelled = [](Lookup* lk) ABSL_SHARED_LOCKS_REQUIRED(lk->mu) {
+    return lk->done || lk->cancelled;
+  };
+  // The worker finishes on its own when abandoned; Reap or ~Resolver joins it.
+  if (!lookup->mu.AwaitWithDeadline(absl::Condition(+answered_or_cancelled, lookup.get()),
+                                    deadline)) {
+    return TimeoutExpired();
+  }
+  if (!lookup->done) return CancelledByToken();
   return Result(lookup->rc, lookup->err, std::move(lookup->addresses));
 }
 

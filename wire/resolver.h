@@ -7,8 +7,11 @@
 // joined later (by the next Resolve or by the destructor). The lookup's state is shared
 // between the two sides, so nothing the thread touches goes away under it.
 //
-// Numeric addresses (AI_NUMERICHOST parses them without any I/O) and lookups without a
-// deadline run inline on the caller's thread.
+// A lookup handed a CancelToken (cancel_token.h) is abandoned the same way when the token
+// fires, and the caller gets Cancelled at once.
+//
+// Numeric addresses (AI_NUMERICHOST parses them without any I/O) and lookups with neither
+// a deadline nor a token run inline on the caller's thread.
 //
 // Thread-safe. The destructor waits for lookups still running; Default() is destroyed at
 // exit like any static, so a lookup hung in the system resolver delays exit by at most
@@ -29,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "wire/cancel_token.h"
 
 namespace walrep {
 
@@ -60,10 +64,12 @@ class Resolver {
   // Addresses of `node` (a name or a numeric address) for TCP port `service`, in
   // getaddrinfo's order. Errors are Unavailable: the gai_strerror() text, "timeout
   // expired" when `deadline` passes first, or a refusal when too many lookups are still
-  // running. The caller adds which host it was.
+  // running. The caller adds which host it was. `cancel` firing (before or during the
+  // lookup) ends the wait with Cancelled.
   absl::StatusOr<std::vector<ResolvedAddress>> Resolve(const std::string& node,
                                                        const std::string& service,
-                                                       absl::Time deadline);
+                                                       absl::Time deadline,
+                                                       const CancelToken* cancel = nullptr);
 
   // A numeric IPv4/IPv6 address (AI_NUMERICHOST: no I/O). Unavailable with the
   // gai_strerror() text if `node` is not one.

@@ -7,12 +7,14 @@
 #include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "wire/cancel_token.h"
 
 namespace walrep {
 namespace {
@@ -147,6 +149,32 @@ TEST(ResolverTest, SystemLookupResolvesLocalhost) {
 TEST(ResolverTest, ParseNumericRefusesNames) {
   EXPECT_TRUE(Resolver::ParseNumeric("10.1.2.3", "1").ok());
   EXPECT_EQ(Resolver::ParseNumeric("db.test", "1").status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A token ends the wait at once, even without a deadline (the lookup then runs on a
+// thread so that it can be abandoned), and a fired token starts no lookup at all.
+TEST(ResolverTest, CancelTokenEndsTheWaitAndAbandonsTheLookup) {
+  FakeNameService ns;
+  Resolver resolver(ns.Fn());
+  CancelToken token;
+  std::thread canceller([&] {
+    while (ns.calls.load() == 0) std::this_thread::yield();  // the lookup is under way
+    token.Cancel();
+  });
+  absl::Time start = absl::Now();
+  auto r = resolver.Resolve("slow.test", "5432", absl::InfiniteFuture(), &token);
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(resolver.running(), 1);  // abandoned, still in the name service
+  ns.release.Notify();
+  EXPECT_TRUE(resolver.AwaitIdle(absl::Now() + absl::Seconds(10)));
+
+  auto again = resolver.Resolve("db.test", "5432", absl::Now() + absl::Seconds(5), &token);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(ns.calls.load(), 1);
+  // Numeric addresses need no lookup and are answered whatever the token says.
+  EXPECT_TRUE(resolver.Resolve("127.0.0.1", "5432", absl::InfiniteFuture(), &token).ok());
 }
 
 }  // namespace

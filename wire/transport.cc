@@ -29,10 +29,12 @@ absl::Status ClosedError() {
   return absl::UnavailableError("server closed the connection unexpectedly");
 }
 
-// Waits for `events` on fd. OK(true): ready (or in error — the next I/O call reports
-// it); OK(false): the deadline passed first.
-absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline) {
+// Waits for `events` on fd, and for `cancel` to fire. OK(true): ready (or in error —
+// the next I/O call reports it); OK(false): the deadline passed first; Cancelled: the
+// token fired (checked first, so a busy socket cannot hide it).
+absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const CancelToken* cancel) {
   for (;;) {
+    if (cancel != nullptr && cancel->cancelled()) return CancelledByToken();
     int timeout_ms = -1;
     if (deadline != absl::InfiniteFuture()) {
       absl::Duration left = deadline - absl::Now();
@@ -44,9 +46,17 @@ absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline) {
         timeout_ms = static_cast<int>(std::min<int64_t>(ms, INT_MAX));
       }
     }
-    struct pollfd p = {fd, events, 0};
-    int r = poll(&p, 1, timeout_ms);
-    if (r > 0) return true;
+    struct pollfd p[2] = {{fd, events, 0}, {-1, POLLIN, 0}};
+    nfds_t n = 1;
+    if (cancel != nullptr && cancel->fd() >= 0) {
+      p[1].fd = cancel->fd();
+      n = 2;
+    }
+    int r = poll(p, n, timeout_ms);
+    if (r > 0) {
+      if (n == 2 && p[1].revents != 0) return CancelledByToken();
+      return true;
+    }
     if (r < 0) {
       if (errno == EINTR) continue;
       return absl::UnavailableError(absl::StrCat("poll() failed: ", std::strerror(errno)));
@@ -65,7 +75,8 @@ std::string AddressToString(const struct sockaddr* addr, socklen_t len) {
 
 // Non-blocking connect to one address, bounded by `deadline`. Returns the socket.
 absl::StatusOr<int> ConnectOne(int family, const struct sockaddr* addr, socklen_t len,
-                               absl::Time deadline) {
+                               absl::Time deadline, const CancelToken* cancel) {
+  if (cancel != nullptr && cancel->cancelled()) return CancelledByToken();
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return absl::UnavailableError(
@@ -77,7 +88,7 @@ absl::StatusOr<int> ConnectOne(int family, const struct sockaddr* addr, socklen_
     close(fd);
     return absl::UnavailableError(std::strerror(e));
   }
-  absl::StatusOr<bool> ready = PollFd(fd, POLLOUT, deadline);
+  absl::StatusOr<bool> ready = PollFd(fd, POLLOUT, deadline, cancel);
   if (!ready.ok() || !*ready) {
     close(fd);
     if (!ready.ok()) return ready.status();
@@ -111,7 +122,8 @@ absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
 absl::StatusOr<std::vector<EndpointAddress>> Transport::Resolve(absl::string_view host,
                                                                 absl::string_view hostaddr,
                                                                 int port, Resolver& resolver,
-                                                                absl::Time deadline) {
+                                                                absl::Time deadline,
+                                                                const CancelToken* cancel) {
   if (port < 1 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("invalid port number: ", port));
   }
@@ -145,8 +157,9 @@ absl::StatusOr<std::vector<EndpointAddress>> Transport::Resolve(absl::string_vie
           "could not parse network address \"", hostaddr, "\": ", found.status().message()));
     }
   } else {
-    found = resolver.Resolve(std::string(host), service, deadline);
+    found = resolver.Resolve(std::string(host), service, deadline, cancel);
     if (!found.ok()) {
+      if (found.status().code() == absl::StatusCode::kCancelled) return found.status();
       return absl::UnavailableError(absl::StrCat("could not translate host name \"", host,
                                                  "\" to address: ", found.status().message()));
     }
@@ -161,21 +174,30 @@ absl::StatusOr<std::vector<EndpointAddress>> Transport::Resolve(absl::string_vie
 
 absl::StatusOr<Transport> Transport::ConnectAddress(const EndpointAddress& address,
                                                     absl::string_view host, int port,
-                                                    const TcpOptions& tcp, absl::Time deadline) {
+                                                    const TcpOptions& tcp, absl::Time deadline,
+                                                    const CancelToken* cancel) {
   const struct sockaddr* sa = reinterpret_cast<const struct sockaddr*>(&address.address.addr);
-  absl::StatusOr<int> fd = ConnectOne(address.address.family, sa, address.address.len, deadline);
+  absl::StatusOr<int> fd =
+      ConnectOne(address.address.family, sa, address.address.len, deadline, cancel);
+  if (!fd.ok() && fd.status().code() == absl::StatusCode::kCancelled) return fd.status();
   if (address.is_unix()) {
     if (!fd.ok()) {
       return absl::UnavailableError(absl::StrCat("connection to server on socket \"",
                                                  address.text, "\" failed: ",
                                                  fd.status().message()));
     }
-    return Transport(*fd, std::string(host), address.text, port, /*unix_socket=*/true);
+    Transport t(*fd, std::string(host), address.text, port, /*unix_socket=*/true);
+    t.cancel_ = cancel;
+    return t;
   }
   absl::Status st = fd.status();
   if (fd.ok()) {
     st = ApplyTcpOptions(*fd, tcp);
-    if (st.ok()) return Transport(*fd, std::string(host), address.text, port, false);
+    if (st.ok()) {
+      Transport t(*fd, std::string(host), address.text, port, false);
+      t.cancel_ = cancel;
+      return t;
+    }
     close(*fd);
   }
   return absl::Status(
@@ -195,14 +217,18 @@ absl::StatusOr<Transport> Transport::Connect(absl::string_view host,
   // As in libpq, the timer restarts for each address; the lookup shares the first's.
   absl::Time first_deadline = deadline();
   ASSIGN_OR_RETURN(std::vector<EndpointAddress> addresses,
-                   Resolve(host, hostaddr, port, resolver, first_deadline));
+                   Resolve(host, hostaddr, port, resolver, first_deadline, options.cancel));
   const std::string name(host.empty() ? hostaddr : host);
   std::vector<std::string> failures;
   for (size_t i = 0; i < addresses.size(); ++i) {
-    absl::StatusOr<Transport> t = ConnectAddress(addresses[i], name, port, options.tcp,
-                                                 i == 0 ? first_deadline : deadline());
+    absl::StatusOr<Transport> t =
+        ConnectAddress(addresses[i], name, port, options.tcp, i == 0 ? first_deadline : deadline(),
+                       options.cancel);
     if (t.ok()) return t;
-    if (t.status().code() == absl::StatusCode::kInvalidArgument) return t.status();
+    if (t.status().code() == absl::StatusCode::kInvalidArgument ||
+        t.status().code() == absl::StatusCode::kCancelled) {
+      return t.status();
+    }
     failures.emplace_back(t.status().message());
   }
   return absl::UnavailableError(absl::StrJoin(failures, "; "));
@@ -222,6 +248,7 @@ Transport::Transport(Transport&& other) noexcept
       peer_address_(std::move(other.peer_address_)),
       port_(other.port_),
       unix_socket_(other.unix_socket_),
+      cancel_(other.cancel_),
       tls_(std::move(other.tls_)) {}
 
 Transport& Transport::operator=(Transport&& other) noexcept {
@@ -232,6 +259,7 @@ Transport& Transport::operator=(Transport&& other) noexcept {
     peer_address_ = std::move(other.peer_address_);
     port_ = other.port_;
     unix_socket_ = other.unix_socket_;
+    cancel_ = other.cancel_;
     tls_ = std::move(other.tls_);
   }
   return *this;
@@ -287,7 +315,7 @@ absl::StatusOr<int> Transport::DriveSsl(absl::FunctionRef<int()> op, absl::Time 
             absl::StrCat("SSL error ", what, " server: ", DrainOpenSslErrors()));
       }
     }
-    ASSIGN_OR_RETURN(bool ready, PollFd(fd_, events, deadline));
+    ASSIGN_OR_RETURN(bool ready, PollFd(fd_, events, deadline, cancel_));
     if (!ready) return absl::DeadlineExceededError(absl::StrCat("timeout ", what, " server"));
   }
 }
@@ -295,6 +323,9 @@ absl::StatusOr<int> Transport::DriveSsl(absl::FunctionRef<int()> op, absl::Time 
 absl::StatusOr<size_t> Transport::Read(absl::Span<uint8_t> buf, absl::Time deadline) {
   if (fd_ < 0) return absl::FailedPreconditionError("connection is closed");
   if (buf.empty()) return absl::InvalidArgumentError("Read into an empty buffer");
+  // Checked before reading too: a primary that never lets the socket run dry must not
+  // keep a cancelled reader busy.
+  if (cancel_ != nullptr && cancel_->cancelled()) return CancelledByToken();
   if (tls_ != nullptr) {
     int len = static_cast<int>(std::min<size_t>(buf.size(), INT_MAX));
     ASSIGN_OR_RETURN(int n, DriveSsl([&] { return SSL_read(tls_->ssl(), buf.data(), len); },
@@ -307,7 +338,7 @@ absl::StatusOr<size_t> Transport::Read(absl::Span<uint8_t> buf, absl::Time deadl
     if (n == 0) return ClosedError();
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLIN, deadline));
+      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLIN, deadline, cancel_));
       if (!ready) return absl::DeadlineExceededError("timeout while reading from server");
       continue;
     }
@@ -337,7 +368,7 @@ absl::Status Transport::WriteAll(absl::string_view data, absl::Time deadline) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLOUT, deadline));
+      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLOUT, deadline, cancel_));
       if (!ready) return absl::DeadlineExceededError("timeout while writing to server");
       continue;
     }
@@ -351,7 +382,7 @@ absl::Status Transport::WriteAll(absl::string_view data, absl::Time deadline) {
 absl::StatusOr<bool> Transport::WaitReadable(absl::Time deadline) {
   if (fd_ < 0) return absl::FailedPreconditionError("connection is closed");
   if (tls_ != nullptr && SSL_pending(tls_->ssl()) > 0) return true;
-  return PollFd(fd_, POLLIN, deadline);
+  return PollFd(fd_, POLLIN, deadline, cancel_);
 }
 
 absl::Status Transport::StartTls(const TlsOptions& options, absl::Time deadline) {

@@ -8,7 +8,8 @@
 //
 // Status codes: unreachable/refused/reset/closed peers, DNS failures and connect
 // timeouts → Unavailable (retryable; connect timeouts, DNS included, say "timeout
-// expired"); a Read or WriteAll deadline passing → DeadlineExceeded ("timeout"); bad
+// expired"); a Read or WriteAll deadline passing → DeadlineExceeded ("timeout"); a wait
+// ended by the transport's CancelToken (cancel_token.h) → Cancelled; bad
 // arguments and socket options the kernel refuses → InvalidArgument; TLS codes as
 // documented in tls.h.
 #ifndef WALREP_WIRE_TRANSPORT_H_
@@ -26,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "wire/cancel_token.h"
 #include "wire/resolver.h"
 #include "wire/socket_options.h"
 #include "wire/tls.h"
@@ -42,6 +44,9 @@ struct ConnectOptions {
   TcpOptions tcp;
   // Host name lookups; nullptr → Resolver::Default().
   Resolver* resolver = nullptr;
+  // When set (it must outlive the Transport), every wait — the lookup, connect, TLS,
+  // reads and writes — ends with Cancelled as soon as it fires.
+  const CancelToken* cancel = nullptr;
 };
 
 // One address to try for an endpoint: a TCP address or the server's Unix socket.
@@ -72,15 +77,18 @@ class Transport {
   // ("could not translate host name ..."); a hostaddr that is not numeric, a bad port or
   // an overlong socket path are InvalidArgument.
   static absl::StatusOr<std::vector<EndpointAddress>> Resolve(absl::string_view host,
-                                                              absl::string_view hostaddr,
-                                                              int port, Resolver& resolver,
-                                                              absl::Time deadline);
+                                                              absl::string_view hostaddr, int port,
+                                                              Resolver& resolver,
+                                                              absl::Time deadline,
+                                                              const CancelToken* cancel = nullptr);
   // Connects to one resolved address by `deadline` and, for TCP, applies `tcp`.
   // `host` is kept for messages, SNI and verify-full. Failures are Unavailable naming the
-  // server as libpq does, except a socket option the kernel refuses (InvalidArgument).
+  // server as libpq does, except a socket option the kernel refuses (InvalidArgument) and
+  // a fired `cancel` (Cancelled), which the transport then keeps watching.
   static absl::StatusOr<Transport> ConnectAddress(const EndpointAddress& address,
                                                   absl::string_view host, int port,
-                                                  const TcpOptions& tcp, absl::Time deadline);
+                                                  const TcpOptions& tcp, absl::Time deadline,
+                                                  const CancelToken* cancel = nullptr);
 
   Transport(Transport&& other) noexcept;
   Transport& operator=(Transport&& other) noexcept;
@@ -112,6 +120,12 @@ class Transport {
   // Sends TLS close_notify best-effort (never waits), then closes the socket. Idempotent.
   void Close();
 
+  // The token this transport's waits watch (may be null); a later Cancel() of it ends the
+  // current and every later wait with Cancelled. Replacing it (e.g. with nullptr to send a
+  // last message after a cancellation) affects the waits that start afterwards.
+  const CancelToken* cancel_token() const { return cancel_; }
+  void set_cancel_token(const CancelToken* cancel) { cancel_ = cancel; }
+
   bool is_open() const { return fd_ >= 0; }
   bool is_tls() const { return tls_ != nullptr; }
   bool is_unix_socket() const { return unix_socket_; }
@@ -138,6 +152,7 @@ class Transport {
   std::string peer_address_;
   int port_ = 0;
   bool unix_socket_ = false;
+  const CancelToken* cancel_ = nullptr;
   std::unique_ptr<TlsSession> tls_;
 };
 
