@@ -24,6 +24,7 @@
 #include "backup/incomplete.h"
 #include "gtest/gtest.h"
 #include "tests/agent_process.h"
+#include "tests/backup_e2e_util.h"
 #include "tests/e2e_util.h"
 #include "tests/pg_fixture.h"
 
@@ -33,21 +34,7 @@ namespace {
 using walrep::v1::FetchBaseBackupRequest;
 using walrep::v1::FetchBaseBackupResponse;
 
-constexpr char kBin[] = "/usr/lib/postgresql/15/bin";
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/walrep_cancel_e2e.XXXXXX";
-    path_ = mkdtemp(tmpl);
-    (void)RunShell("chmod 0711 " + ShellQuote(path_));
-  }
-  ~ScratchDir() { (void)RunShell("rm -rf " + ShellQuote(path_)); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+constexpr const char* kBin = kPgBin;
 
 std::string Trim(const absl::StatusOr<std::string>& s) {
   return s.ok() ? std::string(absl::StripAsciiWhitespace(*s))
@@ -357,18 +344,9 @@ TEST(BackupTablespaceE2eTest, OnlyWhereTheCallerSaid) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
   ScratchDir scratch;
-  std::string ts_primary = (*pg)->root_dir() + "/ts_primary";
-  ASSERT_TRUE(RunShell(absl::StrCat("mkdir -p ", ShellQuote(ts_primary), " && chown postgres ",
-                                    ShellQuote(ts_primary)))
-                  .ok());
-  for (const std::string& sql :
-       {absl::StrCat("CREATE TABLESPACE ts LOCATION '", ts_primary, "'"),
-        std::string("CREATE TABLE ts_table (id int PRIMARY KEY, v text) TABLESPACE ts"),
-        std::string(
-            "INSERT INTO ts_table SELECT g, md5(g::text) FROM generate_series(1, 2000) g")}) {
-    auto r = (*pg)->Psql(sql);
-    ASSERT_TRUE(r.ok()) << sql << ": " << r.status();
-  }
+  auto ts = CreateTablespaceTable(**pg, 2000);
+  ASSERT_TRUE(ts.ok()) << ts.status();
+  const std::string ts_primary = *ts;
   std::string oid = Trim((*pg)->Psql("SELECT oid FROM pg_tablespace WHERE spcname = 'ts'"));
   auto agent = AgentProcess::Start({.data_dir = FreshTestDir("ts_agent")});
   ASSERT_TRUE(agent.ok()) << agent.status();

@@ -34,17 +34,9 @@ TEST(BackupE2eTest, RestorableVerifiedCopyWithTablespaceAndHotStandby) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
   ScratchDir scratch;
-  std::string ts_primary = (*pg)->root_dir() + "/ts_primary";
-  ASSERT_TRUE(RunShell(absl::StrCat("mkdir -p ", ShellQuote(ts_primary), " && chown postgres ",
-                                    ShellQuote(ts_primary)))
-                  .ok());
-  for (const std::string& sql :
-       {absl::StrCat("CREATE TABLESPACE ts LOCATION '", ts_primary, "'"),
-        std::string("CREATE TABLE ts_table (id int PRIMARY KEY, v text) TABLESPACE ts"),
-        std::string("INSERT INTO ts_table SELECT g, md5(g::text) FROM generate_series(1, 5000) g")}) {
-    auto r = (*pg)->Psql(sql);
-    ASSERT_TRUE(r.ok()) << sql << ": " << r.status();
-  }
+  auto ts = CreateTablespaceTable(**pg, 5000);
+  ASSERT_TRUE(ts.ok()) << ts.status();
+  const std::string ts_primary = *ts;
   auto init = (*pg)->RunTool("pgbench", absl::StrCat("-h ", ShellQuote((*pg)->socket_dir()), " -p ",
                                                      (*pg)->port(), " -i -s 2 -q postgres 2>&1"));
   ASSERT_TRUE(init.ok()) << init.status();

@@ -55,6 +55,22 @@ absl::Status PrepareCopy(const std::string& target, const std::string& tsdir, in
       .status();
 }
 
+absl::StatusOr<std::string> CreateTablespaceTable(PgPrimary& pg, int rows) {
+  std::string location = pg.root_dir() + "/ts_primary";
+  auto made = RunShell(absl::StrCat("mkdir -p ", ShellQuote(location), " && chown postgres ",
+                                    ShellQuote(location)));
+  if (!made.ok()) return made.status();
+  for (const std::string& sql :
+       {absl::StrCat("CREATE TABLESPACE ts LOCATION '", location, "'"),
+        std::string("CREATE TABLE ts_table (id int PRIMARY KEY, v text) TABLESPACE ts"),
+        absl::StrCat("INSERT INTO ts_table SELECT g, md5(g::text) FROM generate_series(1, ", rows,
+                     ") g")}) {
+    auto r = pg.Psql(sql);
+    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(sql, ": ", r.status().message()));
+  }
+  return location;
+}
+
 absl::Status PgCtl(const std::string& target, const std::string& action) {
   return RunShell(absl::StrCat("cd /tmp && runuser -u postgres -- ", kPgBin, "/pg_ctl -w -t 60 -D ",
                                ShellQuote(target), " -l ", ShellQuote(target + "/server.log"),

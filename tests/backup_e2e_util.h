@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/agent_process.h"
+#include "tests/pg_fixture.h"
 #include "walrep/v1/agent.pb.h"
 
 namespace walrep::testing {
@@ -46,6 +47,10 @@ std::string Sql(int port, const std::string& socket_dir, const std::string& sql)
 // to postgresql.auto.conf); `tsdir` (may be empty) is chowned too.
 absl::Status PrepareCopy(const std::string& target, const std::string& tsdir, int port,
                          const std::string& sock, const std::string& extra_conf);
+
+// On `pg`: tablespace `ts` at <root_dir>/ts_primary (owned by postgres) holding table
+// ts_table(id, v) with `rows` rows. Returns the tablespace's location.
+absl::StatusOr<std::string> CreateTablespaceTable(PgPrimary& pg, int rows);
 
 // pg_ctl -w <action> -m fast on `target`, logging to target/server.log.
 absl::Status PgCtl(const std::string& target, const std::string& action);

@@ -36,17 +36,9 @@ class BackupFormatsE2eTest : public ::testing::Test {
     auto pg = PgPrimary::Start();
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = pg->release();
-    ts_primary_ = new std::string(pg_->root_dir() + "/ts_primary");
-    ASSERT_TRUE(RunShell(absl::StrCat("mkdir -p ", ShellQuote(*ts_primary_), " && chown postgres ",
-                                      ShellQuote(*ts_primary_)))
-                    .ok());
-    for (const std::string& sql :
-         {absl::StrCat("CREATE TABLESPACE ts LOCATION '", *ts_primary_, "'"),
-          std::string("CREATE TABLE ts_table (id int PRIMARY KEY, v text) TABLESPACE ts"),
-          std::string("INSERT INTO ts_table SELECT g, md5(g::text) FROM generate_series(1, 5000) g")}) {
-      auto r = pg_->Psql(sql);
-      ASSERT_TRUE(r.ok()) << sql << ": " << r.status();
-    }
+    auto ts = CreateTablespaceTable(*pg_, 5000);
+    ASSERT_TRUE(ts.ok()) << ts.status();
+    ts_primary_ = new std::string(*ts);
     auto init = pg_->RunTool("pgbench", absl::StrCat("-h ", ShellQuote(pg_->socket_dir()), " -p ",
                                                      pg_->port(), " -i -s 2 -q postgres 2>&1"));
     ASSERT_TRUE(init.ok()) << init.status();
