@@ -209,6 +209,18 @@ absl::Status FsyncFd(int fd, absl::string_view display) {
   return absl::OkStatus();
 }
 
+absl::Status WriteAllFd(int fd, absl::string_view data, absl::string_view display) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", display, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RemoveDirContents(int dir_fd, absl::string_view keep, absl::string_view display) {
   return RemoveDirContentsAt(dir_fd, keep, std::string(display), 0);
 }

@@ -87,6 +87,8 @@ absl::StatusOr<bool> IsDirEmpty(int dir_fd, absl::string_view display);
 
 // fsync(2), with the path in the error.
 absl::Status FsyncFd(int fd, absl::string_view display);
+// write(2) until all of `data` is written (EINTR and short writes retried).
+absl::Status WriteAllFd(int fd, absl::string_view data, absl::string_view display);
 
 // Removes everything inside `dir_fd` except a top-level entry named `keep` (may be empty),
 // descending into subdirectories by fd with O_NOFOLLOW: a symlink is removed, never

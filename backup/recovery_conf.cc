@@ -42,18 +42,6 @@ std::string ConfQuote(absl::string_view v) {
   return out;
 }
 
-absl::Status WriteAll(int fd, absl::string_view data, absl::string_view display) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", display, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 bool IsAutoConfName(absl::string_view name) {
   return name == kAutoConf || name == absl::StrCat("./", kAutoConf);
 }
@@ -111,7 +99,7 @@ absl::Status WriteRecoveryConf(const std::string& data_dir, absl::string_view li
   if (out < 0) return ErrnoStatus("create", display, errno);
   {
     UniqueFd f(out);
-    RETURN_IF_ERROR(WriteAll(f.get(), content, display));
+    RETURN_IF_ERROR(WriteAllFd(f.get(), content, display));
     RETURN_IF_ERROR(FsyncFd(f.get(), display));
   }
   if (renameat(dir.get(), tmp.c_str(), dir.get(), std::string(kAutoConf).c_str()) != 0) {

@@ -18,18 +18,6 @@ namespace {
 
 constexpr size_t kWriteBuffer = 256 * 1024;
 
-absl::Status WriteAllFd(int fd, absl::string_view data, absl::string_view display) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", display, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ArchiveFile>> ArchiveFile::Create(int dir_fd,
