@@ -2,6 +2,8 @@
 // and re-points on a different conninfo (a re-point that fails validation changes
 // nothing), StopReplica stops and is remembered across a
 // restart, WatchProgress pushes changes no more often than asked.
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -12,9 +14,11 @@
 namespace walrep::testing {
 namespace {
 
-grpc::Status Start(AgentProcess& agent, const std::string& conninfo) {
+grpc::Status Start(AgentProcess& agent, const std::string& conninfo,
+                   const std::function<void(walrep::v1::StartReplicaRequest*)>& edit = nullptr) {
   walrep::v1::StartReplicaRequest req;
   req.set_conninfo(conninfo);
+  if (edit) edit(&req);
   req.mutable_status_interval()->set_seconds(1);
   walrep::v1::StartReplicaResponse resp;
   auto ctx = agent.Context(absl::Seconds(20));
@@ -48,6 +52,22 @@ TEST(ControlE2eTest, StartIsIdempotentRepointsAndStopIsRemembered) {
   for (const std::string& bad : {a + " port=abc", a + " sslmode=bogus", a + " no_such_key=1"}) {
     grpc::Status st = Start(**agent, bad);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  // What only engine postgres can do is refused by name with engine none, with nothing
+  // changed either.
+  struct EngineOnly {
+    const char* field;
+    std::function<void(walrep::v1::StartReplicaRequest*)> set;
+  } engine_only[] = {
+      {"hot_standby_feedback", [](auto* r) { r->set_hot_standby_feedback(true); }},
+      {"rewind_on_divergence", [](auto* r) { r->set_rewind_on_divergence(true); }},
+  };
+  for (const EngineOnly& e : engine_only) {
+    grpc::Status st = Start(**agent, a, e.set);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << e.field;
+    EXPECT_NE(st.error_message().find(e.field), std::string::npos) << st.error_message();
+    EXPECT_NE(st.error_message().find("--engine=postgres"), std::string::npos)
+        << st.error_message();
   }
   EXPECT_EQ(*RunShell("cat " + ShellQuote(data_dir + "/replication/stream.json")), stored_before);
   auto after_bad = GetProgress(**agent);
