@@ -1,0 +1,51 @@
+// What the engine-postgres end-to-end tests share: the supervised standby (psql over its
+// private socket, stopped when the test ends), a data directory the postgres OS user can
+// reach, the agent's engine flags, bootstrap, and waiting for replay.
+#ifndef WALREP_TESTS_ENGINE_E2E_UTIL_H_
+#define WALREP_TESTS_ENGINE_E2E_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/agent_process.h"
+#include "tests/pg_fixture.h"
+
+namespace walrep::testing {
+
+// The standby walrep supervises. Killing the agent leaves it running, by design: the
+// destructor stops it (immediate).
+class Standby {
+ public:
+  Standby(std::string data_dir, int port) : data_dir_(std::move(data_dir)), port_(port) {}
+  ~Standby();
+  Standby(const Standby&) = delete;
+  Standby& operator=(const Standby&) = delete;
+  // psql -XAt as postgres; with `verbose`, errors carry their SQLSTATE.
+  absl::StatusOr<std::string> Psql(const std::string& sql, bool verbose = false) const;
+  // The postmaster's pid (first line of postmaster.pid), "" when none.
+  std::string PidFileLine1() const;
+
+ private:
+  std::string data_dir_;
+  int port_;
+};
+
+// <fresh dir under /tmp, mode 0711>/data: the test's own temporary directory lies under
+// root's home, which postgres cannot enter.
+std::string EngineDataDir(const std::string& name);
+
+// --engine=postgres and its flags for a standby on `port`.
+std::vector<std::string> EngineFlags(int port);
+
+// StartReplica with bootstrap, as application_name walrep_engine.
+grpc::Status Bootstrap(AgentProcess& agent, const PgPrimary& pg, const std::string& extra = "");
+
+// Waits until the standby replayed everything the primary has flushed now.
+bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout);
+
+}  // namespace walrep::testing
+
+#endif  // WALREP_TESTS_ENGINE_E2E_UTIL_H_

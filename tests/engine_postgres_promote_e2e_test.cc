@@ -1,0 +1,99 @@
+// Engine postgres: Promote when the standby's replay cannot reach the durable WAL in time.
+// Through the daemon and its gRPC API against a real PostgreSQL 15 primary, with the
+// standby's startup process stopped (SIGSTOP) so that what walrep flushed stays
+// unreplayed: Promote with a short apply_timeout is DEADLINE_EXCEEDED and changes nothing
+// (still a replica, the server still recovering, nothing promoted); once replay resumes,
+// the same Promote succeeds with every acknowledged row on the new primary.
+#include <signal.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/agent_process.h"
+#include "tests/e2e_util.h"
+#include "tests/engine_e2e_util.h"
+#include "tests/pg_fixture.h"
+
+namespace walrep::testing {
+namespace {
+
+// The pid of the standby's startup process (the one child of the postmaster whose title
+// says "startup"), 0 when not found.
+int StartupPid(const std::string& postmaster_pid) {
+  auto out = RunShell("pgrep -P " + postmaster_pid + " -f 'postgres: .*startup'; true");
+  if (!out.ok()) return 0;
+  int pid = 0;
+  return absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &pid) ? pid : 0;
+}
+
+grpc::Status Promote(AgentProcess& agent, int64_t apply_timeout_s, walrep::v1::PromoteResponse* resp) {
+  walrep::v1::PromoteRequest req;
+  req.mutable_apply_timeout()->set_seconds(apply_timeout_s);
+  auto ctx = agent.Context(absl::Seconds(apply_timeout_s + 60));
+  return agent.stub()->Promote(ctx.get(), req, resp);
+}
+
+TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndChangesNothing) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS i").ok());
+  const std::string data_dir = EngineDataDir("engine-promote");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(Bootstrap(**agent, **pg).ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+
+  const int startup = StartupPid(standby.PidFileLine1());
+  ASSERT_GT(startup, 0);
+  ASSERT_EQ(kill(startup, SIGSTOP), 0);
+  absl::Cleanup resume = [startup] { kill(startup, SIGCONT); };
+
+  // WAL walrep has flushed (and told the primary about) but the standby has not replayed.
+  ASSERT_TRUE((*pg)->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  auto target = ServerFlushLsn(**pg);
+  ASSERT_TRUE(target.ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->flush_lsn() >= target->value();
+  }, absl::Seconds(30)));
+  // The failover: the primary is gone (its shutdown checkpoint streamed before it went).
+  ASSERT_TRUE((*pg)->Stop().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->stream_state() != walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(30)));
+  auto behind = GetProgress(**agent);
+  ASSERT_TRUE(behind.ok());
+  ASSERT_LT(behind->apply_lsn(), behind->flush_lsn());
+
+  walrep::v1::PromoteResponse resp;
+  const absl::Time asked = absl::Now();
+  grpc::Status st = Promote(**agent, 2, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
+  EXPECT_NE(st.error_message().find("apply"), std::string::npos) << st.error_message();
+  auto after = GetProgress(**agent);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->role(), walrep::v1::ROLE_REPLICA);
+  EXPECT_EQ(after->engine().state(), walrep::v1::ENGINE_STATE_RECOVERING);
+  EXPECT_EQ(after->flush_lsn(), behind->flush_lsn()) << "the durable position did not move";
+  EXPECT_FALSE(RunShell("ls " + ShellQuote(data_dir + "/pgdata/pg_wal") + " | grep -q '^00000002'")
+                   .ok())
+      << "no timeline 2 was started";
+
+  // Replay resumes: the same Promote now succeeds with every row the primary committed.
+  std::move(resume).Invoke();
+  ASSERT_TRUE(Promote(**agent, 60, &resp).ok()) << (*agent)->ReadLog();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_GE(resp.switch_lsn(), target->value());
+  EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
+  EXPECT_EQ(*standby.Psql("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), "2000");
+}
+
+}  // namespace
+}  // namespace walrep::testing
