@@ -152,7 +152,12 @@ absl::Status Agent::Init() {
   ASSIGN_OR_RETURN(writer_, WalWriter::Create(wopts));
   if (postgres()) {
     engine_ = std::make_unique<PostgresEngine>(
-        EngineOptions(), [this] { changes_.Notify(); }, [this] { return LocalUser(); });
+        EngineOptions(),
+        [this] {
+          changes_.Notify();
+          engine_apply_waker_.Wake();
+        },
+        [this] { return LocalUser(); });
   }
   WalReplayer::Options ropts;
   ropts.dir = wopts.dir;
@@ -198,6 +203,7 @@ absl::Status Agent::Init() {
     stream_ctx_.engine_apply_lsn = [engine] { return engine->apply_lsn(); };
     stream_ctx_.engine_apply_advances = [engine] { return engine->advances(); };
     stream_ctx_.engine_wake = [engine](Lsn flushed) { engine->Wake(flushed); };
+    stream_ctx_.engine_apply_waker = &engine_apply_waker_;
     stream_ctx_.engine_feedback = [engine] { return engine->feedback(); };
     stream_ctx_.engine_rewind = [this](const ConnInfo& source) { return RewindEngine(source); };
   }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/change_notifier.h"
+#include "wire/waker.h"
 #include "agent/config.h"
 #include "agent/postgres_engine.h"
 #include "agent/replica_stream.h"
@@ -99,6 +100,9 @@ class Agent {
 
   const AgentConfig config_;
   ChangeNotifier changes_;
+  // Fired by the engine when its apply position moves: the stream reports it at once.
+  // Declared before the engine and the stream, which use it.
+  Waker engine_apply_waker_;
   StreamStatus status_{&changes_};
   std::atomic<bool> shutting_down_{false};
   // StopReplica calls waiting for op_mu_: StartReplica's wait for the primary's identity

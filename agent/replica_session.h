@@ -23,6 +23,7 @@
 #include "replay/wal_replayer.h"
 #include "replay/wal_writer.h"
 #include "wire/connection.h"
+#include "wire/waker.h"
 #include "wire/conninfo.h"
 
 namespace walrep {
@@ -54,6 +55,8 @@ struct StreamContext {
   std::function<Lsn()> engine_apply_lsn;
   std::function<uint64_t()> engine_apply_advances;
   std::function<void(Lsn flushed)> engine_wake;
+  // Fired when the engine's apply position moves (see WalStreamOptions::apply_waker).
+  const Waker* engine_apply_waker = nullptr;
   // The standby's oldest xmin and catalog xmin with their epochs, for hot standby
   // feedback (nullopt: not known yet).
   std::function<std::optional<HotStandbyFeedback>()> engine_feedback;

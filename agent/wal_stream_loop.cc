@@ -48,6 +48,7 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
   last_receive_ = absl::Now();
   ping_sent_ = false;
   uint64_t batch = 0;
+  conn_.set_waker(options_.apply_waker);
   for (;;) {
     if (options_.stop->load()) return EndCopy(WalStreamEnd::Kind::kStopRequested);
     if (options_.end_lsn) {
@@ -61,10 +62,14 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
       RETURN_IF_ERROR(FlushAndReport(true));
       RETURN_IF_ERROR(SendHotStandbyFeedback());
     }
+    // Drained before the apply check: a wake after it ends the read below at once.
+    if (options_.apply_waker != nullptr) options_.apply_waker->Drain();
     RETURN_IF_ERROR(ReportApplyIfDue());
     RETURN_IF_ERROR(CheckReceiverTimeout(now));
-    const absl::Duration slice =
-        options_.apply_pending && options_.apply_pending(reported_flush_) ? kApplyPoll : kStopPoll;
+    const absl::Duration slice = options_.apply_waker == nullptr && options_.apply_pending &&
+                                         options_.apply_pending(reported_flush_)
+                                     ? kApplyPoll
+                                     : kStopPoll;
     ASSIGN_OR_RETURN(auto msg, conn_.ReadMessage(std::min(next_status_, absl::Now() + slice)));
     if (!msg) continue;
     last_receive_ = absl::Now();

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "replay/wal_writer.h"
 #include "wire/connection.h"
+#include "wire/waker.h"
 #include "wire/lsn.h"
 #include "wire/replication_messages.h"
 
@@ -52,6 +53,9 @@ struct WalStreamOptions {
   // advance reaches the primary at once (a remote_apply commit waits on it) instead of
   // after the next message or the 100 ms poll.
   std::function<bool(Lsn flushed)> apply_pending;
+  // Fired by that replayer when its apply position moves: the loop's reads watch it, so
+  // the advance is reported at once without the short slices (nullptr: slices).
+  const Waker* apply_waker = nullptr;
   // Hot standby feedback sent with every periodic status update (nullptr: none).
   std::function<std::optional<HotStandbyFeedback>()> hot_standby_feedback;
 };

@@ -163,6 +163,10 @@ class PgConnection {
   void set_cancel_token(const CancelToken* cancel) {
     if (transport_.has_value()) transport_->set_cancel_token(cancel);
   }
+  // ReadMessage also returns std::nullopt early when `waker` fires (nullptr: none).
+  void set_waker(const Waker* waker) {
+    if (transport_.has_value()) transport_->set_waker(waker);
+  }
   bool is_open() const { return transport_.has_value() && transport_->is_open(); }
 
   // From server_version_num if the server reports it, else parsed from server_version as

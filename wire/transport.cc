@@ -32,7 +32,9 @@ absl::Status ClosedError() {
 // Waits for `events` on fd, and for `cancel` to fire. OK(true): ready (or in error —
 // the next I/O call reports it); OK(false): the deadline passed first; Cancelled: the
 // token fired (checked first, so a busy socket cannot hide it).
-absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const CancelToken* cancel) {
+// A fired `waker` (reads only) ends the wait like the deadline: OK(false).
+absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const CancelToken* cancel,
+                            const Waker* waker = nullptr) {
   for (;;) {
     if (cancel != nullptr && cancel->cancelled()) return CancelledByToken();
     int timeout_ms = -1;
@@ -46,16 +48,15 @@ absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const Can
         timeout_ms = static_cast<int>(std::min<int64_t>(ms, INT_MAX));
       }
     }
-    struct pollfd p[2] = {{fd, events, 0}, {-1, POLLIN, 0}};
-    nfds_t n = 1;
-    if (cancel != nullptr && cancel->fd() >= 0) {
-      p[1].fd = cancel->fd();
-      n = 2;
-    }
-    int r = poll(p, n, timeout_ms);
+    // A negative fd is ignored by poll(2): unused slots cost nothing.
+    struct pollfd p[3] = {{fd, events, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    if (cancel != nullptr) p[1].fd = cancel->fd();
+    if (waker != nullptr) p[2].fd = waker->fd();
+    int r = poll(p, 3, timeout_ms);
     if (r > 0) {
-      if (n == 2 && p[1].revents != 0) return CancelledByToken();
-      return true;
+      if (p[1].revents != 0) return CancelledByToken();
+      if (p[0].revents != 0) return true;
+      return false;  // the waker
     }
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -249,6 +250,7 @@ Transport::Transport(Transport&& other) noexcept
       port_(other.port_),
       unix_socket_(other.unix_socket_),
       cancel_(other.cancel_),
+      waker_(other.waker_),
       tls_(std::move(other.tls_)) {}
 
 Transport& Transport::operator=(Transport&& other) noexcept {
@@ -260,6 +262,7 @@ Transport& Transport::operator=(Transport&& other) noexcept {
     port_ = other.port_;
     unix_socket_ = other.unix_socket_;
     cancel_ = other.cancel_;
+    waker_ = other.waker_;
     tls_ = std::move(other.tls_);
   }
   return *this;
@@ -282,7 +285,7 @@ void Transport::Close() {
 }
 
 absl::StatusOr<int> Transport::DriveSsl(absl::FunctionRef<int()> op, absl::Time deadline,
-                                        absl::string_view what) {
+                                        absl::string_view what, const Waker* waker) {
   SSL* ssl = tls_->ssl();
   for (;;) {
     ERR_clear_error();
@@ -315,7 +318,7 @@ absl::StatusOr<int> Transport::DriveSsl(absl::FunctionRef<int()> op, absl::Time 
             absl::StrCat("SSL error ", what, " server: ", DrainOpenSslErrors()));
       }
     }
-    ASSIGN_OR_RETURN(bool ready, PollFd(fd_, events, deadline, cancel_));
+    ASSIGN_OR_RETURN(bool ready, PollFd(fd_, events, deadline, cancel_, waker));
     if (!ready) return absl::DeadlineExceededError(absl::StrCat("timeout ", what, " server"));
   }
 }
@@ -329,7 +332,7 @@ absl::StatusOr<size_t> Transport::Read(absl::Span<uint8_t> buf, absl::Time deadl
   if (tls_ != nullptr) {
     int len = static_cast<int>(std::min<size_t>(buf.size(), INT_MAX));
     ASSIGN_OR_RETURN(int n, DriveSsl([&] { return SSL_read(tls_->ssl(), buf.data(), len); },
-                                     deadline, "while reading from"));
+                                     deadline, "while reading from", waker_));
     return static_cast<size_t>(n);
   }
   for (;;) {
@@ -338,7 +341,7 @@ absl::StatusOr<size_t> Transport::Read(absl::Span<uint8_t> buf, absl::Time deadl
     if (n == 0) return ClosedError();
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLIN, deadline, cancel_));
+      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLIN, deadline, cancel_, waker_));
       if (!ready) return absl::DeadlineExceededError("timeout while reading from server");
       continue;
     }

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "wire/cancel_token.h"
+#include "wire/waker.h"
 #include "wire/resolver.h"
 #include "wire/socket_options.h"
 #include "wire/tls.h"
@@ -125,6 +126,9 @@ class Transport {
   // last message after a cancellation) affects the waits that start afterwards.
   const CancelToken* cancel_token() const { return cancel_; }
   void set_cancel_token(const CancelToken* cancel) { cancel_ = cancel; }
+  // A Read waiting for data also ends (DeadlineExceeded, as if its deadline passed) when
+  // `waker` fires; nullptr: none. Writes never watch it.
+  void set_waker(const Waker* waker) { waker_ = waker; }
 
   bool is_open() const { return fd_ >= 0; }
   bool is_tls() const { return tls_ != nullptr; }
@@ -145,7 +149,7 @@ class Transport {
   // Repeats an SSL_* call, polling for WANT_READ/WANT_WRITE, until it returns > 0.
   // Errors carry `what` ("reading from", "writing to", ...).
   absl::StatusOr<int> DriveSsl(absl::FunctionRef<int()> op, absl::Time deadline,
-                               absl::string_view what);
+                               absl::string_view what, const Waker* waker = nullptr);
 
   int fd_ = -1;
   std::string host_;
@@ -153,6 +157,7 @@ class Transport {
   int port_ = 0;
   bool unix_socket_ = false;
   const CancelToken* cancel_ = nullptr;
+  const Waker* waker_ = nullptr;
   std::unique_ptr<TlsSession> tls_;
 };
 

@@ -73,6 +73,40 @@ TEST_F(TransportTest, PlainEcho) {
   EXPECT_FALSE(t->is_open());
 }
 
+// A Waker ends a read wait at once, as a deadline would, and leaves the connection as it
+// was: the next read gets the data; a write is never interrupted by it.
+TEST_F(TransportTest, WakerEndsAReadWaitButNotTheConnection) {
+  EchoServer server;
+  auto t = Transport::Connect("127.0.0.1", server.port(), absl::Seconds(5));
+  ASSERT_TRUE(t.ok()) << t.status();
+  Waker waker;
+  t->set_waker(&waker);
+  uint8_t buf[64];
+  std::thread poke([&] {
+    absl::SleepFor(absl::Milliseconds(50));  // the read below is waiting by then (or not yet:
+    waker.Wake();                            // level-triggered, it ends either way)
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<size_t> n = t->Read(absl::MakeSpan(buf), start + absl::Seconds(30));
+  poke.join();
+  EXPECT_EQ(n.status().code(), absl::StatusCode::kDeadlineExceeded) << n.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // Still readable until drained; drained, the connection works as before.
+  EXPECT_EQ(t->Read(absl::MakeSpan(buf), absl::Now() + absl::Seconds(30)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  waker.Drain();
+  waker.Wake();  // a pending wake does not disturb writes
+  ASSERT_TRUE(t->WriteAll("ping", Soon()).ok());
+  waker.Drain();
+  std::string got;
+  while (got.size() < 4) {
+    absl::StatusOr<size_t> r = t->Read(absl::MakeSpan(buf), Soon());
+    ASSERT_TRUE(r.ok()) << r.status();
+    got.append(reinterpret_cast<char*>(buf), *r);
+  }
+  EXPECT_EQ(got, "ping");
+}
+
 TEST_F(TransportTest, ResolvesLocalhostTryingEachAddress) {
   EchoServer server;  // IPv4 only: a ::1 answer is refused and the next address tried.
   auto t = Transport::Connect("localhost", server.port(), absl::Seconds(5));
