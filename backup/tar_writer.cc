@@ -9,9 +9,13 @@ namespace walrep {
 namespace {
 
 // Octal, zero-padded to width-1 digits and NUL-terminated, as PostgreSQL's tarCreateHeader.
+// The callers keep `value` below 8^(width-1) (larger sizes go base-256).
 void Octal(char* field, size_t width, uint64_t value) {
-  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1),
-                static_cast<unsigned long long>(value));
+  field[width - 1] = '\0';
+  for (size_t i = width - 1; i-- > 0;) {
+    field[i] = static_cast<char>('0' + (value & 7));
+    value >>= 3;
+  }
 }
 
 // GNU base-256: the first byte's high bit set, the value big-endian in the rest.

@@ -6,7 +6,6 @@
 // the same Promote succeeds with every acknowledged row on the new primary.
 #include <signal.h>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,6 +26,18 @@ int StartupPid(const std::string& postmaster_pid) {
   int pid = 0;
   return absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &pid) ? pid : 0;
 }
+
+// Continues a stopped process when the test is done with it, or when it ends (an assertion
+// must not leave the standby's startup process stopped).
+struct Resumer {
+  int pid;
+  bool done = false;
+  void Now() {
+    if (!done) kill(pid, SIGCONT);
+    done = true;
+  }
+  ~Resumer() { Now(); }
+};
 
 grpc::Status Promote(AgentProcess& agent, int64_t apply_timeout_s, walrep::v1::PromoteResponse* resp) {
   walrep::v1::PromoteRequest req;
@@ -50,7 +61,7 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
   const int startup = StartupPid(standby.PidFileLine1());
   ASSERT_GT(startup, 0);
   ASSERT_EQ(kill(startup, SIGSTOP), 0);
-  absl::Cleanup resume = [startup] { kill(startup, SIGCONT); };
+  Resumer resume{startup};
 
   // WAL walrep has flushed (and told the primary about) but the standby has not replayed.
   ASSERT_TRUE((*pg)->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
@@ -86,7 +97,7 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
       << "no timeline 2 was started";
 
   // Replay resumes: the same Promote now succeeds with every row the primary committed.
-  std::move(resume).Invoke();
+  resume.Now();
   ASSERT_TRUE(Promote(**agent, 60, &resp).ok()) << (*agent)->ReadLog();
   EXPECT_EQ(resp.timeline(), 2u);
   EXPECT_GE(resp.switch_lsn(), target->value());
