@@ -129,9 +129,6 @@ absl::Status WalStreamLoop::HandleXLogData(Lsn start, Lsn wal_end, absl::string_
     start = start + overlap;
     if (data.empty()) return absl::OkStatus();
   }
-  // Far behind (more than a segment still to come after this message): new segments are
-  // preallocated rather than zero-filled (WalWriter::SetPreallocate says why).
-  writer_.SetPreallocate(wal_end.value() > start.value() + data.size() + writer_.segment_size());
   return writer_.Append(start, data);
 }
 

@@ -45,13 +45,6 @@ class CrashFile final : public File {
     return ops_->FileStat(path_, *inode_, closed_ ? EBADF : 0);
   }
   absl::Status Sync() override { return ops_->FileSync(path_, inode_.get(), closed_ ? EBADF : 0); }
-  // Preallocated blocks read as zeros and, like written ones, survive a crash only once
-  // synced: modelled as writing the zeros.
-  absl::Status Allocate(uint64_t size) override {
-    ASSIGN_OR_RETURN(uint64_t now, Size());
-    if (size <= now) return absl::OkStatus();
-    return WriteAt(now, std::string(size - now, '\0'));
-  }
   absl::Status Close() override {
     const int bad = closed_ ? EBADF : 0;
     closed_ = true;  // as close(2): the descriptor is gone even when it reports an error

@@ -29,12 +29,6 @@ class FaultFile final : public File {
     return base_->ReadAt(offset, n, buf);
   }
   absl::StatusOr<uint64_t> Size() override { return base_->Size(); }
-  // Fails as a write would (an injected ENOSPC hits preallocation too).
-  absl::Status Allocate(uint64_t size) override {
-    absl::Status s = ops_->MaybeFail(Op::kWrite, "fallocate", path());
-    if (!s.ok()) return s;
-    return base_->Allocate(size);
-  }
   absl::Status Sync() override {
     absl::Status s = ops_->MaybeFail(Op::kSync, "fsync", path());
     if (!s.ok()) return s;

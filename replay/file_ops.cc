@@ -57,17 +57,6 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
-  absl::Status Allocate(uint64_t size) override {
-    for (;;) {
-      if (::fallocate(fd_, 0, 0, static_cast<off_t>(size)) == 0) return absl::OkStatus();
-      if (errno == EINTR) continue;
-      if (errno == EOPNOTSUPP || errno == ENOSYS) {
-        return absl::UnimplementedError(absl::StrCat("fallocate not supported for ", path_));
-      }
-      return ErrnoStatus("fallocate", path_, errno);
-    }
-  }
-
   absl::Status Close() override {
     if (fd_ < 0) return absl::OkStatus();
     int rc = ::close(fd_);

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "replay/errno_status.h"
@@ -32,12 +31,6 @@ class File {
   virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) = 0;
   virtual absl::StatusOr<uint64_t> Size() = 0;
   virtual absl::Status Sync() = 0;  // fdatasync: data and the metadata to read it back
-  // Extends the file to `size` bytes that read as zeros without writing them (fallocate):
-  // like writing zeros, not durable before Sync(). Unimplemented where the file system or
-  // the implementation cannot; the caller then writes the zeros itself.
-  virtual absl::Status Allocate(uint64_t size) {
-    return absl::UnimplementedError(absl::StrCat("no preallocation for ", path()));
-  }
   // Closes the descriptor; a close error is reported (it can be a delayed write error).
   virtual absl::Status Close() = 0;
   virtual const std::string& path() const = 0;

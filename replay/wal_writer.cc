@@ -156,14 +156,8 @@ absl::Status WalWriter::CreatePaddedFile(const std::string& path, absl::string_v
                      ops_->Open(tmp, FileOps::OpenMode::kCreateTruncate));
     if (options_.on_file_created) RETURN_IF_ERROR(options_.on_file_created(tmp));
     if (!prefix.empty()) RETURN_IF_ERROR(f->WriteAt(0, prefix));
-    bool allocated = false;
-    if (prefix.empty() && preallocate_.load(std::memory_order_relaxed)) {
-      absl::Status a = f->Allocate(segment_size());
-      if (!a.ok() && !absl::IsUnimplemented(a)) return a;
-      allocated = a.ok();
-    }
-    const std::string zeros(allocated ? 0 : std::min<uint64_t>(kZeroChunk, segment_size()), '\0');
-    for (uint64_t off = allocated ? segment_size() : prefix.size(); off < segment_size();) {
+    const std::string zeros(std::min<uint64_t>(kZeroChunk, segment_size()), '\0');
+    for (uint64_t off = prefix.size(); off < segment_size();) {
       const uint64_t n = std::min<uint64_t>(zeros.size(), segment_size() - off);
       RETURN_IF_ERROR(f->WriteAt(off, absl::string_view(zeros).substr(0, n)));
       off += n;

@@ -111,16 +111,6 @@ class WalWriter {
   // write_lsn, not flush_lsn.
   absl::Status Append(Lsn start, absl::string_view bytes);
 
-  // How the next new segments are sized. Zeros written into a fresh segment (what
-  // PostgreSQL's wal_init_zero and pg_receivewal do) keep every later fdatasync to data
-  // alone; preallocating (fallocate, where the file system has it) writes nothing now but
-  // makes each first write into a block convert it, metadata a later fdatasync must
-  // carry. The stream turns preallocation on while it is far behind the primary (large
-  // writes, few fsyncs: catching up writes half the bytes) and off once it is caught up
-  // (small writes, an fdatasync per commit). Either way the segment reads as zeros past
-  // what was written.
-  void SetPreallocate(bool on) { preallocate_.store(on, std::memory_order_relaxed); }
-
   // fsyncs the open segment, then advances flush_lsn to the end of the last complete
   // record written and wakes waiters.
   absl::Status Flush();
@@ -228,7 +218,6 @@ class WalWriter {
   std::atomic<uint64_t> system_id_{0};
   std::atomic<TimelineId> tli_{0};
   std::atomic<bool> failed_{false};
-  std::atomic<bool> preallocate_{false};
 
   mutable absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);

@@ -1,12 +1,5 @@
 #include "replay/wal_writer.h"
 
-#include <fcntl.h>
-#include <linux/fiemap.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -64,27 +57,6 @@ Lsn StartOf(Lsn end) {
     if (Wal().ends[i] == end) return Wal().starts[i];
   }
   return Lsn();
-}
-
-// True if FIEMAP reports an extent of `path` as allocated but unwritten (fallocate).
-bool HasUnwrittenExtent(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  constexpr int kExtents = 64;
-  std::vector<char> buf(sizeof(fiemap) + kExtents * sizeof(fiemap_extent));
-  auto* fm = reinterpret_cast<fiemap*>(buf.data());
-  fm->fm_start = 0;
-  fm->fm_length = FIEMAP_MAX_OFFSET;
-  fm->fm_flags = FIEMAP_FLAG_SYNC;
-  fm->fm_extent_count = kExtents;
-  bool unwritten = false;
-  if (ioctl(fd, FS_IOC_FIEMAP, fm) == 0) {
-    for (uint32_t i = 0; i < fm->fm_mapped_extents; ++i) {
-      if (fm->fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN) unwritten = true;
-    }
-  }
-  close(fd);
-  return unwritten;
 }
 
 class WalWriterTest : public ::testing::Test {
@@ -145,42 +117,6 @@ TEST_F(WalWriterTest, StartCreatesPaddedPartial) {
   EXPECT_EQ(w->write_lsn(), Lsn(3 * kSeg));
   EXPECT_EQ(w->flush_lsn(), Lsn(3 * kSeg));
   EXPECT_EQ(w->timeline(), 1u);
-}
-
-// Catching up: new segments are preallocated (no zeros written) and still read as zeros
-// past the write position, with their full size, as a zero-filled one.
-TEST_F(WalWriterTest, PreallocatedSegmentsReadAsZerosPastTheWritePosition) {
-  auto w = Make();
-  w->SetPreallocate(true);
-  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
-  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), kSeg + 100).ok());
-  ASSERT_TRUE(w->Flush().ok());
-  EXPECT_EQ(testing::SizeOf(Partial(1, 2)), static_cast<int64_t>(kSeg));
-  std::string second = testing::ReadAll(Partial(1, 2));
-  EXPECT_EQ(second.substr(0, 100), Bytes(Lsn(2 * kSeg), 100));
-  EXPECT_EQ(second.substr(100), std::string(kSeg - 100, '\0'));
-  // The zeros were never written: past the data the file's extents are unwritten
-  // (reserved by fallocate), which a zero-filled segment's are not.
-  EXPECT_TRUE(HasUnwrittenExtent(Partial(1, 2))) << "segment 2 was zero-filled";
-  // Caught up again: the next segment is zero-filled as before.
-  w->SetPreallocate(false);
-  ASSERT_TRUE(AppendRange(*w, Lsn(2 * kSeg + 100), kSeg).ok());
-  EXPECT_EQ(testing::ReadAll(Seg(1, 2)), Bytes(Lsn(2 * kSeg), kSeg));
-  EXPECT_EQ(testing::ReadAll(Partial(1, 3)).substr(100), std::string(kSeg - 100, '\0'));
-}
-
-// A file system without fallocate (or an injected failure that says so) falls back to
-// writing zeros; any other preallocation failure is the writer's sticky failure.
-TEST_F(WalWriterTest, PreallocationFailureIsStickyLikeAWriteFailure) {
-  FaultInjectingFileOps ops;
-  auto w = Make(WalWriter::Layout::kArchive, &ops);
-  w->SetPreallocate(true);
-  ops.FailAfter(Op::kWrite, 0, ENOSPC);  // the segment's fallocate
-  absl::Status st = w->StartAtSegment(1, Lsn(kSeg));
-  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
-  EXPECT_THAT(std::string(st.message()), HasSubstr("fallocate"));
-  EXPECT_TRUE(w->failed());
-  EXPECT_FALSE(testing::Exists(Partial(1, 1)));
 }
 
 TEST_F(WalWriterTest, RejectsDiscontinuityWithoutWriting) {
