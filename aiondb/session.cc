@@ -83,6 +83,7 @@ absl::Status Session::Run(const std::function<void(const absl::Status&)>& identi
   };
   ConnectionOptions copts;
   copts.default_application_name = "walrep";
+  copts.cancel = options_.connect_cancel;
   auto conn = PgConnection::Connect(options_.conninfo, copts);
   if (!conn.ok()) {
     report(conn.status());

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "aiondb/wal_store.h"
+#include "wire/cancel_token.h"
 #include "wire/connection.h"
 #include "wire/conninfo.h"
 
@@ -39,6 +40,8 @@ struct SessionOptions {
   std::optional<uint32_t> expected_timeline;
   std::string data_dir;  // holds replication/system_id and replication/timeline
   const std::atomic<bool>* stop = nullptr;
+  // Fired to end a session that is still connecting (may be null).
+  const CancelToken* connect_cancel = nullptr;
 };
 
 struct SessionHooks {
