@@ -209,6 +209,11 @@ absl::Status Agent::Init() {
   }
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
+  ASSIGN_OR_RETURN(bool aiondb_dir, IsAiondbDataDir(config_.data_dir));
+  if (aiondb_dir) {
+    absl::MutexLock lock(&op_mu_);
+    RETURN_IF_ERROR(EnsureAiondb());
+  }
   if (replayer_) replayer_->Start();
   if (engine_) RETURN_IF_ERROR(StartEngineIfReady(state ? state->role : ReplicationRole::kReplica));
 
@@ -299,7 +304,11 @@ void Agent::Shutdown() {
   }
 }
 
-bool Agent::healthy() const { return writer_ == nullptr || !writer_->failed(); }
+bool Agent::healthy() const {
+  const AiondbReplica* aiondb = aiondb_ptr_.load();
+  if (aiondb != nullptr && !aiondb->storage_failure().ok()) return false;
+  return writer_ == nullptr || !writer_->failed();
+}
 
 std::string Agent::StreamConfigPath() const { return state_store_->dir() + "/stream.json"; }
 
@@ -369,6 +378,7 @@ v1::Progress Agent::GetProgress() const {
     absl::MutexLock lock(&backup_mu_);
     if (backup_progress_) *p.mutable_backup() = *backup_progress_;
   }
+  FillAiondbProgress(&p);
   return p;
 }
 
@@ -382,14 +392,29 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
   }
   stream_request_ = request;
   ReplicaStream::Bootstrap bootstrap;
-  ASSIGN_OR_RETURN(bool needs_bootstrap, NeedsBootstrap(request));
-  if (needs_bootstrap) {
-    bootstrap = [this, request](const std::function<bool()>& stopped) {
-      return Bootstrap(request, stopped);
-    };
+  ASSIGN_OR_RETURN(const bool aiondb, ResolveAiondb(request, settings));
+  StreamDialect* dialect = nullptr;
+  if (aiondb) {
+    RETURN_IF_ERROR(EnsureAiondb());
+    dialect = aiondb_.get();
+    ASSIGN_OR_RETURN(bool needs, aiondb_->NeedsBootstrap());
+    if (needs && request.bootstrap()) {
+      AiondbReplica* replica = aiondb_.get();
+      ConnInfo conninfo = settings.conninfo;
+      bootstrap = [replica, conninfo](const std::function<bool()>& stopped) {
+        return replica->Bootstrap(conninfo, stopped);
+      };
+    }
+  } else {
+    ASSIGN_OR_RETURN(bool needs_bootstrap, NeedsBootstrap(request));
+    if (needs_bootstrap) {
+      bootstrap = [this, request](const std::function<bool()>& stopped) {
+        return Bootstrap(request, stopped);
+      };
+    }
   }
   stream_ = std::make_unique<ReplicaStream>(std::move(settings), &stream_ctx_,
-                                            std::move(bootstrap));
+                                            std::move(bootstrap), dialect);
   stream_->Start();
   changes_.Notify();
   absl::Duration wait = std::min(kIdentityWait, std::max(deadline - absl::Now(), absl::ZeroDuration()));
@@ -443,10 +468,11 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
     return absl::InvalidArgumentError(
         "rewind_on_divergence needs --engine=postgres: an archive keeps every timeline instead");
   }
-  if (request.dialect() != v1::DIALECT_UNSPECIFIED &&
-      request.dialect() != v1::DIALECT_POSTGRESQL) {
-    return absl::UnimplementedError(absl::StrCat(
-        "dialect ", v1::Dialect_Name(request.dialect()), " is not supported by this agent"));
+  ASSIGN_OR_RETURN(const bool aiondb, ResolveAiondb(request, settings));
+  if (aiondb && (engine_ || request.hot_standby_feedback())) {
+    return absl::InvalidArgumentError(
+        "the aiondb dialect runs with engine none only: walrep keeps aiondb's WAL files, and "
+        "no local server replays them");
   }
   if (request.hot_standby_feedback() && !engine_) {
     return absl::InvalidArgumentError(
