@@ -26,8 +26,7 @@ class AiondbSession : public DialectSession {
  public:
   AiondbSession(const StreamSettings& settings, aiondb::WalStore* store, aiondb::Replayer* replayer,
                 StreamStatus* status, const std::string& data_dir, AiondbReplica::Hooks hooks,
-                const std::atomic<bool>* stop, const CancelToken* connect_cancel)
-      : store_(store) {
+                const std::atomic<bool>* stop, const CancelToken* connect_cancel) {
     options_.conninfo = settings.conninfo;
     options_.slot_name = settings.slot_name;
     options_.status_interval = settings.status_interval;
@@ -72,18 +71,15 @@ class AiondbSession : public DialectSession {
       default:
         break;
     }
-    // WAL that fails its checks will fail them again: the primary is broken or hostile,
-    // and retrying would only hammer it. Say so and stop.
-    if (st.code() == absl::StatusCode::kDataLoss && !store_->failed()) {
-      return Terminal(v1::FAILURE_REASON_UNSPECIFIED, st);
-    }
+    // Malformed or discontinuous WAL (DataLoss) is retried with backoff, as in the
+    // PostgreSQL dialect: nothing of it was stored, and the next session asks again from
+    // the last good entry.
     return st;
   }
   bool primary_shut_down() const override { return session_->primary_ended(); }
 
  private:
   aiondb::SessionOptions options_;
-  aiondb::WalStore* store_;
   std::unique_ptr<aiondb::Session> session_;
 };
 
@@ -150,32 +146,32 @@ uint64_t AiondbReplica::durable_position() const { return flushed_lsn(); }
 
 absl::Status AiondbReplica::storage_failure() const {
   absl::MutexLock lock(&mu_);
-  return store_->failure();
+  return store_ ? store_->failure() : absl::OkStatus();
 }
 
 uint64_t AiondbReplica::written_lsn() const {
   absl::MutexLock lock(&mu_);
-  return store_->written_lsn();
+  return store_ ? store_->written_lsn() : 0;
 }
 uint64_t AiondbReplica::flushed_lsn() const {
   absl::MutexLock lock(&mu_);
-  return store_->flushed_lsn();
+  return store_ ? store_->flushed_lsn() : 0;
 }
 uint64_t AiondbReplica::apply_lsn() const {
   absl::MutexLock lock(&mu_);
-  return replayer_->apply_lsn();
+  return replayer_ ? replayer_->apply_lsn() : 0;
 }
 uint64_t AiondbReplica::replayed_records() const {
   absl::MutexLock lock(&mu_);
-  return replayer_->records();
+  return replayer_ ? replayer_->records() : 0;
 }
 uint64_t AiondbReplica::replayed_bytes() const {
   absl::MutexLock lock(&mu_);
-  return replayer_->bytes();
+  return replayer_ ? replayer_->bytes() : 0;
 }
 absl::Status AiondbReplica::replay_failure() const {
   absl::MutexLock lock(&mu_);
-  return replayer_->failure();
+  return replayer_ ? replayer_->failure() : absl::OkStatus();
 }
 
 absl::StatusOr<bool> AiondbReplica::NeedsBootstrap() const {

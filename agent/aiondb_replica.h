@@ -5,8 +5,8 @@
 // <data_dir>/wal, system_id and timeline seeded from the Header, then streaming.
 //
 // Thread-safety: NewSession/Bootstrap on the stream thread; the position accessors from
-// any thread. The store is replaced only by Bootstrap, while no session runs, with
-// replay stopped around it.
+// any thread (0 while Bootstrap has no store open). The store is replaced only by
+// Bootstrap, while no session runs, with replay stopped around it.
 #ifndef WALREP_AGENT_AIONDB_REPLICA_H_
 #define WALREP_AGENT_AIONDB_REPLICA_H_
 
