@@ -1,0 +1,147 @@
+// aiondb::Session against the fake aiondb primary, with the WAL store on fault-injecting
+// file operations: a status update never carries a position before its fsync returned,
+// and a failed fsync reports nothing past the durable position.
+#include "aiondb/session.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "replay/fault_file_ops.h"
+#include "tests/e2e_util.h"
+#include "tests/fake_aiondb_primary.h"
+#include "wire/conninfo.h"
+
+namespace walrep::testing {
+namespace {
+
+struct Running {
+  std::atomic<bool> stop{false};
+  absl::Status result;
+  std::thread thread;
+};
+
+// A fresh data directory (its parent exists, as the agent's does).
+std::string DataDir(const std::string& name) {
+  const std::string dir = FreshTestDir(name);
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
+aiondb::SessionOptions Options(const FakeAiondbPrimary& fake, const std::string& data_dir) {
+  aiondb::SessionOptions o;
+  o.conninfo = *ConnInfo::Parse(fake.ConnInfo());
+  o.status_interval = absl::Seconds(30);  // only fsyncs and requests make updates here
+  o.data_dir = data_dir;
+  return o;
+}
+
+TEST(AiondbSession, StatusUpdateOnlyAfterFsync) {
+  FakeAiondbPrimary::Options fo;
+  fo.auth = FakeAiondbPrimary::Auth::kScram;
+  fo.batch = 100;
+  FakeAiondbPrimary fake(fo);
+  fake.AddEntries(100);
+  const std::string dir = DataDir("aiondb_session_fsync");
+  FaultInjectingFileOps ops;
+  auto store = aiondb::WalStore::Open({.dir = dir + "/wal", .ops = &ops});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ops.HoldNextSync();
+  aiondb::SessionOptions so = Options(fake, dir);
+  Running r;
+  so.stop = &r.stop;
+  aiondb::Session session(so, store->get(), {});
+  r.thread = std::thread([&] { r.result = session.Run(nullptr); });
+  auto held = ops.WaitUntilSyncHeld(absl::Seconds(20));
+  ASSERT_TRUE(held.has_value());
+  // The entries are written and their fsync is under way: nothing past 0 was reported.
+  EXPECT_EQ((*store)->written_lsn(), 100u);
+  EXPECT_EQ(fake.max_flush_reported(), 0u);
+  ops.ReleaseSync();
+  EXPECT_TRUE(WaitFor([&] { return fake.max_flush_reported() == 100; }, absl::Seconds(20)));
+  r.stop.store(true);
+  r.thread.join();
+  EXPECT_TRUE(r.result.ok()) << r.result;
+}
+
+TEST(AiondbSession, FailedFsyncReportsNothingAndFailsTheStore) {
+  FakeAiondbPrimary fake({});
+  fake.AddEntries(60);
+  const std::string dir = DataDir("aiondb_session_eio");
+  FaultInjectingFileOps ops;
+  auto store = aiondb::WalStore::Open({.dir = dir + "/wal", .ops = &ops});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ops.FailAfter(FaultInjectingFileOps::Op::kSync, 0, EIO);
+  aiondb::SessionOptions so = Options(fake, dir);
+  std::atomic<bool> stop{false};
+  so.stop = &stop;
+  aiondb::Session session(so, store->get(), {});
+  absl::Status st = session.Run(nullptr);
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE((*store)->failed());
+  EXPECT_EQ((*store)->flushed_lsn(), 0u);
+  EXPECT_EQ(fake.max_flush_reported(), 0u);
+}
+
+TEST(AiondbSession, FollowsAPromotedPrimaryOnlyAboveWhatItHolds) {
+  const std::string dir = DataDir("aiondb_session_fork");
+  auto store = aiondb::WalStore::Open({.dir = dir + "/wal"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<uint64_t> lsns;
+  {
+    FakeAiondbPrimary fake({});
+    fake.AddEntries(300);
+    lsns = fake.lsns();
+    std::atomic<bool> stop{false};
+    aiondb::SessionOptions so = Options(fake, dir);
+    so.stop = &stop;
+    aiondb::Session s(so, store->get(), {});
+    std::thread t([&] { (void)s.Run(nullptr); });
+    ASSERT_TRUE(WaitFor([&] { return (*store)->flushed_lsn() == 300; }, absl::Seconds(20)));
+    stop.store(true);
+    t.join();
+  }
+  // Timeline 2 forked at 250, below the 300 entries held: diverged, refused.
+  {
+    FakeAiondbPrimary::Options fo;
+    fo.timeline = 2;
+    fo.history = "1\t0/FA\tno recovery target specified\n";
+    FakeAiondbPrimary fake(fo);
+    std::atomic<bool> stop{false};
+    aiondb::SessionOptions so = Options(fake, dir);
+    so.stop = &stop;
+    aiondb::Session s(so, store->get(), {});
+    absl::Status st = s.Run(nullptr);
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_EQ(s.identity_failure(), aiondb::IdentityFailure::kDiverged);
+    EXPECT_TRUE(fake.start_commands().empty());
+  }
+  // Timeline 2 forked at 300 (0x12C): followed, the timeline file updated, streaming
+  // continues from 301.
+  {
+    FakeAiondbPrimary::Options fo;
+    fo.timeline = 2;
+    fo.history = "1\t0/12C\tno recovery target specified\n";
+    FakeAiondbPrimary fake(fo);
+    fake.AddEntries(320);
+    std::atomic<bool> stop{false};
+    aiondb::SessionOptions so = Options(fake, dir);
+    so.stop = &stop;
+    aiondb::Session s(so, store->get(), {});
+    std::thread t([&] { (void)s.Run(nullptr); });
+    ASSERT_TRUE(WaitFor([&] { return (*store)->flushed_lsn() == 320; }, absl::Seconds(20)));
+    stop.store(true);
+    t.join();
+    ASSERT_EQ(fake.start_commands().size(), 1u);
+    EXPECT_EQ(fake.start_commands()[0], "START_REPLICATION 0/0000012D");
+    auto id = aiondb::ReadAiondbIdentity(dir);
+    ASSERT_TRUE(id.ok());
+    EXPECT_EQ(id->timeline, 2u);
+  }
+}
+
+}  // namespace
+}  // namespace walrep::testing
