@@ -76,6 +76,13 @@ void Agent::FillAiondbProgress(v1::Progress* p) const {
   p->set_lag_bytes(end > flushed ? end - flushed : 0);
   p->mutable_replay()->set_records(a->replayed_records());
   p->mutable_replay()->set_bytes(a->replayed_bytes());
+  p->mutable_replay()->clear_resource_managers();
+  for (const AiondbReplica::KindCount& k : a->replayed_by_kind()) {
+    auto* r = p->mutable_replay()->add_resource_managers();
+    r->set_name(k.name);
+    r->set_records(k.records);
+    r->set_bytes(k.bytes);
+  }
   if (absl::Status r = a->replay_failure(); !r.ok()) p->set_last_error(std::string(r.message()));
   if (absl::Status f = a->storage_failure(); !f.ok()) {
     p->set_stream_state(v1::STREAM_STATE_FAILED);

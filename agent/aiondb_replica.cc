@@ -8,6 +8,7 @@
 #include "agent/logging.h"
 #include "agent/stream_failure.h"
 #include "aiondb/base_backup.h"
+#include "aiondb/record_tags.h"
 #include "aiondb/session.h"
 #include "backup/path_safety.h"
 #include "replay/atomic_file.h"
@@ -172,6 +173,17 @@ uint64_t AiondbReplica::replayed_bytes() const {
 absl::Status AiondbReplica::replay_failure() const {
   absl::MutexLock lock(&mu_);
   return replayer_ ? replayer_->failure() : absl::OkStatus();
+}
+
+std::vector<AiondbReplica::KindCount> AiondbReplica::replayed_by_kind() const {
+  std::vector<KindCount> out;
+  for (int tag = 0; tag <= aiondb::kMaxRecordTag; ++tag) {
+    const uint64_t n = handler_.records[tag].load();
+    if (n == 0) continue;
+    out.push_back({std::string(aiondb::RecordTagName(static_cast<uint8_t>(tag))), n,
+                   handler_.bytes[tag].load()});
+  }
+  return out;
 }
 
 absl::StatusOr<bool> AiondbReplica::NeedsBootstrap() const {

@@ -1,6 +1,7 @@
 #include "aiondb/replay.h"
 
 #include "absl/strings/str_cat.h"
+#include "aiondb/record_tags.h"
 #include "aiondb/wal_entry.h"
 #include "replay/file_ops.h"
 #include "wire/status_macros.h"
@@ -81,12 +82,17 @@ absl::Status Replayer::ReplayOnce() {
       ASSIGN_OR_RETURN(std::optional<Entry> e, DecodeEntry(rest));
       if (!e || e->lsn > flushed) break;  // not durable yet
       if (e->lsn > apply_.load()) {
+        const uint8_t tag = static_cast<uint8_t>(e->record[0]);
+        if (RecordTagName(tag).empty()) {
+          return absl::DataLossError(absl::StrCat("aiondb entry ", e->lsn,
+                                                  " holds a record of unknown tag ", tag));
+        }
         WalRecord r;
         r.lsn = Lsn(e->lsn);
         r.end = Lsn(e->lsn);
         r.prev = Lsn(e->prev_lsn);
         r.tot_len = static_cast<uint32_t>(e->record.size());
-        r.info = static_cast<uint8_t>(e->record[0]);
+        r.info = tag;
         r.main_data_len = r.tot_len;
         r.main_data = e->record;
         r.bytes = e->record;

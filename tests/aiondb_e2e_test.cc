@@ -155,6 +155,12 @@ TEST(AiondbE2E, BootstrapThenStreamingAcrossReconnect) {
   auto p = GetProgress(**agent);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->replay().records(), 11000u);
+  // Records counted by aiondb's kinds: the fake's tags run 1..40, so 40 kinds.
+  EXPECT_EQ(p->replay().resource_managers_size(), 40);
+  uint64_t by_kind = 0;
+  for (const auto& k : p->replay().resource_managers()) by_kind += k.records();
+  EXPECT_EQ(by_kind, 11000u);
+  EXPECT_EQ(p->replay().resource_managers(0).name(), "CommitTxn");
   EXPECT_EQ(p->system_identifier(), 7400000000000000001ull);
   EXPECT_EQ(p->metrics().sessions_failed(), 0u);
 
