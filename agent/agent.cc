@@ -8,6 +8,7 @@
 #include "agent/logging.h"
 #include "agent/postgres_engine.h"
 #include "agent/stream_failure.h"
+#include "aiondb/session.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
 #include "replay/wal_recovery.h"
@@ -169,10 +170,21 @@ absl::Status Agent::Init() {
   // Engine none verifies every record itself; engine postgres's server replays.
   if (!postgres()) replayer_ = std::make_unique<WalReplayer>(std::move(ropts));
 
-  ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
-  ASSIGN_OR_RETURN(auto tli, state_store_->LoadTimeline());
+  // An aiondb data directory keeps its identity as aiondb writes it (no newline) and its
+  // WAL in aiondb's files: neither is read as PostgreSQL's.
+  ASSIGN_OR_RETURN(const bool aiondb_dir, IsAiondbDataDir(config_.data_dir));
+  std::optional<uint64_t> sysid;
+  std::optional<TimelineId> tli;
+  if (aiondb_dir) {
+    ASSIGN_OR_RETURN(aiondb::LocalIdentity id, aiondb::ReadAiondbIdentity(config_.data_dir));
+    sysid = id.system_id;
+    tli = id.timeline;
+  } else {
+    ASSIGN_OR_RETURN(sysid, state_store_->LoadSystemId());
+    ASSIGN_OR_RETURN(tli, state_store_->LoadTimeline());
+  }
   ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
-  RETURN_IF_ERROR(RecoverWalStore());
+  if (!aiondb_dir) RETURN_IF_ERROR(RecoverWalStore());
   const Lsn durable = writer_->flush_lsn();
   {
     absl::MutexLock lock(&mu_);
@@ -209,7 +221,6 @@ absl::Status Agent::Init() {
   }
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
-  ASSIGN_OR_RETURN(bool aiondb_dir, IsAiondbDataDir(config_.data_dir));
   if (aiondb_dir) {
     absl::MutexLock lock(&op_mu_);
     RETURN_IF_ERROR(EnsureAiondb());

@@ -25,14 +25,12 @@ bool AllDigits(absl::string_view s) {
   return true;
 }
 
-// Strips the single trailing newline every walrep file ends with. `newline_optional`: the
-// identity files may also come from aiondb, which writes them without one.
-absl::StatusOr<absl::string_view> OneLine(absl::string_view content, absl::string_view what,
-                                          bool newline_optional = false) {
+// Strips the single trailing newline every walrep file ends with.
+absl::StatusOr<absl::string_view> OneLine(absl::string_view content, absl::string_view what) {
   if (content.size() > kMaxStateFileBytes) {
     return absl::DataLossError(absl::StrCat(what, " file is too large"));
   }
-  if (!absl::ConsumeSuffix(&content, "\n") && !newline_optional) {
+  if (!absl::ConsumeSuffix(&content, "\n")) {
     return absl::DataLossError(absl::StrCat(what, " file does not end with a newline"));
   }
   return content;
@@ -130,7 +128,7 @@ absl::StatusOr<ReplicationState> ParseStateFile(absl::string_view content) {
 std::string EncodeSystemIdFile(uint64_t system_id) { return absl::StrCat(system_id, "\n"); }
 
 absl::StatusOr<uint64_t> ParseSystemIdFile(absl::string_view content) {
-  ASSIGN_OR_RETURN(content, OneLine(content, "system_id", /*newline_optional=*/true));
+  ASSIGN_OR_RETURN(content, OneLine(content, "system_id"));
   ASSIGN_OR_RETURN(uint64_t v, ParseDecimal(content, "system identifier"));
   if (v == 0) return absl::DataLossError("system identifier is 0");
   return v;
@@ -139,7 +137,7 @@ absl::StatusOr<uint64_t> ParseSystemIdFile(absl::string_view content) {
 std::string EncodeTimelineFile(TimelineId tli) { return absl::StrCat(tli, "\n"); }
 
 absl::StatusOr<TimelineId> ParseTimelineFile(absl::string_view content) {
-  ASSIGN_OR_RETURN(content, OneLine(content, "timeline", /*newline_optional=*/true));
+  ASSIGN_OR_RETURN(content, OneLine(content, "timeline"));
   return ParseTli(content);
 }
 
