@@ -485,6 +485,11 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
         "the aiondb dialect runs with engine none only: walrep keeps aiondb's WAL files, and "
         "no local server replays them");
   }
+  if (aiondb && (request.create_slot() || request.rewind_on_divergence())) {
+    return absl::InvalidArgumentError(
+        "create_slot and rewind_on_divergence are PostgreSQL's: an aiondb slot is created on "
+        "the primary, and a diverged aiondb replica is rebuilt");
+  }
   if (request.hot_standby_feedback() && !engine_) {
     return absl::InvalidArgumentError(
         "hot_standby_feedback needs --engine=postgres: engine none runs no queries to protect");

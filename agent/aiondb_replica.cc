@@ -62,7 +62,21 @@ class AiondbSession : public DialectSession {
   }
 
   absl::Status Run(const std::function<void(const absl::Status&)>& identity_result) override {
-    absl::Status st = session_->Run(identity_result);
+    absl::Status st = session_->Run([&](const absl::Status& verdict) {
+      if (identity_result) identity_result(MarkTerminal(verdict));
+    });
+    if (st.ok()) return st;
+    st = MarkTerminal(st);
+    // Malformed or discontinuous WAL (DataLoss) is retried with backoff, as in the
+    // PostgreSQL dialect: nothing of it was stored, and the next session asks again from
+    // the last good entry.
+    return st;
+  }
+  bool primary_shut_down() const override { return session_->primary_ended(); }
+
+ private:
+  // Identity failures retrying cannot fix: another cluster, or a fork below what is held.
+  absl::Status MarkTerminal(const absl::Status& st) const {
     if (st.ok()) return st;
     switch (session_->identity_failure()) {
       case aiondb::IdentityFailure::kSystemIdMismatch:
@@ -70,14 +84,11 @@ class AiondbSession : public DialectSession {
       case aiondb::IdentityFailure::kDiverged:
         return Terminal(v1::FAILURE_REASON_DIVERGED, st);
       default:
-        break;
+        return st;
     }
-    // Malformed or discontinuous WAL (DataLoss) is retried with backoff, as in the
-    // PostgreSQL dialect: nothing of it was stored, and the next session asks again from
-    // the last good entry.
-    return st;
   }
-  bool primary_shut_down() const override { return session_->primary_ended(); }
+
+ public:
 
  private:
   aiondb::SessionOptions options_;
@@ -226,6 +237,12 @@ absl::Status AiondbReplica::Bootstrap(const ConnInfo& conninfo,
     Log()->info("bootstrap: {} files, {} bytes; system identifier {}, timeline {}, WAL start {}",
                 got->files, got->bytes, sysid, got->header.timeline, got->header.wal_start_lsn);
     if (hooks_.on_identity) hooks_.on_identity(sysid, got->header.timeline);
+  }
+  if (!st.ok()) {
+    // A partial copy is not WAL this replica may stream after: the next attempt starts
+    // from an empty directory again.
+    absl::StatusOr<UniqueFd> wal = OpenOrCreateDir(wal_dir_, &created);
+    if (wal.ok()) (void)RemoveDirContents(wal->get(), "", wal_dir_);
   }
   absl::Status reopened = OpenStore();
   if (!st.ok()) return st;

@@ -38,7 +38,8 @@ TEST(Envelope, RoundTripsAndRejectsTrailingBytes) {
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(DecodeMessage(EncodeWalData(1, 1, "")).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(DecodeMessage(EncodeWalData(2, 1, "e")).status().code(), absl::StatusCode::kDataLoss);
-  auto w = DecodeMessage(EncodeWalData(3, 4, "abc"));
+  const std::string wal = EncodeWalData(3, 4, "abc");  // the decoded view points into it
+  auto w = DecodeMessage(wal);
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(std::get<WalData>(*w).entries, "abc");
 }
