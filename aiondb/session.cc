@@ -18,6 +18,9 @@
 namespace walrep::aiondb {
 namespace {
 
+// WAL appended but not yet fsynced, at most, before an acknowledgement is forced.
+constexpr uint64_t kMaxUnflushedBytes = 16u << 20;
+
 absl::StatusOr<std::optional<std::string>> ReadIdentityFile(const std::string& path) {
   // aiondb caps its identity files at 64 bytes.
   absl::StatusOr<std::string> raw = ReadSmallFile(path, 64);
@@ -176,6 +179,7 @@ absl::Status Session::Identify(PgConnection& conn) {
 absl::Status Session::FlushAndReport(PgConnection& conn, bool force) {
   if (store_->written_lsn() != store_->flushed_lsn()) {
     RETURN_IF_ERROR(store_->Flush());
+    unflushed_bytes_ = 0;
     if (hooks_.on_flushed) hooks_.on_flushed(store_->flushed_lsn());
   }
   const uint64_t flushed = store_->flushed_lsn();
@@ -237,9 +241,13 @@ absl::Status Session::Stream(PgConnection& conn) {
           ASSIGN_OR_RETURN(CheckedBatch batch, CheckWalData(store_->chain(), *w));
           RETURN_IF_ERROR(store_->Append(w->entries, batch.after));
           streamed_ = true;
+          unflushed_bytes_ += w->entries.size();
           if (hooks_.on_primary_message) hooks_.on_primary_message(w->end_lsn, msg->body.size());
-          // One fsync per drained socket, not per message.
-          if (!conn.MoreDataReady()) RETURN_IF_ERROR(FlushAndReport(conn, /*force=*/false));
+          // One fsync per drained socket, not per message — but a primary that never
+          // pauses is still acknowledged every kMaxUnflushedBytes.
+          if (!conn.MoreDataReady() || unflushed_bytes_ >= kMaxUnflushedBytes) {
+            RETURN_IF_ERROR(FlushAndReport(conn, /*force=*/false));
+          }
         } else if (const Keepalive* k = std::get_if<Keepalive>(&m)) {
           if (hooks_.on_primary_message) hooks_.on_primary_message(k->wal_end, 0);
           if (k->reply_requested) RETURN_IF_ERROR(FlushAndReport(conn, /*force=*/true));

@@ -95,6 +95,7 @@ class Session {
   bool primary_ended_ = false;
   IdentityFailure identity_failure_ = IdentityFailure::kNone;
   uint64_t reported_flush_ = 0;
+  uint64_t unflushed_bytes_ = 0;
   absl::Time next_status_;
 };
 
