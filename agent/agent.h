@@ -107,6 +107,11 @@ class Agent {
   // Creates the aiondb store and replay (once) and marks the data directory.
   absl::Status EnsureAiondb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   void FillAiondbProgress(v1::Progress* p) const;
+  // FetchBaseBackup from an aiondb primary: its bare BASE_BACKUP into target_dir.
+  absl::Status FetchAiondbBackup(const v1::FetchBaseBackupRequest& request,
+                                 const CancelledFn& cancelled, const BackupSink& sink);
+  // Whether a FetchBaseBackup request is for an aiondb primary (AUTO asks it).
+  absl::StatusOr<bool> BackupIsAiondb(const v1::FetchBaseBackupRequest& request);
 
   const AgentConfig config_;
   ChangeNotifier changes_;

@@ -296,6 +296,94 @@ TEST(AiondbE2E, HostileBackupDuringBootstrapWritesNothingOutsideAndRetries) {
   EXPECT_TRUE(fake.start_commands().empty());
 }
 
+struct FetchOutcome {
+  grpc::Status status;
+  std::vector<v1::BackupProgress> progress;
+  std::optional<v1::BaseBackupResult> result;
+};
+
+FetchOutcome Fetch(AgentProcess& agent, const Fake& fake, const std::string& target,
+                   std::function<void(v1::FetchBaseBackupRequest*)> edit = nullptr) {
+  v1::FetchBaseBackupRequest req;
+  req.set_conninfo(fake.ConnInfo());
+  req.set_target_dir(target);
+  req.set_dialect(v1::DIALECT_AIONDB);
+  if (edit) edit(&req);
+  auto ctx = agent.Context(absl::Minutes(2));
+  FetchOutcome out;
+  auto reader = agent.stub()->FetchBaseBackup(ctx.get(), req);
+  v1::FetchBaseBackupResponse msg;
+  while (reader->Read(&msg)) {
+    if (msg.has_progress()) out.progress.push_back(msg.progress());
+    if (msg.has_result()) out.result = msg.result();
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+TEST(AiondbE2E, FetchBaseBackupOverGrpc) {
+  Fake::Options o;
+  o.extra_backup_files = {{"pages/1.page", std::string(150000, 'q')}};
+  Fake fake(o);
+  fake.AddEntries(2500);
+  const std::string data_dir = FreshTestDir("aiondb_fetch");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok());
+  const std::string target = FreshTestDir("aiondb_fetch_target");
+  FetchOutcome out = Fetch(**agent, fake, target, [](v1::FetchBaseBackupRequest* r) {
+    r->set_dialect(v1::DIALECT_AUTO);  // server_version names aiondb
+  });
+  ASSERT_TRUE(out.status.ok()) << out.status.error_message();
+  ASSERT_TRUE(out.result.has_value());
+  EXPECT_EQ(out.result->system_identifier(), 7400000000000000001ull);
+  EXPECT_EQ(out.result->timeline(), 1u);
+  EXPECT_EQ(out.result->start_lsn(), fake.lsns().back());
+  EXPECT_EQ(out.result->files(), 3u);  // two WAL files and the page file
+  ASSERT_FALSE(out.progress.empty());
+  EXPECT_EQ(out.progress.back().files_done(), 3u);
+  for (const auto& f : fake.WalFiles(2500)) EXPECT_EQ(ReadFile(target + "/" + f.path), f.content);
+  EXPECT_EQ(ReadFile(target + "/pages/1.page"), std::string(150000, 'q'));
+  // PostgreSQL's options do not exist in aiondb's BASE_BACKUP.
+  FetchOutcome opt = Fetch(**agent, fake, FreshTestDir("aiondb_fetch_opt"),
+                           [](v1::FetchBaseBackupRequest* r) { r->set_fast_checkpoint(true); });
+  EXPECT_EQ(opt.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The same target again: not empty.
+  FetchOutcome again = Fetch(**agent, fake, target);
+  EXPECT_EQ(again.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST(AiondbE2E, HostileBackupsOverGrpc) {
+  const std::string data_dir = FreshTestDir("aiondb_fetch_hostile");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok());
+  {
+    Fake::Options o;
+    o.hostile_backup = Fake::HostileBackup::kPathEscape;
+    Fake fake(o);
+    fake.AddEntries(100);
+    const std::string parent = FreshTestDir("aiondb_fetch_escape");
+    mkdir(parent.c_str(), 0700);
+    FetchOutcome out = Fetch(**agent, fake, parent + "/target");
+    EXPECT_EQ(out.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << out.status.error_message();
+    struct stat st;
+    EXPECT_NE(stat((parent + "/escaped").c_str(), &st), 0);
+    EXPECT_FALSE(out.result.has_value());
+  }
+  {
+    Fake::Options o;
+    o.hostile_backup = Fake::HostileBackup::kOversizedFrame;
+    Fake fake(o);
+    fake.AddEntries(100);
+    const std::string target = FreshTestDir("aiondb_fetch_big");
+    FetchOutcome out = Fetch(**agent, fake, target);
+    EXPECT_EQ(out.status.error_code(), grpc::StatusCode::DATA_LOSS) << out.status.error_message();
+    struct stat st;
+    ASSERT_EQ(stat((target + "/big").c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0);  // nothing of the oversized frame written
+  }
+}
+
 struct HostileCase {
   Fake::Hostile hostile;
   size_t good;  // entries that must be stored: everything before the bad message
