@@ -3,9 +3,12 @@
 // and a failed fsync reports nothing past the durable position.
 #include "aiondb/session.h"
 
+#include "aiondb/wal_file.h"
+
 #include <sys/stat.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +143,16 @@ TEST(AiondbSession, FollowsAPromotedPrimaryOnlyAboveWhatItHolds) {
     auto id = aiondb::ReadAiondbIdentity(dir);
     ASSERT_TRUE(id.ok());
     EXPECT_EQ(id->timeline, 2u);
+    // The new timeline's entries begin a file whose header names it.
+    const auto segs = (*store)->Segments();
+    ASSERT_GE(segs.size(), 2u);
+    EXPECT_EQ(segs.back().first_lsn, 301u);
+    std::ifstream in(segs.back().path, std::ios::binary);
+    std::string header(aiondb::kFileHeaderBytes, '\0');
+    in.read(header.data(), header.size());
+    auto h = aiondb::DecodeFileHeader(header);
+    ASSERT_TRUE(h.ok() && h->has_value());
+    EXPECT_EQ((*h)->timeline, 2u);
   }
 }
 
