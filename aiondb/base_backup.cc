@@ -17,18 +17,6 @@ namespace {
 // aiondb's fetch has no read timeout at all; a primary silent this long is gone.
 constexpr absl::Duration kSilenceLimit = absl::Seconds(60);
 
-absl::Status WriteAll(int fd, absl::string_view data, absl::string_view display) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", display, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BackupWriter>> BackupWriter::Open(const std::string& target) {
@@ -72,7 +60,7 @@ absl::Status BackupWriter::Apply(const BackupFrame& frame) {
       return absl::DataLossError(absl::StrCat(file_path_, ": more data than its declared ",
                                               file_size_, " bytes"));
     }
-    RETURN_IF_ERROR(WriteAll(file_.get(), d->data, file_path_));
+    RETURN_IF_ERROR(WriteAllFd(file_.get(), d->data, file_path_));
     file_written_ += d->data.size();
     bytes_written_ += d->data.size();
     return absl::OkStatus();
