@@ -214,10 +214,11 @@ TEST(AiondbE2E, ResumeAfterKill9NeitherLosesNorReRequests) {
   EXPECT_EQ(headers[0].lsn_mode, aiondb::LsnMode::kByteOffset);
 }
 
-TEST(AiondbE2E, AutoDetectsAiondbWithCleartextAndZstd) {
+TEST(AiondbE2E, AutoDetectsAiondbWithCleartextZstdAndLegacyChecksums) {
   Fake::Options o;
   o.auth = Fake::Auth::kCleartext;
   o.compression = aiondb::Compression::kZstd;
+  o.legacy_checksum = true;
   Fake fake(o);
   fake.AddEntries(500);
   const std::string data_dir = FreshTestDir("aiondb_auto");

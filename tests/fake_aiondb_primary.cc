@@ -169,6 +169,7 @@ void FakeAiondbPrimary::AddEntries(size_t n) {
                                                           : lsns_.back() + 1;
     }
     aiondb::EncodeOptions o;
+    if (options_.legacy_checksum) o.checksum = aiondb::ChecksumKind::kLegacyFnv1a;
     if (options_.framed) {
       o.prev_lsn = i > 0 ? lsns_.back() : 0;
       o.database_id = 3;

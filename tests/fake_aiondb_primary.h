@@ -60,6 +60,8 @@ class FakeAiondbPrimary {
     aiondb::LsnMode mode = aiondb::LsnMode::kLogical;
     bool framed = true;
     aiondb::Compression compression = aiondb::Compression::kNone;
+    // Entries carry the legacy FNV-1a checksum instead of CRC-32C.
+    bool legacy_checksum = false;
     size_t batch = 50;  // entries per WalData
     // The TIMELINE_HISTORY content answered for the current timeline.
     std::string history;
