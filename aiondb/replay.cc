@@ -67,9 +67,14 @@ absl::Status Replayer::ReplayOnce() {
       seq_ = s.sequence;
       offset_ = s.entry_offset;
     }
-    if (offset_ >= s.end) continue;
+    // Only fsynced bytes: what is still being written may be half there. A file not yet
+    // wholly durable is not left for the next one.
+    if (offset_ >= s.durable_end) {
+      if (s.durable_end < s.end) break;
+      continue;
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<File> f, DefaultFileOps()->Open(s.path, FileOps::OpenMode::kRead));
-    std::string data(s.end - offset_, '\0');
+    std::string data(s.durable_end - offset_, '\0');
     size_t got = 0;
     while (got < data.size()) {
       ASSIGN_OR_RETURN(size_t n, f->ReadAt(offset_ + got, data.size() - got, data.data() + got));
@@ -105,7 +110,7 @@ absl::Status Replayer::ReplayOnce() {
       offset_ += e->encoded_len;
       rest.remove_prefix(e->encoded_len);
     }
-    if (offset_ < s.end) break;  // stopped inside this file
+    if (offset_ < s.durable_end || s.durable_end < s.end) break;  // more to come here
   }
   if (advanced && on_advance_) on_advance_();
   return absl::OkStatus();

@@ -69,5 +69,27 @@ TEST(Replayer, UnknownRecordKindStopsBeforeIt) {
   EXPECT_EQ(h.lsns, (std::vector<uint64_t>{1}));
 }
 
+TEST(Replayer, NeverReadsBytesBeforeTheirFsync) {
+  TempDir dir;
+  auto s = WalStore::Open({.dir = dir.path(), .file_bytes = 300});
+  ASSERT_TRUE(s.ok());
+  Recorder h;
+  Replayer r(s->get(), &h);
+  const std::string big = "\x03" + std::string(200, 'b');
+  ASSERT_TRUE(Append(**s, 1, {big}).ok());
+  ASSERT_TRUE((*s)->Flush().ok());
+  // Appended, and new files begun (each older one synced by the rotation), no Flush yet:
+  // replay applies entry 1 and reads nothing past it, and skips nothing once it is all
+  // flushed.
+  ASSERT_TRUE(Append(**s, 2, {big}).ok());
+  ASSERT_TRUE(Append(**s, 3, {big}).ok());
+  EXPECT_GE((*s)->Segments().size(), 3u);
+  ASSERT_TRUE(r.ReplayOnce().ok());
+  EXPECT_EQ(r.apply_lsn(), 1u);
+  ASSERT_TRUE((*s)->Flush().ok());
+  ASSERT_TRUE(r.ReplayOnce().ok());
+  EXPECT_EQ(h.lsns, (std::vector<uint64_t>{1, 2, 3}));
+}
+
 }  // namespace
 }  // namespace walrep::aiondb

@@ -111,6 +111,7 @@ absl::Status WalStore::Recover() {
       break;
     }
     seg.end = at;
+    seg.durable_end = at;  // synced below before anything is reported
     if (last && at < data.size()) {
       // Cut off the torn tail so appended entries follow the last valid one.
       if (::truncate(seg.path.c_str(), static_cast<off_t>(at)) != 0) {
@@ -277,6 +278,10 @@ absl::Status WalStore::Flush() {
   if (dir_dirty_) {
     if (absl::Status st = options_.ops->SyncDir(options_.dir); !st.ok()) return Fail(st);
     dir_dirty_ = false;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (SegmentInfo& seg : segments_) seg.durable_end = seg.end;
   }
   flushed_.store(written_.load());
   return absl::OkStatus();

@@ -38,6 +38,7 @@ struct SegmentInfo {
   uint64_t first_lsn = 0;  // 0 while it holds no entry
   uint64_t last_lsn = 0;
   uint64_t end = 0;  // bytes of header and valid entries
+  uint64_t durable_end = 0;  // of those, the bytes inside fsynced data (what replay reads)
   size_t entry_offset = kFileHeaderBytes;
 };
 
