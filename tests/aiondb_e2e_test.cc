@@ -181,6 +181,7 @@ TEST(AiondbE2E, ResumeAfterKill9NeitherLosesNorReRequests) {
   o.auth = Fake::Auth::kMd5;
   o.mode = aiondb::LsnMode::kByteOffset;
   o.framed = false;
+  o.pace = absl::Milliseconds(5);  // 3,000 more entries take 300 ms: the kill lands in them
   Fake fake(o);
   fake.AddEntries(4000);
   const std::string data_dir = FreshTestDir("aiondb_kill9");
@@ -194,6 +195,7 @@ TEST(AiondbE2E, ResumeAfterKill9NeitherLosesNorReRequests) {
   ASSERT_TRUE(WaitFor([&] { return fake.max_flush_reported() > fake.lsns()[4000]; },
                       absl::Seconds(30)));
   (*agent)->Kill();
+  EXPECT_LT(fake.last_sent(), fake.lsns().back()) << "the stream was not under way";
   const size_t commands_before = fake.start_commands().size();
   // Restarted, it resumes by itself from what it durably holds.
   agent = AgentProcess::Start({.data_dir = data_dir});

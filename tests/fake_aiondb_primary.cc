@@ -523,6 +523,9 @@ void FakeAiondbPrimary::Stream(int fd, uint64_t start) {
       SendAll(fd, CopyData(aiondb::EncodeWalData(batch_lsns.front(), batch_lsns.back(), raw) +
                            trailing));
       sent_last = batch_lsns.back();
+      last_sent_.store(sent_last);
+      // Pacing the primary's sending, not synchronising the test with it.
+      if (options_.pace > absl::ZeroDuration()) absl::SleepFor(options_.pace);
     }
     if (oversized) {
       std::string claim(1, 0x01);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "aiondb/envelope.h"
 #include "aiondb/wal_entry.h"
 #include "aiondb/wal_file.h"
@@ -63,6 +64,8 @@ class FakeAiondbPrimary {
     // Entries carry the legacy FNV-1a checksum instead of CRC-32C.
     bool legacy_checksum = false;
     size_t batch = 50;  // entries per WalData
+    // A pause after each WalData, so a test can act while a stream is under way.
+    absl::Duration pace = absl::ZeroDuration();
     // The TIMELINE_HISTORY content answered for the current timeline.
     std::string history;
     Hostile hostile = Hostile::kNone;
@@ -97,6 +100,8 @@ class FakeAiondbPrimary {
   std::vector<std::string> start_commands() const;
   std::vector<aiondb::StatusUpdate> status_updates() const;
   uint64_t max_flush_reported() const;
+  // The last entry LSN sent on any stream.
+  uint64_t last_sent() const { return last_sent_.load(); }
   int connections() const { return connections_.load(); }
   int authenticated() const { return authenticated_.load(); }
   int auth_failures() const { return auth_failures_.load(); }
@@ -121,6 +126,7 @@ class FakeAiondbPrimary {
   std::atomic<int> auth_failures_{0};
   std::atomic<int> keepalive_replies_{0};
   std::atomic<int> backups_{0};
+  std::atomic<uint64_t> last_sent_{0};
   mutable absl::Mutex mu_;
   std::vector<std::string> entries_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> lsns_ ABSL_GUARDED_BY(mu_);
