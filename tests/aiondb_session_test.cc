@@ -156,5 +156,44 @@ TEST(AiondbSession, FollowsAPromotedPrimaryOnlyAboveWhatItHolds) {
   }
 }
 
+struct HostileCase {
+  FakeAiondbPrimary::Hostile hostile;
+  uint64_t good;  // LSN of the last entry before the bad message
+};
+
+class AiondbSessionHostile : public ::testing::TestWithParam<HostileCase> {};
+
+TEST_P(AiondbSessionHostile, DataLossWithNothingPastTheBadMessage) {
+  FakeAiondbPrimary::Options fo;
+  fo.hostile = GetParam().hostile;
+  fo.hostile_at = 120;  // inside the third WalData (entries 100..149)
+  FakeAiondbPrimary fake(fo);
+  fake.AddEntries(300);
+  const std::string dir = DataDir("aiondb_session_hostile");
+  auto store = aiondb::WalStore::Open({.dir = dir + "/wal"});
+  ASSERT_TRUE(store.ok());
+  std::atomic<bool> stop{false};
+  aiondb::SessionOptions so = Options(fake, dir);
+  so.stop = &stop;
+  aiondb::Session session(so, store->get(), {});
+  absl::Status st = session.Run(nullptr);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_EQ((*store)->written_lsn(), GetParam().good);
+  EXPECT_EQ((*store)->flushed_lsn(), GetParam().good);  // what came before is kept, durable
+  EXPECT_FALSE((*store)->failed());
+  EXPECT_LE(fake.max_flush_reported(), GetParam().good);
+  // Read back: exactly the entries before the bad message.
+  auto again = aiondb::WalStore::Open({.dir = dir + "/wal"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->entries_recovered(), GetParam().good);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, AiondbSessionHostile,
+    ::testing::Values(HostileCase{FakeAiondbPrimary::Hostile::kBadCrc, 100},
+                      HostileCase{FakeAiondbPrimary::Hostile::kGap, 100},
+                      HostileCase{FakeAiondbPrimary::Hostile::kTrailingBytes, 100},
+                      HostileCase{FakeAiondbPrimary::Hostile::kOversizedFrame, 120}));
+
 }  // namespace
 }  // namespace walrep::testing
