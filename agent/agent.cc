@@ -8,6 +8,7 @@
 #include "agent/logging.h"
 #include "agent/postgres_engine.h"
 #include "agent/stream_failure.h"
+#include "aiondb/session.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
 #include "replay/wal_recovery.h"
@@ -169,10 +170,21 @@ absl::Status Agent::Init() {
   // Engine none verifies every record itself; engine postgres's server replays.
   if (!postgres()) replayer_ = std::make_unique<WalReplayer>(std::move(ropts));
 
-  ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
-  ASSIGN_OR_RETURN(auto tli, state_store_->LoadTimeline());
+  // An aiondb data directory keeps its identity as aiondb writes it (no newline) and its
+  // WAL in aiondb's files: neither is read as PostgreSQL's.
+  ASSIGN_OR_RETURN(const bool aiondb_dir, IsAiondbDataDir(config_.data_dir));
+  std::optional<uint64_t> sysid;
+  std::optional<TimelineId> tli;
+  if (aiondb_dir) {
+    ASSIGN_OR_RETURN(aiondb::LocalIdentity id, aiondb::ReadAiondbIdentity(config_.data_dir));
+    sysid = id.system_id;
+    tli = id.timeline;
+  } else {
+    ASSIGN_OR_RETURN(sysid, state_store_->LoadSystemId());
+    ASSIGN_OR_RETURN(tli, state_store_->LoadTimeline());
+  }
   ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
-  RETURN_IF_ERROR(RecoverWalStore());
+  if (!aiondb_dir) RETURN_IF_ERROR(RecoverWalStore());
   const Lsn durable = writer_->flush_lsn();
   {
     absl::MutexLock lock(&mu_);
@@ -209,6 +221,10 @@ absl::Status Agent::Init() {
   }
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
+  if (aiondb_dir) {
+    absl::MutexLock lock(&op_mu_);
+    RETURN_IF_ERROR(EnsureAiondb());
+  }
   if (replayer_) replayer_->Start();
   if (engine_) RETURN_IF_ERROR(StartEngineIfReady(state ? state->role : ReplicationRole::kReplica));
 
@@ -299,7 +315,11 @@ void Agent::Shutdown() {
   }
 }
 
-bool Agent::healthy() const { return writer_ == nullptr || !writer_->failed(); }
+bool Agent::healthy() const {
+  const AiondbReplica* aiondb = aiondb_ptr_.load();
+  if (aiondb != nullptr && !aiondb->storage_failure().ok()) return false;
+  return writer_ == nullptr || !writer_->failed();
+}
 
 std::string Agent::StreamConfigPath() const { return state_store_->dir() + "/stream.json"; }
 
@@ -369,6 +389,7 @@ v1::Progress Agent::GetProgress() const {
     absl::MutexLock lock(&backup_mu_);
     if (backup_progress_) *p.mutable_backup() = *backup_progress_;
   }
+  FillAiondbProgress(&p);
   return p;
 }
 
@@ -382,14 +403,29 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
   }
   stream_request_ = request;
   ReplicaStream::Bootstrap bootstrap;
-  ASSIGN_OR_RETURN(bool needs_bootstrap, NeedsBootstrap(request));
-  if (needs_bootstrap) {
-    bootstrap = [this, request](const std::function<bool()>& stopped) {
-      return Bootstrap(request, stopped);
-    };
+  ASSIGN_OR_RETURN(const bool aiondb, ResolveAiondb(request, settings));
+  StreamDialect* dialect = nullptr;
+  if (aiondb) {
+    RETURN_IF_ERROR(EnsureAiondb());
+    dialect = aiondb_.get();
+    ASSIGN_OR_RETURN(bool needs, aiondb_->NeedsBootstrap());
+    if (needs && request.bootstrap()) {
+      AiondbReplica* replica = aiondb_.get();
+      ConnInfo conninfo = settings.conninfo;
+      bootstrap = [replica, conninfo](const std::function<bool()>& stopped) {
+        return replica->Bootstrap(conninfo, stopped);
+      };
+    }
+  } else {
+    ASSIGN_OR_RETURN(bool needs_bootstrap, NeedsBootstrap(request));
+    if (needs_bootstrap) {
+      bootstrap = [this, request](const std::function<bool()>& stopped) {
+        return Bootstrap(request, stopped);
+      };
+    }
   }
   stream_ = std::make_unique<ReplicaStream>(std::move(settings), &stream_ctx_,
-                                            std::move(bootstrap));
+                                            std::move(bootstrap), dialect);
   stream_->Start();
   changes_.Notify();
   absl::Duration wait = std::min(kIdentityWait, std::max(deadline - absl::Now(), absl::ZeroDuration()));
@@ -443,10 +479,16 @@ absl::StatusOr<v1::Progress> Agent::StartReplica(const v1::StartReplicaRequest& 
     return absl::InvalidArgumentError(
         "rewind_on_divergence needs --engine=postgres: an archive keeps every timeline instead");
   }
-  if (request.dialect() != v1::DIALECT_UNSPECIFIED &&
-      request.dialect() != v1::DIALECT_POSTGRESQL) {
-    return absl::UnimplementedError(absl::StrCat(
-        "dialect ", v1::Dialect_Name(request.dialect()), " is not supported by this agent"));
+  ASSIGN_OR_RETURN(const bool aiondb, ResolveAiondb(request, settings));
+  if (aiondb && (engine_ || request.hot_standby_feedback())) {
+    return absl::InvalidArgumentError(
+        "the aiondb dialect runs with engine none only: walrep keeps aiondb's WAL files, and "
+        "no local server replays them");
+  }
+  if (aiondb && (request.create_slot() || request.rewind_on_divergence())) {
+    return absl::InvalidArgumentError(
+        "create_slot and rewind_on_divergence are PostgreSQL's: an aiondb slot is created on "
+        "the primary, and a diverged aiondb replica is rebuilt");
   }
   if (request.hot_standby_feedback() && !engine_) {
     return absl::InvalidArgumentError(

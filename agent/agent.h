@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/aiondb_replica.h"
 #include "agent/change_notifier.h"
 #include "wire/waker.h"
 #include "agent/config.h"
@@ -97,6 +98,20 @@ class Agent {
                          const std::function<bool()>& stopped);
   std::string StreamConfigPath() const;
   void SetIdentity(uint64_t system_id, TimelineId timeline);
+  // The aiondb dialect (agent_aiondb.cc). Whether `request` streams from an aiondb
+  // primary: its dialect field, the data directory's own dialect, and for AUTO in an
+  // empty data directory the primary's server_version; FailedPrecondition when the data
+  // directory holds the other dialect's WAL.
+  absl::StatusOr<bool> ResolveAiondb(const v1::StartReplicaRequest& request,
+                                     const StreamSettings& settings);
+  // Creates the aiondb store and replay (once) and marks the data directory.
+  absl::Status EnsureAiondb() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  void FillAiondbProgress(v1::Progress* p) const;
+  // FetchBaseBackup from an aiondb primary: its bare BASE_BACKUP into target_dir.
+  absl::Status FetchAiondbBackup(const v1::FetchBaseBackupRequest& request,
+                                 const CancelledFn& cancelled, const BackupSink& sink);
+  // Whether a FetchBaseBackup request is for an aiondb primary (AUTO asks it).
+  absl::StatusOr<bool> BackupIsAiondb(const v1::FetchBaseBackupRequest& request);
 
   const AgentConfig config_;
   ChangeNotifier changes_;
@@ -116,6 +131,10 @@ class Agent {
   ReplayStats replay_stats_;
   std::unique_ptr<WalReplayer> replayer_;  // engine none only
   std::unique_ptr<PostgresEngine> engine_;  // engine postgres only
+  // The aiondb dialect's store and replay, once this data directory follows an aiondb
+  // primary (never reset; readers use the atomic pointer).
+  std::unique_ptr<AiondbReplica> aiondb_;
+  std::atomic<AiondbReplica*> aiondb_ptr_{nullptr};
   StreamContext stream_ctx_;
 
   absl::Mutex op_mu_;  // serializes StartReplica/StopReplica/Promote/Shutdown

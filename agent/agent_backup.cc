@@ -54,9 +54,14 @@ absl::StatusOr<v1::BaseBackupResult> Agent::RunTrackedBackup(
 absl::Status Agent::FetchBaseBackup(const v1::FetchBaseBackupRequest& request,
                                     const CancelledFn& cancelled, const BackupSink& sink) {
   if (shutting_down_.load()) return absl::UnavailableError("the agent is shutting down");
+  ASSIGN_OR_RETURN(const bool aiondb, BackupIsAiondb(request));
+  if (aiondb) return FetchAiondbBackup(request, cancelled, sink);
+  // AUTO found PostgreSQL: the job runs it as such.
+  v1::FetchBaseBackupRequest pg_request = request;
+  if (pg_request.dialect() == v1::DIALECT_AUTO) pg_request.set_dialect(v1::DIALECT_POSTGRESQL);
   std::string target =
       request.target_dir().empty() ? config_.data_dir + "/pgdata" : request.target_dir();
-  auto result = RunTrackedBackup(request, target, cancelled, [&](const v1::BackupProgress& p) {
+  auto result = RunTrackedBackup(pg_request, target, cancelled, [&](const v1::BackupProgress& p) {
     v1::FetchBaseBackupResponse msg;
     *msg.mutable_progress() = p;
     return sink(msg);

@@ -26,6 +26,12 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
     absl::MutexLock l(&mu_);
     role = role_;
   }
+  if (aiondb_) {
+    // aiondb promotes its own server; walrep keeps only its WAL files.
+    return absl::UnimplementedError(
+        "Promote is not supported for the aiondb dialect: start an aiondb server on the WAL "
+        "directory and promote it");
+  }
   if (role == v1::ROLE_PRIMARY) {  // idempotent: report what the promotion did
     v1::PromoteResponse resp;
     ASSIGN_OR_RETURN(auto state, state_store_->LoadState());

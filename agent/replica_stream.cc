@@ -8,8 +8,15 @@
 
 namespace walrep {
 
-ReplicaStream::ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootstrap bootstrap)
-    : settings_(std::move(settings)), ctx_(ctx), bootstrap_(std::move(bootstrap)) {}
+ReplicaStream::ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootstrap bootstrap,
+                             StreamDialect* dialect)
+    : settings_(std::move(settings)), ctx_(ctx), bootstrap_(std::move(bootstrap)) {
+  if (dialect == nullptr) {
+    own_dialect_ = std::make_unique<PgStreamDialect>(ctx_);
+    dialect = own_dialect_.get();
+  }
+  dialect_ = dialect;
+}
 
 void ReplicaStream::Start() {
   if (thread_.joinable()) return;
@@ -93,10 +100,10 @@ void ReplicaStream::Run() {
     first = false;
     status->sessions_started.fetch_add(1);
     status->last_session_start_us.store(absl::ToUnixMicros(absl::Now()));
-    ReplicaSession session(settings_, ctx_, &stop_);
-    session.set_connect_cancel(connect_cancel_.get());
-    const Lsn durable_before = ctx_->writer->flush_lsn();
-    absl::Status st = session.Run([this](const absl::Status& verdict) {
+    std::unique_ptr<DialectSession> session =
+        dialect_->NewSession(settings_, &stop_, connect_cancel_.get());
+    const uint64_t durable_before = dialect_->durable_position();
+    absl::Status st = session->Run([this](const absl::Status& verdict) {
       absl::MutexLock lock(&mu_);
       // Only a verdict about the primary's identity settles the wait; a connection
       // failure leaves the caller to see BACKOFF and last_error.
@@ -109,12 +116,12 @@ void ReplicaStream::Run() {
     // Only a session that moved the durable position resets the backoff: one that fails
     // right after START_REPLICATION (having received a few bytes it cannot keep) backs
     // off like any other failure instead of reconnecting in a tight loop.
-    if (ctx_->writer->flush_lsn() > durable_before) backoff.Reset();
-    if (ctx_->writer->failed()) {
+    if (dialect_->durable_position() > durable_before) backoff.Reset();
+    if (absl::Status storage = dialect_->storage_failure(); !storage.ok()) {
       st = Terminal(v1::FAILURE_REASON_STORAGE,
-                    absl::Status(ctx_->writer->failure().code(),
+                    absl::Status(storage.code(),
                                  absl::StrCat("WAL storage failed; restart the agent after "
-                                              "fixing it: ", ctx_->writer->failure().message())));
+                                              "fixing it: ", storage.message())));
     }
     if (FailureReasonOf(st) == v1::FAILURE_REASON_DIVERGED && settings_.rewind_on_divergence &&
         ctx_->engine_rewind && !stop_.load()) {
@@ -143,7 +150,7 @@ void ReplicaStream::Run() {
       return;
     }
     if (stop_.load() && st.ok()) break;
-    if (!st.ok() && session.primary_shut_down()) {
+    if (!st.ok() && session->primary_shut_down()) {
       // Every planned restart of the primary does this: say so, but it is no failure.
       status->SetError(std::string(st.message()));
       log->info("replication session ended: {}", st.message());

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "agent/backoff.h"
+#include "agent/dialect.h"
 #include "agent/replica_session.h"
 #include "wire/cancel_token.h"
 
@@ -30,7 +31,9 @@ class ReplicaStream {
   // with the same backoff as sessions until it succeeds or the stream is stopped.
   using Bootstrap = std::function<absl::Status(const std::function<bool()>& stopped)>;
 
-  ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootstrap bootstrap = nullptr);
+  // `dialect` (not owned) runs the sessions; nullptr: PostgreSQL's over `ctx`.
+  ReplicaStream(StreamSettings settings, StreamContext* ctx, Bootstrap bootstrap = nullptr,
+                StreamDialect* dialect = nullptr);
   ~ReplicaStream() { Stop(); }
 
   void Start();
@@ -56,6 +59,8 @@ class ReplicaStream {
   StreamSettings settings_;
   StreamContext* ctx_;
   Bootstrap bootstrap_;
+  std::unique_ptr<StreamDialect> own_dialect_;
+  StreamDialect* dialect_;
   std::atomic<bool> stop_{false};
   // Fired by Stop(); a fresh one for each Start() (a token fires once).
   std::unique_ptr<CancelToken> connect_cancel_;
