@@ -204,7 +204,7 @@ absl::Status Agent::Init() {
         "/state recorded ", state->flush_lsn.ToString(),
         " as durable: WAL was removed or lost; streaming resumes from the WAL present");
     Log()->error("{}", msg);
-    status_.SetError(msg);
+    status_.SetError(msg, absl::StatusCode::kDataLoss);
   }
   stream_ctx_.writer = writer_.get();
   stream_ctx_.state_store = state_store_.get();
@@ -286,7 +286,7 @@ absl::Status Agent::RecoverWalStore() {
     replayer_->SetFailed(absl::DataLossError(absl::StrCat(
         "WAL at ", wal->corruption->at.ToString(), " failed verification after it was fsynced (",
         wal->corruption->message, "); replay stopped at ", wal->corruption->good_end.ToString())));
-    status_.SetError(std::string(replayer_->failure().message()));
+    status_.SetError("", replayer_->failure());
   } else if (at_record) {
     replayer_->Reset(wal->end, wal->last_record);
   } else {
@@ -377,6 +377,7 @@ v1::Progress Agent::GetProgress() const {
     ToProto(absl::FromUnixMicros(us), m->mutable_last_session_start_time());
   }
   p.set_last_error(status_.last_error());
+  p.set_last_error_code(static_cast<int32_t>(status_.last_error_code()));
   if (replayer_ && !replayer_->failure().ok()) {
     p.set_last_error(std::string(replayer_->failure().message()));
   }
@@ -441,9 +442,9 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
   if (verdict.code() == absl::StatusCode::kFailedPrecondition) {
     StopStreamLocked();
     if (std::optional<v1::FailureReason> reason = FailureReasonOf(verdict)) {
-      status_.SetFailed(*reason, std::string(verdict.message()));
+      status_.SetFailed(*reason, std::string(verdict.message()), verdict.code());
     } else {
-      status_.SetError(std::string(verdict.message()));
+      status_.SetError("", verdict);
     }
     return verdict;
   }

@@ -70,7 +70,8 @@ void ReplicaStream::Run() {
     }
     if (stop_.load()) break;
     if (std::optional<v1::FailureReason> reason = FailureReasonOf(st)) {
-      status->SetFailed(*reason, absl::StrCat("bootstrap from a base backup failed: ", st.message()));
+      status->SetFailed(*reason, absl::StrCat("bootstrap from a base backup failed: ", st.message()),
+                        st.code());
       log->error("bootstrap failed for good ({}): {}", FailureReasonName(*reason), st.message());
       absl::MutexLock lock(&mu_);
       failed_ = true;
@@ -80,7 +81,7 @@ void ReplicaStream::Run() {
       }
       return;
     }
-    status->SetError(absl::StrCat("bootstrap from a base backup failed: ", st.message()));
+    status->SetError("bootstrap from a base backup failed: ", st);
     log->warn("bootstrap failed: {}", st.message());
     {
       absl::MutexLock lock(&mu_);
@@ -126,7 +127,7 @@ void ReplicaStream::Run() {
     if (FailureReasonOf(st) == v1::FAILURE_REASON_DIVERGED && settings_.rewind_on_divergence &&
         ctx_->engine_rewind && !stop_.load()) {
       log->warn("{}; rewinding (rewind_on_divergence)", st.message());
-      status->SetError(absl::StrCat("rewinding after a divergence: ", st.message()));
+      status->SetError("rewinding after a divergence: ", st);
       absl::Status rewound = ctx_->engine_rewind(settings_.conninfo);
       if (rewound.ok()) {
         log->info("rewound from the new primary; streaming again");
@@ -139,7 +140,7 @@ void ReplicaStream::Run() {
     if (std::optional<v1::FailureReason> reason = FailureReasonOf(st)) {
       // Retrying cannot fix it: stop here, say why, and let the operator act.
       status->sessions_failed.fetch_add(1);
-      status->SetFailed(*reason, std::string(st.message()));
+      status->SetFailed(*reason, std::string(st.message()), st.code());
       log->error("streaming stopped ({}): {}", FailureReasonName(*reason), st.message());
       absl::MutexLock lock(&mu_);
       failed_ = true;
@@ -152,11 +153,11 @@ void ReplicaStream::Run() {
     if (stop_.load() && st.ok()) break;
     if (!st.ok() && session->primary_shut_down()) {
       // Every planned restart of the primary does this: say so, but it is no failure.
-      status->SetError(std::string(st.message()));
+      status->SetError("", st);
       log->info("replication session ended: {}", st.message());
     } else if (!st.ok()) {
       status->sessions_failed.fetch_add(1);
-      status->SetError(std::string(st.message()));
+      status->SetError("", st);
       log->warn("replication session ended: {}", st.message());
     }
     if (stop_.load()) break;

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/change_notifier.h"
@@ -26,23 +28,36 @@ class StreamStatus {
   }
   v1::StreamState state() const { return static_cast<v1::StreamState>(state_.load()); }
 
-  void SetError(std::string error) {
+  // `error` empty: healthy again (code OK). Otherwise the code says what kind of error it
+  // is (the code of the Status it came from; Unknown when it came from none).
+  void SetError(std::string error, absl::StatusCode code = absl::StatusCode::kUnknown) {
     {
       absl::MutexLock lock(&mu_);
+      last_error_code_ = error.empty() ? absl::StatusCode::kOk : code;
       last_error_ = std::move(error);
     }
     changes_->Notify();
+  }
+  // The message of `st`, prefixed, with its code.
+  void SetError(absl::string_view prefix, const absl::Status& st) {
+    SetError(absl::StrCat(prefix, st.message()), st.code());
   }
   std::string last_error() const {
     absl::MutexLock lock(&mu_);
     return last_error_;
   }
+  absl::StatusCode last_error_code() const {
+    absl::MutexLock lock(&mu_);
+    return last_error_code_;
+  }
 
   // Why the stream is STREAM_STATE_FAILED (UNSPECIFIED otherwise).
-  void SetFailed(v1::FailureReason reason, std::string error) {
+  void SetFailed(v1::FailureReason reason, std::string error,
+                 absl::StatusCode code = absl::StatusCode::kFailedPrecondition) {
     failure_reason_.store(reason);
     {
       absl::MutexLock lock(&mu_);
+      last_error_code_ = code;
       last_error_ = std::move(error);
     }
     SetState(v1::STREAM_STATE_FAILED);
@@ -80,6 +95,7 @@ class StreamStatus {
   std::atomic<int64_t> last_message_us_{0};
   mutable absl::Mutex mu_;
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  absl::StatusCode last_error_code_ ABSL_GUARDED_BY(mu_) = absl::StatusCode::kOk;
 };
 
 }  // namespace walrep

@@ -292,6 +292,8 @@ TEST(AiondbE2E, HostileBackupDuringBootstrapWritesNothingOutsideAndRetries) {
   auto p = GetProgress(**agent);
   ASSERT_TRUE(p.ok());
   EXPECT_FALSE(p->last_error().empty());
+  EXPECT_EQ(p->last_error_code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT))
+      << p->last_error();
   EXPECT_EQ(p->flush_lsn(), 0u);
   struct stat st;
   EXPECT_NE(stat((data_dir + "/escaped").c_str(), &st), 0);
@@ -419,6 +421,9 @@ TEST_P(AiondbHostileStream, NothingWrittenPastTheBadFrame) {
   EXPECT_EQ(p->flush_lsn(), good_lsn);
   EXPECT_EQ(p->receive_lsn(), good_lsn);
   EXPECT_FALSE(p->last_error().empty());
+  // The code of what the session ended with: the primary sent WAL that does not verify.
+  EXPECT_EQ(p->last_error_code(), static_cast<int>(grpc::StatusCode::DATA_LOSS))
+      << p->last_error();
   const std::vector<std::string> stored = StoredEntries(data_dir);
   const std::vector<std::string> sent = fake.entries();
   ASSERT_EQ(stored.size(), GetParam().good);

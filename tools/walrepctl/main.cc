@@ -119,15 +119,17 @@ void Prepare(grpc::ClientContext* ctx, bool deadline) {
   if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
 }
 
-int Fail(const grpc::Status& st) {
+const char* CodeName(int code) {
   static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
                                  "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
                                  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
                                  "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
                                  "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
-  int code = st.error_code();
-  std::cerr << "error: " << (code >= 0 && code <= 16 ? kNames[code] : "?") << ": "
-            << st.error_message() << "\n";
+  return code >= 0 && code <= 16 ? kNames[code] : "?";
+}
+
+int Fail(const grpc::Status& st) {
+  std::cerr << "error: " << CodeName(st.error_code()) << ": " << st.error_message() << "\n";
   return 1;
 }
 
@@ -151,7 +153,9 @@ std::string Describe(const Progress& p) {
     absl::StrAppend(&s, "\n  backup: ", BackupPhase_Name(p.backup().phase()).substr(13), " ",
                     p.backup().bytes_done(), "/", p.backup().bytes_total(), " bytes");
   }
-  if (!p.last_error().empty()) absl::StrAppend(&s, "\n  last_error: ", p.last_error());
+  if (!p.last_error().empty()) {
+    absl::StrAppend(&s, "\n  last_error (", CodeName(p.last_error_code()), "): ", p.last_error());
+  }
   return s;
 }
 
