@@ -11,18 +11,13 @@
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary, data checksums on, so
 # both tools have the primary verify page checksums), pgbench -i -s SCALE, CHECKPOINT.
-# Runs alternate walrep / pg_basebackup, each into a fresh directory; the copies are kept
-# until the end (removed with the temp directory): on ext4, creating files right after
-# deleting a thousand others costs each create a scan past the recently deleted inodes
-# (recently_deleted(), a second or more of CPU per copy without a journal), which would
-# bill one tool for the other's cleanup. The page cache is left warm for both (sync
-# before each run).
-#   walrep:        a fresh walrep_agent; the clock runs around `walrepctl backup` (fast
-#                  checkpoint, the same WAL streaming over a temporary slot, manifest with
-#                  CRC32C, fsync of everything). CPU is user+sys of the agent's threads
-#                  read from /proc before and after the call; peak RSS is the agent's VmHWM.
-#   pg_basebackup: under /usr/bin/time (wall, user+sys, max RSS). Its defaults match:
-#                  manifest with CRC32C, fsync, checksum verification.
+# Runs alternate walrep / pg_basebackup, each into a fresh directory removed after the run.
+# Before every run the machine is brought to the same state (settle): the previous copy
+# removed and synced, the page cache and inode caches dropped, the primary's files read
+# back into the cache. Without it each run pays for the one before: reclaiming its clean
+# page cache, and on ext4 a create right after a mass delete scans the recently deleted
+# inodes (recently_deleted(), a second of CPU per copy without a journal) — billing one
+# tool for the other's cleanup. Dropping caches needs root; otherwise only sync.
 # The first walrep copy is checked with pg_verifybackup.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -82,6 +77,7 @@ run_walrep() {
     say "pg_verifybackup of walrep run 1"
     "$BIN/pg_verifybackup" "$dir/pgdata" >&2 || die "pg_verifybackup rejected the walrep copy"
   fi
+  rm -rf "$dir"
 }
 
 # --- one pg_basebackup run: sets RES="wall cpu rss_kb"
@@ -92,16 +88,17 @@ run_pgbb() {
     "${COMPRESS_ARGS[@]}" \
     2>"$WORK/pgbb-$i.log" || { cat "$WORK/pgbb-$i.log" >&2; die "pg_basebackup run $i failed"; }
   RES=$(awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/pgbb-$i.time")
+  rm -rf "$dir"
 }
 
 declare -a W_WALL W_CPU W_RSS B_WALL B_CPU B_RSS
 for i in $(seq "$RUNS"); do
-  sync
+  settle "$PRIMARY/data"
   say "run $i/$RUNS: walrep"
   run_walrep "$i"; read -r wall cpu rss <<<"$RES"
   W_WALL+=("$wall"); W_CPU+=("$cpu"); W_RSS+=("$rss")
   echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB" >&2
-  sync
+  settle "$PRIMARY/data"
   say "run $i/$RUNS: pg_basebackup"
   run_pgbb "$i"; read -r wall cpu rss <<<"$RES"
   B_WALL+=("$wall"); B_CPU+=("$cpu"); B_RSS+=("$rss")

@@ -141,12 +141,12 @@ run_pgrw() {
 
 declare -a W_WALL W_USR W_SYS W_CPU W_RSS R_WALL R_USR R_SYS R_CPU R_RSS P_WALL P_CPU
 for i in $(seq "$RUNS"); do
-  sync
+  settle "$PRIMARY/data/pg_wal"
   say "run $i/$RUNS: walrep"
   run_walrep "$i"; read -r wall usr sys rss <<<"$RES"
   W_WALL+=("$wall"); W_USR+=("$usr"); W_SYS+=("$sys"); W_CPU+=("$(awk -v u="$usr" -v s="$sys" 'BEGIN { print u + s }')"); W_RSS+=("$rss")
   echo "  wall ${wall}s user ${usr}s sys ${sys}s rss $((rss / 1024))MiB" >&2
-  sync
+  settle "$PRIMARY/data/pg_wal"
   say "run $i/$RUNS: pg_receivewal"
   run_pgrw "$i"; read -r wall usr sys rss <<<"$RES"
   R_WALL+=("$wall"); R_USR+=("$usr"); R_SYS+=("$sys"); R_CPU+=("$(awk -v u="$usr" -v s="$sys" 'BEGIN { print u + s }')"); R_RSS+=("$rss")

@@ -55,6 +55,19 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
 
 # Starts walrep_agent on DATA_DIR with a free gRPC port; sets AGENT_PID and AGENT_ADDR.
+# Brings the machine to the same state before each timed run: dirty data written back,
+# page cache and inode caches dropped (root only), then DIR... read back into the cache,
+# so that no run pays for reclaiming the previous run's pages or, on ext4, for scanning
+# the inodes it just deleted, and every run reads its input from memory.
+settle() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then
+    echo 3 >/proc/sys/vm/drop_caches
+    local d
+    for d in "$@"; do find "$d" -type f -exec cat {} + >/dev/null 2>&1 || true; done
+  fi
+}
+
 start_agent() {
   local data_dir="$1" log="$2"
   AGENT_ADDR="127.0.0.1:$(free_port)"
