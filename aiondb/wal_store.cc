@@ -114,9 +114,10 @@ absl::Status WalStore::Recover() {
     seg.durable_end = at;  // synced below before anything is reported
     if (last && at < data.size()) {
       // Cut off the torn tail so appended entries follow the last valid one.
-      if (::truncate(seg.path.c_str(), static_cast<off_t>(at)) != 0) {
-        return ErrnoStatus("truncate", seg.path, errno);
-      }
+      ASSIGN_OR_RETURN(std::unique_ptr<File> f, ops->Open(seg.path, FileOps::OpenMode::kReadWrite));
+      RETURN_IF_ERROR(f->Truncate(at));
+      RETURN_IF_ERROR(f->Sync());
+      RETURN_IF_ERROR(f->Close());
     }
     segments_.push_back(seg);
   }

@@ -45,6 +45,10 @@ class CrashFile final : public File {
     return ops_->FileStat(path_, *inode_, closed_ ? EBADF : 0);
   }
   absl::Status Sync() override { return ops_->FileSync(path_, inode_.get(), closed_ ? EBADF : 0); }
+  absl::Status Truncate(uint64_t size) override {
+    const int bad = closed_ ? EBADF : (writable_ ? 0 : EINVAL);
+    return ops_->FileTruncate(path_, inode_, bad, size);
+  }
   absl::Status Close() override {
     const int bad = closed_ ? EBADF : 0;
     closed_ = true;  // as close(2): the descriptor is gone even when it reports an error
@@ -323,6 +327,22 @@ absl::Status CrashFileOps::FileWrite(const std::string& path, const std::shared_
   const uint64_t last = (end - 1) / kSectorSize;
   if (inode->dirty.size() <= last) inode->dirty.resize(last + 1, false);
   for (uint64_t s = offset / kSectorSize; s <= last; ++s) inode->dirty[s] = true;
+  last_written_ = inode;
+  return absl::OkStatus();
+}
+
+absl::Status CrashFileOps::FileTruncate(const std::string& path,
+                                        const std::shared_ptr<Inode>& inode, int bad,
+                                        uint64_t size) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(Begin("truncate", path));
+  if (bad != 0) return ErrnoStatus("truncate", path, bad);
+  // Like the data, the new size is durable only at the next Sync(): a cut before it
+  // leaves the old length (the durable copy is untouched until then).
+  inode->data.resize(size, '\0');
+  const uint64_t sectors = (size + kSectorSize - 1) / kSectorSize;
+  if (inode->dirty.size() < sectors) inode->dirty.resize(sectors, false);
+  if (sectors > 0) inode->dirty[sectors - 1] = true;
   last_written_ = inode;
   return absl::OkStatus();
 }

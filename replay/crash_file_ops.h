@@ -111,6 +111,8 @@ class CrashFileOps final : public FileOps {
   // that cannot do it (closed, or read-only for a write), 0 when it can.
   absl::Status FileWrite(const std::string& path, const std::shared_ptr<Inode>& inode, int bad,
                          uint64_t offset, absl::string_view data);
+  absl::Status FileTruncate(const std::string& path, const std::shared_ptr<Inode>& inode,
+                            int bad, uint64_t size);
   absl::StatusOr<size_t> FileRead(const std::string& path, const Inode& inode, int bad,
                                   uint64_t offset, size_t n, char* buf);
   absl::StatusOr<uint64_t> FileStat(const std::string& path, const Inode& inode, int bad);

@@ -27,6 +27,23 @@ TEST(CrashFileOpsTest, DataIsDurableOnlyAfterSync) {
   EXPECT_EQ(*ops.FileSize("/d/f"), 6u);
 }
 
+TEST(CrashFileOpsTest, ATruncationIsDurableOnlyAfterSync) {
+  CrashFileOps ops;
+  ops.MakeDurableDir("/d");
+  auto f = Create(ops, "/d/f");
+  ASSERT_TRUE(f->WriteAt(0, "abcdef").ok());
+  ASSERT_TRUE(f->Sync().ok());
+  ASSERT_TRUE(ops.SyncDir("/d").ok());
+  ASSERT_TRUE(f->Truncate(2).ok());
+  EXPECT_EQ(*ops.FileSize("/d/f"), 2u);
+  EXPECT_EQ(*ops.DurableContent("/d/f"), "abcdef");
+  ASSERT_TRUE(f->Sync().ok());
+  EXPECT_EQ(*ops.DurableContent("/d/f"), "ab");
+  auto ro = ops.Open("/d/f", FileOps::OpenMode::kRead);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_FALSE((*ro)->Truncate(0).ok()) << "read-only";
+}
+
 TEST(CrashFileOpsTest, ANameIsDurableOnlyAfterTheDirectorySync) {
   CrashFileOps ops;
   ops.MakeDurableDir("/d");

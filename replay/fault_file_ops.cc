@@ -29,6 +29,12 @@ class FaultFile final : public File {
     return base_->ReadAt(offset, n, buf);
   }
   absl::StatusOr<uint64_t> Size() override { return base_->Size(); }
+  // Fails as a write would.
+  absl::Status Truncate(uint64_t size) override {
+    absl::Status s = ops_->MaybeFail(Op::kWrite, "truncate", path());
+    if (!s.ok()) return s;
+    return base_->Truncate(size);
+  }
   absl::Status Sync() override {
     absl::Status s = ops_->MaybeFail(Op::kSync, "fsync", path());
     if (!s.ok()) return s;

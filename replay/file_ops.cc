@@ -57,6 +57,13 @@ class PosixFile final : public File {
     return absl::OkStatus();
   }
 
+  absl::Status Truncate(uint64_t size) override {
+    for (;;) {
+      if (::ftruncate(fd_, static_cast<off_t>(size)) == 0) return absl::OkStatus();
+      if (errno != EINTR) return ErrnoStatus("truncate", path_, errno);
+    }
+  }
+
   absl::Status Close() override {
     if (fd_ < 0) return absl::OkStatus();
     int rc = ::close(fd_);

@@ -31,6 +31,9 @@ class File {
   virtual absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) = 0;
   virtual absl::StatusOr<uint64_t> Size() = 0;
   virtual absl::Status Sync() = 0;  // fdatasync: data and the metadata to read it back
+  // Cuts (or extends with zeros) the file to `size` bytes (ftruncate). Like a write, the
+  // new size is durable only at the next Sync().
+  virtual absl::Status Truncate(uint64_t size) = 0;
   // Closes the descriptor; a close error is reported (it can be a delayed write error).
   virtual absl::Status Close() = 0;
   virtual const std::string& path() const = 0;

@@ -64,6 +64,18 @@ TEST(FileOpsTest, CreateExclusiveRefusesAnythingAtTheName) {
   EXPECT_EQ(testing::ReadAll(dir.Join("m")), "x");
 }
 
+TEST(FileOpsTest, TruncateCutsTheFile) {
+  TempDir dir;
+  const std::string path = dir.Join("f");
+  auto f = DefaultFileOps()->Open(path, FileOps::OpenMode::kCreateTruncate);
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE((*f)->WriteAt(0, "abcdef").ok());
+  ASSERT_TRUE((*f)->Truncate(2).ok());
+  ASSERT_TRUE((*f)->Sync().ok());
+  EXPECT_EQ(*(*f)->Size(), 2u);
+  EXPECT_EQ(walrep::testing::ReadAll(path), "ab");
+}
+
 TEST(FileOpsTest, ErrorsCarryTheErrnoCode) {
   TempDir dir;
   auto missing = DefaultFileOps()->Open(dir.Join("nope"), FileOps::OpenMode::kRead);
