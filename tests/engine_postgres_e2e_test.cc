@@ -193,6 +193,12 @@ class DivergedFailover {
     auto pg = PgPrimary::Start();
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = std::move(*pg);
+    // Both replicas stream without a slot (a slot would not exist on the promoted node),
+    // so the primary keeps WAL for them as a slotless deployment must: without it the
+    // CHECKPOINT below may remove the segment walrep's stream starts from right after its
+    // bootstrap (FAILED/WAL_REMOVED_ON_PRIMARY, correctly).
+    ASSERT_TRUE(pg_->Psql("ALTER SYSTEM SET wal_keep_size = '256MB'").ok());
+    ASSERT_TRUE(pg_->Psql("SELECT pg_reload_conf()").ok());
     ASSERT_TRUE(pg_->Psql("CREATE TABLE h AS SELECT generate_series(1, 1000) AS x").ok());
     // What pg_rewind needs on the source, for a role that is not a superuser.
     for (const char* fn : {"pg_ls_dir(text, boolean, boolean)", "pg_stat_file(text, boolean)",
