@@ -6,10 +6,13 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
-#include "aiondb/test_dir.h"
+#include "replay/test_util.h"
 
 namespace walrep::aiondb {
 namespace {
+
+using walrep::testing::SizeOf;
+using walrep::testing::TempDir;
 
 BackupHeader Header() { return {42, 1, "7400000000000000001"}; }
 

@@ -5,12 +5,15 @@
 #include <vector>
 
 #include "aiondb/chain.h"
-#include "aiondb/test_dir.h"
+#include "replay/test_util.h"
 #include "aiondb/wal_entry.h"
 #include "gtest/gtest.h"
 
 namespace walrep::aiondb {
 namespace {
+
+using walrep::testing::SizeOf;
+using walrep::testing::TempDir;
 
 class Recorder : public WalReplayHandler {
  public:

@@ -10,10 +10,13 @@
 #include "aiondb/wal_entry.h"
 #include "gtest/gtest.h"
 #include "replay/fault_file_ops.h"
-#include "aiondb/test_dir.h"
+#include "replay/test_util.h"
 
 namespace walrep::aiondb {
 namespace {
+
+using walrep::testing::SizeOf;
+using walrep::testing::TempDir;
 
 std::string Batch(uint64_t first, int n, std::vector<uint64_t>* lsns, bool byte_offset = false) {
   std::string raw;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "tests/e2e_util.h"
 
 namespace walrep::testing {
@@ -52,6 +53,21 @@ bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout) 
     return p.ok() && p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING &&
            p->apply_lsn() >= target->value();
   }, timeout);
+}
+
+void EngineRig::SetUp(const std::string& name) {
+  auto started = PgPrimary::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  pg = std::move(*started);
+  ASSERT_TRUE(pg->Psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS i").ok());
+  data_dir = EngineDataDir(name);
+  port = PickFreePort();
+  standby = std::make_unique<Standby>(data_dir, port);
+  auto a = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(a.ok()) << a.status();
+  agent = std::move(*a);
+  ASSERT_TRUE(Bootstrap(*agent, *pg).ok());
+  ASSERT_TRUE(Replayed(*agent, *pg, absl::Seconds(120))) << agent->ReadLog();
 }
 
 }  // namespace walrep::testing

@@ -4,6 +4,7 @@
 #ifndef WALREP_TESTS_ENGINE_E2E_UTIL_H_
 #define WALREP_TESTS_ENGINE_E2E_UTIL_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,17 @@ grpc::Status Bootstrap(AgentProcess& agent, const PgPrimary& pg, const std::stri
 
 // Waits until the standby replayed everything the primary has flushed now.
 bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout);
+
+// A primary holding table t (1000 rows) and walrep's hot standby of it, bootstrapped
+// through StartReplica and caught up. Use as ASSERT_NO_FATAL_FAILURE(rig.SetUp("name")).
+struct EngineRig {
+  std::unique_ptr<PgPrimary> pg;
+  std::string data_dir;
+  int port = 0;
+  std::unique_ptr<Standby> standby;
+  std::unique_ptr<AgentProcess> agent;
+  void SetUp(const std::string& name);
+};
 
 }  // namespace walrep::testing
 

@@ -47,63 +47,55 @@ grpc::Status Promote(AgentProcess& agent, int64_t apply_timeout_s, walrep::v1::P
 }
 
 TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndChangesNothing) {
-  auto pg = PgPrimary::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS i").ok());
-  const std::string data_dir = EngineDataDir("engine-promote");
-  const int port = PickFreePort();
-  Standby standby(data_dir, port);
-  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
-  ASSERT_TRUE(agent.ok()) << agent.status();
-  ASSERT_TRUE(Bootstrap(**agent, **pg).ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  EngineRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote"));
 
-  const int startup = StartupPid(standby.PidFileLine1());
+  const int startup = StartupPid(rig.standby->PidFileLine1());
   ASSERT_GT(startup, 0);
   ASSERT_EQ(kill(startup, SIGSTOP), 0);
   Resumer resume{startup};
 
   // WAL walrep has flushed (and told the primary about) but the standby has not replayed.
-  ASSERT_TRUE((*pg)->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
-  auto target = ServerFlushLsn(**pg);
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  auto target = ServerFlushLsn(*rig.pg);
   ASSERT_TRUE(target.ok());
   ASSERT_TRUE(WaitFor([&] {
-    auto p = GetProgress(**agent);
+    auto p = GetProgress(*rig.agent);
     return p.ok() && p->flush_lsn() >= target->value();
   }, absl::Seconds(30)));
   // The failover: the primary is gone (its shutdown checkpoint streamed before it went).
-  ASSERT_TRUE((*pg)->Stop().ok());
+  ASSERT_TRUE(rig.pg->Stop().ok());
   ASSERT_TRUE(WaitFor([&] {
-    auto p = GetProgress(**agent);
+    auto p = GetProgress(*rig.agent);
     return p.ok() && p->stream_state() != walrep::v1::STREAM_STATE_STREAMING;
   }, absl::Seconds(30)));
-  auto behind = GetProgress(**agent);
+  auto behind = GetProgress(*rig.agent);
   ASSERT_TRUE(behind.ok());
   ASSERT_LT(behind->apply_lsn(), behind->flush_lsn());
 
   walrep::v1::PromoteResponse resp;
   const absl::Time asked = absl::Now();
-  grpc::Status st = Promote(**agent, 2, &resp);
+  grpc::Status st = Promote(*rig.agent, 2, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
   EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
   EXPECT_NE(st.error_message().find("apply"), std::string::npos) << st.error_message();
-  auto after = GetProgress(**agent);
+  auto after = GetProgress(*rig.agent);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->role(), walrep::v1::ROLE_REPLICA);
   EXPECT_EQ(after->engine().state(), walrep::v1::ENGINE_STATE_RECOVERING);
   EXPECT_EQ(after->flush_lsn(), behind->flush_lsn()) << "the durable position did not move";
-  EXPECT_FALSE(RunShell("ls " + ShellQuote(data_dir + "/pgdata/pg_wal") + " | grep -q '^00000002'")
+  EXPECT_FALSE(RunShell("ls " + ShellQuote(rig.data_dir + "/pgdata/pg_wal") + " | grep -q '^00000002'")
                    .ok())
       << "no timeline 2 was started";
 
   // Replay resumes: the same Promote now succeeds with every row the primary committed.
   resume.Now();
-  ASSERT_TRUE(Promote(**agent, 60, &resp).ok()) << (*agent)->ReadLog();
+  ASSERT_TRUE(Promote(*rig.agent, 60, &resp).ok()) << rig.agent->ReadLog();
   EXPECT_EQ(resp.timeline(), 2u);
   EXPECT_GE(resp.switch_lsn(), target->value());
   EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
-  EXPECT_EQ(*standby.Psql("SELECT pg_is_in_recovery()"), "f");
-  EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), "2000");
+  EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2000");
 }
 
 }  // namespace
