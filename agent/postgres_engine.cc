@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <string>
@@ -16,7 +17,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/logging.h"
+#include "engine/postgres_version.h"
 #include "engine/subprocess.h"
+#include "engine/wal_read_watch.h"
 #include "replay/atomic_file.h"
 #include "replay/errno_status.h"
 #include "replay/timeline_history.h"
@@ -33,8 +36,12 @@ constexpr absl::Duration kTick = absl::Milliseconds(100);
 // After a flush, how often the position is re-read until it stops moving.
 constexpr absl::Duration kEagerPoll = absl::Milliseconds(5);
 constexpr int kEagerPolls = 40;
-// How long one poll may wait on the server for replay to reach a flushed position.
+// How long one poll may wait for replay to reach a flushed position.
 constexpr absl::Duration kReplayWait = absl::Milliseconds(20);
+// While waiting so, how long without the startup process closing a segment before the
+// position is read anyway: a close can come early (read-ahead leaving a segment) or not
+// at all (replay held back by a recovery conflict).
+constexpr absl::Duration kCloseWait = absl::Milliseconds(2);
 constexpr absl::Duration kReconnectDelay = absl::Milliseconds(200);
 // How long Start waits for the server to accept connections before going on.
 constexpr absl::Duration kReadyWait = absl::Seconds(20);
@@ -98,6 +105,7 @@ PostgresEngine::~PostgresEngine() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
     cv_.SignalAll();
+    if (watch_) watch_->Interrupt();
   }
   if (poller_.joinable()) poller_.join();
 }
@@ -136,10 +144,18 @@ absl::Status PostgresEngine::Start(bool standby) {
     RETURN_IF_ERROR(started);
   }
   read_only_.store(standby);
+  ASSIGN_OR_RETURN(const int major, PostgresMajorVersion(options_.bindir));
+  server_major_.store(major, std::memory_order_relaxed);
   if (!poller_.joinable()) {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = false;
+    absl::MutexLock lock(&mu_);  // Wake() reads watch_ under it
+    stop_ = false;
+    if (watch_ == nullptr) {
+      auto watch = WalReadWatch::Create(options_.pgdata + "/pg_wal");
+      if (watch.ok()) {
+        watch_ = std::move(*watch);
+      } else {
+        Log()->warn("replay is watched by polling only: {}", watch.status().message());
+      }
     }
     poller_ = std::thread([this] { Poll(); });
   }
@@ -153,8 +169,10 @@ absl::Status PostgresEngine::Stop(absl::Duration fast_timeout) {
     absl::MutexLock lock(&mu_);
     stop_ = true;
     cv_.SignalAll();
+    if (watch_) watch_->Interrupt();
   }
   if (poller_.joinable()) poller_.join();
+  startup_pid_.store(0, std::memory_order_release);  // stopping: not to be signalled
   return supervisor_->Stop(fast_timeout);
 }
 
@@ -164,10 +182,14 @@ absl::Time PostgresEngine::last_replayed_xact_time() const {
 }
 
 void PostgresEngine::Wake(Lsn flushed) {
+  // From the flushing thread itself: the startup process starts reading at once, not
+  // after the poller has been scheduled.
+  WakeStartupProcess();
   absl::MutexLock lock(&mu_);
   wake_ = true;
   if (flushed > wake_target_) wake_target_ = flushed;
   cv_.SignalAll();
+  if (watch_) watch_->Interrupt();
 }
 
 bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
@@ -194,13 +216,17 @@ void PostgresEngine::Poll() {
       if (stop_) return;
       if (wake_) {
         eager = kEagerPolls;
-        WakeStartupProcess();
         target = wake_target_;
       }
       wake_ = false;
     }
     const Lsn before = apply_lsn();
-    absl::Status st = PollOnce(target > before ? target : Lsn());
+    absl::Status st;
+    if (target > before && watch_ != nullptr) {
+      st = AwaitReplay(target);
+    } else {
+      st = PollOnce(target > before ? target : Lsn());
+    }
     target = Lsn();
     if (!st.ok()) {
       Log()->debug("reading the replay position: {}", st.message());
@@ -216,16 +242,48 @@ void PostgresEngine::Poll() {
   }
 }
 
+absl::Status PostgresEngine::AwaitReplay(Lsn target) {
+  // The position is read when the startup process closes a segment — it has replayed all
+  // it could read (see WalReadWatch) — and at least every kCloseWait, until it reaches
+  // the newest flushed position or kReplayWait passes without a new flush. A flush while
+  // waiting wakes the startup process again and moves the target; the closes already
+  // seen are kept (forgetting them would leave a busy stream never looking).
+  absl::Time deadline = absl::Now() + kReplayWait;
+  absl::Time next_look = absl::Now() + kCloseWait;
+  for (;;) {
+    if (watch_->Wait(std::min(deadline, next_look)) == WalReadWatch::Event::kInterrupted) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stop_) return absl::OkStatus();
+        if (!wake_) continue;
+        wake_ = false;
+        if (wake_target_ > target) target = wake_target_;
+      }
+      deadline = absl::Now() + kReplayWait;
+      if (absl::Now() < next_look) continue;
+    }
+    RETURN_IF_ERROR(PollOnce());
+    const absl::Time now = absl::Now();
+    if (apply_lsn() >= target || now >= deadline) return absl::OkStatus();
+    next_look = now + kCloseWait;
+  }
+}
+
 void PostgresEngine::WakeStartupProcess() {
   // The startup process replays pg_wal and, at its end, sleeps on the recovery wake-up
   // latch for wal_retrieve_retry_interval before looking again; only its walreceiver
-  // (which walrep replaces) or a SIGHUP sets that latch. SIGHUP to the startup process
-  // alone wakes it (it also re-reads its configuration, which is unchanged), so the new
-  // WAL is read at once rather than up to an interval later.
-  // Only while the connection that found the pid works: after an error the server may
-  // have restarted, and the pid may belong to another process.
-  if (startup_pid_ <= 0 || conn_ == nullptr || !conn_->is_open()) return;
-  if (kill(startup_pid_, SIGHUP) != 0) startup_pid_ = 0;  // gone: looked up again
+  // (which walrep replaces) or a signal whose handler sets that latch ends the sleep.
+  // From PostgreSQL 15 that is SIGUSR2: its handler wakes the process to look for a
+  // promotion request, which exists only if the "promote" file does (pg_promote() and
+  // pg_ctl promote write it first) — without one the process only reads the new WAL.
+  // Older servers promote on SIGUSR2 alone, so they get SIGHUP, which also re-reads the
+  // configuration files (unchanged), a cost paid on every flush.
+  // The pid is known only while the poller's connection that found it works: after an
+  // error the server may have restarted, and the pid may belong to another process.
+  const int pid = startup_pid_.load(std::memory_order_acquire);
+  if (pid <= 0) return;
+  const int sig = server_major_.load(std::memory_order_relaxed) >= 15 ? SIGUSR2 : SIGHUP;
+  if (kill(pid, sig) != 0) startup_pid_.store(0, std::memory_order_release);  // looked up again
 }
 
 absl::Status PostgresEngine::PollOnce(Lsn target) {
@@ -241,12 +299,14 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
     copts.replication = false;  // an ordinary session: it runs SQL functions
     // A new connection may be to a restarted server: its startup process is another
     // (and the old pid may belong to anything now).
-    startup_pid_ = 0;
+    startup_pid_.store(0, std::memory_order_release);
     ASSIGN_OR_RETURN(conn_, PgConnection::Connect(info, copts));
   }
   // pg_stat_activity hides auxiliary processes from a role without pg_read_all_stats
   // (and a standby cannot be granted anything): find it among the postmaster's children.
-  if (startup_pid_ <= 0) startup_pid_ = StartupProcessOf(supervisor_->pid());
+  if (startup_pid_.load(std::memory_order_acquire) <= 0) {
+    startup_pid_.store(StartupProcessOf(supervisor_->pid()), std::memory_order_release);
+  }
   // Right after a flush the startup process (just woken) is replaying it; rather than
   // polling from here every kEagerPoll — a synchronous_commit = remote_apply commit waits
   // on what this reports — the server itself watches its replay position in 1 ms sleeps
@@ -267,6 +327,7 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
       "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)"));
   if (!rs.ok()) {
     conn_.reset();
+    startup_pid_.store(0, std::memory_order_release);
     return rs.status();
   }
   if (rs->size() != 1 || (*rs)[0].rows.size() != 1 || (*rs)[0].rows[0].values.size() != 3) {
@@ -276,7 +337,7 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
   const bool in_recovery = v[0].has_value() && *v[0] == "t";
   read_only_.store(in_recovery);
   if (!in_recovery) {
-    startup_pid_ = 0;  // a primary: nothing replays any more
+    startup_pid_.store(0, std::memory_order_release);  // a primary: nothing replays any more
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(Lsn replayed, Lsn::Parse(v[1].value_or("0/0")));
@@ -324,6 +385,7 @@ absl::Status PostgresEngine::ReadFeedback() {
       "(pg_control_checkpoint()).next_xid");
   if (!rs.ok()) {
     conn_.reset();
+    startup_pid_.store(0, std::memory_order_release);
     return rs.status();
   }
   if (rs->size() != 1 || (*rs)[0].rows.size() != 1 || (*rs)[0].rows[0].values.size() != 3) {

@@ -2,7 +2,8 @@
 // its pg_wal (in place, final segment names), supervised by PostgresSupervisor. This class
 // adds what the agent needs from it: the apply position — pg_last_wal_replay_lsn(), the
 // end of the last record the server replayed, read over walrep's own pgwire client on the
-// private socket, polled briefly after every flush and at a tick otherwise — and the
+// private socket each time the startup process, woken after a flush, closes the segment it
+// reached the end of (WalReadWatch), and at a tick otherwise — and the
 // server's own promotion (pg_ctl promote), whose timeline and switch point are read back
 // from the history file the server wrote.
 //
@@ -22,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/postgres_supervisor.h"
+#include "engine/wal_read_watch.h"
 #include "walrep/v1/agent.pb.h"
 #include "wire/connection.h"
 #include "wire/replication_messages.h"
@@ -84,6 +86,9 @@ class PostgresEngine {
   // Reads the replay position; with `target` above apply_lsn(), first waits on the server
   // (1 ms steps, at most kReplayWait) for replay to reach it.
   absl::Status PollOnce(Lsn target = Lsn());
+  // Reads the replay position each time the startup process closes a segment (or
+  // kCloseWait passes) until it reaches `target`; the poller's.
+  absl::Status AwaitReplay(Lsn target);
   absl::Status ReadFeedback();
   void WakeStartupProcess();
 
@@ -105,7 +110,13 @@ class PostgresEngine {
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
   absl::Time feedback_read_ = absl::InfinitePast();  // the poller thread's
-  int startup_pid_ = 0;  // the server's startup process (replays WAL); the poller's
+  // The server's startup process (replays WAL): found and reset by the poller, signalled
+  // by Wake() from any thread.
+  std::atomic<int> startup_pid_{0};
+  std::atomic<int> server_major_{0};  // the server binary's; set by Start
+  // Closes of pg_wal segments by readers; null when inotify is unavailable (then the
+  // replay wait is a server-side loop). Made once, by the first Start.
+  std::unique_ptr<WalReadWatch> watch_;
 };
 
 }  // namespace walrep
