@@ -347,6 +347,65 @@ WalDecoder::Result WalDecoder::FinishRecord(WalRecord* record) {
   return Result::kRecord;
 }
 
+bool WalDecoder::TryWholeRecord(WalRecord* record) {
+  // A record that lies, with its alignment padding, in the first pending chunk and on the
+  // current page — most records — is checked and returned in place: no copy of its
+  // header or body, no padding state. Anything else (a record crossing a page or a chunk,
+  // XLOG_SWITCH, a record that fails a check) takes the general path, which reports
+  // every failure with its reason.
+  while (!pending_.empty() && pending_.front().empty()) pending_.erase(pending_.begin());
+  if (pending_.empty()) return false;
+  absl::string_view& front = pending_.front();
+  if (front.size() < kRecordHeaderSize) return false;
+  const char* h = front.data();
+  const uint32_t len = Le32(h);
+  const uint64_t aligned = MaxAlign(len);
+  const uint64_t page_end = pos_ - pos_ % kWalPageSize + kWalPageSize;
+  if (len < kRecordHeaderSize || len > kMaxRecordSize || pos_ + aligned > page_end ||
+      aligned > front.size()) {
+    return false;
+  }
+  const uint8_t info = static_cast<uint8_t>(h[16]);
+  const uint8_t rmid = static_cast<uint8_t>(h[17]);
+  if (!(rmid <= kMaxBuiltinRmgr || (major_ >= 15 && rmid >= kMinCustomRmgr))) return false;
+  if (rmid == kRmgrXlog && (info & ~kXlrInfoMask) == kXlogSwitch) return false;
+  const Lsn prev(Le64(h + 8));
+  if (prev_known_ && prev != prev_) return false;
+  const uint32_t want = Le32(h + 20);
+  uint32_t crc = Crc32cExtend(kCrc32cInit, absl::string_view(h + kRecordHeaderSize,
+                                                             len - kRecordHeaderSize));
+  if (Crc32cFinish(Crc32cExtend(crc, h, 20)) != want) return false;
+  WalRecord& r = *record;
+  if (options_.retain) {
+    std::string why;
+    if (DecodeRecordBlocks(absl::string_view(h, len), major_, &r, &why) != WalStop::kNone) {
+      return false;
+    }
+    r.bytes = absl::string_view(h, len);
+  } else {
+    r.blocks.clear();
+    r.main_data_len = r.fpi_len = 0;
+    r.origin = 0;
+    r.toplevel_xid = 0;
+    r.main_data = r.bytes = absl::string_view();
+  }
+  r.lsn = Lsn(pos_);
+  r.end = Lsn(pos_ + aligned);
+  r.tot_len = len;
+  r.xid = Le32(h + 4);
+  r.prev = prev;
+  r.info = info;
+  r.rmid = rmid;
+  r.crc = want;
+  r.page_tli = cur_page_tli_;
+  front.remove_prefix(static_cast<size_t>(aligned));
+  pos_ += aligned;
+  prev_ = r.lsn;
+  prev_known_ = true;
+  last_end_ = r.end;
+  return true;
+}
+
 WalDecoder::Result WalDecoder::Next(WalRecord* record) {
   if (stop_ != WalStop::kNone) return Result::kStop;
   for (;;) {
@@ -376,6 +435,7 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
       continue;
     }
     if (state_ == State::kRecordStart) {
+      if (TryWholeRecord(record)) return Result::kRecord;
       rec_start_ = pos_;
       rec_got_ = 0;
       rec_len_ = 0;

@@ -129,7 +129,9 @@ struct WalRecord {
   uint32_t fpi_len = 0;        // sum of image_len: pg_waldump's "tot - rec"
   uint16_t origin = 0;         // XLR_BLOCK_ID_ORIGIN, 0 if absent
   uint32_t toplevel_xid = 0;   // XLR_BLOCK_ID_TOPLEVEL_XID (14+), 0 if absent
-  absl::string_view main_data; // valid until the next Next()/Feed()/Reset*()
+  // Both views are valid until the next Next()/Feed()/Reset*() call, and no longer than
+  // the input fed to the decoder (a record lying whole in one fed chunk is not copied).
+  absl::string_view main_data;
   absl::string_view bytes;     // the whole record, header first (retain mode)
 
   bool is_switch() const { return rmid == kRmgrXlog && (info & ~kXlrInfoMask) == kXlogSwitch; }
@@ -208,6 +210,8 @@ class WalDecoder {
   absl::string_view Take(uint64_t want);
   bool ValidateHeader(Result* result);
   Result FinishRecord(WalRecord* record);
+  // The common case in one step; false leaves everything as it was, for the general path.
+  bool TryWholeRecord(WalRecord* record);
 
   const Options options_;
   uint64_t system_id_ = 0;

@@ -172,27 +172,41 @@ bool WalReplayer::ReplayAvailable() {
   WalDecoder& decoder = *decoder_;
   WalFileFeeder& feeder = *feeder_;
   uint64_t batch = 0;
+  // apply_lsn is published every kPublishEvery records rather than after each (a lock and
+  // a wake-up per 40-byte record would cost more than verifying it), at once after a
+  // record a remote_apply commit waits for, and before anything that can block or stop.
+  constexpr uint64_t kPublishEvery = 64;
+  uint64_t unpublished = 0, feedback = 0;
+  Lsn applied;
+  auto publish = [&] {
+    if (unpublished == 0) return;
+    absl::MutexLock lock(&mu_);
+    apply_lsn_.store(applied.value(), std::memory_order_release);
+    if (feedback > 0) feedback_requests_.fetch_add(feedback, std::memory_order_acq_rel);
+    while (!flushes_.empty() && flushes_.front().first <= applied.value()) flushes_.pop_front();
+    cv_.SignalAll();
+    unpublished = feedback = 0;
+  };
+  WalRecord rec;  // reused: its block list keeps its capacity
   for (;;) {
-    WalRecord rec;
     WalDecoder::Result r = decoder.Next(&rec);
     if (r == WalDecoder::Result::kRecord) {
       absl::Status st = options_.handler ? options_.handler->Apply(rec) : absl::OkStatus();
       if (!st.ok()) {
+        publish();
         Fail(absl::Status(st.code(), absl::StrCat("replay of the record at ", rec.lsn.ToString(),
                                                   " failed: ", st.message())));
         return false;
       }
-      const bool feedback = AsksForApplyFeedback(rec);
-      {
-        absl::MutexLock lock(&mu_);
-        apply_lsn_.store(rec.end.value(), std::memory_order_release);
-        if (feedback) feedback_requests_.fetch_add(1, std::memory_order_acq_rel);
-        while (!flushes_.empty() && flushes_.front().first <= rec.end.value()) flushes_.pop_front();
-        cv_.SignalAll();
-      }
+      applied = rec.end;
+      ++unpublished;
+      const bool asks = AsksForApplyFeedback(rec);
+      if (asks) ++feedback;
+      if (asks || unpublished >= kPublishEvery) publish();
       if (++batch % 256 == 0 && options_.on_advance) options_.on_advance();
       continue;
     }
+    publish();
     if (r == WalDecoder::Result::kStop) {
       Fail(absl::DataLossError(absl::StrCat(
           "WAL at ", decoder.stop_lsn().ToString(), " failed verification after it was fsynced (",

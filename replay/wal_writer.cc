@@ -334,8 +334,8 @@ absl::Status WalWriter::Resume() {
 
 absl::Status WalWriter::Decode(absl::string_view bytes) {
   decoder_->Feed(bytes);
+  WalRecord rec;
   for (;;) {
-    WalRecord rec;
     WalDecoder::Result r = decoder_->Next(&rec);
     if (r == WalDecoder::Result::kRecord) continue;
     if (r == WalDecoder::Result::kNeedMore) break;

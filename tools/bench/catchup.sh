@@ -6,7 +6,8 @@
 #
 # Environment: BENCH_WAL_MB (default 750, at least 700) MiB of WAL to generate;
 # BENCH_RUNS (default 3) runs per tool; BENCH_KEEP=1 keeps the temp directory;
-# BENCH_NO_BUILD=1 skips the bazel build; BENCH_STRACE=1 adds one untimed run of each tool
+# BENCH_NO_BUILD=1 skips the bazel build; BENCH_PERF=FILE records walrep's first run with
+# `perf record -g` into FILE and prints its top symbols; BENCH_STRACE=1 adds one untimed run of each tool
 # under `strace -c -f` at the end and prints their syscall counts side by side.
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary) with max_wal_size and
@@ -105,6 +106,10 @@ run_walrep() {
   if [ -n "$trace" ]; then
     strace -c -f -o "$trace" -p "$AGENT_PID" 2>/dev/null &
     spid=$!; sleep 1
+  elif [ -n "${BENCH_PERF:-}" ] && [ "$i" = 1 ]; then
+    # The first walrep run under perf (its numbers include perf's sampling cost).
+    perf record -q -g -p "$AGENT_PID" -o "$BENCH_PERF" 2>/dev/null &
+    spid=$!; sleep 1
   fi
   exec {fd}< <(exec "$CTL" --addr="$AGENT_ADDR" watch --interval=0.1s 2>/dev/null)
   WATCH_PID=$!
@@ -120,6 +125,10 @@ run_walrep() {
   [ -n "$flush" ] && [ "$flush" -ge "$TARGET" ] || die "walrep run $i did not reach $TARGET_LSN (see $WORK/walrep-$i.log)"
   us=$(proc_user_sys "$AGENT_PID"); hwm=$(proc_hwm_kb "$AGENT_PID")
   if [ -n "$spid" ]; then kill -INT "$spid"; wait "$spid" || true; fi
+  if [ -z "$trace" ] && [ -n "${BENCH_PERF:-}" ] && [ "$i" = 1 ]; then
+    perf report -i "$BENCH_PERF" --stdio --no-children --sort sym -g none 2>/dev/null |
+      grep '%' | head -30 >&2 || true
+  fi
   "$CTL" --addr="$AGENT_ADDR" status >>"$WORK/walrep-$i.status" 2>&1 || true
   kill "$WATCH_PID" 2>/dev/null || true; exec {fd}<&-; WATCH_PID=""
   "$CTL" --addr="$AGENT_ADDR" stop >/dev/null 2>&1 || true
