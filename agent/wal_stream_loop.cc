@@ -116,6 +116,9 @@ absl::Status WalStreamLoop::HandleXLogData(Lsn start, Lsn wal_end, absl::string_
   }
   received_wal_ = true;
   if (unacked_since_ == absl::InfiniteFuture()) unacked_since_ = absl::Now();
+  // wal_end is the primary's own end of WAL: more than a segment past this message, the
+  // stream is catching up (see WalWriter::set_catching_up).
+  writer_.set_catching_up(wal_end.value() > start.value() + data.size() + writer_.segment_size());
   const Lsn expected = writer_.write_lsn();
   if (start < expected) {
     // Re-sent WAL (a session starts at the segment start): it must be what is stored.

@@ -148,19 +148,28 @@ std::string WalWriter::FinalPath(TimelineId tli, uint64_t segno) const {
   return JoinPath(options_.dir, SegmentFileName(tli, segno, segment_size()));
 }
 
+absl::Status WalWriter::ZeroFill(File& f, uint64_t offset) {
+  const std::string zeros(std::min<uint64_t>(kZeroChunk, segment_size()), '\0');
+  for (uint64_t off = offset; off < segment_size();) {
+    const uint64_t n = std::min<uint64_t>(zeros.size(), segment_size() - off);
+    RETURN_IF_ERROR(f.WriteAt(off, absl::string_view(zeros).substr(0, n)));
+    off += n;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WalWriter::CreatePaddedFile(const std::string& path, absl::string_view prefix,
-                                         bool sync) {
+                                         bool sync, bool sparse) {
   const std::string tmp = absl::StrCat(path, ".tmp");
   auto fill = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(std::unique_ptr<File> f,
                      ops_->Open(tmp, FileOps::OpenMode::kCreateTruncate));
     if (options_.on_file_created) RETURN_IF_ERROR(options_.on_file_created(tmp));
     if (!prefix.empty()) RETURN_IF_ERROR(f->WriteAt(0, prefix));
-    const std::string zeros(std::min<uint64_t>(kZeroChunk, segment_size()), '\0');
-    for (uint64_t off = prefix.size(); off < segment_size();) {
-      const uint64_t n = std::min<uint64_t>(zeros.size(), segment_size() - off);
-      RETURN_IF_ERROR(f->WriteAt(off, absl::string_view(zeros).substr(0, n)));
-      off += n;
+    if (sparse) {
+      RETURN_IF_ERROR(f->Truncate(segment_size()));
+    } else {
+      RETURN_IF_ERROR(ZeroFill(*f, prefix.size()));
     }
     // Without a prefix, no fsync of the zeros here: they would reach the disk once now
     // and again when the WAL overwrites them. The first Flush() of this segment makes
@@ -211,9 +220,10 @@ absl::Status WalWriter::OpenSegment(TimelineId tli, uint64_t segno, uint64_t off
     return absl::DataLossError(absl::StrCat("WAL segment ", path, " has ", *size,
                                             " bytes, expected ", segment_size()));
   }
-  if (!usable) RETURN_IF_ERROR(CreatePaddedFile(path));
+  if (!usable) RETURN_IF_ERROR(CreatePaddedFile(path, {}, /*sync=*/false, catching_up_));
   absl::StatusOr<std::unique_ptr<File>> f = ops_->Open(path, FileOps::OpenMode::kReadWrite);
   if (!f.ok()) return Fail(f.status());
+  file_sparse_ = !usable && catching_up_;
   // Continuing a file: make what an earlier process wrote durable before flush_lsn
   // claims it is.
   if (offset > 0) {
@@ -393,6 +403,14 @@ absl::Status WalWriter::Flush() {
   if (failed()) return failure();
   // Nothing written since the last sync (the stream paused mid-record, which is the
   // normal state: flush_lsn only moves to record ends): no fdatasync needed.
+  if (file_ != nullptr && file_sparse_ && !catching_up_) {
+    // Caught up in a segment created sparse: its holes are filled now, once, so that the
+    // commits to come overwrite allocated blocks (see set_catching_up).
+    absl::Status s = ZeroFill(*file_, write_lsn().value() % segment_size());
+    if (!s.ok()) return Fail(std::move(s));
+    file_sparse_ = false;
+    synced_ = 0;  // the zeros must reach the disk with this Flush's fdatasync
+  }
   if (file_ != nullptr && write_lsn().value() > synced_) {
     absl::Status s = file_->Sync();
     if (!s.ok()) return Fail(std::move(s));

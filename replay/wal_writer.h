@@ -115,6 +115,15 @@ class WalWriter {
   // record written and wakes waiters.
   absl::Status Flush();
 
+  // The stream's view of whether it is catching up (more than a segment behind the
+  // primary). New segments are then created sparse (full size, reading as zeros) instead
+  // of written full of zeros first: zero-filling doubled what a catch-up writes, and its
+  // one fdatasync per batch makes the block allocation a hole needs cheap. Once caught up,
+  // the open segment's unwritten rest is zero-filled at the next Flush (and new segments
+  // are zero-filled again), so that a synchronous commit's fdatasync overwrites allocated
+  // blocks only, as PostgreSQL's own WAL files are prepared.
+  void set_catching_up(bool catching_up) { catching_up_ = catching_up; }
+
   // The current timeline ended at `switch_lsn` and `new_tli` follows it. What was
   // written must reach the switch point's segment (FailedPrecondition otherwise: a gap
   // before it would be lost). WAL of this timeline past the switch point — written, or
@@ -180,10 +189,12 @@ class WalWriter {
   absl::Status SealCompletedPartial(TimelineId tli, Lsn record);
   // Opens (creating at offset 0 if needed) the segment file for `segno`.
   absl::Status OpenSegment(TimelineId tli, uint64_t segno, uint64_t offset);
-  // Creates `path` at full size: `prefix`, then zeros; with `sync`, fsynced before the
-  // rename (a prefix must be durable before its name is).
+  // Creates `path` at full size: `prefix`, then zeros (written, or a hole when `sparse`);
+  // with `sync`, fsynced before the rename (a prefix must be durable before its name is).
   absl::Status CreatePaddedFile(const std::string& path, absl::string_view prefix = {},
-                                bool sync = false);
+                                bool sync = false, bool sparse = false);
+  // Writes zeros from `offset` to the end of the open segment.
+  absl::Status ZeroFill(File& f, uint64_t offset);
   // Feeds `bytes` (which start at write_lsn) to the decoder; DataLoss if they break.
   absl::Status Decode(absl::string_view bytes);
   // fsync + close of the open segment; with `seal`, the rename to the final name too.
@@ -202,6 +213,8 @@ class WalWriter {
   std::unique_ptr<File> file_;
   uint64_t file_segno_ = 0;
   bool file_final_ = false;  // the open file already has its final name (sealed earlier)
+  bool catching_up_ = false;
+  bool file_sparse_ = false;  // the open file was created sparse and not zero-filled since
   // Every byte below this was fdatasynced (the open file's, or in sealed segments).
   uint64_t synced_ = 0;
   std::unique_ptr<WalDecoder> decoder_;

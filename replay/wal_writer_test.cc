@@ -1,5 +1,7 @@
 #include "replay/wal_writer.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -227,6 +229,40 @@ TEST_F(WalWriterTest, FlushAdvancesToTheLastCompleteRecordOnlyAfterSync) {
   EXPECT_EQ(w->flush_lsn(), first);
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(Lsn(2 * kSeg)));
+}
+
+// Bytes the file system has allocated (or reserved) for `path`.
+int64_t AllocatedBytes(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_blocks) * 512;
+}
+
+TEST_F(WalWriterTest, CatchingUpCreatesSparseSegmentsAndCaughtUpFillsTheirRest) {
+  auto w = Make();
+  const Lsn base(kSeg);
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
+  EXPECT_GE(AllocatedBytes(Partial(1, 1)), static_cast<int64_t>(kSeg));  // zero-filled
+  w->set_catching_up(true);
+  ASSERT_TRUE(AppendRange(*w, base, kSeg + 5000).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  // Full size, reading as zeros past the write position, but only the written part
+  // allocated.
+  EXPECT_EQ(testing::SizeOf(Partial(1, 2)), static_cast<int64_t>(kSeg));
+  EXPECT_LT(AllocatedBytes(Partial(1, 2)), static_cast<int64_t>(kSeg / 2));
+  EXPECT_EQ(testing::ReadAll(Partial(1, 2)),
+            Bytes(Lsn(2 * kSeg), 5000) + std::string(kSeg - 5000, '\0'));
+  // Caught up: the next Flush fills the holes (nothing else changes), and new segments
+  // are zero-filled again.
+  w->set_catching_up(false);
+  ASSERT_TRUE(AppendRange(*w, Lsn(2 * kSeg + 5000), 3000).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_GE(AllocatedBytes(Partial(1, 2)), static_cast<int64_t>(kSeg));
+  EXPECT_EQ(testing::ReadAll(Partial(1, 2)),
+            Bytes(Lsn(2 * kSeg), 8000) + std::string(kSeg - 8000, '\0'));
+  EXPECT_EQ(w->flush_lsn(), EndAtOrBefore(Lsn(2 * kSeg + 8000)));
+  ASSERT_TRUE(AppendRange(*w, Lsn(2 * kSeg + 8000), kSeg - 8000 + 10).ok());
+  EXPECT_GE(AllocatedBytes(Partial(1, 3)), static_cast<int64_t>(kSeg));
 }
 
 TEST_F(WalWriterTest, WaitForFlushBeyondWakesOnFlush) {
