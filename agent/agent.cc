@@ -282,15 +282,15 @@ absl::Status Agent::RecoverWalStore() {
   if (replayer_ == nullptr) return absl::OkStatus();  // the engine's server replays
   if (wal->corruption) {
     // Replay stops before the damage; Promote refuses to open a timeline past it.
-    replayer_->Reset(wal->corruption->good_end, wal->corruption->good_record);
+    replayer_->Reset(wal->corruption->good_end, wal->corruption->good_record, seg);
     replayer_->SetFailed(absl::DataLossError(absl::StrCat(
         "WAL at ", wal->corruption->at.ToString(), " failed verification after it was fsynced (",
         wal->corruption->message, "); replay stopped at ", wal->corruption->good_end.ToString())));
     status_.SetError("", replayer_->failure());
   } else if (at_record) {
-    replayer_->Reset(wal->end, wal->last_record);
+    replayer_->Reset(wal->end, wal->last_record, seg);
   } else {
-    replayer_->ResetAtSegment(wal->end);
+    replayer_->ResetAtSegment(wal->end, seg);
   }
   return absl::OkStatus();
 }
@@ -418,8 +418,8 @@ absl::Status Agent::StartStreamLocked(const v1::StartReplicaRequest& request, ab
       };
     }
   } else {
-    ASSIGN_OR_RETURN(bool needs_bootstrap, NeedsBootstrap(request));
-    if (needs_bootstrap) {
+    ASSIGN_OR_RETURN(BootstrapStep step, NextBootstrapStep(request));
+    if (step != BootstrapStep::kNone) {
       bootstrap = [this, request](const std::function<bool()>& stopped) {
         return Bootstrap(request, stopped);
       };

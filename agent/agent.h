@@ -91,11 +91,22 @@ class Agent {
       const v1::FetchBaseBackupRequest& request, const std::string& target,
       const std::function<bool()>& cancelled,
       const std::function<bool(const v1::BackupProgress&)>& on_progress);
-  // StartReplica's bootstrap: a base backup into <data_dir>/pgdata, then the stream
-  // starts from the backup's start.
-  absl::StatusOr<bool> NeedsBootstrap(const v1::StartReplicaRequest& request);
+  // StartReplica's bootstrap: a base backup into <data_dir>/pgdata, whose WAL the WAL
+  // store then adopts; the stream continues where that WAL ends (agent_backup.cc).
+  enum class BootstrapStep {
+    kNone,   // not asked for, or done (the state file holds a stream position)
+    kCopy,   // no complete copy yet: take the base backup
+    kAdopt,  // the copy is complete, its WAL not yet the store's
+  };
+  absl::StatusOr<BootstrapStep> NextBootstrapStep(const v1::StartReplicaRequest& request);
   absl::Status Bootstrap(const v1::StartReplicaRequest& request,
                          const std::function<bool()>& stopped);
+  // Positions the WAL store from the WAL the backup's stream wrote into the copy's
+  // pg_wal (engine none: copied into the archive first) and records that position in
+  // the state file; `without_wal` is recorded instead when the copy holds no WAL.
+  // `copied_now`: the copy was just taken (not found complete at start). On the stream
+  // thread, before any session.
+  absl::Status AdoptBootstrapWal(const ReplicationState& without_wal, bool copied_now);
   std::string StreamConfigPath() const;
   void SetIdentity(uint64_t system_id, TimelineId timeline);
   // The aiondb dialect (agent_aiondb.cc). Whether `request` streams from an aiondb

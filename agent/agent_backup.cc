@@ -11,6 +11,8 @@
 #include "backup/incomplete.h"
 #include "backup/manifest.h"
 #include "replay/atomic_file.h"
+#include "replay/wal_files.h"
+#include "replay/wal_import.h"
 #include "wire/status_macros.h"
 
 namespace walrep {
@@ -73,30 +75,56 @@ absl::Status Agent::FetchBaseBackup(const v1::FetchBaseBackupRequest& request,
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> Agent::NeedsBootstrap(const v1::StartReplicaRequest& request) {
-  if (!request.bootstrap()) return false;
+absl::StatusOr<Agent::BootstrapStep> Agent::NextBootstrapStep(
+    const v1::StartReplicaRequest& request) {
+  if (!request.bootstrap()) return BootstrapStep::kNone;
   ASSIGN_OR_RETURN(auto state, state_store_->LoadState());
-  if (state && state->flush_lsn.valid()) return false;  // it has streamed before
+  if (state && state->flush_lsn.valid()) return BootstrapStep::kNone;  // it has streamed before
   ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
-  if (!sysid) return true;
+  if (!sysid) return BootstrapStep::kCopy;
   // An identity but no stream position: a bootstrap was interrupted (the copy is still
-  // marked incomplete: take it again), or it finished just before its position was
-  // recorded (recover the position from the copy's manifest).
-  std::string pgdata = config_.data_dir + "/pgdata";
-  auto incomplete = IsIncompleteWalrepBackup(pgdata);
-  if (incomplete.ok() && *incomplete) return true;
-  auto manifest = ReadSmallFile(pgdata + "/backup_manifest", size_t{1} << 30);
-  if (manifest.ok()) {
-    auto parsed = ParseBackupManifest(*manifest);
-    if (parsed.ok() && !parsed->wal_ranges.empty()) {
-      const WalRange& first = parsed->wal_ranges.front();
-      // The session starts at this position's segment, once it knows the primary's
-      // segment size.
-      RETURN_IF_ERROR(state_store_->StoreState(
-          ReplicationState{ReplicationRole::kReplica, first.start_lsn, first.timeline}));
-    }
+  // marked incomplete: take it again), or it finished just before its WAL was adopted.
+  auto incomplete = IsIncompleteWalrepBackup(config_.data_dir + "/pgdata");
+  if (incomplete.ok() && *incomplete) return BootstrapStep::kCopy;
+  return BootstrapStep::kAdopt;
+}
+
+absl::Status Agent::AdoptBootstrapWal(const ReplicationState& without_wal, bool copied_now) {
+  // The backup's stream wrote the copy's WAL into pgdata/pg_wal, fsynced, up to the
+  // primary's WAL position when the backup ended (backup_wal_stream.h). It becomes the
+  // WAL store's, so that the durable position is recovered from it like any other WAL
+  // and streaming continues where it ends: the segments before it may be gone from a
+  // primary without a slot by the time the stream starts (DATA_DIR.md).
+  const std::string pg_wal = config_.data_dir + "/pgdata/pg_wal";
+  if (!writer_->positioned()) {
+    // An archive still empty learns the segment size from the copy's files.
+    ASSIGN_OR_RETURN(std::optional<uint64_t> seg_size,
+                     SegmentSizeOfFiles(pg_wal, DefaultFileOps()));
+    if (seg_size) RETURN_IF_ERROR(writer_->SetSegmentSize(*seg_size));
   }
-  return false;
+  if (!postgres()) {
+    // Engine none keeps an archive: the copy's pg_wal stays as it is (a startable,
+    // verifiable copy), and its WAL is copied into <data_dir>/wal.
+    ASSIGN_OR_RETURN(auto sysid, state_store_->LoadSystemId());
+    ASSIGN_OR_RETURN(ImportedWal imported,
+                     ImportWalIntoArchive(pg_wal, writer_->options().dir, writer_->segment_size(),
+                                          sysid ? *sysid : 0, DefaultFileOps()));
+    Log()->info("the base backup's WAL is in the archive: {} segment files copied",
+                imported.segments);
+  }
+  // Engine postgres's store is pg_wal itself: an agent started after the copy was made
+  // recovered its position from it already (and may run the standby on it by now); one
+  // started before it may hold a position in an interrupted copy's WAL, now replaced.
+  if (!postgres() || copied_now || !writer_->positioned()) RETURN_IF_ERROR(RecoverWalStore());
+  if (writer_->positioned()) {
+    return state_store_->StoreState(
+        ReplicationState{ReplicationRole::kReplica, writer_->flush_lsn(), writer_->timeline()});
+  }
+  // No WAL in the copy (not one walrep made): the session starts from the recorded
+  // position, as in any empty WAL directory, else from the primary's.
+  Log()->warn("the base backup left no WAL in {}", pg_wal);
+  if (!without_wal.flush_lsn.valid()) return absl::OkStatus();
+  return state_store_->StoreState(without_wal);
 }
 
 absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
@@ -114,24 +142,39 @@ absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
     }
     return started;
   };
-  ASSIGN_OR_RETURN(bool needs_copy, NeedsBootstrap(request));
-  if (!needs_copy) return start_engine();
-  v1::FetchBaseBackupRequest backup;
-  backup.set_conninfo(request.conninfo());
-  backup.set_label("walrep bootstrap");
-  backup.set_fast_checkpoint(true);
-  Log()->info("bootstrapping: base backup into {}/pgdata", config_.data_dir);
-  ASSIGN_OR_RETURN(v1::BaseBackupResult result,
-                   RunTrackedBackup(backup, config_.data_dir + "/pgdata", stopped, nullptr));
-  // The session streams from the start of this position's segment (in the primary's
-  // segment size), so that the archive holds all the WAL the copy needs and after it.
-  Lsn start(result.start_lsn());
-  RETURN_IF_ERROR(state_store_->StoreState(
-      ReplicationState{ReplicationRole::kReplica, start, result.timeline()}));
-  Log()->info("bootstrap done: backup of {} from {} on timeline {}; streaming from its segment",
-              result.system_identifier(), start.ToString(), result.timeline());
-  RETURN_IF_ERROR(start_engine());
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(BootstrapStep step, NextBootstrapStep(request));
+  if (step == BootstrapStep::kNone) return start_engine();
+  // Where streaming starts should the copy hold no WAL at all: the backup's start.
+  ReplicationState without_wal{ReplicationRole::kReplica, Lsn(), 0};
+  if (step == BootstrapStep::kCopy) {
+    v1::FetchBaseBackupRequest backup;
+    backup.set_conninfo(request.conninfo());
+    backup.set_label("walrep bootstrap");
+    backup.set_fast_checkpoint(true);
+    Log()->info("bootstrapping: base backup into {}/pgdata", config_.data_dir);
+    ASSIGN_OR_RETURN(v1::BaseBackupResult result,
+                     RunTrackedBackup(backup, config_.data_dir + "/pgdata", stopped, nullptr));
+    without_wal.flush_lsn = Lsn(result.start_lsn());
+    without_wal.timeline = result.timeline();
+    Log()->info("bootstrap copy done: backup of {} from {} to {} on timeline {}",
+                result.system_identifier(), without_wal.flush_lsn.ToString(),
+                Lsn(result.end_lsn()).ToString(), result.timeline());
+  } else {
+    auto manifest = ReadSmallFile(config_.data_dir + "/pgdata/backup_manifest", size_t{1} << 30);
+    if (manifest.ok()) {
+      auto parsed = ParseBackupManifest(*manifest);
+      if (parsed.ok() && !parsed->wal_ranges.empty()) {
+        without_wal.flush_lsn = parsed->wal_ranges.front().start_lsn;
+        without_wal.timeline = parsed->wal_ranges.front().timeline;
+      }
+    }
+  }
+  RETURN_IF_ERROR(AdoptBootstrapWal(without_wal, step == BootstrapStep::kCopy));
+  Log()->info("bootstrap done: streaming continues from {} on timeline {}",
+              writer_->positioned() ? writer_->flush_lsn().ToString()
+                                    : without_wal.flush_lsn.ToString(),
+              writer_->positioned() ? writer_->timeline() : without_wal.timeline);
+  return start_engine();
 }
 
 }  // namespace walrep

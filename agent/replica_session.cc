@@ -146,9 +146,9 @@ absl::Status ReplicaSession::PositionWriter(PgConnection& conn, TimelineId serve
     if (server_tli > w->timeline()) RETURN_IF_ERROR(FollowForkBelowUs(conn, server_tli));
     return absl::OkStatus();
   }
-  // An empty archive: the start position the bootstrap recorded, else the slot's restart
-  // position, else the primary's current position — at a segment start, as pg_receivewal
-  // begins.
+  // An empty archive (a bootstrap leaves none: its WAL is the store's, agent_backup.cc):
+  // the start position recorded in the state file, else the slot's restart position,
+  // else the primary's current position — at a segment start, as pg_receivewal begins.
   TimelineId tli = server_tli;
   Lsn start = server_xlogpos;
   const char* source = "the primary's current WAL position";

@@ -160,6 +160,8 @@ class Job {
   absl::Status FinishPlain(const BaseBackupOptions& options, const ConnInfo& conninfo);
   absl::Status FinishTar(const BaseBackupOptions& options);
   absl::Status Stream(PgConnection& conn);
+  // After BASE_BACKUP: where the WAL stream must get to (wal_end_).
+  absl::Status ReadWalEnd(PgConnection& conn);
   absl::Status WaitForWal();
   absl::Status Verify(const BackupPosition& start, const BackupPosition& end);
 
@@ -181,6 +183,8 @@ class Job {
   TarFileSink* tar_sink_ = nullptr;  // sink_ in tar format
   std::unique_ptr<BackupStreamReader> reader_;
   std::optional<BackupPosition> end_;
+  // Where the WAL stream stops: the primary's WAL position once the backup ended.
+  Lsn wal_end_;
   bool manifest_verified_ = false;
   std::string recovery_lines_;  // write_recovery_conf: what goes into postgresql.auto.conf
 };
@@ -292,6 +296,7 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   RETURN_IF_ERROR(wal_->Start(target_ + "/pg_wal", start.timeline, start.lsn));
   Report(v1::BACKUP_PHASE_STREAMING, true);
   RETURN_IF_ERROR(Stream(*conn));
+  RETURN_IF_ERROR(ReadWalEnd(*conn));
   conn->Close();
   Log()->info("archives received: {} bytes, {} files; backup ends at {}", reader_->bytes_done(),
               files_done(), end_->lsn.ToString());
@@ -440,8 +445,28 @@ absl::Status Job::Stream(PgConnection& conn) {
   return absl::OkStatus();
 }
 
+absl::Status Job::ReadWalEnd(PgConnection& conn) {
+  // A primary ends a backup with the backup-end record and then an XLOG_SWITCH
+  // (do_pg_backup_stop), so its next WAL is in the following segment already, and
+  // without a slot any checkpoint from now on may remove the segment holding the
+  // backup's end. Streaming on to the primary's flush position as it is now — the switch
+  // and the padding that completes its segment included — gives the copy WAL that ends
+  // in a segment the primary still has: a replica continuing from it (StartReplica's
+  // bootstrap) needs nothing older. On a standby the position is what it has flushed.
+  ASSIGN_OR_RETURN(auto results, conn.Query(IdentifySystemCommand()));
+  if (results.size() != 1) return absl::DataLossError("IDENTIFY_SYSTEM returned no row");
+  ASSIGN_OR_RETURN(IdentifySystemResult ident, ParseIdentifySystem(results[0]));
+  if (ident.xlogpos < end_->lsn) {
+    return absl::DataLossError(absl::StrCat("the primary's WAL ends at ", ident.xlogpos.ToString(),
+                                            ", before the end of its backup ",
+                                            end_->lsn.ToString()));
+  }
+  wal_end_ = ident.xlogpos;
+  return absl::OkStatus();
+}
+
 absl::Status Job::WaitForWal() {
-  wal_->SetEndLsn(end_->lsn);
+  wal_->SetEndLsn(wal_end_);
   while (!wal_->WaitDone(kPoll)) {
     RETURN_IF_ERROR(CheckCancelled());
     Report(v1::BACKUP_PHASE_WAITING_WAL, false);

@@ -1,7 +1,8 @@
 // FetchBaseBackup's engine: one BASE_BACKUP from a PostgreSQL 12+ primary into a local
 // directory that PostgreSQL can start from — archives extracted while they stream
-// (path-safe, bounded memory), the WAL from the backup's start to its end streamed beside
-// it over a second connection with a temporary slot (like `pg_basebackup -X stream`), every
+// (path-safe, bounded memory), the WAL from the backup's start streamed beside it over a
+// second connection with a temporary slot (like `pg_basebackup -X stream`) up to the
+// primary's WAL position once the backup ended (past the XLOG_SWITCH after it), every
 // file checked against backup_manifest, everything fsynced, then backup_manifest written
 // last and the incomplete marker removed. The primary's identity is recorded under
 // <data_dir>/replication/ when a store is given.

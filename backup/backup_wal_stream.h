@@ -4,7 +4,9 @@
 // once the start position is known a thread streams from the start of that segment into
 // <target>/pg_wal with final segment names (WalWriter Layout::kInPlace, what a startable
 // data directory needs), acknowledging with standby status updates every second and
-// whenever the primary asks, until the backup's end LSN has been written and flushed.
+// whenever the primary asks, until the end it is given has been written and flushed: the
+// primary's WAL position once the backup ended (backup_job.cc), which lies past the
+// backup's end LSN and the XLOG_SWITCH the primary writes after it.
 //
 // Thread-safety: Open/Start/SetEndLsn/WaitDone/Stop are called by the backup job's thread;
 // the streaming thread owns the connection and the writer after Start. The destructor
@@ -53,7 +55,8 @@ class BackupWalStream {
   // Starts the streaming thread: WAL from the segment start of `start` on `tli` into
   // `wal_dir` (created if missing).
   absl::Status Start(const std::string& wal_dir, TimelineId tli, Lsn start);
-  // The backup ended at `end`: the thread finishes once everything before it is flushed.
+  // The thread finishes once everything before `end` (at or past the backup's end) is
+  // written and flushed.
   void SetEndLsn(Lsn end);
   // Waits up to `timeout` for the thread to finish; true when it has (see result()).
   bool WaitDone(absl::Duration timeout);

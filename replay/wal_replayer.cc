@@ -20,8 +20,9 @@ WalReplayer::WalReplayer(Options options)
   if (options_.file_ops == nullptr) options_.file_ops = DefaultFileOps();
 }
 
-void WalReplayer::Reset(Lsn from, Lsn prev) {
+void WalReplayer::Reset(Lsn from, Lsn prev, uint64_t segment_size) {
   absl::MutexLock replay(&replay_mu_);
+  if (segment_size != 0) segment_size_ = segment_size;
   ResetLocked(from, prev, /*at_page=*/false);
 }
 

@@ -52,8 +52,9 @@ class WalReplayer {
   ~WalReplayer() { Stop(); }
 
   // Replay continues after the record ending at `from` (which started at `prev`,
-  // Lsn() if unknown). Until Start, apply_lsn is `from`. Call before Start.
-  void Reset(Lsn from, Lsn prev);
+  // Lsn() if unknown). Until Start, apply_lsn is `from`. `segment_size` as for
+  // ResetAtSegment (an archive first filled from a bootstrap's WAL learns it so).
+  void Reset(Lsn from, Lsn prev, uint64_t segment_size = 0);
   // Replay begins at the segment boundary `segment`, where the receiver started a fresh
   // archive (record alignment unknown: the first page's continuation is skipped).
   // `segment_size` (when not 0) replaces the segment size: an empty archive learns it

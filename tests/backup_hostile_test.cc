@@ -71,6 +71,19 @@ std::string FirstWal() {
   return b.bytes().substr(0, 0x200);
 }
 
+// The backup connection after BASE_BACKUP: IDENTIFY_SYSTEM, where the primary's WAL
+// ends now (the job streams WAL up to it), until the client goes away.
+void AnswerWalEnd(Peer& p, const std::string& xlogpos) {
+  for (;;) {
+    auto m = p.ReadTyped();
+    if (!m.has_value() || m->first != 'Q') return;
+    EXPECT_EQ(m->second.substr(0, m->second.size() - 1), "IDENTIFY_SYSTEM");
+    p.Send(TypedRowDesc({{"systemid", 25}, {"timeline", 23}, {"xlogpos", 25}, {"dbname", 25}}) +
+           Row({absl::StrCat(kSystemId), "1", xlogpos, std::nullopt}) +
+           Complete("IDENTIFY_SYSTEM") + Ready());
+  }
+}
+
 // The WAL connection: IDENTIFY_SYSTEM, SHOW, the slot, then WAL up to 0/1000200.
 // With `answer_pings` off it never answers a reply-requested status update (a primary
 // gone silent on the WAL connection).
@@ -197,6 +210,9 @@ class FakePrimary {
     rs += Row({std::nullopt, std::nullopt, "2"}) + Complete("SELECT") + CopyResp('H');
     p.Send(rs);
     copy_(p, q);
+    // After BASE_BACKUP the job asks where the primary's WAL ends now: the end of what
+    // the WAL connection streams.
+    AnswerWalEnd(p, "0/1000200");
   }
 
   int listen_fd_ = -1;
@@ -600,7 +616,7 @@ TEST_F(BackupHostileTest, PausesShorterThanReceiverTimeoutAreFine) {
     }
     p.Send(CopyData(EncodeBaseBackupManifestFollows()) + CopyData(EncodeBaseBackupData(manifest)) +
            EndOfBackup());
-    AwaitClientClose(p);
+    AnswerWalEnd(p, "0/1000200");
   });
   auto r = Run(fake, {}, [](v1::FetchBaseBackupRequest* req) {
     req->mutable_receiver_timeout()->set_seconds(1);
@@ -649,7 +665,7 @@ FakePrimary::CopyScript EndsPastTheWal() {
            CopyData(EncodeBaseBackupData(manifest)) + EncodeFrame('c', "") +
            TypedRowDesc({{"recptr", 25}, {"tli", 20}}) + Row({"0/1000300", "1"}) +
            Complete("SELECT") + Complete("BASE_BACKUP") + Ready());
-    AwaitClientClose(p);
+    AnswerWalEnd(p, "0/1000300");
   };
 }
 

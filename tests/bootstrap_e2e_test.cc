@@ -1,6 +1,7 @@
 // StartReplica with bootstrap on a fresh data directory: the agent takes a base backup
-// into <data_dir>/pgdata first (BOOTSTRAPPING), then streams from the backup's start, so
-// the copy plus the WAL archive form a complete, verifiable backup.
+// into <data_dir>/pgdata first (BOOTSTRAPPING), copies the copy's WAL into its archive and
+// streams on from its end, so the copy plus the WAL archive (from the backup's start on)
+// form a complete, verifiable backup.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"

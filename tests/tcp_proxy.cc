@@ -96,6 +96,15 @@ void TcpProxy::AcceptLoop() {
     if (poll(&p, 1, kPollMs) <= 0) continue;
     int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (hold_) {
+        accepted_.fetch_add(1);
+        ++held_;
+        pumps_.emplace_back([this, client] { HoldThenPump(client); });
+        continue;
+      }
+    }
     int upstream = ConnectTo(upstream_host_, upstream_port_);
     if (upstream < 0) {
       close(client);
@@ -105,6 +114,44 @@ void TcpProxy::AcceptLoop() {
     absl::MutexLock lock(&mu_);
     pumps_.emplace_back([this, client, upstream] { Pump(client, upstream); });
   }
+}
+
+void TcpProxy::SetHoldNew(bool on) {
+  absl::MutexLock lock(&mu_);
+  hold_ = on;
+  if (!on) held_ = 0;
+}
+
+void TcpProxy::ReleaseHeld() {
+  absl::MutexLock lock(&mu_);
+  ++releases_;
+  held_ = 0;  // at once, not when their threads wake: held() counts only later ones
+}
+
+int TcpProxy::held() const {
+  absl::MutexLock lock(&mu_);
+  return held_;
+}
+
+void TcpProxy::HoldThenPump(int client) {
+  {
+    absl::MutexLock lock(&mu_);
+    const uint64_t ticket = releases_;
+    auto go = [this, ticket]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !hold_ || releases_ != ticket || stop_.load();
+    };
+    while (!go()) mu_.AwaitWithTimeout(absl::Condition(&go), absl::Milliseconds(kPollMs));
+  }
+  if (stop_.load()) {
+    close(client);
+    return;
+  }
+  int upstream = ConnectTo(upstream_host_, upstream_port_);
+  if (upstream < 0) {
+    close(client);
+    return;
+  }
+  Pump(client, upstream);
 }
 
 void TcpProxy::Pump(int client, int upstream) {

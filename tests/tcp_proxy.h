@@ -32,11 +32,21 @@ class TcpProxy {
   void CutAll();
   // Connections accepted so far.
   int accepted() const { return accepted_.load(); }
+  // While on, each connection accepted is held: nothing is connected upstream and
+  // nothing passes (the client waits, as for a server slow to answer) until it is
+  // released by ReleaseHeld() or by turning this off.
+  void SetHoldNew(bool on);
+  // Lets the connections held now go through; later ones are held as before.
+  void ReleaseHeld();
+  // Connections held now.
+  int held() const;
 
  private:
   TcpProxy() = default;
   void AcceptLoop();
   void Pump(int client, int upstream);
+  // Waits while `client` is held, then connects upstream and pumps.
+  void HoldThenPump(int client);
 
   std::string upstream_host_;
   int upstream_port_ = 0;
@@ -47,8 +57,11 @@ class TcpProxy {
   std::atomic<int> accepted_{0};
   std::atomic<int> generation_{0};  // CutAll() bumps it; pumps of older ones close
   std::thread accept_thread_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<std::thread> pumps_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  int held_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t releases_ ABSL_GUARDED_BY(mu_) = 0;  // ReleaseHeld() calls
 };
 
 }  // namespace walrep::testing
