@@ -86,11 +86,13 @@ class Agent {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   void StopStreamLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status PersistRole(ReplicationRole role);
-  // Runs RunBaseBackup with the one-backup-at-a-time rule and GetProgress's view of it.
+  // Runs RunBaseBackup with the one-backup-at-a-time rule and GetProgress's view of it;
+  // `for_replica`: a bootstrap (BaseBackupContext::wal_to_primary_position).
   absl::StatusOr<v1::BaseBackupResult> RunTrackedBackup(
       const v1::FetchBaseBackupRequest& request, const std::string& target,
       const std::function<bool()>& cancelled,
-      const std::function<bool(const v1::BackupProgress&)>& on_progress);
+      const std::function<bool(const v1::BackupProgress&)>& on_progress,
+      bool for_replica = false);
   // StartReplica's bootstrap: a base backup into <data_dir>/pgdata, whose WAL the WAL
   // store then adopts; the stream continues where that WAL ends (agent_backup.cc).
   enum class BootstrapStep {

@@ -25,7 +25,7 @@ std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
 absl::StatusOr<v1::BaseBackupResult> Agent::RunTrackedBackup(
     const v1::FetchBaseBackupRequest& request, const std::string& target,
     const std::function<bool()>& cancelled,
-    const std::function<bool(const v1::BackupProgress&)>& on_progress) {
+    const std::function<bool(const v1::BackupProgress&)>& on_progress, bool for_replica) {
   RETURN_IF_ERROR(ValidateBackupTarget(target, config_.data_dir));
   if (backup_running_.exchange(true)) {
     return absl::FailedPreconditionError("a base backup is already running on this agent");
@@ -33,6 +33,7 @@ absl::StatusOr<v1::BaseBackupResult> Agent::RunTrackedBackup(
   BaseBackupContext ctx;
   ctx.state_store = state_store_.get();
   ctx.data_dir = config_.data_dir;
+  ctx.wal_to_primary_position = for_replica;
   ctx.cancelled = [&] { return shutting_down_.load() || (cancelled && cancelled()); };
   ctx.on_progress = [&](const v1::BackupProgress& progress) {
     {
@@ -153,7 +154,8 @@ absl::Status Agent::Bootstrap(const v1::StartReplicaRequest& request,
     backup.set_fast_checkpoint(true);
     Log()->info("bootstrapping: base backup into {}/pgdata", config_.data_dir);
     ASSIGN_OR_RETURN(v1::BaseBackupResult result,
-                     RunTrackedBackup(backup, config_.data_dir + "/pgdata", stopped, nullptr));
+                     RunTrackedBackup(backup, config_.data_dir + "/pgdata", stopped, nullptr,
+                                      /*for_replica=*/true));
     without_wal.flush_lsn = Lsn(result.start_lsn());
     without_wal.timeline = result.timeline();
     Log()->info("bootstrap copy done: backup of {} from {} to {} on timeline {}",

@@ -296,7 +296,11 @@ absl::StatusOr<v1::BaseBackupResult> Job::Run() {
   RETURN_IF_ERROR(wal_->Start(target_ + "/pg_wal", start.timeline, start.lsn));
   Report(v1::BACKUP_PHASE_STREAMING, true);
   RETURN_IF_ERROR(Stream(*conn));
-  RETURN_IF_ERROR(ReadWalEnd(*conn));
+  if (ctx_.wal_to_primary_position) {
+    RETURN_IF_ERROR(ReadWalEnd(*conn));
+  } else {
+    wal_end_ = end_->lsn;
+  }
   conn->Close();
   Log()->info("archives received: {} bytes, {} files; backup ends at {}", reader_->bytes_done(),
               files_done(), end_->lsn.ToString());

@@ -1,8 +1,8 @@
 // FetchBaseBackup's engine: one BASE_BACKUP from a PostgreSQL 12+ primary into a local
 // directory that PostgreSQL can start from — archives extracted while they stream
 // (path-safe, bounded memory), the WAL from the backup's start streamed beside it over a
-// second connection with a temporary slot (like `pg_basebackup -X stream`) up to the
-// primary's WAL position once the backup ended (past the XLOG_SWITCH after it), every
+// second connection with a temporary slot (like `pg_basebackup -X stream`) up to its end
+// (for a bootstrap, up to the primary's position once the backup ended), every
 // file checked against backup_manifest, everything fsynced, then backup_manifest written
 // last and the incomplete marker removed. The primary's identity is recorded under
 // <data_dir>/replication/ when a store is given.
@@ -44,6 +44,11 @@ struct BaseBackupContext {
   // receiver went away) aborts like a cancellation.
   std::function<bool(const v1::BackupProgress&)> on_progress;
   ConnectionOptions connection_options;
+  // A replica will stream on from the copy's WAL (StartReplica's bootstrap): the WAL
+  // stream then goes past the backup's end to the primary's position once the backup
+  // ended (past the XLOG_SWITCH after it), so that the copy's WAL ends in a segment the
+  // primary still has. Otherwise it stops at the backup's end, as pg_basebackup -X stream.
+  bool wal_to_primary_position = false;
 };
 
 // Runs the backup into `target_dir` (already resolved: the request's target_dir is
