@@ -115,6 +115,13 @@ absl::Status HttpServer::Start(const HttpServerOptions& options) {
       // One request per connection: a scraper reconnects, and an idle keep-alive
       // connection must not hold a worker.
       "enable_keep_alive", "no",
+      // A scrape herd (every Prometheus replica and kubelet probe at the same second) must
+      // wait in the kernel's accept queue, not overflow it: civetweb's default backlog of
+      // 200 makes the kernel drop or cookie-answer the rest, and those scrapes arrive late
+      // or not at all. The kernel caps this at net.core.somaxconn.
+      "listen_backlog", "4096",
+      // Accepted connections waiting for a worker; the accept thread blocks when full.
+      "connection_queue", "256",
       // No abortive close (linger 0 sends RST): a reset that overtakes the response
       // discards what the client has not read yet — a scrape lost under load.
   };
