@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -96,7 +97,11 @@ absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(Extract
   RETURN_IF_ERROR(CreateIncompleteMarker(target, ops));
   if (created) RETURN_IF_ERROR(ops->SyncDir(DirName(target)));
   x->roots_.push_back(Root{target, "", std::move(fd)});
-  x->buffer_ = std::make_unique<char[]>(x->options_.write_buffer_size);
+  const size_t size = x->options_.write_buffer_size;
+  const size_t alloc = (size + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment;
+  x->buffer_.reset(static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, alloc)));
+  if (x->buffer_ == nullptr) return absl::ResourceExhaustedError("no memory for the write buffer");
+  x->direct_ok_ = x->options_.direct_io && size % kDirectIoAlignment == 0;
   return x;
 }
 
@@ -318,6 +323,8 @@ absl::Status BackupExtractor::StartFile(const std::vector<std::string>& parts,
   if (fd < 0) return ErrnoStatus("create", display, errno);
   file_ = UniqueFd(fd);
   file_display_ = display;
+  file_direct_ = false;
+  file_aligned_ = true;
   buffer_fill_ = 0;
   files_.push_back(Entry{current_root_, parts});
   observing_ = observe && observer_ != nullptr;
@@ -328,16 +335,53 @@ absl::Status BackupExtractor::StartFile(const std::vector<std::string>& parts,
   return absl::OkStatus();
 }
 
-absl::Status BackupExtractor::FlushBuffer() {
-  absl::string_view pending(buffer_.get(), buffer_fill_);
+absl::Status BackupExtractor::SetDirect(bool on) {
+  int flags = fcntl(file_.get(), F_GETFL);
+  if (flags < 0) return ErrnoStatus("fcntl", file_display_, errno);
+  flags = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+  if (fcntl(file_.get(), F_SETFL, flags) != 0) {
+    if (on && errno == EINVAL) {
+      direct_ok_ = false;  // this file system does not do direct I/O: page cache from now on
+      return absl::OkStatus();
+    }
+    return ErrnoStatus("fcntl", file_display_, errno);
+  }
+  file_direct_ = on;
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::WriteAll(absl::string_view pending) {
   while (!pending.empty()) {
     ssize_t n = write(file_.get(), pending.data(), pending.size());
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EINVAL && file_direct_) {
+        // The device wants a larger alignment than kDirectIoAlignment: buffered for good.
+        direct_ok_ = false;
+        RETURN_IF_ERROR(SetDirect(false));
+        continue;
+      }
       return ErrnoStatus("write", file_display_, errno);
     }
     pending.remove_prefix(static_cast<size_t>(n));
+    if (file_direct_) direct_bytes_ += static_cast<uint64_t>(n);
+    // A short direct write leaves the offset unaligned for the next: the rest goes
+    // through the page cache.
+    if (!pending.empty() && file_direct_) {
+      file_aligned_ = false;
+      RETURN_IF_ERROR(SetDirect(false));
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status BackupExtractor::FlushBuffer() {
+  // Only a full buffer is aligned in length (and every earlier write was one, so the
+  // offset is aligned too); a file's last, partial buffer goes through the page cache.
+  const bool full = buffer_fill_ == options_.write_buffer_size;
+  if (full && direct_ok_ && file_aligned_ && !file_direct_) RETURN_IF_ERROR(SetDirect(true));
+  if (!full && file_direct_) RETURN_IF_ERROR(SetDirect(false));
+  RETURN_IF_ERROR(WriteAll(absl::string_view(buffer_.get(), buffer_fill_)));
   buffer_fill_ = 0;
   return absl::OkStatus();
 }

@@ -140,6 +140,49 @@ TEST_F(ExtractorTest, ExtractsSyncsAndCompletes) {
   EXPECT_EQ(ReadFile(target_ + "/backup_manifest"), "{}\n");
 }
 
+// Full aligned buffers go to the device with O_DIRECT, tails and small files through the
+// page cache; either way every byte lands where it belongs.
+TEST_F(ExtractorTest, FullBuffersAreWrittenDirectAndTailsBuffered) {
+  ExtractorOptions options;
+  options.target_dir = target_;
+  options.write_buffer_size = 8192;
+  options.file_ops = ops_;
+  ASSERT_TRUE(options.direct_io);  // the default
+  auto x = BackupExtractor::Create(options, &observer_);
+  ASSERT_TRUE(x.ok()) << x.status();
+  auto pattern = [](size_t n, int seed) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 31 + seed);
+    return s;
+  };
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"empty", ""}, {"small", pattern(100, 1)}, {"one", pattern(8192, 2)},
+      {"three_and_a_bit", pattern(3 * 8192 + 5, 3)}, {"rel", pattern(40000, 4)}};
+  TarBuilder tar;
+  for (const auto& [name, data] : files) tar.File(name, data);
+  tar.Trailer();
+  ASSERT_TRUE(Extract(x->get(), tar.out).ok());
+  for (const auto& [name, data] : files) EXPECT_EQ(ReadFile(target_ + "/" + name), data) << name;
+  ASSERT_TRUE((*x)->SyncAll().ok());
+  // Does this file system take O_DIRECT at all? If it does, the extractor must have used it.
+  int probe = open((base_ + "/probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0600);
+  if (probe >= 0) {
+    close(probe);
+    EXPECT_EQ((*x)->direct_bytes(), (1 + 3 + 4) * 8192u);
+  } else {
+    EXPECT_EQ((*x)->direct_bytes(), 0u);
+  }
+  // Off, nothing is written direct.
+  target_ = base_ + "/buffered";
+  options.target_dir = target_;
+  options.direct_io = false;
+  auto y = BackupExtractor::Create(options, &observer_);
+  ASSERT_TRUE(y.ok()) << y.status();
+  ASSERT_TRUE(Extract(y->get(), tar.out).ok());
+  for (const auto& [name, data] : files) EXPECT_EQ(ReadFile(target_ + "/" + name), data) << name;
+  EXPECT_EQ((*y)->direct_bytes(), 0u);
+}
+
 TEST_F(ExtractorTest, RefusesNonEmptyTarget) {
   ASSERT_EQ(mkdir((base_ + "/target").c_str(), 0700), 0);
   ASSERT_EQ(mkdir(target_.c_str(), 0700), 0);

@@ -8,6 +8,8 @@
 # runs per tool; BENCH_KEEP=1 keeps the temp directory; BENCH_NO_BUILD=1 skips the build;
 # BENCH_COMPRESS (e.g. server-lz4, server-zstd:3) has both tools ask the primary to
 # compress, in pg_basebackup's --compress spelling; both still write a plain directory.
+# BENCH_PERF=FILE records walrep's first run with `perf record -g` into FILE and prints its
+# top symbols to stderr (that run's numbers then include perf's sampling cost).
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary, data checksums on, so
 # both tools have the primary verify page checksums), pgbench -i -s SCALE, CHECKPOINT.
@@ -62,6 +64,11 @@ run_walrep() {
   local i="$1" dir="$WORK/walrep-$i" t0 t1 cpu0 cpu1 out
   mkdir -p "$dir"
   start_agent "$dir/agent" "$WORK/walrep-$i.log"
+  local perf_pid=""
+  if [ -n "${BENCH_PERF:-}" ] && [ "$i" -eq 1 ]; then
+    perf record -q -g -p "$AGENT_PID" -o "$BENCH_PERF" 2>/dev/null &
+    perf_pid=$!; sleep 1
+  fi
   cpu0=$(proc_cpu "$AGENT_PID")
   t0=$(now)
   out=$("$CTL" --addr="$AGENT_ADDR" --timeout=3600s backup --conninfo="$CONNINFO" \
@@ -69,6 +76,11 @@ run_walrep() {
     { cat "$WORK/walrep-$i.progress" "$WORK/walrep-$i.log" >&2; die "walrep run $i failed"; }
   t1=$(now)
   cpu1=$(proc_cpu "$AGENT_PID")
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    perf report -i "$BENCH_PERF" --stdio --no-children --sort sym -g none 2>/dev/null |
+      grep '%' | head -30 >&2 || true
+  fi
   echo "  $out" >&2
   [[ "$out" == *"manifest_verified=yes"* ]] || die "walrep run $i: manifest not verified"
   RES="$(elapsed "$t0" "$t1") $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }') $(proc_hwm_kb "$AGENT_PID")"
