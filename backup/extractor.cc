@@ -97,11 +97,9 @@ absl::StatusOr<std::unique_ptr<BackupExtractor>> BackupExtractor::Create(Extract
   RETURN_IF_ERROR(CreateIncompleteMarker(target, ops));
   if (created) RETURN_IF_ERROR(ops->SyncDir(DirName(target)));
   x->roots_.push_back(Root{target, "", std::move(fd)});
-  const size_t size = x->options_.write_buffer_size;
-  const size_t alloc = (size + kDirectIoAlignment - 1) / kDirectIoAlignment * kDirectIoAlignment;
-  x->buffer_.reset(static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, alloc)));
-  if (x->buffer_ == nullptr) return absl::ResourceExhaustedError("no memory for the write buffer");
-  x->direct_ok_ = x->options_.direct_io && size % kDirectIoAlignment == 0;
+  x->writer_ = std::make_unique<FileWriter>(x->options_.write_buffer_size,
+                                            x->options_.write_buffers, x->options_.direct_io);
+  RETURN_IF_ERROR(x->writer_->status());
   return x;
 }
 
@@ -226,7 +224,8 @@ absl::Status BackupExtractor::EndArchive() {
         absl::StrCat("archive ended inside member ", file_display_));
   }
   in_archive_ = false;
-  return absl::OkStatus();
+  // An archive's files are whole on disk when it ends (and a failed write is its error).
+  return writer_->Drain();
 }
 
 void BackupExtractor::NoteDir(size_t root, absl::Span<const std::string> components) {
@@ -323,8 +322,6 @@ absl::Status BackupExtractor::StartFile(const std::vector<std::string>& parts,
   if (fd < 0) return ErrnoStatus("create", display, errno);
   file_ = UniqueFd(fd);
   file_display_ = display;
-  file_direct_ = false;
-  file_aligned_ = true;
   buffer_fill_ = 0;
   files_.push_back(Entry{current_root_, parts});
   observing_ = observe && observer_ != nullptr;
@@ -335,55 +332,11 @@ absl::Status BackupExtractor::StartFile(const std::vector<std::string>& parts,
   return absl::OkStatus();
 }
 
-absl::Status BackupExtractor::SetDirect(bool on) {
-  int flags = fcntl(file_.get(), F_GETFL);
-  if (flags < 0) return ErrnoStatus("fcntl", file_display_, errno);
-  flags = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
-  if (fcntl(file_.get(), F_SETFL, flags) != 0) {
-    if (on && errno == EINVAL) {
-      direct_ok_ = false;  // this file system does not do direct I/O: page cache from now on
-      return absl::OkStatus();
-    }
-    return ErrnoStatus("fcntl", file_display_, errno);
-  }
-  file_direct_ = on;
-  return absl::OkStatus();
-}
-
-absl::Status BackupExtractor::WriteAll(absl::string_view pending) {
-  while (!pending.empty()) {
-    ssize_t n = write(file_.get(), pending.data(), pending.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EINVAL && file_direct_) {
-        // The device wants a larger alignment than kDirectIoAlignment: buffered for good.
-        direct_ok_ = false;
-        RETURN_IF_ERROR(SetDirect(false));
-        continue;
-      }
-      return ErrnoStatus("write", file_display_, errno);
-    }
-    pending.remove_prefix(static_cast<size_t>(n));
-    if (file_direct_) direct_bytes_ += static_cast<uint64_t>(n);
-    // A short direct write leaves the offset unaligned for the next: the rest goes
-    // through the page cache.
-    if (!pending.empty() && file_direct_) {
-      file_aligned_ = false;
-      RETURN_IF_ERROR(SetDirect(false));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status BackupExtractor::FlushBuffer() {
-  // Only a full buffer is aligned in length (and every earlier write was one, so the
-  // offset is aligned too); a file's last, partial buffer goes through the page cache.
-  const bool full = buffer_fill_ == options_.write_buffer_size;
-  if (full && direct_ok_ && file_aligned_ && !file_direct_) RETURN_IF_ERROR(SetDirect(true));
-  if (!full && file_direct_) RETURN_IF_ERROR(SetDirect(false));
-  RETURN_IF_ERROR(WriteAll(absl::string_view(buffer_.get(), buffer_fill_)));
+  if (buffer_fill_ == 0) return absl::OkStatus();
+  writer_->Write(file_.get(), std::exchange(buffer_, nullptr), buffer_fill_, file_display_);
   buffer_fill_ = 0;
-  return absl::OkStatus();
+  return writer_->status();
 }
 
 absl::Status BackupExtractor::OnData(absl::string_view bytes) {
@@ -391,8 +344,12 @@ absl::Status BackupExtractor::OnData(absl::string_view bytes) {
   if (observing_) RETURN_IF_ERROR(observer_->OnFileData(bytes));
   bytes_written_ += bytes.size();
   while (!bytes.empty()) {
+    if (buffer_ == nullptr) {
+      buffer_ = writer_->Buffer();
+      if (buffer_ == nullptr) return writer_->status();  // a write failed
+    }
     size_t n = std::min(options_.write_buffer_size - buffer_fill_, bytes.size());
-    std::memcpy(buffer_.get() + buffer_fill_, bytes.data(), n);
+    std::memcpy(buffer_ + buffer_fill_, bytes.data(), n);
     buffer_fill_ += n;
     bytes.remove_prefix(n);
     if (buffer_fill_ == options_.write_buffer_size) RETURN_IF_ERROR(FlushBuffer());
@@ -403,7 +360,8 @@ absl::Status BackupExtractor::OnData(absl::string_view bytes) {
 absl::Status BackupExtractor::OnMemberEnd() {
   if (!file_.valid()) return absl::OkStatus();  // directories and symlinks
   RETURN_IF_ERROR(FlushBuffer());
-  RETURN_IF_ERROR(file_.Close(file_display_));
+  // Closed by the writer after its last write; a failed close is reported like a write.
+  writer_->Close(file_.Release(), file_display_);
   ++files_written_;
   if (observing_) RETURN_IF_ERROR(observer_->OnFileEnd());
   observing_ = false;
@@ -420,12 +378,15 @@ absl::Status BackupExtractor::WriteFile(absl::string_view relative_path,
                              /*observe=*/false);
   if (s.ok()) s = OnData(contents);
   if (s.ok()) s = OnMemberEnd();
+  if (s.ok()) s = writer_->Drain();  // whole on disk when this returns, as before
   current_root_ = saved_root;
   return s;
 }
 
 absl::Status BackupExtractor::SyncAll() {
   if (file_.valid()) return absl::FailedPreconditionError("a member is still being written");
+  // Every write queued so far has been made (and every file closed) before any fsync.
+  RETURN_IF_ERROR(writer_->Drain());
   // Files first, then the directories holding their names, as pg_basebackup does. Parents
   // are re-walked without following links: the tree is untrusted even after extraction.
   // Files synced by an earlier call are not synced again (the second call, after

@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "backup/file_writer.h"
 #include "backup/path_safety.h"
 #include "replay/file_ops.h"
 #include "wire/cancel_token.h"
@@ -70,6 +71,9 @@ struct ExtractorOptions {
   const CancelToken* cancel = nullptr;
   // Bytes gathered per write(). With direct_io a multiple of kDirectIoAlignment.
   size_t write_buffer_size = 1024 * 1024;
+  // Buffers queued to the writer thread (file_writer.h) at most; the memory is
+  // write_buffers x write_buffer_size.
+  int write_buffers = 4;
   // Full buffers of a file are written with O_DIRECT (the tail of each file, and files
   // smaller than one buffer, through the page cache). A copy is fsynced anyway before
   // backup_manifest, so staging it in the page cache only adds a copy into freshly
@@ -85,10 +89,6 @@ struct ExtractorOptions {
 // "base.tar" → "" (the main archive), "<oid>.tar" → "<oid>"; anything else (compressed
 // archives included) is InvalidArgument.
 absl::StatusOr<std::string> TablespaceOidFromArchiveName(absl::string_view archive_name);
-
-// O_DIRECT buffers, lengths and offsets are multiples of this (the largest logical block
-// size of common devices; 512-byte-sector devices accept it too).
-inline constexpr size_t kDirectIoAlignment = 4096;
 
 class BackupExtractor : public TarSink {
  public:
@@ -131,7 +131,7 @@ class BackupExtractor : public TarSink {
   uint64_t bytes_written() const { return bytes_written_; }
   uint64_t files_written() const { return files_written_; }
   // Of bytes_written(), those written with O_DIRECT (ExtractorOptions::direct_io).
-  uint64_t direct_bytes() const { return direct_bytes_; }
+  uint64_t direct_bytes() const { return writer_->direct_bytes(); }
   const std::string& target_dir() const { return options_.target_dir; }
 
  private:
@@ -156,8 +156,6 @@ class BackupExtractor : public TarSink {
   absl::Status StartFile(const std::vector<std::string>& parts, const std::string& display,
                          bool observe);
   absl::Status FlushBuffer();
-  absl::Status WriteAll(absl::string_view bytes);
-  absl::Status SetDirect(bool on);
   void NoteDir(size_t root, absl::Span<const std::string> components);
 
   ExtractorOptions options_;
@@ -171,14 +169,9 @@ class BackupExtractor : public TarSink {
   UniqueFd file_;  // the regular member being written
   std::string file_display_;
   bool observing_ = false;
-  struct FreeAligned {
-    void operator()(char* p) const { std::free(p); }
-  };
-  std::unique_ptr<char, FreeAligned> buffer_;  // kDirectIoAlignment-aligned
+  std::unique_ptr<FileWriter> writer_;
+  char* buffer_ = nullptr;  // from writer_, being filled
   size_t buffer_fill_ = 0;
-  bool direct_ok_ = false;    // O_DIRECT is on offer (options and file system)
-  bool file_direct_ = false;  // file_ is open with O_DIRECT now
-  bool file_aligned_ = true;  // file_'s offset is a multiple of kDirectIoAlignment
 
   std::vector<Entry> files_;
   size_t synced_files_ = 0;  // files_[0, synced_files_) are fsynced
@@ -187,7 +180,6 @@ class BackupExtractor : public TarSink {
   bool synced_ = false;
   uint64_t bytes_written_ = 0;
   uint64_t files_written_ = 0;
-  uint64_t direct_bytes_ = 0;
 };
 
 }  // namespace walrep

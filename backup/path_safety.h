@@ -50,6 +50,8 @@ class UniqueFd {
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   void Reset();
+  // Gives up ownership: the caller closes the returned descriptor.
+  int Release() { return std::exchange(fd_, -1); }
   // Closes now and reports a failed close (a late write error on some filesystems).
   absl::Status Close(absl::string_view what);
 
