@@ -205,7 +205,9 @@ std::string ValidateError(absl::string_view conninfo) {
   absl::StatusOr<ConnInfo> info = ConnInfo::Parse(conninfo);
   if (!info.ok()) return absl::StrCat("parse: ", info.status().message());
   absl::Status st = info->Validate();
-  if (!st.ok()) EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << conninfo;
+  if (!st.ok()) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << conninfo;
+  }
   return std::string(st.message());
 }
 
