@@ -27,7 +27,6 @@
 #define WALREP_BACKUP_EXTRACTOR_H_
 
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>

@@ -1,33 +1,21 @@
 #include "backup/file_writer.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "replay/test_util.h"
 
 namespace walrep {
 namespace {
 
-std::string TempDir() {
-  const char* t = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(t ? t : "/tmp") + "/fw.XXXXXX";
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::walrep::testing::ReadAll;
+using ::walrep::testing::TempDir;
 
 // Appends `data` to fd through the writer in buffer-sized pieces.
 void Append(FileWriter& w, int fd, const std::string& data, const std::string& name) {
@@ -41,7 +29,8 @@ void Append(FileWriter& w, int fd, const std::string& data, const std::string& n
 }
 
 TEST(FileWriterTest, WritesFilesInOrderWithMoreFilesThanBuffers) {
-  const std::string dir = TempDir();
+  TempDir tmp;
+  const std::string& dir = tmp.path();
   FileWriter w(8192, 2, /*direct_io=*/true);
   std::vector<std::string> contents;
   for (int f = 0; f < 6; ++f) {
@@ -67,7 +56,8 @@ TEST(FileWriterTest, WritesFilesInOrderWithMoreFilesThanBuffers) {
 }
 
 TEST(FileWriterTest, FirstFailureIsStickyNamesTheFileAndFilesAreStillClosed) {
-  const std::string dir = TempDir();
+  TempDir tmp;
+  const std::string& dir = tmp.path();
   FileWriter w(4096, 2, /*direct_io=*/false);
   const std::string path = dir + "/readonly";
   int fd = open(path.c_str(), O_RDONLY | O_CREAT, 0600);  // write() fails with EBADF
