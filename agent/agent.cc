@@ -143,6 +143,8 @@ absl::Status Agent::Init() {
   } else {
     wopts.dir = config_.data_dir + "/wal";
     wopts.layout = WalWriter::Layout::kArchive;
+    recent_wal_ = std::make_unique<RecentWal>();
+    wopts.recent = recent_wal_.get();
   }
   wopts.on_flush = [this](Lsn) { changes_.Notify(); };
   // The archive's files say their segment size; an empty one learns it from the primary
@@ -166,6 +168,7 @@ absl::Status Agent::Init() {
   ropts.durable = [this] { return writer_->flush_lsn(); };
   ropts.timeline = [this] { return writer_->timeline(); };
   ropts.handler = &replay_stats_;
+  ropts.recent = recent_wal_.get();
   ropts.on_advance = [this] { changes_.Notify(); };
   // Engine none verifies every record itself; engine postgres's server replays.
   if (!postgres()) replayer_ = std::make_unique<WalReplayer>(std::move(ropts));

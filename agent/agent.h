@@ -20,6 +20,7 @@
 #include "agent/postgres_engine.h"
 #include "agent/replica_stream.h"
 #include "agent/stream_status.h"
+#include "replay/recent_wal.h"
 #include "replay/replay_stats.h"
 #include "replay/replication_state.h"
 #include "replay/wal_replayer.h"
@@ -140,6 +141,9 @@ class Agent {
   std::unique_ptr<ReplicationStateStore> state_store_;
   // The WAL store: the one owner of the durable position (recovered from the WAL at
   // start; see replay/wal_recovery.h).
+  // Engine none: the newest WAL in memory, which replay reads back (before writer_ and
+  // replayer_, which use it).
+  std::unique_ptr<RecentWal> recent_wal_;
   std::unique_ptr<WalWriter> writer_;
   ReplayStats replay_stats_;
   std::unique_ptr<WalReplayer> replayer_;  // engine none only

@@ -70,7 +70,9 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
                                          options_.apply_pending(reported_flush_)
                                      ? kApplyPoll
                                      : kStopPoll;
-    ASSIGN_OR_RETURN(auto msg, conn_.ReadMessage(std::min(next_status_, absl::Now() + slice)));
+    // In place: the body (and the WAL in it) is used up before the next read.
+    ASSIGN_OR_RETURN(auto msg,
+                     conn_.ReadMessageView(std::min(next_status_, absl::Now() + slice)));
     if (!msg) continue;
     last_receive_ = absl::Now();
     ping_sent_ = false;

@@ -23,12 +23,9 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "replay/file_ops.h"  // kDirectIoAlignment
 
 namespace walrep {
-
-// O_DIRECT buffers, lengths and offsets are multiples of this (the largest logical block
-// size of common devices; 512-byte-sector devices accept it too).
-inline constexpr size_t kDirectIoAlignment = 4096;
 
 class FileWriter {
  public:

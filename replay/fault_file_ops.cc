@@ -52,6 +52,7 @@ class FaultFile final : public File {
     return s.ok() ? closed : s;
   }
   const std::string& path() const override { return base_->path(); }
+  absl::Status SetDirectIo(bool on) override { return base_->SetDirectIo(on); }
 
  private:
   FaultInjectingFileOps* ops_;

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -73,6 +75,16 @@ class PosixFile final : public File {
   }
 
   const std::string& path() const override { return path_; }
+
+  absl::Status SetDirectIo(bool on) override {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0) return ErrnoStatus("fcntl", path_, errno);
+    const int want = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+    if (want != flags && ::fcntl(fd_, F_SETFL, want) != 0) {
+      return ErrnoStatus("fcntl O_DIRECT", path_, errno);
+    }
+    return absl::OkStatus();
+  }
 
  private:
   int fd_;
@@ -154,6 +166,25 @@ class PosixFileOps final : public FileOps {
 };
 
 }  // namespace
+
+AlignedBuffer::AlignedBuffer(size_t size) {
+  const size_t alloc = static_cast<size_t>(AlignUp(size == 0 ? 1 : size));
+  data_ = static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, alloc));
+  if (data_ == nullptr) return;
+  std::memset(data_, 0, alloc);
+  size_ = alloc;
+}
+
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
 
 FileOps* DefaultFileOps() {
   static FileOps* const ops = new PosixFileOps();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,7 +38,45 @@ class File {
   // Closes the descriptor; a close error is reported (it can be a delayed write error).
   virtual absl::Status Close() = 0;
   virtual const std::string& path() const = 0;
+  // Turns O_DIRECT on or off for later reads and writes (fcntl). While on, every
+  // ReadAt/WriteAt must use an offset, a length and a buffer address that are multiples
+  // of kDirectIoAlignment (AlignedBuffer). Unimplemented where there is no descriptor
+  // (test doubles) and InvalidArgument where the file system refuses direct I/O: callers
+  // then keep going through the page cache, which accepts the same aligned requests.
+  virtual absl::Status SetDirectIo(bool on) {
+    (void)on;
+    return absl::UnimplementedError("direct I/O is not available for this file");
+  }
 };
+
+// The alignment of offsets, lengths and buffers for O_DIRECT: 4 KiB covers the logical
+// block size of every device in use (512 or 4096 bytes) and the page size.
+inline constexpr size_t kDirectIoAlignment = 4096;
+
+// A heap buffer of `size` bytes (rounded up to kDirectIoAlignment) aligned to
+// kDirectIoAlignment, zero-filled. Empty (data() == nullptr) when memory ran out.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t size);
+  AlignedBuffer(AlignedBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer();
+
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Rounds down / up to a multiple of kDirectIoAlignment.
+inline constexpr uint64_t AlignDown(uint64_t v) { return v & ~uint64_t{kDirectIoAlignment - 1}; }
+inline constexpr uint64_t AlignUp(uint64_t v) { return AlignDown(v + kDirectIoAlignment - 1); }
 
 class FileOps {
  public:

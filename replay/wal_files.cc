@@ -92,13 +92,27 @@ absl::StatusOr<SegmentFile> FindSegmentFile(const std::string& dir, const Timeli
                                           " in ", dir));
 }
 
-WalFileFeeder::WalFileFeeder(std::string dir, uint64_t segment_size, FileOps* ops)
-    : dir_(std::move(dir)), segment_size_(segment_size), ops_(ops) {}
+WalFileFeeder::WalFileFeeder(std::string dir, uint64_t segment_size, FileOps* ops,
+                             const RecentWal* recent)
+    : dir_(std::move(dir)), segment_size_(segment_size), ops_(ops), recent_(recent) {}
 
 absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_t max_bytes) {
   const uint64_t pos = decoder->input_lsn().value();
   if (pos >= limit.value()) return 0;
   const uint64_t segno = pos / segment_size_;
+  const uint64_t seg_end = (segno + 1) * segment_size_;
+  const uint64_t want = std::min<uint64_t>({max_bytes, limit.value() - pos, seg_end - pos});
+  if (recent_ != nullptr) {
+    if (ring_buf_size_ < want) {
+      ring_buf_ = std::make_unique<char[]>(static_cast<size_t>(want));
+      ring_buf_size_ = static_cast<size_t>(want);
+    }
+    const size_t got = recent_->Read(Lsn(pos), static_cast<size_t>(want), ring_buf_.get());
+    if (got > 0) {
+      decoder->Feed(absl::string_view(ring_buf_.get(), got));
+      return got;
+    }
+  }
   if (file_ == nullptr || file_segno_ != segno) {
     file_.reset();
     ASSIGN_OR_RETURN(current_, FindSegmentFile(dir_, chain_, segno, segment_size_, ops_));
@@ -111,9 +125,19 @@ absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_
     if (!f.ok()) return f.status();
     file_ = std::move(*f);
     file_segno_ = segno;
+    file_direct_ = false;
   }
-  const uint64_t seg_end = (segno + 1) * segment_size_;
-  const uint64_t want = std::min<uint64_t>({max_bytes, limit.value() - pos, seg_end - pos});
+  if (want >= kDirectReadMin && direct_ok_) {
+    if (!file_direct_) {
+      file_direct_ = file_->SetDirectIo(true).ok();
+      direct_ok_ = file_direct_;
+    }
+    if (file_direct_) return PullDirect(decoder, pos % segment_size_, want);
+  }
+  if (file_direct_) {
+    RETURN_IF_ERROR(file_->SetDirectIo(false));
+    file_direct_ = false;
+  }
   buf_.resize(want);
   ASSIGN_OR_RETURN(size_t got, file_->ReadAt(pos % segment_size_, want, buf_.data()));
   if (got == 0) {
@@ -123,6 +147,31 @@ absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_
   buf_.resize(got);
   decoder->Feed(buf_);
   return got;
+}
+
+absl::StatusOr<size_t> WalFileFeeder::PullDirect(WalDecoder* decoder, uint64_t offset,
+                                                  uint64_t want) {
+  // Whole blocks around the wanted range; segment sizes are multiples of the alignment.
+  const uint64_t from = AlignDown(offset);
+  const uint64_t to = std::min<uint64_t>(AlignUp(offset + want), segment_size_);
+  if (direct_buf_.size() < to - from) {
+    direct_buf_ = AlignedBuffer(static_cast<size_t>(to - from));
+    if (direct_buf_.data() == nullptr) return absl::ResourceExhaustedError("no memory to read WAL");
+  }
+  uint64_t got = 0;
+  while (from + got < offset + want) {
+    ASSIGN_OR_RETURN(size_t n, file_->ReadAt(from + got, static_cast<size_t>(to - from - got),
+                                             direct_buf_.data() + got));
+    if (n == 0) break;
+    got += n;
+    if (got % kDirectIoAlignment != 0) break;  // a short read ends at the end of the file
+  }
+  if (from + got <= offset) {
+    return absl::DataLossError(absl::StrCat(current_.path, " ends before offset ", offset));
+  }
+  const uint64_t avail = std::min<uint64_t>(want, from + got - offset);
+  decoder->Feed(absl::string_view(direct_buf_.data() + (offset - from), static_cast<size_t>(avail)));
+  return static_cast<size_t>(avail);
 }
 
 }  // namespace walrep

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "replay/file_ops.h"
+#include "replay/recent_wal.h"
 #include "replay/wal_decoder.h"
 #include "wire/lsn.h"
 
@@ -65,7 +66,10 @@ absl::StatusOr<SegmentFile> FindSegmentFile(const std::string& dir, const Timeli
 // to its final name does not disturb an open descriptor).
 class WalFileFeeder {
  public:
-  WalFileFeeder(std::string dir, uint64_t segment_size, FileOps* ops);
+  // With `recent` (the writer's RecentWal), WAL still held there is read from it, the
+  // rest from the files.
+  WalFileFeeder(std::string dir, uint64_t segment_size, FileOps* ops,
+                const RecentWal* recent = nullptr);
   void set_chain(TimelineChain chain) {
     chain_ = std::move(chain);
     file_.reset();
@@ -74,19 +78,33 @@ class WalFileFeeder {
   // Reads up to `max_bytes` at decoder->input_lsn() (not past `limit`) and feeds them.
   // Returns the number of bytes fed: 0 at `limit`. NotFound when the segment file is
   // missing; Internal on read errors.
-  absl::StatusOr<size_t> Pull(WalDecoder* decoder, Lsn limit, size_t max_bytes = 1 << 17);
-  // The file the last Pull() read from.
+  // A read of kDirectReadMin or more (a reader far behind: replay during a catch-up, the
+  // recovery scan) bypasses the page cache with O_DIRECT: those bytes were written with
+  // O_DIRECT while catching up (segment_stage.h) and are not in the cache, and reading
+  // them through it would allocate cache pages only to copy out of them once.
+  absl::StatusOr<size_t> Pull(WalDecoder* decoder, Lsn limit, size_t max_bytes = 1 << 20);
+  static constexpr size_t kDirectReadMin = size_t{128} << 10;
+  // The file the last Pull() read from (not changed by a read from `recent`).
   const SegmentFile& current() const { return current_; }
 
  private:
+  // Pull()'s read of [offset, offset + want) of the open file with O_DIRECT.
+  absl::StatusOr<size_t> PullDirect(WalDecoder* decoder, uint64_t offset, uint64_t want);
+
   const std::string dir_;
   const uint64_t segment_size_;
   FileOps* const ops_;
+  const RecentWal* const recent_;
+  std::unique_ptr<char[]> ring_buf_;  // what a read from recent_ fed
+  size_t ring_buf_size_ = 0;
   TimelineChain chain_;
   std::unique_ptr<File> file_;
   uint64_t file_segno_ = 0;
   SegmentFile current_;
   std::string buf_;
+  AlignedBuffer direct_buf_;
+  bool file_direct_ = false;  // file_ is in O_DIRECT mode
+  bool direct_ok_ = true;     // cleared when the file system refused it once
 };
 
 }  // namespace walrep

@@ -43,7 +43,7 @@ void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
     decoder_->ResetAtRecord(from, prev);
   }
   feeder_ = std::make_unique<WalFileFeeder>(options_.dir, segment_size_,
-                                            options_.file_ops);
+                                            options_.file_ops, options_.recent);
   chain_tli_ = 0;
   absl::MutexLock lock(&mu_);
   apply_lsn_.store(from.value(), std::memory_order_release);

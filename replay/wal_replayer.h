@@ -43,6 +43,7 @@ class WalReplayer {
     std::function<Lsn()> durable;          // the WAL writer's flush_lsn
     std::function<TimelineId()> timeline;  // the WAL writer's timeline
     WalReplayHandler* handler = nullptr;
+    const RecentWal* recent = nullptr;     // the writer's, to read new WAL from memory
     std::function<void()> on_advance;      // after apply_lsn moved (notify watchers)
     absl::Duration tick = kDefaultReplayTick;
     std::function<absl::Time()> now = [] { return absl::Now(); };

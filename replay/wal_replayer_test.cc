@@ -24,8 +24,13 @@ std::string Commit(int64_t pg_time_us, uint32_t xinfo) {
 
 class WalReplayerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Build(nullptr); }
+  // Writer and replayer over dir_/wal, sharing `recent` when not null.
+  void Build(RecentWal* recent) {
+    if (replayer_) replayer_->Stop();
+    replayer_.reset();
     WalWriter::Options o;
+    o.recent = recent;
     o.dir = dir_.Join("wal");
     o.segment_size = kSeg;
     o.on_flush = [this](Lsn l) {
@@ -38,6 +43,7 @@ class WalReplayerTest : public ::testing::Test {
     r.durable = [this] { return writer_->flush_lsn(); };
     r.timeline = [this] { return writer_->timeline(); };
     r.handler = &stats_;
+    r.recent = recent;
     r.tick = absl::Milliseconds(20);
     r.now = [this] { return now_; };
     replayer_ = std::make_unique<WalReplayer>(r);
@@ -128,6 +134,55 @@ TEST_F(WalReplayerTest, DamageBelowTheFlushPositionStopsReplayWithDataLoss) {
   EXPECT_NE(f.message().find(damaged.ToString()), std::string::npos) << f;
   EXPECT_EQ(replayer_->apply_lsn(), damaged);  // the end of the record before it
   EXPECT_LT(before, damaged);
+}
+
+// WAL damaged in its file after the fsync, for the ring tests below: `damaged` is the start
+// of the record whose payload is flipped, about 100 KB into the segment.
+struct DamagedWal {
+  std::string path;
+  Lsn end;
+  Lsn damaged;
+};
+DamagedWal WriteAndDamage(WalWriter& writer, WalReplayer& replayer, const TempDir& dir) {
+  WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
+  DamagedWal out;
+  for (int i = 0; b.end().value() < kSeg + 200000; ++i) {
+    Lsn at = b.Add(10, 0, 1, std::string(1000, 'r'));
+    if (!out.damaged.valid() && at.value() >= kSeg + 100000) out.damaged = at;
+  }
+  out.end = b.end();
+  EXPECT_TRUE(writer.StartAtSegment(1, b.start()).ok());
+  replayer.ResetAtSegment(b.start());
+  const std::string wal = b.PaddedToSegment();
+  EXPECT_TRUE(writer.Append(b.start(), wal.substr(0, b.end() - b.start())).ok());
+  EXPECT_TRUE(writer.Flush().ok());
+  out.path = dir.Join("wal/" + PartialSegmentFileName(1, 1, kSeg));
+  std::string bytes = walrep::testing::ReadAll(out.path);
+  bytes[out.damaged.value() - kSeg + 100] ^= 0x20;
+  walrep::testing::WriteAll(out.path, bytes);
+  return out;
+}
+
+TEST_F(WalReplayerTest, NewWalIsReadFromTheWritersRingNotTheFiles) {
+  RecentWal ring(size_t{4} << 20);
+  Build(&ring);
+  // The file is damaged after the writer took the bytes: replay reads the ring, which
+  // holds what was written, so it never meets the damage.
+  const DamagedWal w = WriteAndDamage(*writer_, *replayer_, dir_);
+  replayer_->Start();
+  ASSERT_TRUE(replayer_->WaitForApply(w.end, absl::Seconds(30)));
+  EXPECT_TRUE(replayer_->failure().ok()) << replayer_->failure();
+}
+
+TEST_F(WalReplayerTest, WalOlderThanTheRingIsReadFromTheFilesAndVerified) {
+  RecentWal ring(size_t{64} << 10);  // holds only the last 64 KiB
+  Build(&ring);
+  const DamagedWal w = WriteAndDamage(*writer_, *replayer_, dir_);
+  replayer_->Start();
+  EXPECT_FALSE(replayer_->WaitForApply(w.end, absl::Seconds(30)));
+  absl::Status f = replayer_->failure();
+  EXPECT_EQ(f.code(), absl::StatusCode::kDataLoss) << f;
+  EXPECT_EQ(replayer_->apply_lsn(), w.damaged);
 }
 
 }  // namespace

@@ -71,16 +71,26 @@ absl::Status WalWriter::CompareWritten(Lsn start, absl::string_view bytes) const
         " is not in the open segment"));
   }
   std::string stored(bytes.size(), '\0');
+  // While staged the open descriptor may be in O_DIRECT mode (aligned reads only), and
+  // the newest bytes may still be in the stage: read through a descriptor of its own,
+  // then lay the stage over what it read.
+  File* src = file_.get();
+  std::unique_ptr<File> reader;
+  if (stage_.active()) {
+    ASSIGN_OR_RETURN(reader, ops_->Open(file_->path(), FileOps::OpenMode::kRead));
+    src = reader.get();
+  }
   size_t done = 0;
   while (done < bytes.size()) {
-    ASSIGN_OR_RETURN(size_t got, file_->ReadAt(start.value() % seg + done,
-                                               bytes.size() - done, stored.data() + done));
+    ASSIGN_OR_RETURN(size_t got, src->ReadAt(start.value() % seg + done,
+                                             bytes.size() - done, stored.data() + done));
     if (got == 0) {
       return absl::DataLossError(absl::StrCat(file_->path(), " ends before ",
                                               (start + done).ToString()));
     }
     done += got;
   }
+  stage_.Overlay(start.value() % seg, stored.data(), stored.size());
   if (stored == bytes) return absl::OkStatus();
   size_t at = 0;
   while (stored[at] == bytes[at]) ++at;
@@ -102,6 +112,7 @@ absl::Status WalWriter::failure() const {
 }
 
 absl::Status WalWriter::Fail(absl::Status status) {
+  stage_.Drop();
   file_.reset();  // no further I/O through a descriptor whose state is unknown
   absl::Status first;
   {
@@ -239,7 +250,8 @@ absl::Status WalWriter::OpenSegment(TimelineId tli, uint64_t segno, uint64_t off
 absl::Status WalWriter::CloseSegment(bool seal) {
   if (file_ == nullptr) return absl::OkStatus();
   const std::string path = file_->path();
-  absl::Status s = file_->Sync();
+  absl::Status s = stage_.End();
+  if (s.ok()) s = file_->Sync();
   if (s.ok()) s = file_->Close();
   if (!s.ok()) return Fail(std::move(s));
   file_.reset();
@@ -267,6 +279,7 @@ absl::Status WalWriter::Position(TimelineId tli, Lsn start) {
   if (tli == 0) return absl::InvalidArgumentError("timeline 0 is invalid");
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
   started_ = false;
+  if (options_.recent != nullptr) options_.recent->Reset();
   const uint64_t segno = SegmentNumber(start, segment_size());
   const uint64_t offset = start.value() % segment_size();
   RETURN_IF_ERROR(OpenSegment(tli, segno, offset));
@@ -390,8 +403,19 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
     // Segments are closed exactly at their end, so a missing file means offset 0.
     if (file_ == nullptr) RETURN_IF_ERROR(OpenSegment(timeline(), segno, offset));
     const size_t n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), seg_size - offset));
-    absl::Status s = file_->WriteAt(offset, bytes.substr(0, n));
+    if (!stage_.active() && catching_up_ && options_.layout == Layout::kArchive) {
+      absl::Status s = stage_.Begin(file_.get(), offset, seg_size);
+      if (!s.ok()) return Fail(std::move(s));
+      if (!stage_.direct() && !direct_refusal_logged_) {
+        direct_refusal_logged_ = true;
+        ReplayLogger().info("direct I/O is not available for {}; catching up through the "
+                            "page cache", file_->path());
+      }
+    }
+    absl::Status s = stage_.active() ? stage_.Append(bytes.substr(0, n))
+                                     : file_->WriteAt(offset, bytes.substr(0, n));
     if (!s.ok()) return Fail(std::move(s));
+    if (options_.recent != nullptr) options_.recent->Append(pos, bytes.substr(0, n));
     write_lsn_.store(pos.value() + n, std::memory_order_release);
     bytes.remove_prefix(n);
     if (offset + n == seg_size) RETURN_IF_ERROR(CloseSegment(/*seal=*/true));
@@ -401,6 +425,12 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
 
 absl::Status WalWriter::Flush() {
   if (failed()) return failure();
+  if (stage_.active()) {
+    // Caught up: the stage ends, so that commits are written by one buffered pwrite each
+    // and the zero-fill below can run.
+    absl::Status s = catching_up_ ? stage_.WriteOut() : stage_.End();
+    if (!s.ok()) return Fail(std::move(s));
+  }
   // Nothing written since the last sync (the stream paused mid-record, which is the
   // normal state: flush_lsn only moves to record ends): no fdatasync needed.
   if (file_ != nullptr && file_sparse_ && !catching_up_) {
@@ -485,6 +515,8 @@ absl::Status WalWriter::BeginTimeline(TimelineId new_tli, Lsn at) {
   RETURN_IF_ERROR(Flush());
   RETURN_IF_ERROR(CloseSegment(/*seal=*/false));
   started_ = false;
+  // What follows `at` is the new timeline's; the ring held this one's.
+  if (options_.recent != nullptr) options_.recent->Reset();
   const uint64_t seg = segment_size();
   const uint64_t segno = SegmentNumber(at, seg);
   const uint64_t offset = at.value() % seg;

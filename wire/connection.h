@@ -78,6 +78,16 @@ struct BackendMessage {
   std::string body;
 };
 
+// A backend message whose body lies in the connection's receive buffer: valid until the
+// next call that reads from the connection.
+struct BackendMessageView {
+  BackendMessageView() = default;
+  BackendMessageView(char t, absl::string_view b) : type(t), body(b) {}
+  BackendMessageView(const BackendMessage& m) : type(m.type), body(m.body) {}  // NOLINT
+  char type = 0;
+  absl::string_view body;
+};
+
 class PgConnection {
  public:
   // Takes an already Parse()d ConnInfo; applies defaults, passfile and Validate() to a
@@ -124,6 +134,9 @@ class PgConnection {
   // ParameterStatus are consumed (ParameterStatus updates parameter()). std::nullopt when
   // `deadline` passes before a complete message is available; that is not an error.
   absl::StatusOr<std::optional<BackendMessage>> ReadMessage(absl::Time deadline);
+  // ReadMessage without copying the body out of the receive buffer (a streaming
+  // replica's CopyData: 128 KiB per message while catching up).
+  absl::StatusOr<std::optional<BackendMessageView>> ReadMessageView(absl::Time deadline);
 
   // True if a complete message is already buffered, so the caller can drain without
   // waiting. (Bytes the TLS layer holds but has not handed over yet do not count.)
@@ -217,11 +230,14 @@ class PgConnection {
   absl::Time IoDeadline() const;
   // The next frame of any type, copied out of the buffer; nullopt on deadline.
   absl::StatusOr<std::optional<BackendMessage>> ReadFrame(absl::Time deadline);
+  // ReadFrame's message in place: the bytes stay where they are until the next read
+  // (only a read moves or replaces the buffer's contents).
+  absl::StatusOr<std::optional<BackendMessageView>> ReadFrameView(absl::Time deadline);
   // ReadFrame with NoticeResponse/ParameterStatus consumed; a missed deadline is an
   // Unavailable "timeout" error (used where the server owes us an answer).
   absl::StatusOr<BackendMessage> ReadRequired(absl::string_view waiting_for);
   // Handles 'N' and 'S'; true if `msg` was one of them.
-  absl::StatusOr<bool> ConsumeAsync(const BackendMessage& msg);
+  absl::StatusOr<bool> ConsumeAsync(BackendMessageView msg);
   absl::Status SendQuery(absl::string_view sql);
   // The Query()/StartCopy() loop; copy_kind == nullptr means COPY is not expected.
   absl::StatusOr<std::vector<ResultSet>> ReadResults(char* copy_kind);
@@ -229,7 +245,7 @@ class PgConnection {
   absl::Status DrainToReady(absl::Status error);
   // Closes the connection and returns `status` (for protocol violations and I/O errors).
   absl::Status Fail(absl::Status status);
-  absl::Status Unexpected(const BackendMessage& msg, absl::string_view during);
+  absl::Status Unexpected(BackendMessageView msg, absl::string_view during);
 
   std::optional<Transport> transport_;
   FrameLimits limits_;

@@ -155,18 +155,26 @@ absl::Status PgConnection::Fail(absl::Status status) {
   return status;
 }
 
-absl::Status PgConnection::Unexpected(const BackendMessage& msg, absl::string_view during) {
+absl::Status PgConnection::Unexpected(BackendMessageView msg, absl::string_view during) {
   return Fail(absl::DataLossError(absl::StrCat("protocol violation: unexpected message type ",
                                                DescribeMessageType(msg.type), " during ", during)));
 }
 
 absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::optional<BackendMessageView> view, ReadFrameView(deadline));
+  if (!view.has_value()) return std::nullopt;
+  return BackendMessage{view->type, std::string(view->body)};
+}
+
+absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
+    absl::Time deadline) {
   if (!is_open()) return absl::FailedPreconditionError("connection is closed");
   for (;;) {
     absl::string_view avail = buf_.readable();
     absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
     if (frame.ok()) {
-      BackendMessage msg{frame->type, std::string(frame->body)};
+      // Consumed now, still in place: ReadBuffer moves bytes only in Reserve (a read).
+      const BackendMessageView msg(frame->type, frame->body);
       buf_.Consume(frame->consumed);
       return msg;
     }
@@ -200,7 +208,7 @@ bool PgConnection::HasBufferedMessage() const {
   return frame.ok() || !IsNeedMoreBytes(frame.status());
 }
 
-absl::StatusOr<bool> PgConnection::ConsumeAsync(const BackendMessage& msg) {
+absl::StatusOr<bool> PgConnection::ConsumeAsync(BackendMessageView msg) {
   if (msg.type == 'N') {
     absl::StatusOr<ErrorFields> fields = DecodeErrorFields(msg.body);
     if (!fields.ok()) return Fail(fields.status());
@@ -369,8 +377,15 @@ absl::StatusOr<std::vector<ResultSet>> PgConnection::ReadResults(char* copy_kind
 }
 
 absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadMessage(absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::optional<BackendMessageView> view, ReadMessageView(deadline));
+  if (!view.has_value()) return std::nullopt;
+  return BackendMessage{view->type, std::string(view->body)};
+}
+
+absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadMessageView(
+    absl::Time deadline) {
   for (;;) {
-    ASSIGN_OR_RETURN(std::optional<BackendMessage> msg, ReadFrame(deadline));
+    ASSIGN_OR_RETURN(std::optional<BackendMessageView> msg, ReadFrameView(deadline));
     if (!msg.has_value()) return std::nullopt;
     ASSIGN_OR_RETURN(bool consumed, ConsumeAsync(*msg));
     if (consumed) continue;

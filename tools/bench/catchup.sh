@@ -104,7 +104,7 @@ run_walrep() {
   local i="$1" trace="${2:-}" dir="$WORK/walrep-$i" line flush="" t0 t1 us hwm fd spid=""
   start_agent "$dir" "$WORK/walrep-$i.log"
   if [ -n "$trace" ]; then
-    strace -c -f -o "$trace" -p "$AGENT_PID" 2>/dev/null &
+    strace -c -w -f -o "$trace" -p "$AGENT_PID" 2>/dev/null &
     spid=$!; sleep 1
   elif [ -n "${BENCH_PERF:-}" ] && [ "$i" = 1 ]; then
     # The first walrep run under perf (its numbers include perf's sampling cost).

@@ -1,0 +1,54 @@
+// RecentWal: the newest WAL the writer took, kept in memory (a ring of `capacity` bytes)
+// so that replay reads what was just made durable from here instead of from the files.
+//
+// Why: while catching up, segments are written with O_DIRECT (segment_stage.h) and are
+// not in the page cache; replay reading them back from the device competed with the
+// writes for it (strace of a catch-up: 2.8 ms per 1 MiB direct read, 2.3 s of a 3.5 s
+// run). Before that change replay read the same bytes from the page cache, which is
+// memory too: neither way re-reads the disk, so WAL damaged on disk after its fsync is
+// found when replay reads files — after a restart, or when it falls further behind than
+// the ring holds (WalFileFeeder then reads with O_DIRECT).
+//
+// Holds one contiguous LSN range [start, end) of the writer's current timeline; a write
+// that does not continue it (a new position, a timeline switch) starts it again. A reader
+// only takes bytes below the durable position it was given, and those never change.
+// Thread-safe: one writer, any number of readers.
+#ifndef WALREP_REPLAY_RECENT_WAL_H_
+#define WALREP_REPLAY_RECENT_WAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "wire/lsn.h"
+
+namespace walrep {
+
+class RecentWal {
+ public:
+  explicit RecentWal(size_t capacity = size_t{32} << 20);
+
+  // Empties the ring; the next Append may start anywhere.
+  void Reset();
+  // Takes `bytes` at `start` (the ring restarts there unless `start` is its end).
+  void Append(Lsn start, absl::string_view bytes);
+  // Copies up to `n` bytes at `pos` into `out`; 0 when `pos` is not held (older than the
+  // ring, or not written yet).
+  size_t Read(Lsn pos, size_t n, char* out) const;
+
+  size_t capacity() const { return capacity_; }
+
+ private:
+  const size_t capacity_;
+  const std::unique_ptr<char[]> ring_;
+  mutable absl::Mutex mu_;
+  uint64_t start_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace walrep
+
+#endif  // WALREP_REPLAY_RECENT_WAL_H_

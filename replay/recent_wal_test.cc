@@ -1,0 +1,53 @@
+#include "replay/recent_wal.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace walrep {
+namespace {
+
+std::string Pattern(size_t n, uint64_t from) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((from + i) * 31 % 251);
+  return s;
+}
+
+std::string ReadString(const RecentWal& r, uint64_t pos, size_t n) {
+  std::string out(n, '\0');
+  out.resize(r.Read(Lsn(pos), n, out.data()));
+  return out;
+}
+
+TEST(RecentWalTest, HoldsTheNewestCapacityBytesAcrossTheWrap) {
+  RecentWal r(1000);
+  EXPECT_EQ(ReadString(r, 0, 10), "");  // empty
+  uint64_t pos = 5000;
+  for (size_t n : {300, 450, 100, 999, 7}) {
+    r.Append(Lsn(pos), Pattern(n, pos));
+    pos += n;
+  }
+  // [pos - 1000, pos) is held, in order across the ring's end.
+  EXPECT_EQ(ReadString(r, pos - 1000, 1000), Pattern(1000, pos - 1000));
+  EXPECT_EQ(ReadString(r, pos - 10, 100), Pattern(10, pos - 10));  // only what exists
+  EXPECT_EQ(ReadString(r, pos - 1001, 10), "");  // overwritten
+  EXPECT_EQ(ReadString(r, pos, 10), "");         // not written yet
+}
+
+TEST(RecentWalTest, AnAppendElsewhereStartsTheRingAgain) {
+  RecentWal r(1000);
+  r.Append(Lsn(100), Pattern(500, 100));
+  // Re-sent from an earlier position (a session resumed at the durable record end).
+  r.Append(Lsn(300), Pattern(50, 300));
+  EXPECT_EQ(ReadString(r, 100, 10), "");
+  EXPECT_EQ(ReadString(r, 300, 100), Pattern(50, 300));
+  r.Reset();
+  EXPECT_EQ(ReadString(r, 300, 10), "");
+  // One append larger than the ring keeps its newest bytes.
+  r.Append(Lsn(10000), Pattern(2500, 10000));
+  EXPECT_EQ(ReadString(r, 11500, 1000), Pattern(1000, 11500));
+  EXPECT_EQ(ReadString(r, 11499, 1), "");
+}
+
+}  // namespace
+}  // namespace walrep

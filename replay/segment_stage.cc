@@ -1,0 +1,240 @@
+#include "replay/segment_stage.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "wire/status_macros.h"
+
+namespace walrep {
+
+SegmentStage::SegmentStage(size_t capacity, int buffers)
+    : capacity_(static_cast<size_t>(AlignUp(capacity == 0 ? 1 : capacity))) {
+  for (int i = 0; i < std::max(buffers, 2); ++i) {
+    AlignedBuffer b(capacity_);
+    if (b.data() == nullptr) break;
+    storage_.push_back(std::move(b));
+  }
+  absl::MutexLock lock(&mu_);
+  for (AlignedBuffer& b : storage_) free_.push_back(b.data());
+}
+
+SegmentStage::~SegmentStage() {
+  if (!thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+bool SegmentStage::direct() const {
+  absl::MutexLock lock(&mu_);
+  return direct_;
+}
+
+uint64_t SegmentStage::direct_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return direct_bytes_;
+}
+
+absl::Status SegmentStage::Begin(File* file, uint64_t offset, uint64_t file_size) {
+  if (active()) return absl::FailedPreconditionError("a file is staged already");
+  if (storage_.size() < 2) return absl::ResourceExhaustedError("no memory for the WAL stage");
+  if (offset > file_size || file_size % kDirectIoAlignment != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot stage ", file->path(), " at offset ",
+                                                   offset, " of ", file_size, " bytes"));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    cur_ = free_.back();
+    free_.pop_back();
+  }
+  base_ = AlignDown(offset);
+  staged_ = written_ = offset - base_;
+  // The start of the block is WAL already written: read back, so the first write-out,
+  // which must cover whole blocks, writes it again unchanged.
+  for (uint64_t done = 0; done < staged_;) {
+    absl::StatusOr<size_t> got = file->ReadAt(base_ + done, staged_ - done, cur_ + done);
+    absl::Status s = got.status();
+    if (s.ok() && *got == 0) {
+      s = absl::DataLossError(absl::StrCat(file->path(), " ends before offset ", base_ + done));
+    }
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      free_.push_back(std::exchange(cur_, nullptr));
+      return s;
+    }
+    done += *got;
+  }
+  file_ = file;
+  file_size_ = file_size;
+  absl::MutexLock lock(&mu_);
+  status_ = absl::OkStatus();
+  direct_ = direct_ok_ && file->SetDirectIo(true).ok();
+  // Refused once (the file system, or a test double without a descriptor): the page
+  // cache for every file after this one too.
+  if (!direct_) direct_ok_ = false;
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+absl::Status SegmentStage::WriteBlock(const char* data, uint64_t offset, uint64_t len) {
+  const absl::string_view block(data, static_cast<size_t>(len));
+  absl::Status s = file_->WriteAt(offset, block);
+  bool direct;
+  {
+    absl::MutexLock lock(&mu_);
+    direct = direct_;
+    if (!s.ok() && direct) direct_ = direct_ok_ = false;
+  }
+  if (!s.ok() && direct) {
+    // A file system may accept the O_DIRECT flag and still refuse the request (EINVAL
+    // for an alignment it needs larger): the page cache from now on. A real write
+    // error fails again below.
+    RETURN_IF_ERROR(file_->SetDirectIo(false));
+    s = file_->WriteAt(offset, block);
+    direct = false;
+  }
+  RETURN_IF_ERROR(s);
+  if (direct) {
+    absl::MutexLock lock(&mu_);
+    direct_bytes_ += len;
+  }
+  return absl::OkStatus();
+}
+
+void SegmentStage::Run() {
+  for (;;) {
+    Job job;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](SegmentStage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->stop_ || !s->jobs_.empty();
+          },
+          this));
+      if (jobs_.empty()) return;  // stopping, and nothing is left to write
+      job = jobs_.front();
+      jobs_.pop_front();
+      busy_ = true;
+    }
+    // After a failure the rest is not written: nothing past it can count as written.
+    bool failed;
+    {
+      absl::MutexLock lock(&mu_);
+      failed = !status_.ok();
+    }
+    absl::Status s = failed ? absl::OkStatus() : WriteBlock(job.data, job.offset, job.len);
+    absl::MutexLock lock(&mu_);
+    if (status_.ok() && !s.ok()) status_ = std::move(s);
+    free_.push_back(job.data);
+    busy_ = false;
+  }
+}
+
+absl::Status SegmentStage::Drain() const {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](const SegmentStage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+        return s->jobs_.empty() && !s->busy_;
+      },
+      this));
+  return status_;
+}
+
+absl::Status SegmentStage::Submit(uint64_t len) {
+  absl::MutexLock lock(&mu_);
+  if (!status_.ok()) return status_;
+  jobs_.push_back(Job{cur_, base_, len});
+  mu_.Await(absl::Condition(
+      +[](SegmentStage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+        return !s->free_.empty();
+      },
+      this));
+  cur_ = free_.back();
+  free_.pop_back();
+  return absl::OkStatus();
+}
+
+absl::Status SegmentStage::WriteCurrent(uint64_t len) {
+  // Zeros past the staged bytes up to the block end: not WAL, and what the file held
+  // there before (zeros, or stale bytes past the write position) means nothing.
+  std::memset(cur_ + staged_, 0, static_cast<size_t>(len - staged_));
+  RETURN_IF_ERROR(WriteBlock(cur_, base_, len));
+  written_ = staged_;
+  return absl::OkStatus();
+}
+
+absl::Status SegmentStage::Append(absl::string_view bytes) {
+  if (!active()) return absl::FailedPreconditionError("nothing is staged");
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(status_);  // nothing after a failed write can be written
+  }
+  if (bytes.size() > file_size_ - end()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        bytes.size(), " bytes do not fit in ", file_->path(), " after offset ", end()));
+  }
+  while (!bytes.empty()) {
+    // A buffer ends at its capacity or at the file's end, both aligned.
+    const uint64_t limit = std::min<uint64_t>(capacity_, file_size_ - base_);
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(limit - staged_, bytes.size()));
+    std::memcpy(cur_ + staged_, bytes.data(), n);
+    staged_ += n;
+    bytes.remove_prefix(n);
+    if (staged_ == limit) {
+      RETURN_IF_ERROR(Submit(limit));
+      base_ += limit;
+      staged_ = written_ = 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SegmentStage::WriteOut() {
+  if (!active()) return absl::OkStatus();
+  RETURN_IF_ERROR(Drain());
+  if (written_ == staged_) return absl::OkStatus();
+  RETURN_IF_ERROR(WriteCurrent(AlignUp(staged_)));
+  // Keep the last, partial block: the next write-out rewrites it with what follows.
+  const uint64_t keep_from = AlignDown(staged_);
+  if (keep_from > 0) {
+    std::memmove(cur_, cur_ + keep_from, static_cast<size_t>(staged_ - keep_from));
+    base_ += keep_from;
+    staged_ -= keep_from;
+    written_ = staged_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SegmentStage::End() {
+  if (!active()) return absl::OkStatus();
+  RETURN_IF_ERROR(WriteOut());
+  if (direct()) RETURN_IF_ERROR(file_->SetDirectIo(false));
+  Drop();
+  return absl::OkStatus();
+}
+
+void SegmentStage::Drop() {
+  if (!active()) return;
+  Drain().IgnoreError();  // the caller has the failure, or is discarding the file
+  absl::MutexLock lock(&mu_);
+  free_.push_back(std::exchange(cur_, nullptr));
+  file_ = nullptr;
+  direct_ = false;
+  status_ = absl::OkStatus();
+  base_ = staged_ = written_ = 0;
+}
+
+void SegmentStage::Overlay(uint64_t offset, char* out, size_t n) const {
+  if (!active()) return;
+  Drain().IgnoreError();  // a failed write leaves the file short: the compare says so
+  const uint64_t from = std::max(offset, base_);
+  const uint64_t to = std::min(offset + n, end());
+  if (from >= to) return;
+  std::memcpy(out + (from - offset), cur_ + (from - base_), static_cast<size_t>(to - from));
+}
+
+}  // namespace walrep
