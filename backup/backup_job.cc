@@ -71,7 +71,7 @@ absl::Status MapError(const absl::Status& st) {
 // Reads the rest of BASE_BACKUP after the COPY: the end position and ReadyForQuery.
 class EndReader {
  public:
-  absl::Status OnMessage(const BackendMessage& m) {
+  absl::Status OnMessage(BackendMessageView m) {
     if (m.type == 'T') {
       ASSIGN_OR_RETURN(rs_.description, DecodeRowDescription(m.body));
       have_ = true;
@@ -414,7 +414,9 @@ absl::Status Job::Stream(PgConnection& conn) {
     RETURN_IF_ERROR(CheckCancelled());
     if (wal_->done() && !wal_->result().ok()) return Annotate(wal_->result(), "WAL stream");
     Report(progress_.phase(), false);
-    ASSIGN_OR_RETURN(auto msg, conn.ReadMessage(absl::Now() + kPoll));
+    // In place: each CopyData body is consumed (unpacked, copied to its file's buffer)
+    // before the next read.
+    ASSIGN_OR_RETURN(auto msg, conn.ReadMessageView(absl::Now() + kPoll));
     if (!msg) {
       if (absl::Now() - last_heard >= receiver_timeout) {
         return absl::UnavailableError(absl::StrCat("nothing received from the primary for ",

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -170,9 +169,7 @@ class PosixFileOps final : public FileOps {
 AlignedBuffer::AlignedBuffer(size_t size) {
   const size_t alloc = static_cast<size_t>(AlignUp(size == 0 ? 1 : size));
   data_ = static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, alloc));
-  if (data_ == nullptr) return;
-  std::memset(data_, 0, alloc);
-  size_ = alloc;
+  if (data_ != nullptr) size_ = alloc;
 }
 
 AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {

@@ -54,7 +54,8 @@ class File {
 inline constexpr size_t kDirectIoAlignment = 4096;
 
 // A heap buffer of `size` bytes (rounded up to kDirectIoAlignment) aligned to
-// kDirectIoAlignment, zero-filled. Empty (data() == nullptr) when memory ran out.
+// kDirectIoAlignment, not initialised (untouched pages cost no memory until written).
+// Empty (data() == nullptr) when memory ran out.
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;

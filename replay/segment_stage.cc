@@ -10,15 +10,8 @@
 namespace walrep {
 
 SegmentStage::SegmentStage(size_t capacity, int buffers)
-    : capacity_(static_cast<size_t>(AlignUp(capacity == 0 ? 1 : capacity))) {
-  for (int i = 0; i < std::max(buffers, 2); ++i) {
-    AlignedBuffer b(capacity_);
-    if (b.data() == nullptr) break;
-    storage_.push_back(std::move(b));
-  }
-  absl::MutexLock lock(&mu_);
-  for (AlignedBuffer& b : storage_) free_.push_back(b.data());
-}
+    : capacity_(static_cast<size_t>(AlignUp(capacity == 0 ? 1 : capacity))),
+      buffers_(std::max(buffers, 2)) {}
 
 SegmentStage::~SegmentStage() {
   if (!thread_.joinable()) return;
@@ -41,6 +34,16 @@ uint64_t SegmentStage::direct_bytes() const {
 
 absl::Status SegmentStage::Begin(File* file, uint64_t offset, uint64_t file_size) {
   if (active()) return absl::FailedPreconditionError("a file is staged already");
+  if (storage_.empty()) {
+    // At the first catch-up: a writer that never catches up has no buffers.
+    for (int i = 0; i < buffers_; ++i) {
+      AlignedBuffer b(capacity_);
+      if (b.data() == nullptr) break;
+      storage_.push_back(std::move(b));
+    }
+    absl::MutexLock lock(&mu_);
+    for (AlignedBuffer& b : storage_) free_.push_back(b.data());
+  }
   if (storage_.size() < 2) return absl::ResourceExhaustedError("no memory for the WAL stage");
   if (offset > file_size || file_size % kDirectIoAlignment != 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot stage ", file->path(), " at offset ",

@@ -109,7 +109,8 @@ class SegmentStage {
   void Run();
 
   const size_t capacity_;
-  std::vector<AlignedBuffer> storage_;
+  const int buffers_;
+  std::vector<AlignedBuffer> storage_;  // allocated by the first Begin
   char* cur_ = nullptr;   // the filling buffer
   File* file_ = nullptr;
   uint64_t file_size_ = 0;
