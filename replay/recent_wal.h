@@ -9,6 +9,12 @@
 // found when replay reads files — after a restart, or when it falls further behind than
 // the ring holds (WalFileFeeder then reads with O_DIRECT).
 //
+// Every byte the writer gives it has passed the writer's decoder (page headers, lengths,
+// the xl_prev chain, each record's CRC-32C once the record is complete), and a reader
+// takes only bytes below the durable position, the end of such a record: replay does not
+// compute those CRCs a second time (WalDecoder::Feed's `verified`), as PostgreSQL's
+// startup process checks each record once.
+//
 // Holds one contiguous LSN range [start, end) of the writer's current timeline; a write
 // that does not continue it (a new position, a timeline switch) starts it again. A reader
 // only takes bytes below the durable position it was given, and those never change.

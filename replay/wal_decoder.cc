@@ -80,6 +80,7 @@ WalDecoder::WalDecoder(Options options) : options_(options) {
 void WalDecoder::ResetAtRecord(Lsn lsn, Lsn prev) {
   pending_.clear();
   pos_ = input_end_ = lsn.value();
+  verified_begin_ = verified_end_ = 0;
   state_ = State::kRecordStart;
   page_buf_.clear();
   last_page_tli_ = 0;
@@ -101,8 +102,14 @@ void WalDecoder::ResetAtPage(Lsn page) {
   skip_contrecord_ = true;
 }
 
-void WalDecoder::Feed(absl::string_view bytes) {
+void WalDecoder::Feed(absl::string_view bytes, bool verified) {
   if (bytes.empty()) return;
+  if (verified) {
+    if (verified_end_ != input_end_ || verified_end_ == verified_begin_) {
+      verified_begin_ = input_end_;  // a new run
+    }
+    verified_end_ = input_end_ + bytes.size();
+  }
   pending_.push_back(bytes);
   input_end_ += bytes.size();
 }
@@ -297,9 +304,16 @@ bool WalDecoder::ValidateHeader(Result* result) {
 
 WalDecoder::Result WalDecoder::FinishRecord(WalRecord* record) {
   const Lsn at(rec_start_);
-  uint32_t crc = Crc32cExtend(crc_, header_, 20);
-  crc = Crc32cFinish(crc);
   uint32_t want = Le32(header_ + 20);
+  uint32_t crc = want;
+  if (!Verified(rec_start_, pos_)) {
+    uint32_t payload = crc_;
+    if (crc_skipped_) {
+      // Begun in verified input, ended outside it: the retained bytes are all there.
+      payload = Crc32cExtend(kCrc32cInit, absl::string_view(body_).substr(kRecordHeaderSize));
+    }
+    crc = Crc32cFinish(Crc32cExtend(payload, header_, 20));
+  }
   if (crc != want) {
     return Fail(WalStop::kBadCrc, at,
                 absl::StrCat("incorrect resource manager data checksum in record at ",
@@ -372,9 +386,11 @@ bool WalDecoder::TryWholeRecord(WalRecord* record) {
   const Lsn prev(Le64(h + 8));
   if (prev_known_ && prev != prev_) return false;
   const uint32_t want = Le32(h + 20);
-  uint32_t crc = Crc32cExtend(kCrc32cInit, absl::string_view(h + kRecordHeaderSize,
-                                                             len - kRecordHeaderSize));
-  if (Crc32cFinish(Crc32cExtend(crc, h, 20)) != want) return false;
+  if (!Verified(pos_, pos_ + len)) {
+    uint32_t crc = Crc32cExtend(kCrc32cInit, absl::string_view(h + kRecordHeaderSize,
+                                                               len - kRecordHeaderSize));
+    if (Crc32cFinish(Crc32cExtend(crc, h, 20)) != want) return false;
+  }
   WalRecord& r = *record;
   if (options_.retain) {
     std::string why;
@@ -441,6 +457,7 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
       rec_len_ = 0;
       header_checked_ = false;
       crc_ = kCrc32cInit;
+      crc_skipped_ = false;
       body_.clear();
       state_ = State::kRecordBody;
     }
@@ -479,9 +496,16 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
     if (rec_got_ < rec_len_) {
       const uint64_t room = kWalPageSize - pos_ % kWalPageSize;
       uint64_t want = std::min<uint64_t>(rec_len_ - rec_got_, room);
+      const uint64_t got_at = pos_;
       absl::string_view got = Take(want);
       if (got.empty()) return Result::kNeedMore;
-      crc_ = Crc32cExtend(crc_, got);
+      // Verified input needs no CRC, unless the record goes on into unverified input;
+      // then FinishRecord computes it from the retained bytes.
+      if (Verified(got_at, got_at + got.size())) {
+        crc_skipped_ = true;
+      } else {
+        crc_ = Crc32cExtend(crc_, got);
+      }
       if (options_.retain) body_.append(got.data(), got.size());
       rec_got_ += static_cast<uint32_t>(got.size());
       if (rec_got_ < rec_len_) continue;

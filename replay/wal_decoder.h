@@ -169,8 +169,13 @@ class WalDecoder {
   // that starts on it. xl_prev of that record is unchecked.
   void ResetAtPage(Lsn page);
 
-  // Appends input; its first byte is the WAL byte at input_lsn().
-  void Feed(absl::string_view bytes);
+  // Appends input; its first byte is the WAL byte at input_lsn(). `verified`: these bytes
+  // were already decoded and CRC-checked in this process by another WalDecoder (the WAL
+  // writer's, whose in-memory copy replay reads: recent_wal.h), so a record that lies
+  // wholly in one run of such input is not checked again. Everything else still is:
+  // page headers, lengths, the xl_prev chain. Only with `retain` (a record that turns out
+  // to be partly unverified input is then checked from its retained bytes).
+  void Feed(absl::string_view bytes, bool verified = false);
   // The LSN of the next byte Feed() expects.
   Lsn input_lsn() const { return Lsn(input_end_); }
 
@@ -237,8 +242,17 @@ class WalDecoder {
   char header_[kRecordHeaderSize];
   bool header_checked_ = false;  // xl_rmid and xl_prev checked
   uint32_t crc_ = 0;               // running CRC over the bytes after the header
+  bool crc_skipped_ = false;       // crc_ lacks bytes that were verified input
+  // The run of verified input (Feed): LSNs [verified_begin_, verified_end_).
+  uint64_t verified_begin_ = 0;
+  uint64_t verified_end_ = 0;
   std::string body_;               // retain mode: the whole record
   bool pending_switch_ = false;    // record complete; skipping to the segment end
+
+  // Whether [from, to) lies in the run of verified input.
+  bool Verified(uint64_t from, uint64_t to) const {
+    return options_.retain && verified_begin_ <= from && to <= verified_end_;
+  }
 
   Lsn prev_;
   bool prev_known_ = false;
