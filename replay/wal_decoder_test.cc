@@ -27,8 +27,10 @@ struct Decoded {
   std::string message;
 };
 
-// Feeds `wal` (starting at `start`, a segment boundary) in pieces of `chunk` bytes.
-Decoded Decode(const std::string& wal, Lsn start, size_t chunk, bool retain = true) {
+// Feeds `wal` (starting at `start`, a segment boundary) in pieces of `chunk` bytes; those
+// starting before offset `verified_below` as verified input (WalDecoder::Feed).
+Decoded Decode(const std::string& wal, Lsn start, size_t chunk, bool retain = true,
+               size_t verified_below = 0) {
   WalDecoder d(Opts(retain));
   d.ResetAtRecord(start, Lsn());
   Decoded out;
@@ -44,7 +46,7 @@ Decoded Decode(const std::string& wal, Lsn start, size_t chunk, bool retain = tr
     }
     if (res == WalDecoder::Result::kNeedMore && off < wal.size()) {
       size_t n = std::min(chunk, wal.size() - off);
-      d.Feed(absl::string_view(wal).substr(off, n));
+      d.Feed(absl::string_view(wal).substr(off, n), off < verified_below);
       off += n;
       continue;
     }
@@ -216,35 +218,6 @@ TEST(WalDecoderTest, CorruptPayloadStopsAtTheRecordBefore) {
   EXPECT_EQ(d.last_end, two);
 }
 
-// Feeds `wal` in `chunk`-byte pieces, those starting before `verified_below` (an offset
-// into `wal`) as verified input.
-Decoded DecodeVerifiedPrefix(const std::string& wal, Lsn start, size_t chunk,
-                             size_t verified_below) {
-  WalDecoder d(Opts(true));
-  d.ResetAtRecord(start, Lsn());
-  Decoded out;
-  size_t off = 0;
-  for (;;) {
-    WalRecord r;
-    WalDecoder::Result res = d.Next(&r);
-    if (res == WalDecoder::Result::kRecord) {
-      out.records.push_back(r);
-      continue;
-    }
-    if (res == WalDecoder::Result::kNeedMore && off < wal.size()) {
-      size_t n = std::min(chunk, wal.size() - off);
-      d.Feed(absl::string_view(wal).substr(off, n), off < verified_below);
-      off += n;
-      continue;
-    }
-    out.last = res;
-    break;
-  }
-  out.stop = d.stop();
-  out.stop_lsn = d.stop_lsn();
-  return out;
-}
-
 TEST(WalDecoderTest, VerifiedInputSkipsTheCrcOnlyForRecordsWhollyInIt) {
   WalTestBuilder b({.segment_size = kSeg});
   b.Add(10, 0, 1, "one");
@@ -257,16 +230,16 @@ TEST(WalDecoderTest, VerifiedInputSkipsTheCrcOnlyForRecordsWhollyInIt) {
   wal = Damaged(wal, big.value() - s0 + 12000);
   // All verified: the damage is not looked for (the writer's decoder had checked the
   // bytes it kept); whole records and records assembled across pages alike.
-  Decoded all = DecodeVerifiedPrefix(wal, b.start(), 4096, wal.size());
+  Decoded all = Decode(wal, b.start(), 4096, true, wal.size());
   ASSERT_EQ(all.records.size(), 4u);
   EXPECT_EQ(all.records[3].lsn, last);
   // Verified input ends inside the big record: it is checked, from its retained bytes.
-  Decoded mixed = DecodeVerifiedPrefix(wal, b.start(), 4096, big.value() - s0 + 8192);
+  Decoded mixed = Decode(wal, b.start(), 4096, true, big.value() - s0 + 8192);
   EXPECT_EQ(mixed.records.size(), 2u);
   EXPECT_EQ(mixed.stop, WalStop::kBadCrc);
   EXPECT_EQ(mixed.stop_lsn, big);
   // Unverified input first: the small record is checked.
-  Decoded none = DecodeVerifiedPrefix(wal, b.start(), 4096, 0);
+  Decoded none = Decode(wal, b.start(), 4096, true, 0);
   EXPECT_EQ(none.records.size(), 1u);
   EXPECT_EQ(none.stop, WalStop::kBadCrc);
   EXPECT_EQ(none.stop_lsn, small);
