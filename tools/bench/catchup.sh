@@ -8,7 +8,8 @@
 # BENCH_RUNS (default 3) runs per tool; BENCH_KEEP=1 keeps the temp directory;
 # BENCH_NO_BUILD=1 skips the bazel build; BENCH_PERF=FILE records walrep's first run with
 # `perf record -g` into FILE and prints its top symbols; BENCH_STRACE=1 adds one untimed run of each tool
-# under `strace -c -f` at the end and prints their syscall counts side by side.
+# under `strace -c -w -f` at the end and prints their syscall counts side by side (with
+# BENCH_KEEP=1 the kept strace-*.txt files also give each call's wall time: -w).
 #
 # Setup: one throwaway PostgreSQL 15 primary (tools/local_primary) with max_wal_size and
 # checkpoint_timeout large enough that no checkpoint runs during generation. 2*RUNS
@@ -202,8 +203,8 @@ echo "segments identical between walrep and pg_receivewal (run 1): $same, differ
 
 if [ -n "$STRACE" ]; then
   i=$((RUNS + 1))
-  say "untimed run under strace -c -f: walrep"; run_walrep "$i" "$WORK/strace-walrep.txt"
-  say "untimed run under strace -c -f: pg_receivewal"; run_pgrw "$i" "$WORK/strace-pgrw.txt"
+  say "untimed run under strace -c -w -f: walrep"; run_walrep "$i" "$WORK/strace-walrep.txt"
+  say "untimed run under strace -c -w -f: pg_receivewal"; run_pgrw "$i" "$WORK/strace-pgrw.txt"
   calls() { awk -v n="$2" '$NF == n && $4 ~ /^[0-9]+$/ { print $4; f = 1 } END { if (!f) print 0 }' "$1"; }
   echo
   echo "syscalls for the whole range (one untimed run each under strace -c -f):"
