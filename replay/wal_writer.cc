@@ -100,6 +100,9 @@ absl::Status WalWriter::CompareWritten(Lsn start, absl::string_view bytes) const
 }
 
 WalWriter::~WalWriter() {
+  // The stage's thread may still be writing into file_, which is destroyed before the
+  // stage (member order): wait for it first.
+  stage_.Drop();
   if (file_ != nullptr && write_lsn().value() > synced_) {
     ReplayLogger().warn("WAL writer destroyed with unsynced WAL from {} to {} in {}",
                         Lsn(synced_).ToString(), write_lsn().ToString(), file_->path());

@@ -330,6 +330,18 @@ TEST_F(WalWriterTest, CatchingUpWritesAlignedBlocksAndLosesNothingAtEachFlush) {
   ASSERT_TRUE(w->Close().ok());
 }
 
+TEST_F(WalWriterTest, DestroyedWhileCatchingUpWaitsForTheStagesWrites) {
+  // Full buffers are queued to the stage's thread; destroying the writer without Close
+  // (a crash path) must not leave that thread writing into a closed file (ASan run).
+  auto w = Make();
+  ASSERT_TRUE(w->StartAtSegment(1, Lsn(kSeg)).ok());
+  w->set_catching_up(true);
+  ASSERT_TRUE(AppendRange(*w, Lsn(kSeg), kSeg - 100).ok());
+  w.reset();
+  // What a crash leaves: a full-size .partial.
+  EXPECT_EQ(testing::SizeOf(Partial(1, 1)), static_cast<int64_t>(kSeg));
+}
+
 TEST_F(WalWriterTest, CatchingUpWriteFailureIsStickyAndFlushStays) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
