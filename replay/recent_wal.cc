@@ -13,7 +13,7 @@ void RecentWal::Reset() {
   start_ = end_ = 0;
 }
 
-void RecentWal::Append(Lsn start, absl::string_view bytes) {
+void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
   // Only the newest `capacity_` bytes can stay.
   uint64_t at = start.value();
   if (bytes.size() > capacity_) {
@@ -21,7 +21,8 @@ void RecentWal::Append(Lsn start, absl::string_view bytes) {
     bytes.remove_prefix(bytes.size() - capacity_);
   }
   absl::MutexLock lock(&mu_);
-  if (at != end_ || start.value() != at) start_ = at;
+  if (at != end_ || start.value() != at || tli != tli_) start_ = at;
+  tli_ = tli;
   while (!bytes.empty()) {
     const size_t off = static_cast<size_t>(at % capacity_);
     const size_t n = std::min(bytes.size(), capacity_ - off);
@@ -33,10 +34,10 @@ void RecentWal::Append(Lsn start, absl::string_view bytes) {
   if (end_ - start_ > capacity_) start_ = end_ - capacity_;
 }
 
-size_t RecentWal::Read(Lsn pos, size_t n, char* out) const {
+size_t RecentWal::Read(Lsn pos, size_t n, char* out, TimelineId tli) const {
   absl::MutexLock lock(&mu_);
   const uint64_t p = pos.value();
-  if (p < start_ || p >= end_) return 0;
+  if (tli != tli_ || p < start_ || p >= end_) return 0;
   size_t done = 0;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(n, end_ - p));
   while (done < want) {

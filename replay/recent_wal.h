@@ -39,11 +39,13 @@ class RecentWal {
 
   // Empties the ring; the next Append may start anywhere.
   void Reset();
-  // Takes `bytes` at `start` (the ring restarts there unless `start` is its end).
-  void Append(Lsn start, absl::string_view bytes);
+  // Takes `bytes` at `start` on timeline `tli` (the ring restarts there unless `start` is
+  // its end on the same timeline).
+  void Append(Lsn start, absl::string_view bytes, TimelineId tli);
   // Copies up to `n` bytes at `pos` into `out`; 0 when `pos` is not held (older than the
-  // ring, or not written yet).
-  size_t Read(Lsn pos, size_t n, char* out) const;
+  // ring, or not written yet) or the ring holds another timeline than `tli` (a reader
+  // still following the timeline before a switch reads that timeline's files).
+  size_t Read(Lsn pos, size_t n, char* out, TimelineId tli) const;
 
   size_t capacity() const { return capacity_; }
 
@@ -53,6 +55,7 @@ class RecentWal {
   mutable absl::Mutex mu_;
   uint64_t start_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
+  TimelineId tli_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace walrep

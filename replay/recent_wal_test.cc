@@ -15,7 +15,7 @@ std::string Pattern(size_t n, uint64_t from) {
 
 std::string ReadString(const RecentWal& r, uint64_t pos, size_t n) {
   std::string out(n, '\0');
-  out.resize(r.Read(Lsn(pos), n, out.data()));
+  out.resize(r.Read(Lsn(pos), n, out.data(), 1));
   return out;
 }
 
@@ -24,7 +24,7 @@ TEST(RecentWalTest, HoldsTheNewestCapacityBytesAcrossTheWrap) {
   EXPECT_EQ(ReadString(r, 0, 10), "");  // empty
   uint64_t pos = 5000;
   for (size_t n : {300, 450, 100, 999, 7}) {
-    r.Append(Lsn(pos), Pattern(n, pos));
+    r.Append(Lsn(pos), Pattern(n, pos), 1);
     pos += n;
   }
   // [pos - 1000, pos) is held, in order across the ring's end.
@@ -36,17 +36,24 @@ TEST(RecentWalTest, HoldsTheNewestCapacityBytesAcrossTheWrap) {
 
 TEST(RecentWalTest, AnAppendElsewhereStartsTheRingAgain) {
   RecentWal r(1000);
-  r.Append(Lsn(100), Pattern(500, 100));
+  r.Append(Lsn(100), Pattern(500, 100), 1);
   // Re-sent from an earlier position (a session resumed at the durable record end).
-  r.Append(Lsn(300), Pattern(50, 300));
+  r.Append(Lsn(300), Pattern(50, 300), 1);
   EXPECT_EQ(ReadString(r, 100, 10), "");
   EXPECT_EQ(ReadString(r, 300, 100), Pattern(50, 300));
   r.Reset();
   EXPECT_EQ(ReadString(r, 300, 10), "");
   // One append larger than the ring keeps its newest bytes.
-  r.Append(Lsn(10000), Pattern(2500, 10000));
+  r.Append(Lsn(10000), Pattern(2500, 10000), 1);
   EXPECT_EQ(ReadString(r, 11500, 1000), Pattern(1000, 11500));
   EXPECT_EQ(ReadString(r, 11499, 1), "");
+  // A reader of another timeline gets nothing, and an append on a new timeline at the
+  // same position starts the ring again.
+  std::string other(10, '\0');
+  EXPECT_EQ(r.Read(Lsn(11500), 10, other.data(), 2), 0u);
+  r.Append(Lsn(12500), Pattern(10, 12500), 2);
+  EXPECT_EQ(ReadString(r, 11500, 10), "");
+  EXPECT_EQ(r.Read(Lsn(12500), 10, other.data(), 2), 10u);
 }
 
 }  // namespace

@@ -107,7 +107,7 @@ absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_
       ring_buf_ = std::make_unique<char[]>(static_cast<size_t>(want));
       ring_buf_size_ = static_cast<size_t>(want);
     }
-    const size_t got = recent_->Read(Lsn(pos), static_cast<size_t>(want), ring_buf_.get());
+    const size_t got = recent_->Read(Lsn(pos), static_cast<size_t>(want), ring_buf_.get(), chain_.newest());
     if (got > 0) {
       // The writer's decoder verified these bytes before it took them.
       decoder->Feed(absl::string_view(ring_buf_.get(), got), /*verified=*/true);

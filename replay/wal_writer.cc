@@ -418,7 +418,7 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
     absl::Status s = stage_.active() ? stage_.Append(bytes.substr(0, n))
                                      : file_->WriteAt(offset, bytes.substr(0, n));
     if (!s.ok()) return Fail(std::move(s));
-    if (options_.recent != nullptr) options_.recent->Append(pos, bytes.substr(0, n));
+    if (options_.recent != nullptr) options_.recent->Append(pos, bytes.substr(0, n), timeline());
     write_lsn_.store(pos.value() + n, std::memory_order_release);
     bytes.remove_prefix(n);
     if (offset + n == seg_size) RETURN_IF_ERROR(CloseSegment(/*seal=*/true));
