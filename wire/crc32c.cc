@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #define WALREP_CRC32C_HAVE_SSE42 1
 #endif
 
@@ -60,10 +61,14 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* p, size_t n) {
 
 #ifdef WALREP_CRC32C_HAVE_SSE42
 
-bool HardwareAvailable() {
-  static const bool available = __builtin_cpu_supports("sse4.2");
-  return available;
-}
+// Read once at load time rather than behind a function-local static: Crc32cExtend runs
+// once per WAL record, and the guard check of a local static showed in profiles.
+// __builtin_cpu_init is required before __builtin_cpu_supports in a static initializer.
+const bool kHaveSse42 = (__builtin_cpu_init(), __builtin_cpu_supports("sse4.2"));
+const bool kHavePclmul = kHaveSse42 && __builtin_cpu_supports("pclmul");
+
+bool HardwareAvailable() { return kHaveSse42; }
+bool FoldingAvailable() { return kHavePclmul; }
 
 // Three streams of crc32 instructions at once. One crc32q has a latency of three cycles
 // but a throughput of one per cycle, so a single dependent chain runs at a third of what
@@ -122,14 +127,30 @@ inline uint32_t ShiftLane(uint32_t crc) {
          kLaneShift[2][(crc >> 16) & 0xFF] ^ kLaneShift[3][crc >> 24];
 }
 
+// The last 0..7 bytes in at most three instructions.
+__attribute__((target("sse4.2"))) inline uint32_t Tail(uint32_t crc, const uint8_t* p,
+                                                       size_t n) {
+  if (n & 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    crc = _mm_crc32_u32(crc, w);
+    p += 4;
+  }
+  if (n & 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    crc = _mm_crc32_u16(crc, w);
+    p += 2;
+  }
+  if (n & 1) crc = _mm_crc32_u8(crc, *p);
+  return crc;
+}
+
 // Compiled for SSE4.2 on its own so the rest of the binary keeps the baseline ISA; only
 // reached after the run-time check above.
 __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const uint8_t* p,
                                                           size_t n) {
-  while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
-    crc = _mm_crc32_u8(crc, *p++);
-    --n;
-  }
+  // No alignment prologue: the instruction takes unaligned words at full speed.
   uint64_t c0 = crc;
   while (n >= 3 * kLane) {
     uint64_t c1 = 0, c2 = 0;
@@ -154,15 +175,81 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const ui
     p += 8;
     n -= 8;
   }
-  crc = static_cast<uint32_t>(c0);
-  while (n-- > 0) crc = _mm_crc32_u8(crc, *p++);
-  return crc;
+  return Tail(static_cast<uint32_t>(c0), p, n);
+}
+
+// Carry-less multiplication (PCLMULQDQ), the method of Intel's "Fast CRC Computation for
+// Generic Polynomials Using PCLMULQDQ". crc32q runs one 8-byte step every three cycles on
+// some CPUs whatever the interleave (AMD EPYC here: 5.7 GB/s with three lanes), and most WAL
+// records are far shorter than a 3 KiB round anyway; folding 64 bytes at a time with
+// independent multiplications is not bound by that and helps records from 64 bytes up.
+//
+// The register, with the running CRC xored into the first four bytes, is congruent (mod P)
+// to the message read as one polynomial. A 16-byte block X (low quadword H: the first eight
+// bytes, the higher-degree terms, as the reflected bit order puts them) standing D bits
+// before another is replaced by X * x^D mod P, split as H * (x^(D+64) mod P) +
+// L * (x^D mod P); each product is one carry-less multiply by a 32-bit constant, which
+// the reflected order offsets by 33 bits — hence the exponents D+31 and D-33. When one block
+// is left, the CRC of the whole prefix is the crc32 instruction over that block from zero.
+constexpr uint64_t XPowModP(int n) {  // x^n mod P, in the reflected order of the register
+  uint32_t v = 0x80000000u;           // x^0
+  for (int i = 0; i < n; ++i) v = (v & 1) ? (v >> 1) ^ kPolynomial : v >> 1;
+  return v;
+}
+
+__attribute__((target("sse4.2,pclmul"))) inline __m128i Fold(__m128i x, __m128i k) {
+  return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+__attribute__((target("sse4.2,pclmul"))) inline __m128i Load(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+__attribute__((target("sse4.2,pclmul"))) uint32_t ExtendFolding(uint32_t crc, const uint8_t* p,
+                                                                 size_t n) {
+  // _mm_set_epi64x takes (high, low): the low constant multiplies H.
+  const __m128i k512 = _mm_set_epi64x(XPowModP(512 - 33), XPowModP(512 + 31));
+  const __m128i k128 = _mm_set_epi64x(XPowModP(128 - 33), XPowModP(128 + 31));
+  __m128i x0 = _mm_xor_si128(Load(p), _mm_cvtsi32_si128(static_cast<int>(crc)));
+  __m128i x1 = Load(p + 16), x2 = Load(p + 32), x3 = Load(p + 48);
+  p += 64;
+  n -= 64;
+  while (n >= 64) {
+    x0 = _mm_xor_si128(Fold(x0, k512), Load(p));
+    x1 = _mm_xor_si128(Fold(x1, k512), Load(p + 16));
+    x2 = _mm_xor_si128(Fold(x2, k512), Load(p + 32));
+    x3 = _mm_xor_si128(Fold(x3, k512), Load(p + 48));
+    p += 64;
+    n -= 64;
+  }
+  x1 = _mm_xor_si128(Fold(x0, k128), x1);
+  x2 = _mm_xor_si128(Fold(x1, k128), x2);
+  x3 = _mm_xor_si128(Fold(x2, k128), x3);
+  while (n >= 16) {
+    x3 = _mm_xor_si128(Fold(x3, k128), Load(p));
+    p += 16;
+    n -= 16;
+  }
+  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(x3)));
+  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(x3, 1)));
+  if (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    c = _mm_crc32_u64(c, word);
+    p += 8;
+    n -= 8;
+  }
+  return Tail(static_cast<uint32_t>(c), p, n);
 }
 
 #else
 
 bool HardwareAvailable() { return false; }
+bool FoldingAvailable() { return false; }
 uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
+  return ExtendPortable(crc, p, n);
+}
+uint32_t ExtendFolding(uint32_t crc, const uint8_t* p, size_t n) {
   return ExtendPortable(crc, p, n);
 }
 
@@ -172,6 +259,9 @@ uint32_t ExtendHardware(uint32_t crc, const uint8_t* p, size_t n) {
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
+  if (size >= crc32c_internal::kFoldingMin && crc32c_internal::FoldingAvailable()) {
+    return crc32c_internal::ExtendFolding(crc, p, size);
+  }
   if (crc32c_internal::HardwareAvailable()) {
     return crc32c_internal::ExtendHardware(crc, p, size);
   }

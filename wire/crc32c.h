@@ -4,7 +4,8 @@
 // for backup-manifest file checksums, so both of those checks rely on this one routine.
 //
 // Debian's Abseil predates absl/crc, hence this implementation: slicing-by-8 tables
-// everywhere, and the SSE4.2 crc32 instruction when the CPU reports it at run time.
+// everywhere, the SSE4.2 crc32 instruction when the CPU reports it at run time, and
+// PCLMULQDQ folding for buffers of 64 bytes and more when the CPU has it.
 // All functions are pure and thread-safe.
 #ifndef WALREP_WIRE_CRC32C_H_
 #define WALREP_WIRE_CRC32C_H_
@@ -51,6 +52,11 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* data, size_t size);
 bool HardwareAvailable();
 // Requires HardwareAvailable().
 uint32_t ExtendHardware(uint32_t crc, const uint8_t* data, size_t size);
+// True when ExtendFolding may be called (SSE4.2 and PCLMULQDQ).
+bool FoldingAvailable();
+// Carry-less-multiply folding; requires FoldingAvailable() and size >= kFoldingMin.
+inline constexpr size_t kFoldingMin = 64;
+uint32_t ExtendFolding(uint32_t crc, const uint8_t* data, size_t size);
 }  // namespace crc32c_internal
 
 }  // namespace walrep

@@ -49,7 +49,7 @@ void BM_Crc32c(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Crc32c(data));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_Crc32c)->Arg(64)->Arg(8 << 10)->Arg(256 << 10)->Arg(16 << 20);
+BENCHMARK(BM_Crc32c)->Arg(64)->Arg(200)->Arg(1000)->Arg(8 << 10)->Arg(256 << 10)->Arg(16 << 20);
 
 // 16 MiB of WAL in records of `range(0)` bytes of main data: small records stress the
 // per-record work (header, xl_prev, CRC set-up), large ones the page assembly.
