@@ -2,14 +2,41 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace walrep {
+namespace {
+constexpr size_t kMaxFree = 4;  // free chunks kept for reuse
+}  // namespace
 
-RecentWal::RecentWal(size_t capacity)
-    : capacity_(std::max<size_t>(capacity, 1)), ring_(new char[capacity_]) {}
+RecentWal::RecentWal(size_t capacity, size_t chunk)
+    : capacity_(std::max<size_t>(capacity, 1)),
+      chunk_(std::clamp<size_t>(chunk, 1, capacity_)) {}
+
+std::shared_ptr<RecentWal::Chunk> RecentWal::NewChunk(uint64_t base) {
+  std::shared_ptr<Chunk> c;
+  if (!free_.empty()) {
+    c = std::move(free_.back());
+    free_.pop_back();
+  } else {
+    c = std::make_shared<Chunk>(chunk_);
+  }
+  c->base = base;
+  return c;
+}
+
+void RecentWal::Retire(std::shared_ptr<Chunk> c) {
+  // use_count 1: only the ring has it, and a reader can only get it from the ring, under
+  // mu_; a chunk a view still holds is left to the view and freed with it.
+  if (c.use_count() == 1 && free_.size() < kMaxFree) free_.push_back(std::move(c));
+}
 
 void RecentWal::Reset() {
   absl::MutexLock lock(&mu_);
+  while (!chunks_.empty()) {
+    Retire(std::move(chunks_.front()));
+    chunks_.pop_front();
+  }
   start_ = end_ = 0;
 }
 
@@ -21,30 +48,49 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
     bytes.remove_prefix(bytes.size() - capacity_);
   }
   absl::MutexLock lock(&mu_);
-  if (at != end_ || start.value() != at || tli != tli_) start_ = at;
+  if (at != end_ || start.value() != at || tli != tli_ || chunks_.empty()) {
+    // Starts again in fresh chunks: bytes a view holds are never overwritten.
+    while (!chunks_.empty()) {
+      Retire(std::move(chunks_.front()));
+      chunks_.pop_front();
+    }
+    start_ = at;
+  }
   tli_ = tli;
   while (!bytes.empty()) {
-    const size_t off = static_cast<size_t>(at % capacity_);
-    const size_t n = std::min(bytes.size(), capacity_ - off);
-    std::memcpy(ring_.get() + off, bytes.data(), n);
+    if (chunks_.empty() || at == chunks_.back()->base + chunk_) {
+      chunks_.push_back(NewChunk(at - at % chunk_));
+    }
+    Chunk& c = *chunks_.back();
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), c.base + chunk_ - at));
+    std::memcpy(c.data.get() + (at - c.base), bytes.data(), n);
     bytes.remove_prefix(n);
     at += n;
   }
   end_ = at;
   if (end_ - start_ > capacity_) start_ = end_ - capacity_;
+  while (chunks_.front()->base + chunk_ <= start_) {
+    Retire(std::move(chunks_.front()));
+    chunks_.pop_front();
+  }
+}
+
+RecentWal::View RecentWal::ReadView(Lsn pos, size_t n, TimelineId tli) const {
+  absl::MutexLock lock(&mu_);
+  const uint64_t p = pos.value();
+  if (tli != tli_ || p < start_ || p >= end_ || n == 0) return {};
+  const std::shared_ptr<Chunk>& c = chunks_[(p - chunks_.front()->base) / chunk_];
+  const size_t k = static_cast<size_t>(std::min<uint64_t>({n, end_ - p, c->base + chunk_ - p}));
+  return View{absl::string_view(c->data.get() + (p - c->base), k), c};
 }
 
 size_t RecentWal::Read(Lsn pos, size_t n, char* out, TimelineId tli) const {
-  absl::MutexLock lock(&mu_);
-  const uint64_t p = pos.value();
-  if (tli != tli_ || p < start_ || p >= end_) return 0;
   size_t done = 0;
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(n, end_ - p));
-  while (done < want) {
-    const size_t off = static_cast<size_t>((p + done) % capacity_);
-    const size_t k = std::min(want - done, capacity_ - off);
-    std::memcpy(out + done, ring_.get() + off, k);
-    done += k;
+  while (done < n) {
+    View v = ReadView(Lsn(pos.value() + done), n - done, tli);
+    if (v.bytes.empty()) break;
+    std::memcpy(out + done, v.bytes.data(), v.bytes.size());
+    done += v.bytes.size();
   }
   return done;
 }

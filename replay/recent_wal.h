@@ -19,12 +19,21 @@
 // that does not continue it (a new position, a timeline switch) starts it again. A reader
 // only takes bytes below the durable position it was given, and those never change.
 // Thread-safe: one writer, any number of readers.
+//
+// The bytes live in chunks of `chunk` bytes, each covering an aligned LSN range, shared
+// with readers: a reader decodes straight from a chunk (a View holds it) instead of
+// copying out first — that copy was 6% of a catch-up's CPU. A chunk leaves the ring when
+// it is older than `capacity`, or when the ring starts again, but stays alive while a view
+// holds it; bytes a view covers are never written again (a restart takes fresh chunks).
+// Chunks no reader holds are reused, so the steady state allocates nothing.
 #ifndef WALREP_REPLAY_RECENT_WAL_H_
 #define WALREP_REPLAY_RECENT_WAL_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
@@ -35,7 +44,13 @@ namespace walrep {
 
 class RecentWal {
  public:
-  explicit RecentWal(size_t capacity = size_t{32} << 20);
+  explicit RecentWal(size_t capacity = size_t{32} << 20, size_t chunk = size_t{1} << 20);
+
+  // Bytes of the ring, valid while `hold` is kept.
+  struct View {
+    absl::string_view bytes;
+    std::shared_ptr<const void> hold;
+  };
 
   // Empties the ring; the next Append may start anywhere.
   void Reset();
@@ -46,13 +61,28 @@ class RecentWal {
   // ring, or not written yet) or the ring holds another timeline than `tli` (a reader
   // still following the timeline before a switch reads that timeline's files).
   size_t Read(Lsn pos, size_t n, char* out, TimelineId tli) const;
+  // The same without a copy: up to `n` bytes at `pos`, never past the end of the chunk
+  // that holds `pos`; empty when Read would return 0.
+  View ReadView(Lsn pos, size_t n, TimelineId tli) const;
 
   size_t capacity() const { return capacity_; }
 
  private:
+  struct Chunk {
+    explicit Chunk(size_t size) : data(new char[size]) {}  // not zeroed: written before read
+    std::unique_ptr<char[]> data;
+    uint64_t base = 0;  // LSN of data[0], a multiple of chunk_
+  };
+  // A chunk for `base`, reusing a free one when there is one.
+  std::shared_ptr<Chunk> NewChunk(uint64_t base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes `c` out of the ring; kept for reuse when no view holds it.
+  void Retire(std::shared_ptr<Chunk> c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const size_t capacity_;
-  const std::unique_ptr<char[]> ring_;
+  const size_t chunk_;
   mutable absl::Mutex mu_;
+  std::deque<std::shared_ptr<Chunk>> chunks_ ABSL_GUARDED_BY(mu_);  // contiguous, oldest first
+  std::vector<std::shared_ptr<Chunk>> free_ ABSL_GUARDED_BY(mu_);
   uint64_t start_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
   TimelineId tli_ ABSL_GUARDED_BY(mu_) = 0;

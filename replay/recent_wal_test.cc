@@ -56,5 +56,23 @@ TEST(RecentWalTest, AnAppendElsewhereStartsTheRingAgain) {
   EXPECT_EQ(r.Read(Lsn(12500), 10, other.data(), 2), 10u);
 }
 
+// A view is the ring's own memory, and keeps its bytes while held: the writer moving past
+// the capacity, starting again at the same position, or a Reset does not change them.
+TEST(RecentWalTest, AViewKeepsItsBytesWhateverTheWriterDoes) {
+  RecentWal r(4096, 1024);
+  r.Append(Lsn(1000), Pattern(3000, 1000), 1);
+  RecentWal::View v = r.ReadView(Lsn(1500), 4000, 1);
+  // Up to the end of the chunk holding 1500 ([1024, 2048)), no further.
+  EXPECT_EQ(v.bytes, Pattern(548, 1500));
+  EXPECT_EQ(r.ReadView(Lsn(999), 10, 1).bytes, "");
+  EXPECT_EQ(r.ReadView(Lsn(1500), 10, 2).bytes, "");
+  // Re-sent from an earlier position with other bytes, then far past the capacity.
+  r.Append(Lsn(1200), std::string(1000, 'x'), 1);
+  EXPECT_EQ(r.ReadView(Lsn(1500), 10, 1).bytes, std::string(10, 'x'));
+  for (uint64_t pos = 2200; pos < 40000; pos += 700) r.Append(Lsn(pos), Pattern(700, pos), 1);
+  r.Reset();
+  EXPECT_EQ(v.bytes, Pattern(548, 1500));
+}
+
 }  // namespace
 }  // namespace walrep

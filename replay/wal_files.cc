@@ -103,15 +103,12 @@ absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_
   const uint64_t seg_end = (segno + 1) * segment_size_;
   const uint64_t want = std::min<uint64_t>({max_bytes, limit.value() - pos, seg_end - pos});
   if (recent_ != nullptr) {
-    if (ring_buf_size_ < want) {
-      ring_buf_ = std::make_unique<char[]>(static_cast<size_t>(want));
-      ring_buf_size_ = static_cast<size_t>(want);
-    }
-    const size_t got = recent_->Read(Lsn(pos), static_cast<size_t>(want), ring_buf_.get(), chain_.newest());
-    if (got > 0) {
+    // Fed without a copy; ring_view_ keeps the chunk until the next Pull.
+    ring_view_ = recent_->ReadView(Lsn(pos), static_cast<size_t>(want), chain_.newest());
+    if (!ring_view_.bytes.empty()) {
       // The writer's decoder verified these bytes before it took them.
-      decoder->Feed(absl::string_view(ring_buf_.get(), got), /*verified=*/true);
-      return got;
+      decoder->Feed(ring_view_.bytes, /*verified=*/true);
+      return ring_view_.bytes.size();
     }
   }
   if (file_ == nullptr || file_segno_ != segno) {

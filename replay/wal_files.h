@@ -95,8 +95,7 @@ class WalFileFeeder {
   const uint64_t segment_size_;
   FileOps* const ops_;
   const RecentWal* const recent_;
-  std::unique_ptr<char[]> ring_buf_;  // what a read from recent_ fed
-  size_t ring_buf_size_ = 0;
+  RecentWal::View ring_view_;  // what the last read from recent_ fed
   TimelineChain chain_;
   std::unique_ptr<File> file_;
   uint64_t file_segno_ = 0;

@@ -313,7 +313,9 @@ TEST_F(WalWriterTest, CatchingUpWritesAlignedBlocksAndLosesNothingAtEachFlush) {
   // Sealed segments are complete.
   EXPECT_TRUE(testing::ReadAll(Seg(1, 1)) == Bytes(Lsn(kSeg), kSeg));
   EXPECT_TRUE(testing::ReadAll(Seg(1, 2)) == Bytes(Lsn(2 * kSeg), kSeg));
-  if (DirectIoWorks(dir_.path())) EXPECT_GT(w->direct_bytes(), 2 * kSeg);
+  if (DirectIoWorks(dir_.path())) {
+    EXPECT_GT(w->direct_bytes(), 2 * kSeg);
+  }
   // Caught up: the stage ends at the next Flush; small appends go straight to the file.
   w->set_catching_up(false);
   ASSERT_TRUE(AppendRange(*w, pos, 100).ok());
