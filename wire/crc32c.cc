@@ -127,9 +127,17 @@ inline uint32_t ShiftLane(uint32_t crc) {
          kLaneShift[2][(crc >> 16) & 0xFF] ^ kLaneShift[3][crc >> 24];
 }
 
-// The last 0..7 bytes in at most three instructions.
+// Whatever is left after the wide loops: 8-byte words, then the last 0..7 bytes in at
+// most three instructions.
 __attribute__((target("sse4.2"))) inline uint32_t Tail(uint32_t crc, const uint8_t* p,
                                                        size_t n) {
+  uint64_t c = crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    c = _mm_crc32_u64(c, word);
+  }
+  crc = static_cast<uint32_t>(c);
   if (n & 4) {
     uint32_t w;
     std::memcpy(&w, p, 4);
@@ -167,13 +175,6 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const ui
          static_cast<uint32_t>(c2);
     p += 3 * kLane;
     n -= 3 * kLane;
-  }
-  while (n >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, sizeof(word));
-    c0 = _mm_crc32_u64(c0, word);
-    p += 8;
-    n -= 8;
   }
   return Tail(static_cast<uint32_t>(c0), p, n);
 }
@@ -232,13 +233,6 @@ __attribute__((target("sse4.2,pclmul"))) uint32_t ExtendFolding(uint32_t crc, co
   }
   uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(x3)));
   c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(x3, 1)));
-  if (n >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, sizeof(word));
-    c = _mm_crc32_u64(c, word);
-    p += 8;
-    n -= 8;
-  }
   return Tail(static_cast<uint32_t>(c), p, n);
 }
 
