@@ -16,6 +16,7 @@ class FaultFile final : public File {
   absl::Status WriteAt(uint64_t offset, absl::string_view data) override {
     absl::Status s = ops_->MaybeFail(Op::kWrite, "write", path());
     if (!s.ok()) return s;
+    ops_->MaybeHoldWrite();
     s = base_->WriteAt(offset, data);
     if (s.ok() && !data.empty()) {
       const uint64_t end = offset + data.size();
@@ -115,6 +116,37 @@ void FaultInjectingFileOps::MaybeHoldSync(const SyncCall& call) {
   mu_.Await(absl::Condition(&released));
   held_.reset();
   if (hold_ == Hold::kReleased) hold_ = Hold::kNone;
+}
+
+void FaultInjectingFileOps::HoldNextWrite() {
+  absl::MutexLock lock(&mu_);
+  if (write_hold_ != Hold::kHeld) write_hold_ = Hold::kArmed;
+}
+
+bool FaultInjectingFileOps::WaitUntilWriteHeld(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto held = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return write_hold_ == Hold::kHeld; };
+  return mu_.AwaitWithTimeout(absl::Condition(&held), timeout);
+}
+
+void FaultInjectingFileOps::ReleaseWrite() {
+  absl::MutexLock lock(&mu_);
+  if (write_hold_ == Hold::kHeld) {
+    write_hold_ = Hold::kReleased;
+  } else if (write_hold_ == Hold::kArmed) {
+    write_hold_ = Hold::kNone;
+  }
+}
+
+void FaultInjectingFileOps::MaybeHoldWrite() {
+  absl::MutexLock lock(&mu_);
+  if (write_hold_ != Hold::kArmed) return;
+  write_hold_ = Hold::kHeld;
+  auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return write_hold_ != Hold::kHeld;
+  };
+  mu_.Await(absl::Condition(&released));
+  if (write_hold_ == Hold::kReleased) write_hold_ = Hold::kNone;
 }
 
 void FaultInjectingFileOps::SyncReturned(const SyncCall& call) {

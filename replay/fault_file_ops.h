@@ -51,6 +51,12 @@ class FaultInjectingFileOps final : public FileOps {
   std::optional<SyncCall> WaitUntilSyncHeld(absl::Duration timeout);
   // Lets the held Sync proceed (or cancels a hold no Sync has reached yet).
   void ReleaseSync();
+  // The same for writes: the next File::WriteAt() (any file) blocks, before the real
+  // write, until ReleaseWrite() — a write of a thread of the caller's own still in flight.
+  void HoldNextWrite();
+  // Blocks until a write is held; false after `timeout`.
+  bool WaitUntilWriteHeld(absl::Duration timeout);
+  void ReleaseWrite();
   // Called after every successful Sync, on the syncing thread, with no lock held,
   // before the Sync returns to its caller: when it runs, the bytes are durable and the
   // caller cannot yet know it. Must not call back into this object's hold methods.
@@ -60,6 +66,7 @@ class FaultInjectingFileOps final : public FileOps {
   absl::Status MaybeFail(Op op, absl::string_view what, const std::string& path);
   // Used by the files it opens: blocks while `call` is held; then reports a return.
   void MaybeHoldSync(const SyncCall& call);
+  void MaybeHoldWrite();
   void SyncReturned(const SyncCall& call);
 
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
@@ -90,6 +97,7 @@ class FaultInjectingFileOps final : public FileOps {
   std::array<int, kOps> calls_ ABSL_GUARDED_BY(mu_) = {};
   Hold hold_ ABSL_GUARDED_BY(mu_) = Hold::kNone;
   std::optional<SyncCall> held_ ABSL_GUARDED_BY(mu_);
+  Hold write_hold_ ABSL_GUARDED_BY(mu_) = Hold::kNone;
   std::function<void(const SyncCall&)> observer_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -83,9 +83,13 @@ class SegmentStage {
   // The write position (file offset after the last byte appended).
   uint64_t end() const { return base_ + staged_; }
 
-  // Copies the staged bytes that lie in [offset, offset + n) over `out` (a read of that
-  // range from the file misses what is not written out yet). Waits for the writes in
-  // flight first, so the file holds everything but the filling buffer.
+  // Waits until every full buffer handed to the stage's thread is in the file; then the
+  // file holds every byte appended but the filling buffer's. The first failed write since
+  // Begin, if any.
+  absl::Status AwaitWrites() const { return Drain(); }
+
+  // Copies the staged bytes that lie in [offset, offset + n) over `out`: the filling
+  // buffer's, which a read of the file misses. Read the file after AwaitWrites().
   void Overlay(uint64_t offset, char* out, size_t n) const;
 
   // Bytes written with O_DIRECT (to show in tests and logs that the path is taken).

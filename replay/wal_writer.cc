@@ -21,6 +21,12 @@ constexpr size_t kZeroChunk = size_t{128} << 10;
 absl::StatusOr<std::unique_ptr<WalWriter>> WalWriter::Create(Options options) {
   if (options.dir.empty()) return absl::InvalidArgumentError("WAL directory is empty");
   RETURN_IF_ERROR(ValidateSegmentSize(options.segment_size));
+  if (options.stage_buffer == 0 || options.stage_buffer % kDirectIoAlignment != 0 ||
+      kMinSegmentSize % options.stage_buffer != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stage buffer of ", options.stage_buffer,
+        " bytes: must be a multiple of ", kDirectIoAlignment, " dividing ", kMinSegmentSize));
+  }
   if (options.file_ops == nullptr) options.file_ops = DefaultFileOps();
   // Synced into its parent when made here: fsynced segments in a directory whose own
   // entry is not durable can vanish with it in a power loss.
@@ -40,6 +46,7 @@ WalDecoder::Options DecoderOptions(uint64_t segment_size) {
 WalWriter::WalWriter(Options options)
     : options_(std::move(options)),
       ops_(options_.file_ops),
+      stage_(options_.stage_buffer),
       decoder_(std::make_unique<WalDecoder>(DecoderOptions(options_.segment_size))),
       segment_size_(options_.segment_size) {}
 
@@ -77,6 +84,8 @@ absl::Status WalWriter::CompareWritten(Lsn start, absl::string_view bytes) const
   File* src = file_.get();
   std::unique_ptr<File> reader;
   if (stage_.active()) {
+    // Full buffers still queued for the stage's thread are not in the file yet.
+    RETURN_IF_ERROR(stage_.AwaitWrites());
     ASSIGN_OR_RETURN(reader, ops_->Open(file_->path(), FileOps::OpenMode::kRead));
     src = reader.get();
   }

@@ -83,6 +83,10 @@ class WalWriter {
     // Given every byte written, in stream order, for replay to read back from memory
     // (recent_wal.h); nullptr: none.
     RecentWal* recent = nullptr;
+    // Bytes per buffer of the catch-up stage (segment_stage.h): a multiple of 4 KiB
+    // dividing every segment size. Tests use less than a segment, to have full buffers
+    // queued while the segment is still open.
+    size_t stage_buffer = size_t{1} << 20;
   };
 
   // InvalidArgument for an empty dir or invalid segment size; Internal if the directory

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "replay/fault_file_ops.h"
@@ -98,6 +99,11 @@ TEST_F(WalWriterTest, CreateValidatesOptions) {
   o.dir = "";
   o.segment_size = kSeg;
   EXPECT_EQ(WalWriter::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.dir = dir_.Join("wal");
+  for (size_t bad : {size_t{0}, size_t{1000}, size_t{3} << 12}) {
+    o.stage_buffer = bad;  // not 4 KiB blocks, or not dividing a segment
+    EXPECT_EQ(WalWriter::Create(o).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 TEST_F(WalWriterTest, CreateMakesTheDirectoryDurableInItsParent) {
@@ -276,6 +282,42 @@ bool DirectIoWorks(const std::string& dir) {
   (*f)->Close().IgnoreError();
   DefaultFileOps()->Remove(probe).IgnoreError();
   return ok;
+}
+
+// WAL re-sent while a full stage buffer is still queued for the stage's thread (its write
+// held): the compare waits for that write instead of reading the file without it and
+// calling the identical bytes a divergence.
+TEST_F(WalWriterTest, ComparingCatchUpWalWaitsForTheStagesQueuedWrites) {
+  FaultInjectingFileOps ops;
+  WalWriter::Options o;
+  o.dir = dir_.Join("wal");
+  o.segment_size = kSeg;
+  o.file_ops = &ops;
+  o.stage_buffer = kSeg / 4;
+  auto made = WalWriter::Create(std::move(o));
+  ASSERT_TRUE(made.ok()) << made.status();
+  auto& w = *made;
+  const Lsn base(kSeg);
+  ASSERT_TRUE(w->StartAtSegment(1, base).ok());
+  w->set_catching_up(true);
+  ops.HoldNextWrite();
+  const size_t n = kSeg / 4 + 5000;  // one full stage buffer and more, in an open segment
+  ASSERT_TRUE(AppendRange(*w, base, n).ok());
+  ASSERT_TRUE(ops.WaitUntilWriteHeld(absl::Seconds(30)));
+  absl::Status compared;
+  absl::Notification done;
+  std::thread compare([&] {
+    compared = w->CompareWritten(base + 100, Bytes(base + 100, n - 100));
+    done.Notify();
+  });
+  // It cannot finish while the write is held (reading the file then would miss the held
+  // buffer); once released it sees every byte.
+  EXPECT_FALSE(done.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  ops.ReleaseWrite();
+  compare.join();
+  EXPECT_TRUE(compared.ok()) << compared;
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_TRUE(testing::ReadAll(Partial(1, 1)).substr(0, n) == Bytes(base, n));
 }
 
 TEST_F(WalWriterTest, CatchingUpWritesAlignedBlocksAndLosesNothingAtEachFlush) {
