@@ -27,6 +27,10 @@ class FaultFile final : public File {
     return s;
   }
   absl::StatusOr<size_t> ReadAt(uint64_t offset, size_t n, char* buf) override {
+    if (direct_) {
+      absl::Status s = ops_->MaybeFail(Op::kDirectRead, "read", path());
+      if (!s.ok()) return s;
+    }
     return base_->ReadAt(offset, n, buf);
   }
   absl::StatusOr<uint64_t> Size() override { return base_->Size(); }
@@ -53,11 +57,16 @@ class FaultFile final : public File {
     return s.ok() ? closed : s;
   }
   const std::string& path() const override { return base_->path(); }
-  absl::Status SetDirectIo(bool on) override { return base_->SetDirectIo(on); }
+  absl::Status SetDirectIo(bool on) override {
+    absl::Status s = base_->SetDirectIo(on);
+    if (s.ok()) direct_ = on;
+    return s;
+  }
 
  private:
   FaultInjectingFileOps* ops_;
   std::unique_ptr<File> base_;
+  bool direct_ = false;  // in O_DIRECT mode
   // Written through this File since its last successful Sync.
   uint64_t dirty_begin_ = 0;
   uint64_t dirty_end_ = 0;

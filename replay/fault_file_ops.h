@@ -23,7 +23,9 @@ namespace walrep {
 
 class FaultInjectingFileOps final : public FileOps {
  public:
-  enum class Op { kOpen, kWrite, kSync, kClose, kRename, kSyncDir, kCount };
+  // kDirectRead: a read of a file in O_DIRECT mode (a file system that takes the flag and
+  // refuses the request fails these with EINVAL).
+  enum class Op { kOpen, kWrite, kSync, kClose, kRename, kSyncDir, kDirectRead, kCount };
 
   // What one File::Sync() makes durable: the bytes written through that File since its
   // previous successful Sync (file offsets [begin, end); begin == end when none were).

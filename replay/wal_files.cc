@@ -130,7 +130,14 @@ absl::StatusOr<size_t> WalFileFeeder::Pull(WalDecoder* decoder, Lsn limit, size_
       file_direct_ = file_->SetDirectIo(true).ok();
       direct_ok_ = file_direct_;
     }
-    if (file_direct_) return PullDirect(decoder, pos % segment_size_, want);
+    if (file_direct_) {
+      absl::StatusOr<size_t> got = PullDirect(decoder, pos % segment_size_, want);
+      if (got.ok()) return got;
+      // A file system may accept the O_DIRECT flag and still refuse the request (EINVAL
+      // for an alignment it needs larger), as the stage allows for its writes: the page
+      // cache from now on. A real read error fails again below.
+      direct_ok_ = false;
+    }
   }
   if (file_direct_) {
     RETURN_IF_ERROR(file_->SetDirectIo(false));
