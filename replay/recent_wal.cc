@@ -69,7 +69,7 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
   }
   end_ = at;
   if (end_ - start_ > capacity_) start_ = end_ - capacity_;
-  while (chunks_.front()->base + chunk_ <= start_) {
+  while (!chunks_.empty() && chunks_.front()->base + chunk_ <= start_) {
     Retire(std::move(chunks_.front()));
     chunks_.pop_front();
   }

@@ -56,6 +56,15 @@ TEST(RecentWalTest, AnAppendElsewhereStartsTheRingAgain) {
   EXPECT_EQ(r.Read(Lsn(12500), 10, other.data(), 2), 10u);
 }
 
+TEST(RecentWalTest, AnEmptyAppendHoldsNothingAndBreaksNothing) {
+  RecentWal r(1000);
+  r.Append(Lsn(100), "", 1);  // on an empty ring: no chunk to trim
+  EXPECT_EQ(ReadString(r, 100, 10), "");
+  r.Append(Lsn(100), Pattern(20, 100), 1);
+  r.Append(Lsn(120), "", 1);  // at the end: the held bytes stay
+  EXPECT_EQ(ReadString(r, 100, 30), Pattern(20, 100));
+}
+
 // A view is the ring's own memory, and keeps its bytes while held: the writer moving past
 // the capacity, starting again at the same position, or a Reset does not change them.
 TEST(RecentWalTest, AViewKeepsItsBytesWhateverTheWriterDoes) {
