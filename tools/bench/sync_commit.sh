@@ -7,7 +7,8 @@
 #
 # Environment: BENCH_RUNS (default 3) rounds; BENCH_SECONDS (default 10) per pgbench run;
 # BENCH_SCALE (default 10) pgbench scale; BENCH_KEEP=1 keeps the temp directory;
-# BENCH_NO_BUILD=1 skips the bazel build.
+# BENCH_NO_BUILD=1 skips the bazel build; BENCH_PERF=FILE records round 1 of each tool with
+# `perf record -g` into FILE.<tool> and prints its top symbols.
 #
 # One throwaway PostgreSQL 15 primary (tools/local_primary), pgbench tables initialised
 # once, synchronous_commit=on. Each round runs the four configurations in the same order;
@@ -117,6 +118,29 @@ metric_sum_count() { # name -> "sum count"
     awk -v n="$1" '$1 == n "_sum" { s = $2 } $1 == n "_count" { c = $2 } END { print s + 0, c + 0 }'
 }
 FSYNC_SUM=0; FSYNC_N=0; ACK_SUM=0; ACK_N=0
+# The processes of the tool under test: the agent; pg_receivewal; the standby's postmaster
+# and its children (walreceiver and startup process among them).
+tool_pids() {
+  case "$1" in
+  walrep) echo "$AGENT_PID" ;;
+  pg_receivewal) echo "$RW_PID" ;;
+  standby)
+    local pm; pm=$(head -1 "$STANDBY/data/postmaster.pid")
+    echo "$pm $(cat "/proc/$pm/task/$pm/children" 2>/dev/null)" ;;
+  esac
+}
+# "cpu_seconds context_switches" of the processes named (all their threads).
+tool_cost() {
+  local cpu=0 cs=0 pid c
+  for pid in "$@"; do
+    c=$(proc_cpu "$pid" 2>/dev/null) || continue
+    cpu=$(awk -v a="$cpu" -v b="$c" 'BEGIN { print a + b }')
+    cs=$((cs + $(cat /proc/"$pid"/task/*/status 2>/dev/null |
+      awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }')))
+  done
+  echo "$cpu $cs"
+}
+declare -A COST_US COST_CS
 
 TOOLS=(baseline walrep pg_receivewal standby)
 declare -A TPS
@@ -126,6 +150,15 @@ for run in $(seq "$RUNS"); do
     start_tool "$tool" "$run"
     if [ "$tool" = baseline ]; then set_sync_names ''; else set_sync_names "$tool"; wait_sync "$tool"; fi
     psql_p -c "CHECKPOINT" >/dev/null
+    pids=""; [ "$tool" != baseline ] && pids=$(tool_pids "$tool")
+    # shellcheck disable=SC2086
+    read -r cpu0 cs0 <<<"$(tool_cost $pids)"
+    ppid=""
+    if [ -n "${BENCH_PERF:-}" ] && [ "$run" = 1 ] && [ "$tool" != baseline ]; then
+      # Round 1 of each tool under perf (its tps include perf's sampling cost).
+      perf record -q -g -p "$(echo $pids | tr ' ' ',')" -o "$BENCH_PERF.$tool" 2>/dev/null &
+      ppid=$!; sleep 1
+    fi
     out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" -l --log-prefix="$LAT/$tool-$run" 2>&1) ||
       { echo "$out" >&2; die "pgbench failed"; }
     if [ "$tool" = walrep ] && [ -n "$METRICS_ADDR" ]; then
@@ -134,7 +167,21 @@ for run in $(seq "$RUNS"); do
       read -r s n <<<"$(metric_sum_count walrep_ack_latency_seconds)"
       ACK_SUM=$(awk -v a="$ACK_SUM" -v b="$s" 'BEGIN { print a + b }'); ACK_N=$((ACK_N + ${n%.*}))
     fi
+    # shellcheck disable=SC2086
+    read -r cpu1 cs1 <<<"$(tool_cost $pids)"
+    if [ -n "$ppid" ]; then
+      kill -INT "$ppid"; wait "$ppid" || true
+      echo "perf of $tool (round 1), top symbols:" >&2
+      perf report -i "$BENCH_PERF.$tool" --stdio --no-children --sort sym -g none 2>/dev/null |
+        grep '%' | head -30 >&2 || true
+    fi
     echo "$out" >>"$WORK/pgbench-$tool.log"
+    if [ "$tool" != baseline ]; then
+      ntx=$(echo "$out" | awk '/number of transactions actually processed/ { print $NF; exit }')
+      ntx=${ntx%%/*}
+      COST_US[$tool]+="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$ntx" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }') "
+      COST_CS[$tool]+="$(awk -v a="$cs0" -v b="$cs1" -v n="$ntx" 'BEGIN { printf "%.1f", (b - a) / n }') "
+    fi
     if [ "$tool" != baseline ]; then is_sync "$tool" || die "$tool was no longer the synchronous standby after the run"; fi
     set_sync_names ''
     stop_tool "$tool"
@@ -169,6 +216,11 @@ percentile() { # tool p -> ms
 printf '%-42s %10s %10s\n' "commit latency (all rounds)" "p50 ms" "p99 ms"
 for tool in "${TOOLS[@]}"; do
   printf '%-42s %10s %10s\n' "$tool" "$(percentile "$tool" 50)" "$(percentile "$tool" 99)"
+done
+printf '%-42s %14s %16s\n' "the tool's own cost (median of runs)" "CPU us / tx" "ctx switch / tx"
+for tool in walrep pg_receivewal standby; do
+  # shellcheck disable=SC2086
+  printf '%-42s %14s %16s\n' "$tool" "$(median ${COST_US[$tool]})" "$(median ${COST_CS[$tool]})"
 done
 if [ "$FSYNC_N" -gt 0 ] && [ "$ACK_N" -gt 0 ]; then
   echo "walrep acknowledgement path (its /metrics): fdatasync mean $(awk -v s="$FSYNC_SUM" -v n="$FSYNC_N" 'BEGIN { printf "%.0f", s / n * 1e6 }') us over $FSYNC_N calls; first byte received to acknowledgement sent mean $(awk -v s="$ACK_SUM" -v n="$ACK_N" 'BEGIN { printf "%.0f", s / n * 1e6 }') us"
