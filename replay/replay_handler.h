@@ -15,6 +15,14 @@ class WalReplayHandler {
   virtual ~WalReplayHandler() = default;
   // A non-OK status stops replay before this record (it is retried after a restart).
   virtual absl::Status Apply(const WalRecord& record) = 0;
+  // Whether Apply reads the body (`bytes`, `main_data`) of records of resource manager
+  // `rmid`. For those it does not, a record crossing pages reaches Apply with its headers
+  // decoded and its body left out (WalDecoder::Options::keep_body): no copy of its
+  // full-page images. The answer must not change while replay runs.
+  virtual bool NeedsBody(uint8_t rmid) const {
+    (void)rmid;
+    return true;
+  }
 };
 
 }  // namespace walrep

@@ -43,6 +43,8 @@ struct ReplaySnapshot {
 class ReplayStats : public WalReplayHandler {
  public:
   absl::Status Apply(const WalRecord& record) override;
+  // Commit and abort times, restore point names: the bodies of xact and XLOG records.
+  bool NeedsBody(uint8_t rmid) const override { return rmid == kRmgrXact || rmid == kRmgrXlog; }
   ReplaySnapshot Snapshot() const;
 
  private:

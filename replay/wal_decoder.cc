@@ -306,7 +306,7 @@ WalDecoder::Result WalDecoder::FinishRecord(WalRecord* record) {
   const Lsn at(rec_start_);
   uint32_t want = Le32(header_ + 20);
   uint32_t crc = want;
-  if (!Verified(rec_start_, pos_)) {
+  if (!trim_ && !Verified(rec_start_, pos_)) {
     uint32_t payload = crc_;
     if (crc_skipped_) {
       // Begun in verified input, ended outside it: the retained bytes are all there.
@@ -330,11 +330,11 @@ WalDecoder::Result WalDecoder::FinishRecord(WalRecord* record) {
   r.page_tli = cur_page_tli_;
   if (options_.retain) {
     std::string why;
-    if (DecodeRecordBlocks(body_, major_, &r, &why) != WalStop::kNone) {
+    if (DecodeRecordBlocks(body_, major_, &r, &why, rec_len_) != WalStop::kNone) {
       return Fail(WalStop::kBadBlockHeader, at,
                   absl::StrCat("record at ", at.ToString(), ": ", why));
     }
-    r.bytes = body_;
+    r.bytes = trim_ ? absl::string_view() : absl::string_view(body_);
   }
   uint64_t end = MaxAlign(pos_);
   if (r.is_switch()) {
@@ -458,6 +458,7 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
       header_checked_ = false;
       crc_ = kCrc32cInit;
       crc_skipped_ = false;
+      trim_ = false;
       body_.clear();
       state_ = State::kRecordBody;
     }
@@ -471,7 +472,7 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
       if (got.empty()) return Result::kNeedMore;
       std::memcpy(header_ + rec_got_, got.data(), got.size());
       rec_got_ += static_cast<uint32_t>(got.size());
-      if (options_.retain) body_.append(got.data(), got.size());
+      if (options_.retain) body_.append(got.data(), got.size());  // header: never trimmed
       if (rec_len_ == 0 && rec_got_ >= 4) {
         uint32_t len = Le32(header_);
         if (len == 0) {
@@ -485,11 +486,21 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
                                    ": expected at least 24, got ", len));
         }
         rec_len_ = len;
-        if (options_.retain) body_.reserve(len);
       }
       if (rec_got_ < kRecordHeaderSize) continue;
       Result r;
       if (!ValidateHeader(&r)) return r;
+      if (options_.retain) {
+        // Trimmed only when every byte up to the record's end (with the page headers it
+        // can cross and its alignment padding) is verified input already fed: no CRC
+        // will need the bytes left out, and no Feed() can come before the record ends.
+        const uint64_t bound = rec_start_ + rec_len_ + 8 +
+                               (rec_len_ / (kWalPageSize - kLongPageHeaderSize) + 1) *
+                                   kLongPageHeaderSize;
+        trim_ = !options_.keep_body.test(static_cast<uint8_t>(header_[17])) &&
+                Verified(rec_start_, bound);
+        body_.reserve(trim_ ? std::min<uint32_t>(rec_len_, kRecordHeadersMax) : rec_len_);
+      }
       // A header that filled its page exactly: the next page's header comes first.
       if (rec_got_ < rec_len_ && pos_ % kWalPageSize == 0) continue;
     }
@@ -501,12 +512,18 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
       if (got.empty()) return Result::kNeedMore;
       // Verified input needs no CRC, unless the record goes on into unverified input;
       // then FinishRecord computes it from the retained bytes.
-      if (Verified(got_at, got_at + got.size())) {
+      if (trim_ || Verified(got_at, got_at + got.size())) {
         crc_skipped_ = true;
       } else {
         crc_ = Crc32cExtend(crc_, got);
       }
-      if (options_.retain) body_.append(got.data(), got.size());
+      if (options_.retain) {
+        const size_t keep = trim_ ? std::min<size_t>(got.size(), kRecordHeadersMax -
+                                                                     std::min<size_t>(body_.size(),
+                                                                                      kRecordHeadersMax))
+                                  : got.size();
+        body_.append(got.data(), keep);
+      }
       rec_got_ += static_cast<uint32_t>(got.size());
       if (rec_got_ < rec_len_) continue;
     }

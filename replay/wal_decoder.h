@@ -21,6 +21,7 @@
 #ifndef WALREP_REPLAY_WAL_DECODER_H_
 #define WALREP_REPLAY_WAL_DECODER_H_
 
+#include <bitset>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -123,7 +124,8 @@ struct WalRecord {
   uint8_t rmid = 0;
   uint32_t crc = 0;
   TimelineId page_tli = 0;  // xlp_tli of the page holding the record's last byte
-  // Decoded in retain mode only:
+  // Decoded in retain mode only (also for a record whose body was not kept, see
+  // WalDecoder::Options::keep_body):
   std::vector<WalBlockRef> blocks;
   uint32_t main_data_len = 0;
   uint32_t fpi_len = 0;        // sum of image_len: pg_waldump's "tot - rec"
@@ -131,6 +133,7 @@ struct WalRecord {
   uint32_t toplevel_xid = 0;   // XLR_BLOCK_ID_TOPLEVEL_XID (14+), 0 if absent
   // Both views are valid until the next Next()/Feed()/Reset*() call, and no longer than
   // the input fed to the decoder (a record lying whole in one fed chunk is not copied).
+  // Both empty when the body was not kept (main_data_len still says its size).
   absl::string_view main_data;
   absl::string_view bytes;     // the whole record, header first (retain mode)
 
@@ -140,8 +143,16 @@ struct WalRecord {
 // Decodes the block headers and main-data length of an assembled record (`record`
 // holds xl_tot_len bytes, header first). `major` selects the bimg_info bit layout
 // (15+ differs from 12-14). Returns kNone or kBadBlockHeader with `*why` set.
+// With `tot_len` above record.size(), `record` is only the record's first bytes (at least
+// kRecordHeadersMax of them, or all): the headers are decoded against tot_len and
+// main_data is left empty.
 WalStop DecodeRecordBlocks(absl::string_view record, int major, WalRecord* out,
-                           std::string* why);
+                           std::string* why, uint32_t tot_len = 0);
+
+// No valid record's headers (XLogRecord, 33 block headers of at most 27 bytes each with
+// image, compression and relation, origin, top-level xid, main-data length: 928 bytes)
+// reach past this many bytes from its start.
+inline constexpr uint32_t kRecordHeadersMax = 1024;
 
 class WalDecoder {
  public:
@@ -152,6 +163,12 @@ class WalDecoder {
     uint64_t system_id = 0;
     // Assemble records and decode block headers (see the header comment).
     bool retain = true;
+    // With `retain`: the resource managers whose records are assembled whole. A record of
+    // any other one that crosses a page and lies in verified input (Feed) keeps only its
+    // first kRecordHeadersMax bytes — its blocks, main_data_len and fpi_len are decoded,
+    // `bytes` and `main_data` are empty — so that replay does not copy full-page images
+    // it never reads. (Unverified input is always kept whole: its CRC needs every byte.)
+    std::bitset<256> keep_body = std::bitset<256>().set();
     // Page timelines above this are kBadTimeline (0 = no ceiling).
     TimelineId max_timeline = 0;
   };
@@ -243,6 +260,7 @@ class WalDecoder {
   bool header_checked_ = false;  // xl_rmid and xl_prev checked
   uint32_t crc_ = 0;               // running CRC over the bytes after the header
   bool crc_skipped_ = false;       // crc_ lacks bytes that were verified input
+  bool trim_ = false;              // body_ keeps only the first kRecordHeadersMax bytes
   // The run of verified input (Feed): LSNs [verified_begin_, verified_end_).
   uint64_t verified_begin_ = 0;
   uint64_t verified_end_ = 0;

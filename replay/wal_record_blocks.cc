@@ -31,23 +31,33 @@ constexpr uint8_t kBkpImageCompressMask15 = 0x04 | 0x08 | 0x10;
 
 }  // namespace
 
-WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std::string* why) {
+WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std::string* why,
+                           uint32_t tot_len) {
   auto bad = [why](std::string msg) {
     *why = std::move(msg);
     return WalStop::kBadBlockHeader;
   };
   if (rec.size() < kRecordHeaderSize) return bad("record shorter than its header");
+  // Only the first bytes of a longer record: its headers end within them, or it is not a
+  // valid record (kRecordHeadersMax).
+  const bool partial = tot_len > rec.size();
+  if (partial && rec.size() < kRecordHeadersMax) return bad("record headers not all kept");
+  const uint64_t kept_end = rec.size();
+  const uint64_t size = partial ? tot_len : rec.size();
   out->blocks.clear();
   out->main_data_len = 0;
   out->fpi_len = 0;
   out->origin = 0;
   out->toplevel_xid = 0;
   const char* p = rec.data() + kRecordHeaderSize;
-  uint64_t remaining = rec.size() - kRecordHeaderSize;
+  uint64_t remaining = size - kRecordHeaderSize;
   uint64_t datatotal = 0;  // bytes of images, block data and main data after the headers
   int max_id = -1;
   bool have_rel = false;
-  auto need = [&](uint64_t n) { return remaining >= n; };
+  bool seen_origin = false, seen_toplevel = false;
+  auto need = [&](uint64_t n) {
+    return remaining >= n && static_cast<uint64_t>(p - rec.data()) + n <= kept_end;
+  };
   auto take = [&](uint64_t n) {
     const char* q = p;
     p += n;
@@ -55,6 +65,7 @@ WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std
     return q;
   };
   while (remaining > datatotal) {
+    if (!need(1)) return bad("block headers longer than any valid record's");
     uint8_t id = static_cast<uint8_t>(*take(1));
     if (id == kBlockIdDataShort) {
       if (!need(1)) return bad("truncated main-data length");
@@ -69,11 +80,17 @@ WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std
       break;
     }
     if (id == kBlockIdOrigin) {
+      // XLogRecordAssemble writes each of these two at most once; more would also let
+      // the headers grow past kRecordHeadersMax.
+      if (seen_origin) return bad("origin given twice");
+      seen_origin = true;
       if (!need(2)) return bad("truncated origin");
       out->origin = Le16(take(2));
       continue;
     }
     if (id == kBlockIdToplevelXid) {
+      if (seen_toplevel) return bad("top-level xid given twice");
+      seen_toplevel = true;
       if (!need(4)) return bad("truncated top-level xid");
       out->toplevel_xid = Le32(take(4));
       continue;
@@ -148,10 +165,12 @@ WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std
     out->blocks.push_back(b);
   }
   if (remaining != datatotal) {
-    return bad(absl::StrCat("record length ", rec.size(), " disagrees with its headers (",
+    return bad(absl::StrCat("record length ", size, " disagrees with its headers (",
                             remaining, " bytes left for ", datatotal, ")"));
   }
-  out->main_data = absl::string_view(p + (datatotal - out->main_data_len), out->main_data_len);
+  out->main_data = partial ? absl::string_view()
+                           : absl::string_view(p + (datatotal - out->main_data_len),
+                                               out->main_data_len);
   return WalStop::kNone;
 }
 

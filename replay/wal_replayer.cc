@@ -36,6 +36,11 @@ void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
   WalDecoder::Options dopts;
   dopts.segment_size = segment_size_;
   dopts.retain = true;
+  for (int rmid = 0; rmid < 256; ++rmid) {
+    // Commit records' bodies say whether a commit asks for apply feedback.
+    dopts.keep_body[rmid] = rmid == kRmgrXact || options_.handler == nullptr ||
+                            options_.handler->NeedsBody(static_cast<uint8_t>(rmid));
+  }
   decoder_ = std::make_unique<WalDecoder>(dopts);
   if (at_page) {
     decoder_->ResetAtPage(from);
