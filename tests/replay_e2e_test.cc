@@ -1,6 +1,7 @@
 // Replay, restart and promotion end to end: the daemon as a process, driven over gRPC,
 // against a real PostgreSQL 15 primary. What the primary was told is durable must still be
-// there after kill -9 (also as a synchronous standby under pgbench); Promote opens
+// there after kill -9 (also as a synchronous standby under pgbench, and while catching up
+// on a backlog through O_DIRECT writes); Promote opens
 // timeline 2 at the end of the durable WAL, and PostgreSQL's pg_waldump reads the archive
 // across the switch; a segment damaged after it was fsynced stops replay and makes
 // Promote refuse unless forced; remote_apply commits complete because walrep reports
@@ -415,6 +416,82 @@ TEST(ReplayE2eTest, KillNineTenTimesUnderPgbenchAsSynchronousStandby) {
   }
   EXPECT_EQ(cmp.complete_identical, complete);
   EXPECT_GE(complete, 2) << "pgbench -s 2 and ten runs write several segments";
+}
+
+// Catching up on a backlog, WAL reaches the files by O_DIRECT writes of a stage the
+// writer's own thread hands over (replay/segment_stage.h). kill -9 in the middle of that,
+// twice: each restart reports at least what the primary was told, and in the end every
+// segment equals the primary's, with no gap.
+TEST(ReplayE2eTest, KillNineWhileCatchingUpKeepsWhatThePrimaryWasTold) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  // The slot reserves WAL before the backlog is written, so the whole range is streamed.
+  ASSERT_TRUE((*pg)->Psql("SELECT pg_create_physical_replication_slot('walrep_catchup', true)").ok());
+  const std::string init = RunPgbench(**pg, "-i -s 20 -q");
+  ASSERT_NE(init.find("done"), std::string::npos) << init;
+  auto backlog_end = ServerFlushLsn(**pg);
+  ASSERT_TRUE(backlog_end.ok()) << backlog_end.status();
+  const std::string data_dir = FreshTestDir("replay_kill9_catchup");
+  auto agent = AgentProcess::Start({.data_dir = data_dir});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  grpc::Status st = StartReplica(**agent, (*pg)->ReplConnInfo(absl::StrCat("application_name=", kAppName)),
+                                 "", nullptr, [](walrep::v1::StartReplicaRequest* req) {
+                                   req->set_slot_name("walrep_catchup");
+                                 });
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  int kills = 0;
+  for (double fraction : {0.25, 0.5}) {
+    SCOPED_TRACE(absl::StrCat("kill at ", fraction, " of the backlog"));
+    std::optional<Lsn> told;
+    // Until the flush passes `fraction` of the backlog (it starts near 0/0 with a new
+    // cluster's WAL), with flush reports reaching the primary.
+    const uint64_t mark = static_cast<uint64_t>(static_cast<double>(backlog_end->value()) * fraction);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto p = GetProgress(**agent);
+          return p.ok() && p->flush_lsn() >= mark;
+        },
+        absl::Seconds(120)))
+        << (*agent)->ReadLog();
+    // Its walsender is in state 'catchup' until it reaches the primary's end of WAL.
+    told = ParseLsnText((*pg)->Psql(absl::StrCat(
+        "SELECT flush_lsn FROM pg_stat_replication WHERE application_name = '", kAppName,
+        "' AND state IN ('catchup', 'streaming') ORDER BY backend_start DESC LIMIT 1")));
+    const Lsn before_kill = AgentFlush(**agent);
+    (*agent)->Kill();
+    // Not a catch-up any more if it got to the end first: the path is not exercised.
+    ASSERT_LT(before_kill, *backlog_end) << "the backlog was streamed before the kill";
+    ++kills;
+    agent = AgentProcess::Start({.data_dir = data_dir});  // resumes by itself
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    auto after = GetProgress(**agent);
+    ASSERT_TRUE(after.ok()) << after.status();
+    ASSERT_TRUE(told.has_value()) << "walrep was not streaming when it was killed";
+    EXPECT_GE(after->flush_lsn(), told->value())
+        << "flush after restart " << Lsn(after->flush_lsn()).ToString() << " is below "
+        << told->ToString() << ", which the primary was already told";
+  }
+  EXPECT_EQ(kills, 2);
+  Lsn target;
+  ASSERT_TRUE(WaitUntilAgentHasAllWal(**agent, **pg, absl::Seconds(120), &target))
+      << "primary at " << target.ToString() << "\n" << (*agent)->ReadLog();
+  auto progress = GetProgress(**agent);
+  ASSERT_TRUE(progress.ok());
+  EXPECT_EQ(progress->last_error(), "");
+  const std::string wal_dir = data_dir + "/wal";
+  WalComparison cmp =
+      CompareWithServerWal(wal_dir, (*pg)->data_dir() + "/pg_wal", Lsn(progress->flush_lsn()));
+  EXPECT_EQ(cmp.mismatch, "");
+  std::vector<ArchiveFile> files = ListSegments(wal_dir);
+  ASSERT_FALSE(files.empty());
+  int complete = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    EXPECT_EQ(files[i].segno, files[0].segno + i) << files[i].name << " after a gap";
+    EXPECT_EQ(files[i].partial, i + 1 == files.size()) << files[i].name;
+    if (!files[i].partial) ++complete;
+  }
+  EXPECT_EQ(cmp.complete_identical, complete);
+  EXPECT_GE(complete, 10) << "pgbench -s 20 writes a few hundred MiB of WAL";
 }
 
 TEST(ReplayE2eTest, CorruptedFsyncedSegmentStopsReplayAndPromoteRefusesWithoutForce) {
