@@ -59,11 +59,23 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
   tli_ = tli;
   while (!bytes.empty()) {
     if (chunks_.empty() || at == chunks_.back()->base + chunk_) {
-      chunks_.push_back(NewChunk(at - at % chunk_));
+      std::shared_ptr<Chunk> c = NewChunk(at - at % chunk_);
+      if (c->data.data() == nullptr) {
+        // Out of memory: the ring holds nothing from here on (readers read the files)
+        // until an append that continues nothing starts it again.
+        while (!chunks_.empty()) {
+          Retire(std::move(chunks_.front()));
+          chunks_.pop_front();
+        }
+        start_ = end_ = at + bytes.size();
+        tli_ = 0;
+        return;
+      }
+      chunks_.push_back(std::move(c));
     }
     Chunk& c = *chunks_.back();
     const size_t n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), c.base + chunk_ - at));
-    std::memcpy(c.data.get() + (at - c.base), bytes.data(), n);
+    std::memcpy(c.data.data() + (at - c.base), bytes.data(), n);
     bytes.remove_prefix(n);
     at += n;
   }
@@ -81,7 +93,7 @@ RecentWal::View RecentWal::ReadView(Lsn pos, size_t n, TimelineId tli) const {
   if (tli != tli_ || p < start_ || p >= end_ || n == 0) return {};
   const std::shared_ptr<Chunk>& c = chunks_[(p - chunks_.front()->base) / chunk_];
   const size_t k = static_cast<size_t>(std::min<uint64_t>({n, end_ - p, c->base + chunk_ - p}));
-  return View{absl::string_view(c->data.get() + (p - c->base), k), c};
+  return View{absl::string_view(c->data.data() + (p - c->base), k), c};
 }
 
 size_t RecentWal::Read(Lsn pos, size_t n, char* out, TimelineId tli) const {

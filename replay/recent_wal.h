@@ -25,7 +25,9 @@
 // copying out first — that copy was 6% of a catch-up's CPU. A chunk leaves the ring when
 // it is older than `capacity`, or when the ring starts again, but stays alive while a view
 // holds it; bytes a view covers are never written again (a restart takes fresh chunks).
-// Chunks no reader holds are reused, so the steady state allocates nothing.
+// Chunks no reader holds are reused, so the steady state allocates nothing. A chunk's
+// memory is aligned for direct I/O: the writer's O_DIRECT writes of a catch-up are made
+// from it (segment_stage.h's Source) rather than from a second copy.
 #ifndef WALREP_REPLAY_RECENT_WAL_H_
 #define WALREP_REPLAY_RECENT_WAL_H_
 
@@ -38,6 +40,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "replay/file_ops.h"
 #include "wire/lsn.h"
 
 namespace walrep {
@@ -66,11 +69,13 @@ class RecentWal {
   View ReadView(Lsn pos, size_t n, TimelineId tli) const;
 
   size_t capacity() const { return capacity_; }
+  // The size of a chunk: ReadView never crosses a multiple of it.
+  size_t chunk_size() const { return chunk_; }
 
  private:
   struct Chunk {
-    explicit Chunk(size_t size) : data(new char[size]) {}  // not zeroed: written before read
-    std::unique_ptr<char[]> data;
+    explicit Chunk(size_t size) : data(size) {}  // not zeroed: written before read
+    AlignedBuffer data;
     uint64_t base = 0;  // LSN of data[0], a multiple of chunk_
   };
   // A chunk for `base`, reusing a free one when there is one.

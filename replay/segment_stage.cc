@@ -1,6 +1,7 @@
 #include "replay/segment_stage.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -32,7 +33,13 @@ uint64_t SegmentStage::direct_bytes() const {
   return direct_bytes_;
 }
 
-absl::Status SegmentStage::Begin(File* file, uint64_t offset, uint64_t file_size) {
+uint64_t SegmentStage::borrowed_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return borrowed_bytes_;
+}
+
+absl::Status SegmentStage::Begin(File* file, uint64_t offset, uint64_t file_size,
+                                 Source source) {
   if (active()) return absl::FailedPreconditionError("a file is staged already");
   if (storage_.empty()) {
     // At the first catch-up: a writer that never catches up has no buffers.
@@ -73,6 +80,8 @@ absl::Status SegmentStage::Begin(File* file, uint64_t offset, uint64_t file_size
   }
   file_ = file;
   file_size_ = file_size;
+  source_ = std::move(source);
+  borrowed_ = false;  // this buffer has the bytes read back: the stage's own
   absl::MutexLock lock(&mu_);
   status_ = absl::OkStatus();
   direct_ = direct_ok_ && file->SetDirectIo(true).ok();
@@ -130,9 +139,11 @@ void SegmentStage::Run() {
       failed = !status_.ok();
     }
     absl::Status s = failed ? absl::OkStatus() : WriteBlock(job.data, job.offset, job.len);
+    job.hold.reset();  // outside the lock: the last holder frees the memory
     absl::MutexLock lock(&mu_);
     if (status_.ok() && !s.ok()) status_ = std::move(s);
-    free_.push_back(job.data);
+    if (s.ok() && job.own == nullptr) borrowed_bytes_ += job.len;
+    if (job.own != nullptr) free_.push_back(job.own);
     busy_ = false;
   }
 }
@@ -147,10 +158,36 @@ absl::Status SegmentStage::Drain() const {
   return status_;
 }
 
+absl::StatusOr<SegmentStage::Borrowed> SegmentStage::Lend(uint64_t n) const {
+  Borrowed b = source_ ? source_(base_, static_cast<size_t>(n)) : Borrowed{};
+  if (b.bytes.size() != n ||
+      reinterpret_cast<uintptr_t>(b.bytes.data()) % kDirectIoAlignment != 0) {
+    // The source promised them when the buffer began: a broken promise, never a reason
+    // to write anything else.
+    return absl::InternalError(absl::StrCat("the WAL staged for ", file_->path(), " at offset ",
+                                            base_, " (", n, " bytes) is no longer in memory"));
+  }
+  return b;
+}
+
 absl::Status SegmentStage::Submit(uint64_t len) {
+  if (borrowed_) {
+    ASSIGN_OR_RETURN(Borrowed b, Lend(len));
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) return status_;
+    // As many in flight as with buffers of its own: what the thread has not written yet
+    // holds the source's memory.
+    mu_.Await(absl::Condition(
+        +[](SegmentStage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+          return static_cast<int>(s->jobs_.size()) < s->buffers_;
+        },
+        this));
+    jobs_.push_back(Job{b.bytes.data(), base_, len, nullptr, std::move(b.hold)});
+    return absl::OkStatus();
+  }
   absl::MutexLock lock(&mu_);
   if (!status_.ok()) return status_;
-  jobs_.push_back(Job{cur_, base_, len});
+  jobs_.push_back(Job{cur_, base_, len, cur_, nullptr});
   mu_.Await(absl::Condition(
       +[](SegmentStage* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
         return !s->free_.empty();
@@ -181,16 +218,25 @@ absl::Status SegmentStage::Append(absl::string_view bytes) {
         bytes.size(), " bytes do not fit in ", file_->path(), " after offset ", end()));
   }
   while (!bytes.empty()) {
-    // A buffer ends at its capacity or at the file's end, both aligned.
-    const uint64_t limit = std::min<uint64_t>(capacity_, file_size_ - base_);
+    // A buffer ends at the next multiple of its capacity (the capacity divides the file
+    // size) or at the file's end: it then lies in one piece of a source that keeps
+    // capacity-aligned pieces of that size.
+    const uint64_t limit = std::min<uint64_t>(capacity_ - base_ % capacity_, file_size_ - base_);
     const size_t n = static_cast<size_t>(std::min<uint64_t>(limit - staged_, bytes.size()));
-    std::memcpy(cur_ + staged_, bytes.data(), n);
+    if (staged_ == 0 && source_) {
+      // A buffer beginning empty: borrowed when the source has its first bytes already.
+      Borrowed b = source_(base_, n);
+      borrowed_ = b.bytes.size() == n &&
+                  reinterpret_cast<uintptr_t>(b.bytes.data()) % kDirectIoAlignment == 0;
+    }
+    if (!borrowed_) std::memcpy(cur_ + staged_, bytes.data(), n);
     staged_ += n;
     bytes.remove_prefix(n);
     if (staged_ == limit) {
       RETURN_IF_ERROR(Submit(limit));
       base_ += limit;
       staged_ = written_ = 0;
+      borrowed_ = false;
     }
   }
   return absl::OkStatus();
@@ -200,6 +246,7 @@ absl::Status SegmentStage::WriteOut() {
   if (!active()) return absl::OkStatus();
   RETURN_IF_ERROR(Drain());
   if (written_ == staged_) return absl::OkStatus();
+  if (borrowed_) return WriteBorrowed();
   RETURN_IF_ERROR(WriteCurrent(AlignUp(staged_)));
   // Keep the last, partial block: the next write-out rewrites it with what follows.
   const uint64_t keep_from = AlignDown(staged_);
@@ -209,6 +256,29 @@ absl::Status SegmentStage::WriteOut() {
     staged_ -= keep_from;
     written_ = staged_;
   }
+  return absl::OkStatus();
+}
+
+absl::Status SegmentStage::WriteBorrowed() {
+  ASSIGN_OR_RETURN(Borrowed b, Lend(staged_));
+  const uint64_t whole = AlignDown(staged_);
+  if (whole > 0) {
+    RETURN_IF_ERROR(WriteBlock(b.bytes.data(), base_, whole));
+    absl::MutexLock lock(&mu_);
+    borrowed_bytes_ += whole;
+  }
+  if (staged_ > whole) {
+    // The partial last block, zero-padded: bytes past the source's end are not ours to
+    // write (and may be written by the time the device reads them).
+    const size_t tail = static_cast<size_t>(staged_ - whole);
+    std::memcpy(cur_, b.bytes.data() + whole, tail);
+    std::memset(cur_ + tail, 0, kDirectIoAlignment - tail);
+    RETURN_IF_ERROR(WriteBlock(cur_, base_ + whole, kDirectIoAlignment));
+  }
+  // The partial block stays: still borrowed, rewritten by the next write-out.
+  base_ += whole;
+  staged_ -= whole;
+  written_ = staged_;
   return absl::OkStatus();
 }
 
@@ -226,6 +296,8 @@ void SegmentStage::Drop() {
   absl::MutexLock lock(&mu_);
   free_.push_back(std::exchange(cur_, nullptr));
   file_ = nullptr;
+  source_ = nullptr;
+  borrowed_ = false;
   direct_ = false;
   status_ = absl::OkStatus();
   base_ = staged_ = written_ = 0;
@@ -237,7 +309,14 @@ void SegmentStage::Overlay(uint64_t offset, char* out, size_t n) const {
   const uint64_t from = std::max(offset, base_);
   const uint64_t to = std::min(offset + n, end());
   if (from >= to) return;
-  std::memcpy(out + (from - offset), cur_ + (from - base_), static_cast<size_t>(to - from));
+  const char* staged = cur_;
+  absl::StatusOr<Borrowed> b;
+  if (borrowed_) {
+    b = Lend(staged_);
+    if (!b.ok()) return;  // the file's bytes stay: the compare then reports them
+    staged = b->bytes.data();
+  }
+  std::memcpy(out + (from - offset), staged + (from - base_), static_cast<size_t>(to - from));
 }
 
 }  // namespace walrep

@@ -1,6 +1,7 @@
 #include "replay/segment_stage.h"
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -73,6 +74,107 @@ TEST(SegmentStageTest, FileHoldsEveryByteAppendedAndZerosToTheBlockEnd) {
     // O_DIRECT was used: every byte went out in whole blocks.
     EXPECT_EQ(stage.direct_bytes() % kDirectIoAlignment, 0u);
   }
+}
+
+// A source standing in for the writer's recent ring: aligned memory of the whole file,
+// which the test fills before each Append, as the writer fills the ring first. `lose`
+// makes it forget everything (a source that broke its promise).
+struct FakeSource {
+  AlignedBuffer mem{kFileSize};
+  uint64_t end = 0;  // bytes [0, end) are held
+  bool lose = false;
+  int calls = 0;
+  SegmentStage::Source Get() {
+    return [this](uint64_t offset, size_t n) {
+      ++calls;
+      if (lose || offset + n > end) return SegmentStage::Borrowed{};
+      return SegmentStage::Borrowed{absl::string_view(mem.data() + offset, n), nullptr};
+    };
+  }
+  void Put(uint64_t offset, absl::string_view bytes) {
+    std::memcpy(mem.data() + offset, bytes.data(), bytes.size());
+    end = offset + bytes.size();
+  }
+};
+
+TEST(SegmentStageTest, BuffersAfterTheFirstAreWrittenFromTheSourcesMemory) {
+  TempDir dir;
+  const std::string path = dir.Join("seg");
+  const std::string prefix = Pattern(5000, 'p');  // read back: the first buffer is a copy
+  auto file = MakeFile(DefaultFileOps(), path, prefix);
+  FakeSource src;
+  src.Put(0, prefix);
+  SegmentStage stage(kCapacity);
+  ASSERT_TRUE(stage.Begin(file.get(), prefix.size(), kFileSize, src.Get()).ok());
+  // The source's memory holds other bytes than those appended (never so in the writer):
+  // what reaches the file tells which memory each write came from.
+  std::string appended = prefix, lent = prefix;
+  const size_t sizes[] = {70000, 3, 4093, 65536, 9001, 20000};
+  char seed = 'a';
+  for (size_t n : sizes) {
+    const std::string piece = Pattern(n, seed);
+    const std::string other = Pattern(n, static_cast<char>(seed + 100));
+    ++seed;
+    src.Put(appended.size(), other);
+    ASSERT_TRUE(stage.Append(piece).ok());
+    appended += piece;
+    lent += other;
+    if (n % 2 == 1) ASSERT_TRUE(stage.WriteOut().ok());
+  }
+  ASSERT_TRUE(stage.End().ok());
+  const std::string on_disk = ReadAll(path);
+  // The first buffer (to the first multiple of the capacity) is the stage's copy of what
+  // was appended; from there on every byte is the source's.
+  EXPECT_TRUE(on_disk.substr(0, kCapacity) == appended.substr(0, kCapacity));
+  EXPECT_TRUE(on_disk.substr(kCapacity, lent.size() - kCapacity) == lent.substr(kCapacity));
+  // Zeros to the end of the last block, the rest untouched.
+  const size_t block_end = static_cast<size_t>(AlignUp(lent.size()));
+  EXPECT_EQ(on_disk.substr(lent.size(), block_end - lent.size()),
+            std::string(block_end - lent.size(), '\0'));
+  EXPECT_EQ(on_disk[block_end], '\xee');
+  // Every whole block after the first buffer was written from the source, once.
+  EXPECT_EQ(stage.borrowed_bytes(), AlignDown(lent.size()) - kCapacity);
+}
+
+TEST(SegmentStageTest, OverlayOfABorrowedBufferReadsTheSource) {
+  TempDir dir;
+  const std::string path = dir.Join("seg");
+  auto file = MakeFile(DefaultFileOps(), path, "");
+  FakeSource src;
+  SegmentStage stage(kCapacity);
+  ASSERT_TRUE(stage.Begin(file.get(), 0, kFileSize, src.Get()).ok());
+  const std::string data = Pattern(kCapacity + 10, 'q');
+  src.Put(0, data);
+  ASSERT_TRUE(stage.Append(data).ok());
+  std::string read(20, '\0');
+  stage.Overlay(kCapacity - 10, read.data(), read.size());
+  EXPECT_EQ(read.substr(10), data.substr(kCapacity, 10));
+}
+
+TEST(SegmentStageTest, ASourceThatLosesTheBytesFailsTheWriteAndNothingElseIsWritten) {
+  TempDir dir;
+  const std::string path = dir.Join("seg");
+  auto file = MakeFile(DefaultFileOps(), path, "");
+  FakeSource src;
+  SegmentStage stage(kCapacity);
+  ASSERT_TRUE(stage.Begin(file.get(), 0, kFileSize, src.Get()).ok());
+  const std::string data = Pattern(1000, 'l');
+  src.Put(0, data);
+  ASSERT_TRUE(stage.Append(data).ok());  // borrowed: the source has it
+  src.lose = true;
+  absl::Status s = stage.WriteOut();
+  EXPECT_TRUE(absl::IsInternal(s)) << s;
+  EXPECT_NE(s.message().find("no longer in memory"), std::string::npos) << s;
+  EXPECT_EQ(ReadAll(path).substr(0, 1000), std::string(1000, '\xee'));
+  stage.Drop();
+  // A source with nothing for a buffer's first bytes: the stage copies them itself.
+  auto file2 = MakeFile(DefaultFileOps(), dir.Join("seg2"), "");
+  FakeSource none;
+  ASSERT_TRUE(stage.Begin(file2.get(), 0, kFileSize, none.Get()).ok());
+  ASSERT_TRUE(stage.Append(data).ok());
+  ASSERT_TRUE(stage.End().ok());
+  EXPECT_EQ(ReadAll(dir.Join("seg2")).substr(0, 1000), data);
+  EXPECT_GT(none.calls, 0);
 }
 
 TEST(SegmentStageTest, FullBuffersReachTheFileBeforeAnyWriteOut) {

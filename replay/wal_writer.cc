@@ -389,6 +389,19 @@ absl::Status WalWriter::Decode(absl::string_view bytes) {
   return absl::OkStatus();
 }
 
+SegmentStage::Source WalWriter::StageSource(uint64_t segment_start) const {
+  RecentWal* recent = options_.recent;
+  // Its chunks must be the stage's buffers: the same size, so that each buffer (which
+  // ends on a multiple of its size) lies in one chunk (chunks cover aligned LSN ranges,
+  // and segments start on multiples of both).
+  if (recent == nullptr || recent->chunk_size() != options_.stage_buffer) return nullptr;
+  const TimelineId tli = timeline();
+  return [recent, segment_start, tli](uint64_t offset, size_t n) {
+    RecentWal::View v = recent->ReadView(Lsn(segment_start + offset), n, tli);
+    return SegmentStage::Borrowed{v.bytes, std::move(v.hold)};
+  };
+}
+
 absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
   if (failed()) return failure();
   if (!started_) return absl::FailedPreconditionError("WAL writer is not started");
@@ -415,8 +428,10 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
     // Segments are closed exactly at their end, so a missing file means offset 0.
     if (file_ == nullptr) RETURN_IF_ERROR(OpenSegment(timeline(), segno, offset));
     const size_t n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), seg_size - offset));
+    // First into the recent ring, whose memory the stage may write from (below).
+    if (options_.recent != nullptr) options_.recent->Append(pos, bytes.substr(0, n), timeline());
     if (!stage_.active() && catching_up_ && options_.layout == Layout::kArchive) {
-      absl::Status s = stage_.Begin(file_.get(), offset, seg_size);
+      absl::Status s = stage_.Begin(file_.get(), offset, seg_size, StageSource(pos.value() - offset));
       if (!s.ok()) return Fail(std::move(s));
       if (!stage_.direct() && !direct_refusal_logged_) {
         direct_refusal_logged_ = true;
@@ -427,7 +442,6 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
     absl::Status s = stage_.active() ? stage_.Append(bytes.substr(0, n))
                                      : file_->WriteAt(offset, bytes.substr(0, n));
     if (!s.ok()) return Fail(std::move(s));
-    if (options_.recent != nullptr) options_.recent->Append(pos, bytes.substr(0, n), timeline());
     write_lsn_.store(pos.value() + n, std::memory_order_release);
     bytes.remove_prefix(n);
     if (offset + n == seg_size) RETURN_IF_ERROR(CloseSegment(/*seal=*/true));

@@ -212,6 +212,9 @@ class WalWriter {
                                 bool sync = false, bool sparse = false);
   // Writes zeros from `offset` to the end of the open segment.
   absl::Status ZeroFill(File& f, uint64_t offset);
+  // What lends the stage the bytes of the segment starting at LSN `segment_start`: the
+  // recent ring, when there is one whose chunks match the stage's buffers; else nothing.
+  SegmentStage::Source StageSource(uint64_t segment_start) const;
   // Feeds `bytes` (which start at write_lsn) to the decoder; DataLoss if they break.
   absl::Status Decode(absl::string_view bytes);
   // fsync + close of the open segment; with `seal`, the rename to the final name too.
