@@ -374,6 +374,60 @@ const BigRecordWal& BigWal() {
   return *w;
 }
 
+// Catching up (the primary's end of WAL more than a segment ahead), a drained socket does
+// not end a batch: messages arriving one at a time are fsynced together, a batch whose
+// walsender stalls is fsynced and acknowledged soon anyway (long before the status
+// interval), and once caught up each drained batch is fsynced at once again.
+TEST_F(ReplicaSessionTest, CatchingUpFsyncsByBatchNotPerDrainedMessage) {
+  fake_pg::FakeServer server;
+  const size_t kPiece = 1500, kPieces = 10;
+  const size_t total = Wal().bytes().size();
+  ASSERT_GT(total, kPiece * kPieces);
+  int syncs_catching_up = -1;
+  absl::Duration stalled_ack = absl::InfiniteDuration();
+  server.Run([&](Peer& p) {
+    ASSERT_TRUE(Handshake(p, kSysId));
+    auto first = p.ReadTyped();  // the status update sent on entering COPY
+    ASSERT_TRUE(first && first->first == 'd');
+    const int syncs_before = fault_.calls(FaultInjectingFileOps::Op::kSync);
+    for (size_t i = 0; i < kPieces; ++i) {
+      const std::string piece = W(i * kPiece, kPiece);
+      XLogData x;
+      x.start = Lsn(kSeg1 + i * kPiece);
+      x.data = piece;
+      x.wal_end = Lsn(kSeg1 + (uint64_t{3} << 24));  // 48 MiB: three segments ahead
+      p.Send(*EncodeCopyData(EncodeXLogData(x)));
+      // Paced, so that the session drains its socket between messages.
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    // Nothing more for now: the batch is acknowledged without waiting for the status
+    // interval (10 s).
+    const absl::Time stalled = absl::Now();
+    const Lsn want = RecordEndWithin(kPiece * kPieces);
+    for (;;) {
+      auto m = p.ReadTyped();
+      ASSERT_TRUE(m.has_value()) << "the session ended before acknowledging the batch";
+      if (m->first != 'd') continue;
+      auto u = DecodeStandbyStatusUpdate(m->second);
+      if (u.ok() && u->flush >= want) break;
+    }
+    stalled_ack = absl::Now() - stalled;
+    syncs_catching_up = fault_.calls(FaultInjectingFileOps::Op::kSync) - syncs_before;
+    // The rest, caught up: fsynced and acknowledged as soon as it is drained.
+    p.Send(WalMsg(kSeg1 + kPiece * kPieces, W(kPiece * kPieces, total - kPiece * kPieces)));
+    EndAfterAck(p, RecordEndWithin(total));
+  });
+  absl::Status st = ReplicaSession(Settings(server.port()), &ctx_, &stop_).Run(nullptr);
+  server.Join();
+  // Paced 5 ms apart, the ten messages came within one batch's age limit (two if the
+  // machine stretched the pacing): far fewer fsyncs than drained reads.
+  EXPECT_GE(syncs_catching_up, 1);
+  EXPECT_LE(syncs_catching_up, 3);
+  EXPECT_LT(stalled_ack, absl::Seconds(5));
+  EXPECT_EQ(writer_->flush_lsn(), RecordEndWithin(total));
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;  // the primary's clean shutdown
+}
+
 TEST_F(ReplicaSessionTest, RecordLargerThanASegmentIsAcknowledgedOnlyWhenComplete) {
   const BigRecordWal& big = BigWal();
   ASSERT_EQ(big.big_start, big.filler_end);

@@ -23,6 +23,13 @@ constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
 // A flush batch never grows past this, so a primary that sends faster than we drain
 // still gets regular acknowledgements.
 constexpr uint64_t kMaxBatchBytes = 16ull << 20;
+// Catching up, a drained socket does not end a batch: it ends at kMaxBatchBytes, or when
+// its first byte has waited this long. Nothing waits on those acknowledgements — a
+// walsender is a synchronous standby's only once it streams, not while it catches up —
+// and each flush waits for the stage's queued direct writes, then fdatasyncs, while the
+// walsender stalls on a full socket (a catch-up flushed every 1-2 MiB ran at half the
+// disk's speed).
+constexpr absl::Duration kCatchUpFlushDelay = absl::Milliseconds(100);
 // The wait slice while an apply report may be due (see WalStreamOptions::apply_pending).
 constexpr absl::Duration kApplyPoll = absl::Milliseconds(1);
 // How long our end of the COPY waits for the primary's ReadyForQuery.
@@ -48,6 +55,7 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
   last_receive_ = absl::Now();
   ping_sent_ = false;
   uint64_t batch = 0;
+  absl::Time batch_since = absl::InfiniteFuture();  // when its first message came
   conn_.set_waker(options_.apply_waker);
   for (;;) {
     if (options_.stop->load()) return EndCopy(WalStreamEnd::Kind::kStopRequested);
@@ -60,6 +68,7 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
     const absl::Time now = absl::Now();
     if (now >= next_status_) {
       RETURN_IF_ERROR(FlushAndReport(true));
+      batch = 0;
       RETURN_IF_ERROR(SendHotStandbyFeedback());
     }
     // Drained before the apply check: a wake after it ends the read below at once.
@@ -71,9 +80,19 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
                                      ? kApplyPoll
                                      : kStopPoll;
     // In place: the body (and the WAL in it) is used up before the next read.
-    ASSIGN_OR_RETURN(auto msg,
-                     conn_.ReadMessageView(std::min(next_status_, absl::Now() + slice)));
-    if (!msg) continue;
+    // A catch-up batch waits no longer than kCatchUpFlushDelay for more (a walsender
+    // that stalled leaves it to be flushed then).
+    const absl::Time batch_due =
+        batch > 0 ? batch_since + kCatchUpFlushDelay : absl::InfiniteFuture();
+    ASSIGN_OR_RETURN(auto msg, conn_.ReadMessageView(
+                                   std::min({next_status_, absl::Now() + slice, batch_due})));
+    if (!msg) {
+      if (batch > 0 && absl::Now() >= batch_due) {
+        RETURN_IF_ERROR(FlushAndReport(false));
+        batch = 0;
+      }
+      continue;
+    }
     last_receive_ = absl::Now();
     ping_sent_ = false;
     if (msg->type == 'c') {
@@ -96,6 +115,7 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
     bool reply = false;
     if (auto* x = std::get_if<XLogData>(&pm)) {
       RETURN_IF_ERROR(HandleXLogData(x->start, x->wal_end, x->data));
+      if (batch == 0) batch_since = absl::Now();
       batch += x->data.size();
     } else {
       const auto& k = std::get<PrimaryKeepalive>(pm);
@@ -104,8 +124,13 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
     }
     // A batch ends when nothing more is waiting (buffered or on the socket): fsync once
     // for all of it and acknowledge right away, so a synchronous commit waits for one
-    // fsync, and a catch-up fsyncs once per drained socket rather than per message.
-    if (reply || batch >= kMaxBatchBytes || !conn_.MoreDataReady()) {
+    // fsync. Catching up, it ends by size or age instead (kCatchUpFlushDelay).
+    const bool batch_done =
+        writer_.catching_up()
+            ? batch >= kMaxBatchBytes ||
+                  (batch > 0 && absl::Now() - batch_since >= kCatchUpFlushDelay)
+            : batch >= kMaxBatchBytes || !conn_.MoreDataReady();
+    if (reply || batch_done) {
       RETURN_IF_ERROR(FlushAndReport(reply));
       batch = 0;
     }

@@ -137,6 +137,7 @@ class WalWriter {
   // are zero-filled again), so that a synchronous commit's fdatasync overwrites allocated
   // blocks only, as PostgreSQL's own WAL files are prepared.
   void set_catching_up(bool catching_up) { catching_up_ = catching_up; }
+  bool catching_up() const { return catching_up_; }
 
   // The current timeline ended at `switch_lsn` and `new_tli` follows it. What was
   // written must reach the switch point's segment (FailedPrecondition otherwise: a gap
