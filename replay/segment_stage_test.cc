@@ -136,13 +136,21 @@ TEST(SegmentStageTest, BuffersAfterTheFirstAreWrittenFromTheSourcesMemory) {
   EXPECT_EQ(stage.borrowed_bytes(), AlignDown(lent.size()) - kCapacity);
 }
 
-TEST(SegmentStageTest, OverlayOfABorrowedBufferReadsTheSource) {
+// A stage on a fresh file at offset 0, lent its bytes by `src`.
+struct BorrowingStage {
   TempDir dir;
   const std::string path = dir.Join("seg");
-  auto file = MakeFile(DefaultFileOps(), path, "");
+  std::unique_ptr<File> file = MakeFile(DefaultFileOps(), path, "");
   FakeSource src;
-  SegmentStage stage(kCapacity);
-  ASSERT_TRUE(stage.Begin(file.get(), 0, kFileSize, src.Get()).ok());
+  SegmentStage stage{kCapacity};
+  absl::Status Begin() { return stage.Begin(file.get(), 0, kFileSize, src.Get()); }
+};
+
+TEST(SegmentStageTest, OverlayOfABorrowedBufferReadsTheSource) {
+  BorrowingStage b;
+  ASSERT_TRUE(b.Begin().ok());
+  FakeSource& src = b.src;
+  SegmentStage& stage = b.stage;
   const std::string data = Pattern(kCapacity + 10, 'q');
   src.Put(0, data);
   ASSERT_TRUE(stage.Append(data).ok());
@@ -152,12 +160,12 @@ TEST(SegmentStageTest, OverlayOfABorrowedBufferReadsTheSource) {
 }
 
 TEST(SegmentStageTest, ASourceThatLosesTheBytesFailsTheWriteAndNothingElseIsWritten) {
-  TempDir dir;
-  const std::string path = dir.Join("seg");
-  auto file = MakeFile(DefaultFileOps(), path, "");
-  FakeSource src;
-  SegmentStage stage(kCapacity);
-  ASSERT_TRUE(stage.Begin(file.get(), 0, kFileSize, src.Get()).ok());
+  BorrowingStage b;
+  ASSERT_TRUE(b.Begin().ok());
+  FakeSource& src = b.src;
+  SegmentStage& stage = b.stage;
+  TempDir& dir = b.dir;
+  const std::string& path = b.path;
   const std::string data = Pattern(1000, 'l');
   src.Put(0, data);
   ASSERT_TRUE(stage.Append(data).ok());  // borrowed: the source has it
