@@ -23,12 +23,14 @@ constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
 // A flush batch never grows past this, so a primary that sends faster than we drain
 // still gets regular acknowledgements.
 constexpr uint64_t kMaxBatchBytes = 16ull << 20;
-// Catching up, a drained socket does not end a batch: it ends at kMaxBatchBytes, or when
-// its first byte has waited this long. Nothing waits on those acknowledgements — a
-// walsender is a synchronous standby's only once it streams, not while it catches up —
-// and each flush waits for the stage's queued direct writes, then fdatasyncs, while the
-// walsender stalls on a full socket (a catch-up flushed every 1-2 MiB ran at half the
-// disk's speed).
+// Catching up (the primary's end of WAL more than a segment past what it sends), a
+// drained socket does not end a batch: it ends at kMaxBatchBytes, or when its first byte
+// has waited this long. Little waits on those acknowledgements — a walsender still in
+// catch-up is not a synchronous standby yet, and a commit waiting on a streaming one that
+// far behind waits for the whole backlog to arrive first — while each flush waits for
+// the stage's queued direct writes and fdatasyncs (a journal commit for the blocks they
+// allocated, ~8 ms here) with the walsender stalled on a full socket. Within a segment of
+// the primary's end, every drained batch is flushed at once again.
 constexpr absl::Duration kCatchUpFlushDelay = absl::Milliseconds(100);
 // The wait slice while an apply report may be due (see WalStreamOptions::apply_pending).
 constexpr absl::Duration kApplyPoll = absl::Milliseconds(1);
