@@ -357,10 +357,9 @@ absl::Status ReplicaSession::SwitchTimeline(PgConnection& conn, TimelineId next_
   RETURN_IF_ERROR(FetchHistory(conn, next_tli));
   RETURN_IF_ERROR(w->SwitchTimeline(next_tli, switchpoint));
   // Replay of the old timeline's WAL past a fork below us does not carry over: the new
-  // timeline is replayed from the fork.
-  if (ctx_->replayer && ctx_->replayer->apply_lsn() > w->flush_lsn()) {
-    ctx_->replayer->Reset(w->flush_lsn(), w->last_record());
-  }
+  // timeline is replayed from the fork (checked between replay batches: one begun before
+  // the switch may still be reading the old timeline).
+  if (ctx_->replayer) ctx_->replayer->ResetIfPast(w->flush_lsn(), w->last_record());
   RETURN_IF_ERROR(ctx_->state_store->StoreTimeline(next_tli));
   ReplicationState state{ReplicationRole::kReplica, w->flush_lsn(), next_tli};
   RETURN_IF_ERROR(ctx_->state_store->StoreState(state));

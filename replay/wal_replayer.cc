@@ -32,6 +32,13 @@ void WalReplayer::ResetAtSegment(Lsn segment, uint64_t segment_size) {
   ResetLocked(segment, Lsn(), /*at_page=*/true);
 }
 
+bool WalReplayer::ResetIfPast(Lsn from, Lsn prev) {
+  absl::MutexLock replay(&replay_mu_);  // waits for a batch in progress
+  if (apply_lsn() <= from) return false;
+  ResetLocked(from, prev, /*at_page=*/false);
+  return true;
+}
+
 void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
   WalDecoder::Options dopts;
   dopts.segment_size = segment_size_;

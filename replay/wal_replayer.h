@@ -61,6 +61,11 @@ class WalReplayer {
   // `segment_size` (when not 0) replaces the segment size: an empty archive learns it
   // from the primary before its first segment.
   void ResetAtSegment(Lsn segment, uint64_t segment_size = 0);
+  // Reset(from, prev) if replay went past `from` — checked and done between two replay
+  // batches, so a batch begun before the caller moved the durable position down (a
+  // timeline that forked below it) cannot carry apply past `from` after the check.
+  // Returns whether it reset.
+  bool ResetIfPast(Lsn from, Lsn prev);
   // Replay is stopped for good with `status` (a DataLoss found by recovery).
   void SetFailed(absl::Status status);
   void Start();

@@ -92,6 +92,34 @@ TEST_F(WalReplayerTest, ReplaysEveryFlushedRecordAndAccountsForIt) {
   EXPECT_TRUE(replayer_->failure().ok());
 }
 
+TEST_F(WalReplayerTest, ResetIfPastMovesApplyBackOnlyWhenReplayWentFurther) {
+  WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
+  Lsn mid, mid_start;
+  for (int i = 0; b.end().value() < kSeg + 200000; ++i) {
+    const Lsn at = b.Add(10, 0, 1, std::string(300, 'r'));
+    if (i == 100) {
+      mid_start = at;
+      mid = b.end();
+    }
+  }
+  ASSERT_TRUE(writer_->StartAtSegment(1, b.start()).ok());
+  replayer_->ResetAtSegment(b.start());
+  replayer_->Start();
+  ASSERT_TRUE(writer_->Append(b.start(), b.bytes()).ok());
+  ASSERT_TRUE(writer_->Flush().ok());
+  const Lsn flushed = writer_->flush_lsn();
+  ASSERT_TRUE(replayer_->WaitForApply(flushed, absl::Seconds(30)));
+  // At or above the apply position: nothing changes.
+  EXPECT_FALSE(replayer_->ResetIfPast(flushed, Lsn()));
+  EXPECT_EQ(replayer_->apply_lsn(), flushed);
+  // Below it: apply is the given record end, and replay goes on from there.
+  EXPECT_TRUE(replayer_->ResetIfPast(mid, mid_start));
+  EXPECT_EQ(replayer_->apply_lsn(), mid);
+  replayer_->Wake(flushed);
+  ASSERT_TRUE(replayer_->WaitForApply(flushed, absl::Seconds(30)));
+  EXPECT_TRUE(replayer_->failure().ok()) << replayer_->failure();
+}
+
 TEST_F(WalReplayerTest, LagIsTheAgeOfTheOldestUnreplayedFlushAndZeroWhenCaughtUp) {
   WalTestBuilder b({.segment_size = kSeg, .start = kSeg});
   b.Add(10, 0, 1, "one");
