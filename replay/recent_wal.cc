@@ -31,12 +31,16 @@ void RecentWal::Retire(std::shared_ptr<Chunk> c) {
   if (c.use_count() == 1 && free_.size() < kMaxFree) free_.push_back(std::move(c));
 }
 
-void RecentWal::Reset() {
-  absl::MutexLock lock(&mu_);
+void RecentWal::RetireAll() {
   while (!chunks_.empty()) {
     Retire(std::move(chunks_.front()));
     chunks_.pop_front();
   }
+}
+
+void RecentWal::Reset() {
+  absl::MutexLock lock(&mu_);
+  RetireAll();
   start_ = end_ = 0;
 }
 
@@ -50,10 +54,7 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
   absl::MutexLock lock(&mu_);
   if (at != end_ || start.value() != at || tli != tli_ || chunks_.empty()) {
     // Starts again in fresh chunks: bytes a view holds are never overwritten.
-    while (!chunks_.empty()) {
-      Retire(std::move(chunks_.front()));
-      chunks_.pop_front();
-    }
+    RetireAll();
     start_ = at;
   }
   tli_ = tli;
@@ -63,10 +64,7 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
       if (c->data.data() == nullptr) {
         // Out of memory: the ring holds nothing from here on (readers read the files)
         // until an append that continues nothing starts it again.
-        while (!chunks_.empty()) {
-          Retire(std::move(chunks_.front()));
-          chunks_.pop_front();
-        }
+        RetireAll();
         start_ = end_ = at + bytes.size();
         tli_ = 0;
         return;

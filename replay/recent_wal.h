@@ -82,6 +82,8 @@ class RecentWal {
   std::shared_ptr<Chunk> NewChunk(uint64_t base) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes `c` out of the ring; kept for reuse when no view holds it.
   void Retire(std::shared_ptr<Chunk> c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every chunk out of the ring.
+  void RetireAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t capacity_;
   const size_t chunk_;

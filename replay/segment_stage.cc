@@ -158,10 +158,17 @@ absl::Status SegmentStage::Drain() const {
   return status_;
 }
 
+namespace {
+// All `n` bytes, and aligned for a direct write.
+bool Covers(const SegmentStage::Borrowed& b, uint64_t n) {
+  return b.bytes.size() == n &&
+         reinterpret_cast<uintptr_t>(b.bytes.data()) % kDirectIoAlignment == 0;
+}
+}  // namespace
+
 absl::StatusOr<SegmentStage::Borrowed> SegmentStage::Lend(uint64_t n) const {
   Borrowed b = source_ ? source_(base_, static_cast<size_t>(n)) : Borrowed{};
-  if (b.bytes.size() != n ||
-      reinterpret_cast<uintptr_t>(b.bytes.data()) % kDirectIoAlignment != 0) {
+  if (!Covers(b, n)) {
     // The source promised them when the buffer began: a broken promise, never a reason
     // to write anything else.
     return absl::InternalError(absl::StrCat("the WAL staged for ", file_->path(), " at offset ",
@@ -225,9 +232,7 @@ absl::Status SegmentStage::Append(absl::string_view bytes) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(limit - staged_, bytes.size()));
     if (staged_ == 0 && source_) {
       // A buffer beginning empty: borrowed when the source has its first bytes already.
-      Borrowed b = source_(base_, n);
-      borrowed_ = b.bytes.size() == n &&
-                  reinterpret_cast<uintptr_t>(b.bytes.data()) % kDirectIoAlignment == 0;
+      borrowed_ = Covers(source_(base_, n), n);
     }
     if (!borrowed_) std::memcpy(cur_ + staged_, bytes.data(), n);
     staged_ += n;

@@ -518,11 +518,8 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
         crc_ = Crc32cExtend(crc_, got);
       }
       if (options_.retain) {
-        const size_t keep = trim_ ? std::min<size_t>(got.size(), kRecordHeadersMax -
-                                                                     std::min<size_t>(body_.size(),
-                                                                                      kRecordHeadersMax))
-                                  : got.size();
-        body_.append(got.data(), keep);
+        const size_t room = body_.size() < kRecordHeadersMax ? kRecordHeadersMax - body_.size() : 0;
+        body_.append(got.data(), trim_ ? std::min(got.size(), room) : got.size());
       }
       rec_got_ += static_cast<uint32_t>(got.size());
       if (rec_got_ < rec_len_) continue;

@@ -18,6 +18,11 @@ constexpr size_t kMaxFlushSamples = 4096;
 WalReplayer::WalReplayer(Options options)
     : options_(std::move(options)), segment_size_(options_.segment_size) {
   if (options_.file_ops == nullptr) options_.file_ops = DefaultFileOps();
+  for (int rmid = 0; rmid < 256; ++rmid) {
+    // Commit records' bodies say whether a commit asks for apply feedback.
+    keep_body_[rmid] = rmid == kRmgrXact || options_.handler == nullptr ||
+                       options_.handler->NeedsBody(static_cast<uint8_t>(rmid));
+  }
 }
 
 void WalReplayer::Reset(Lsn from, Lsn prev, uint64_t segment_size) {
@@ -43,11 +48,7 @@ void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
   WalDecoder::Options dopts;
   dopts.segment_size = segment_size_;
   dopts.retain = true;
-  for (int rmid = 0; rmid < 256; ++rmid) {
-    // Commit records' bodies say whether a commit asks for apply feedback.
-    dopts.keep_body[rmid] = rmid == kRmgrXact || options_.handler == nullptr ||
-                            options_.handler->NeedsBody(static_cast<uint8_t>(rmid));
-  }
+  dopts.keep_body = keep_body_;
   decoder_ = std::make_unique<WalDecoder>(dopts);
   if (at_page) {
     decoder_->ResetAtPage(from);

@@ -15,6 +15,7 @@
 #define WALREP_REPLAY_WAL_REPLAYER_H_
 
 #include <atomic>
+#include <bitset>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -99,6 +100,8 @@ class WalReplayer {
   void ResetLocked(Lsn from, Lsn prev, bool at_page) ABSL_EXCLUSIVE_LOCKS_REQUIRED(replay_mu_);
 
   Options options_;
+  // The resource managers whose records replay assembles whole (WalDecoder::Options).
+  std::bitset<256> keep_body_;
   std::atomic<uint64_t> apply_lsn_{0};
   std::atomic<uint64_t> feedback_requests_{0};
 
