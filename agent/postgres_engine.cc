@@ -40,8 +40,12 @@ constexpr int kEagerPolls = 40;
 constexpr absl::Duration kReplayWait = absl::Milliseconds(20);
 // While waiting so, how long without the startup process closing a segment before the
 // position is read anyway: a close can come early (read-ahead leaving a segment) or not
-// at all (replay held back by a recovery conflict).
+// at all (replay held back by a recovery conflict). Each such look that finds replay
+// still short doubles the wait, up to kCloseWaitMax, until the next close: a startup
+// process that is slow to be scheduled (a busy machine) is not asked every 2 ms — each
+// look is a query that the server's backend must parse and run on the same cores.
 constexpr absl::Duration kCloseWait = absl::Milliseconds(2);
+constexpr absl::Duration kCloseWaitMax = absl::Milliseconds(16);
 constexpr absl::Duration kReconnectDelay = absl::Milliseconds(200);
 // How long Start waits for the server to accept connections before going on.
 constexpr absl::Duration kReadyWait = absl::Seconds(20);
@@ -188,8 +192,10 @@ void PostgresEngine::Wake(Lsn flushed) {
   absl::MutexLock lock(&mu_);
   wake_ = true;
   if (flushed > wake_target_) wake_target_ = flushed;
+  // Wakes a poller waiting between polls; one waiting for the startup process to close
+  // a segment (AwaitReplay) is not interrupted — the close this flush causes ends its
+  // wait, and it takes the new target after that look.
   cv_.SignalAll();
-  if (watch_) watch_->Interrupt();
 }
 
 bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
@@ -244,28 +250,31 @@ void PostgresEngine::Poll() {
 
 absl::Status PostgresEngine::AwaitReplay(Lsn target) {
   // The position is read when the startup process closes a segment — it has replayed all
-  // it could read (see WalReadWatch) — and at least every kCloseWait, until it reaches
-  // the newest flushed position or kReplayWait passes without a new flush. A flush while
-  // waiting wakes the startup process again and moves the target; the closes already
-  // seen are kept (forgetting them would leave a busy stream never looking).
+  // it could read (see WalReadWatch) — and otherwise after kCloseWait (doubling up to
+  // kCloseWaitMax while no close comes), until it reaches the newest flushed position or
+  // kReplayWait passes without a new flush. A flush while waiting has woken the startup
+  // process again (Wake); its target is taken after the next look.
   absl::Time deadline = absl::Now() + kReplayWait;
-  absl::Time next_look = absl::Now() + kCloseWait;
+  absl::Duration close_wait = kCloseWait;
   for (;;) {
-    if (watch_->Wait(std::min(deadline, next_look)) == WalReadWatch::Event::kInterrupted) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (stop_) return absl::OkStatus();
-        if (!wake_) continue;
-        wake_ = false;
-        if (wake_target_ > target) target = wake_target_;
-      }
-      deadline = absl::Now() + kReplayWait;
-      if (absl::Now() < next_look) continue;
+    const WalReadWatch::Event event = watch_->Wait(std::min(deadline, absl::Now() + close_wait));
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return absl::OkStatus();
     }
     RETURN_IF_ERROR(PollOnce());
-    const absl::Time now = absl::Now();
-    if (apply_lsn() >= target || now >= deadline) return absl::OkStatus();
-    next_look = now + kCloseWait;
+    close_wait = event == WalReadWatch::Event::kSegmentClosed
+                     ? kCloseWait
+                     : std::min(close_wait * 2, kCloseWaitMax);
+    {
+      absl::MutexLock lock(&mu_);
+      if (wake_) {
+        wake_ = false;
+        if (wake_target_ > target) target = wake_target_;
+        deadline = absl::Now() + kReplayWait;
+      }
+    }
+    if (apply_lsn() >= target || absl::Now() >= deadline) return absl::OkStatus();
   }
 }
 
@@ -301,6 +310,7 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
     // (and the old pid may belong to anything now).
     startup_pid_.store(0, std::memory_order_release);
     ASSIGN_OR_RETURN(conn_, PgConnection::Connect(info, copts));
+    position_prepared_ = false;
   }
   // pg_stat_activity hides auxiliary processes from a role without pg_read_all_stats
   // (and a standby cannot be granted anything): find it among the postmaster's children.
@@ -320,11 +330,21 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
         " LOOP EXIT WHEN NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= '",
         target.ToString(), "'::pg_lsn; PERFORM pg_sleep(0.001); END LOOP; END$walrep$; ");
   }
-  auto rs = conn_->Query(absl::StrCat(
-      wait,
-      "SELECT pg_is_in_recovery(), "
-      "COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
-      "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)"));
+  // Prepared once per connection: each look is then an EXECUTE that the backend neither
+  // parses nor plans again — it runs after every flush, on the cores replay needs.
+  if (!position_prepared_) {
+    auto prepared = conn_->Query(
+        "PREPARE walrep_replay_position AS SELECT pg_is_in_recovery(), "
+        "COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
+        "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)");
+    if (!prepared.ok()) {
+      conn_.reset();
+      startup_pid_.store(0, std::memory_order_release);
+      return prepared.status();
+    }
+    position_prepared_ = true;
+  }
+  auto rs = conn_->Query(absl::StrCat(wait, "EXECUTE walrep_replay_position"));
   if (!rs.ok()) {
     conn_.reset();
     startup_pid_.store(0, std::memory_order_release);

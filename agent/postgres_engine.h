@@ -109,6 +109,7 @@ class PostgresEngine {
   Lsn wake_target_ ABSL_GUARDED_BY(mu_);  // the newest flushed position woken for
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
+  bool position_prepared_ = false;       // conn_ has the replay-position statement
   absl::Time feedback_read_ = absl::InfinitePast();  // the poller thread's
   // The server's startup process (replays WAL): found and reset by the poller, signalled
   // by Wake() from any thread.

@@ -6,7 +6,8 @@
 #   tools/bench/apply_lag.sh        # from the repository root, after tools/setup
 #
 # Environment: BENCH_COUNT (default 500) probes per replica; BENCH_SECONDS (default 10) per
-# pgbench run; BENCH_SCALE (default 10); BENCH_KEEP=1 keeps the temp directory;
+# pgbench run; BENCH_RUNS (default 3) remote_apply rounds per replica, alternating;
+# BENCH_SCALE (default 10); BENCH_PERF=FILE perf of round 1 of each replica; BENCH_KEEP=1 keeps the temp directory;
 # BENCH_NO_BUILD=1 skips the bazel build.
 #
 # 1. Commit-to-visible: while `pgbench -N -c 4` writes on the primary, apply_probe
@@ -14,7 +15,8 @@
 #    primary and polls the replica for it the moment the commit returns; p50/p99/max over
 #    BENCH_COUNT rows, for each replica in turn.
 # 2. remote_apply: pgbench -N -c 4 TPS with synchronous_commit = remote_apply and the
-#    replica as the only synchronous standby, for each in turn.
+#    replica as the only synchronous standby; BENCH_RUNS rounds alternating between the
+#    replicas, median TPS and each replica's own CPU per transaction.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -24,6 +26,7 @@ cd "$ROOT"
 COUNT="${BENCH_COUNT:-500}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 SCALE="${BENCH_SCALE:-10}"
+RUNS="${BENCH_RUNS:-3}"
 build_binaries
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
   (bazel build //tools/bench/apply_probe 2>&1 | grep -E '^(ERROR|INFO: Build)' >&2) || true
@@ -93,19 +96,69 @@ for tool in "${TOOLS[@]}"; do
   echo "  $tool: p50/p99/max ms ${LAG[$tool]}" >&2
 done
 
-say "pgbench TPS with synchronous_commit = remote_apply"
-for tool in "${TOOLS[@]}"; do
-  psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '${APP[$tool]}'" \
-         -c "ALTER SYSTEM SET synchronous_commit = 'remote_apply'" -c "SELECT pg_reload_conf()" >/dev/null
-  for _ in $(seq 200); do
-    [ "$(psql_p -XAtq -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '${APP[$tool]}'")" = sync ] && break
-    sleep 0.1
+# The processes of each replica: walrep's agent and the postmaster it supervises with its
+# children (startup process, the backend that answers walrep's replay-position queries);
+# the standby's postmaster and its children (walreceiver, startup process).
+replica_pids() {
+  local pm
+  case "$1" in
+  walrep) pm=$(head -1 "$HS/pgdata/postmaster.pid"); echo "$AGENT_PID $pm $(cat "/proc/$pm/task/$pm/children" 2>/dev/null)" ;;
+  standby) pm=$(head -1 "$STANDBY/data/postmaster.pid"); echo "$pm $(cat "/proc/$pm/task/$pm/children" 2>/dev/null)" ;;
+  esac
+}
+replica_cpu() { # CPU seconds of the processes named (all their threads)
+  local cpu=0 pid c
+  for pid in "$@"; do
+    c=$(proc_cpu "$pid" 2>/dev/null) || continue
+    cpu=$(awk -v a="$cpu" -v b="$c" 'BEGIN { print a + b }')
   done
-  out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
-  TPS[$tool]=$(echo "$out" | awk '/^tps = / { print $3; exit }')
-  echo "  $tool: tps ${TPS[$tool]}" >&2
-  psql_p -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c "SELECT pg_reload_conf()" >/dev/null
+  echo "$cpu"
+}
+declare -A COST_US
+
+say "pgbench TPS with synchronous_commit = remote_apply, $RUNS rounds alternating"
+for run in $(seq "$RUNS"); do
+  for tool in "${TOOLS[@]}"; do
+    psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '${APP[$tool]}'" \
+           -c "ALTER SYSTEM SET synchronous_commit = 'remote_apply'" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 200); do
+      [ "$(psql_p -XAtq -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '${APP[$tool]}'")" = sync ] && break
+      sleep 0.1
+    done
+    psql_p -c "CHECKPOINT" >/dev/null
+    pids=$(replica_pids "$tool")
+    # shellcheck disable=SC2086
+    cpu0=$(replica_cpu $pids)
+    ppid=""
+    if [ -n "${BENCH_PERF:-}" ] && [ "$run" = 1 ]; then
+      # Round 1 of each replica under perf (its tps include perf's sampling cost).
+      perf record -q -g -p "$(echo $pids | tr ' ' ',')" -o "$BENCH_PERF.$tool" 2>/dev/null &
+      ppid=$!; sleep 1
+    fi
+    out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
+    # shellcheck disable=SC2086
+    cpu1=$(replica_cpu $pids)
+    if [ -n "$ppid" ]; then
+      kill -INT "$ppid"; wait "$ppid" || true
+      echo "perf of $tool (round 1), by command and top symbols:" >&2
+      perf report -i "$BENCH_PERF.$tool" --stdio --no-children --sort comm -g none 2>/dev/null |
+        grep '%' | head -12 >&2 || true
+      perf report -i "$BENCH_PERF.$tool" --stdio --no-children --sort comm,sym -g none 2>/dev/null |
+        grep '%' | head -30 >&2 || true
+    fi
+    tps=$(echo "$out" | awk '/^tps = / { print $3; exit }')
+    [ -n "$tps" ] || { echo "$out" >&2; die "no tps in pgbench output"; }
+    ntx=$(echo "$out" | awk '/number of transactions actually processed/ { print $NF; exit }')
+    ntx=${ntx%%/*}
+    TPS[$tool]+="$tps "
+    COST_US[$tool]+="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$ntx" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }') "
+    echo "  round $run, $tool: tps $tps" >&2
+    psql_p -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c "SELECT pg_reload_conf()" >/dev/null
+  done
 done
+declare -A MED
+# shellcheck disable=SC2086
+for tool in "${TOOLS[@]}"; do MED[$tool]=$(median ${TPS[$tool]}); done
 
 echo
 echo "apply lag (commit on the primary -> row visible on the replica), PostgreSQL 15, $(nproc) cores"
@@ -113,9 +166,18 @@ printf '%-34s %8s %8s %8s   %s\n' "replica" "p50 ms" "p99 ms" "max ms" "remote_a
 for tool in "${TOOLS[@]}"; do
   read -r p50 p99 max <<<"${LAG[$tool]}"
   label="walrep --engine=postgres"; [ "$tool" = standby ] && label="PostgreSQL streaming standby"
-  printf '%-34s %8s %8s %8s   %s\n' "$label" "$p50" "$p99" "$max" "${TPS[$tool]}"
+  printf '%-34s %8s %8s %8s   %s\n' "$label" "$p50" "$p99" "$max" "${MED[$tool]}"
 done
 read -r wp50 _ <<<"${LAG[walrep]}"; read -r sp50 _ <<<"${LAG[standby]}"
 echo
 printf '%-34s %8s\n' "p50 walrep / standby" "$(ratio "$wp50" "$sp50")"
-printf '%-34s %8s\n' "remote_apply tps walrep / standby" "$(ratio "${TPS[walrep]}" "${TPS[standby]}")"
+printf '%-34s %8s\n' "remote_apply tps walrep / standby" "$(ratio "${MED[walrep]}" "${MED[standby]}")"
+echo
+echo "remote_apply: median of $RUNS rounds of pgbench -N -c 4 -T $SECONDS_PER_RUN, alternating"
+read -ra WT <<<"${TPS[walrep]}"; read -ra ST <<<"${TPS[standby]}"
+per=""; for i in "${!WT[@]}"; do per+="$(ratio "${WT[$i]}" "${ST[$i]}") "; done
+printf '%-34s %s\n' "tps per round, walrep" "${TPS[walrep]}"
+printf '%-34s %s\n' "tps per round, standby" "${TPS[standby]}"
+printf '%-34s %s\n' "walrep / standby per round" "$per"
+printf '%-34s %s\n' "replica's own CPU us / tx, walrep" "${COST_US[walrep]}(agent + its postgres)"
+printf '%-34s %s\n' "replica's own CPU us / tx, standby" "${COST_US[standby]}(postmaster + children)"
