@@ -4,10 +4,12 @@
 // connection cut right after a segment boundary resumes byte-identical; the primary's
 // segment size is learned by an empty archive and must match a non-empty one; the
 // end-of-timeline exchange is bounded.
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_split.h"
 #include "agent/session_test_util.h"
@@ -153,6 +155,86 @@ TEST_F(SessionResumeTest, AConnectionCutRightAfterASegmentBoundaryResumesByteIde
   EXPECT_TRUE(session_test::RecordEnds(LongWal()).Within(end) == writer_->flush_lsn())
       << writer_->flush_lsn().ToString() << " " << second;
   EXPECT_EQ(StartOf(second_start), Lsn(kSeg1));
+  const std::string& bytes = LongWal().bytes();
+  EXPECT_TRUE(FileBytes("000000010000000000000001") == bytes.substr(0, kSeg1));
+  EXPECT_TRUE(FileBytes("000000010000000000000002") == bytes.substr(kSeg1, kSeg1));
+  const std::string third = FileBytes("000000010000000000000003.partial");
+  ASSERT_EQ(third.size(), kSeg1);
+  EXPECT_TRUE(third.substr(0, bytes.size() - 2 * kSeg1) == bytes.substr(2 * kSeg1));
+}
+
+// Catching up (the primary's end of WAL far ahead), the session fsyncs by batch — 16 MiB
+// or 100 ms — so a connection lost in the middle of a batch leaves received bytes that
+// were never fsynced. None of them may have been reported flushed, and the next session
+// takes the stream up again from what is stored: the WAL ends byte-identical, no gap.
+TEST_F(SessionResumeTest, AConnectionLostInTheMiddleOfACatchUpBatchReportsOnlyFsyncedWal) {
+  const Lsn end = LongWal().end();
+  const Lsn cut(kSeg1 + (uint64_t{1} << 20));  // 1 MiB into the backlog
+  const Lsn primary_end(kSeg1 + (uint64_t{8} << 24));  // 8 segments ahead: catching up
+  std::vector<std::pair<Lsn, Lsn>> acks;  // (reported flush, durable when it arrived)
+  bool cut_unflushed = false;
+  std::string second_start;
+  fake_pg::FakeServer server;
+  server.Run(std::vector<std::function<void(Peer&)>>{
+      [&](Peer& p) {
+        ASSERT_TRUE(Handshake(p, kSysId));
+        std::atomic<bool> done{false};
+        std::thread reader([&] {
+          while (auto m = p.ReadTyped()) {
+            if (m->first != 'd' || m->second.empty() || m->second[0] != 'r') continue;
+            auto u = DecodeStandbyStatusUpdate(m->second);
+            if (u.ok()) acks.emplace_back(u->flush, Lsn(durable_.load()));
+          }
+          done = true;
+        });
+        const std::string& bytes = LongWal().bytes();
+        for (uint64_t at = kSeg1; at < cut.value(); at += 64 << 10) {
+          const std::string piece =
+              bytes.substr(at - kSeg1, std::min<uint64_t>(64 << 10, cut.value() - at));
+          XLogData x;
+          x.start = Lsn(at);
+          x.data = piece;
+          x.wal_end = primary_end;
+          p.Send(*EncodeCopyData(EncodeXLogData(x)));
+        }
+        // The session has taken every byte (written, within its batch), then the
+        // connection is gone: no CopyDone, no CommandComplete.
+        const absl::Time deadline = absl::Now() + absl::Seconds(20);
+        while (writer_->write_lsn() < cut && absl::Now() < deadline) {
+          absl::SleepFor(absl::Milliseconds(1));
+        }
+        ASSERT_EQ(writer_->write_lsn(), cut);
+        cut_unflushed = writer_->flush_lsn() < RecordEnds(LongWal()).Within(cut);
+        p.CloseNow();
+        reader.join();
+      },
+      [&](Peer& p) {
+        ASSERT_TRUE(Handshake(p, kSysId, "16MB", &second_start));
+        SendLongWal(p, StartOf(second_start), end);
+        EndAfterAck(p, RecordEnds(LongWal()).Within(end));
+      }});
+  StreamSettings settings = Settings(server.port());
+  absl::Status first = ReplicaSession(settings, &ctx_, &stop_).Run(nullptr);
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  // Every position reported as flushed had been fsynced when it was reported (or is the
+  // stream's start, below which an empty archive claims nothing).
+  for (const auto& [flush, durable] : acks) {
+    EXPECT_LE(flush, std::max(durable, Lsn(kSeg1)))
+        << flush.ToString() << " reported, " << durable.ToString() << " fsynced";
+  }
+  // Usually the batch was younger than 100 ms at the cut (a stalled machine may have
+  // flushed it first): then it was not acknowledged — what the primary was told stays
+  // at or below the fsynced position either way.
+  if (cut_unflushed) {
+    for (const auto& ack : acks) EXPECT_LT(ack.first, RecordEnds(LongWal()).Within(cut));
+  }
+  EXPECT_LE(writer_->flush_lsn(), std::max(Lsn(durable_.load()), Lsn(kSeg1)));
+  absl::Status second = ReplicaSession(settings, &ctx_, &stop_).Run(nullptr);
+  server.Join();
+  // The next session starts at the start of the segment it holds; what the primary
+  // re-sends below the write position is compared, the rest appended.
+  EXPECT_EQ(StartOf(second_start), Lsn(kSeg1));
+  EXPECT_EQ(writer_->flush_lsn(), RecordEnds(LongWal()).Within(end)) << second;
   const std::string& bytes = LongWal().bytes();
   EXPECT_TRUE(FileBytes("000000010000000000000001") == bytes.substr(0, kSeg1));
   EXPECT_TRUE(FileBytes("000000010000000000000002") == bytes.substr(kSeg1, kSeg1));
