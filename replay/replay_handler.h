@@ -1,7 +1,8 @@
 // WalReplayHandler: what "apply" means for an engine. The replay loop (wal_replayer.h)
 // reads the durable WAL past apply_lsn record by record, verifies each one, and hands
 // it here in LSN order; apply_lsn becomes the record's end once Apply returns OK.
-// Called on the replay thread only.
+// Called by one replaying thread at a time (the replay thread, or the receiver replaying
+// a commit inline — the replay loop serializes them).
 #ifndef WALREP_REPLAY_REPLAY_HANDLER_H_
 #define WALREP_REPLAY_REPLAY_HANDLER_H_
 
@@ -23,6 +24,11 @@ class WalReplayHandler {
     (void)rmid;
     return true;
   }
+  // What was applied since the last call is to be visible to other threads: the replay
+  // loop calls it where it publishes apply_lsn (every few dozen records, and before
+  // anything that can block or stop), so accounting kept per record can stay on the
+  // replaying thread and be shown here under one lock, not one lock per record.
+  virtual void Publish() {}
 };
 
 }  // namespace walrep

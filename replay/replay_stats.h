@@ -2,8 +2,11 @@
 // by the decoder (page headers, xl_prev chain, CRC-32C, block headers); this accounts
 // for it: records and bytes per resource manager, full-page images, the commit/abort
 // timestamp of the last transaction replayed (xact records), restore points — what
-// pg_waldump --stats and pg_last_xact_replay_timestamp() show. Apply() runs on the
-// replay thread; Snapshot() from any thread.
+// pg_waldump --stats and pg_last_xact_replay_timestamp() show. Apply() and Publish() run
+// on the replaying thread (one at a time); Snapshot() from any thread, and shows what was
+// applied up to the last Publish() — the counts of the records below apply_lsn, taken
+// under one lock per publication rather than one per record (a catch-up applies
+// millions).
 #ifndef WALREP_REPLAY_REPLAY_STATS_H_
 #define WALREP_REPLAY_REPLAY_STATS_H_
 
@@ -45,9 +48,14 @@ class ReplayStats : public WalReplayHandler {
   absl::Status Apply(const WalRecord& record) override;
   // Commit and abort times, restore point names: the bodies of xact and XLOG records.
   bool NeedsBody(uint8_t rmid) const override { return rmid == kRmgrXact || rmid == kRmgrXlog; }
+  void Publish() override;
   ReplaySnapshot Snapshot() const;
 
  private:
+  // Applied since the last Publish: the replaying thread's alone (the replay loop never
+  // runs two replaying threads at once), so no lock.
+  ReplaySnapshot pending_;
+  bool pending_any_ = false;
   mutable absl::Mutex mu_;
   ReplaySnapshot s_ ABSL_GUARDED_BY(mu_);
 };

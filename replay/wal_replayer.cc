@@ -194,6 +194,7 @@ bool WalReplayer::ReplayAvailable() {
   Lsn applied;
   auto publish = [&] {
     if (unpublished == 0) return;
+    if (options_.handler) options_.handler->Publish();  // its accounting, then apply_lsn
     absl::MutexLock lock(&mu_);
     apply_lsn_.store(applied.value(), std::memory_order_release);
     if (feedback > 0) feedback_requests_.fetch_add(feedback, std::memory_order_acq_rel);
