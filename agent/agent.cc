@@ -364,8 +364,18 @@ v1::Progress Agent::GetProgress() const {
   p.set_apply_lsn(replayer_ ? replayer_->apply_lsn().value()
                             : engine_ ? std::min(engine_->apply_lsn().value(), flush) : 0);
   if (engine_) engine_->Fill(p.mutable_engine());
-  FillReplay(replay_stats_.Snapshot(), replayer_ ? replayer_->lag() : absl::ZeroDuration(),
-             p.mutable_replay());
+  ReplaySnapshot replay = replay_stats_.Snapshot();
+  absl::Duration replay_lag = absl::ZeroDuration();
+  if (replayer_) {
+    replay_lag = replayer_->lag();
+  } else if (engine_) {
+    // The server replays: its own pg_last_xact_replay_timestamp(), and the age of what it
+    // has not replayed of the durable WAL.
+    replay_lag = engine_->lag(Lsn(flush));
+    const absl::Time xact = engine_->last_replayed_xact_time();
+    if (xact != absl::InfinitePast()) replay.last_xact_time = xact;
+  }
+  FillReplay(replay, replay_lag, p.mutable_replay());
   uint64_t end = status_.primary_wal_end();
   p.set_primary_wal_end_lsn(end);
   p.set_lag_bytes(end > p.flush_lsn() ? end - p.flush_lsn() : 0);

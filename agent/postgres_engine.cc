@@ -192,10 +192,17 @@ void PostgresEngine::Wake(Lsn flushed) {
   absl::MutexLock lock(&mu_);
   wake_ = true;
   if (flushed > wake_target_) wake_target_ = flushed;
+  if (flushed.valid()) flush_times_.Flushed(flushed.value(), absl::Now());
   // Wakes a poller waiting between polls; one waiting for the startup process to close
   // a segment (AwaitReplay) is not interrupted — the close this flush causes ends its
   // wait, and it takes the new target after that look.
   cv_.SignalAll();
+}
+
+absl::Duration PostgresEngine::lag(Lsn durable) const {
+  absl::MutexLock lock(&mu_);
+  return flush_times_.Lag(durable.value(), apply_lsn_.load(std::memory_order_acquire),
+                          absl::Now());
 }
 
 bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
@@ -374,6 +381,7 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
     {
       absl::MutexLock lock(&mu_);
       apply_lsn_.store(replayed.value(), std::memory_order_release);
+      flush_times_.Applied(replayed.value());
       advances_.fetch_add(1, std::memory_order_acq_rel);
       cv_.SignalAll();
     }

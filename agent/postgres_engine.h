@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "engine/postgres_supervisor.h"
 #include "engine/wal_read_watch.h"
+#include "replay/flush_times.h"
 #include "walrep/v1/agent.pb.h"
 #include "wire/connection.h"
 #include "wire/replication_messages.h"
@@ -53,6 +54,9 @@ class PostgresEngine {
   Lsn apply_lsn() const { return Lsn(apply_lsn_.load(std::memory_order_acquire)); }
   // pg_last_xact_replay_timestamp() (InfinitePast when none yet).
   absl::Time last_replayed_xact_time() const;
+  // How long the oldest WAL flushed as far as `durable` has waited for the server to
+  // replay it; zero when it has replayed everything durable (see FlushTimes).
+  absl::Duration lag(Lsn durable) const;
   // The durable position moved to `flushed` (unset: unknown): poll now rather than at the
   // next tick, waiting on the server for replay to reach it.
   void Wake(Lsn flushed = Lsn());
@@ -107,6 +111,7 @@ class PostgresEngine {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   Lsn wake_target_ ABSL_GUARDED_BY(mu_);  // the newest flushed position woken for
+  FlushTimes flush_times_ ABSL_GUARDED_BY(mu_);  // when each flush was woken for: lag()
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
   bool position_prepared_ = false;       // conn_ has the replay-position statement

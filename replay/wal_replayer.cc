@@ -7,13 +7,6 @@
 #include "replay/xact_record.h"
 
 namespace walrep {
-namespace {
-
-// Bounds the lag bookkeeping; older samples are merged into the oldest kept one, which
-// can only make the reported lag larger, never hide it.
-constexpr size_t kMaxFlushSamples = 4096;
-
-}  // namespace
 
 WalReplayer::WalReplayer(Options options)
     : options_(std::move(options)), segment_size_(options_.segment_size) {
@@ -60,7 +53,7 @@ void WalReplayer::ResetLocked(Lsn from, Lsn prev, bool at_page) {
   chain_tli_ = 0;
   absl::MutexLock lock(&mu_);
   apply_lsn_.store(from.value(), std::memory_order_release);
-  flushes_.clear();
+  flushes_.Clear();
   cv_.SignalAll();
 }
 
@@ -109,22 +102,15 @@ void WalReplayer::Wake(Lsn lsn) {
     // a 2-core machine under synchronous commit costs the primary throughput.
     return;
   }
-  if (lsn.valid()) {
-    if (flushes_.size() >= kMaxFlushSamples) flushes_.pop_back();
-    flushes_.emplace_back(lsn.value(), options_.now());
-  }
+  if (lsn.valid()) flushes_.Flushed(lsn.value(), options_.now());
   work_ = true;
   work_cv_.Signal();
 }
 
 absl::Duration WalReplayer::lag() const {
   absl::MutexLock lock(&mu_);
-  const uint64_t apply = apply_lsn_.load(std::memory_order_acquire);
-  if (options_.durable().value() <= apply) return absl::ZeroDuration();
-  for (const auto& [lsn, at] : flushes_) {
-    if (lsn > apply) return std::max(absl::ZeroDuration(), options_.now() - at);
-  }
-  return absl::ZeroDuration();
+  return flushes_.Lag(options_.durable().value(), apply_lsn_.load(std::memory_order_acquire),
+                      options_.now());
 }
 
 bool WalReplayer::WaitForApply(Lsn lsn, absl::Duration timeout) const {
@@ -198,7 +184,7 @@ bool WalReplayer::ReplayAvailable() {
     absl::MutexLock lock(&mu_);
     apply_lsn_.store(applied.value(), std::memory_order_release);
     if (feedback > 0) feedback_requests_.fetch_add(feedback, std::memory_order_acq_rel);
-    while (!flushes_.empty() && flushes_.front().first <= applied.value()) flushes_.pop_front();
+    flushes_.Applied(applied.value());
     cv_.SignalAll();
     unpublished = feedback = 0;
   };

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "replay/file_ops.h"
+#include "replay/flush_times.h"
 #include "replay/replay_handler.h"
 #include "replay/wal_decoder.h"
 #include "replay/wal_files.h"
@@ -119,8 +120,7 @@ class WalReplayer {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool work_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
-  // (flush position, when it was reached), oldest first: what lag() measures against.
-  std::deque<std::pair<uint64_t, absl::Time>> flushes_ ABSL_GUARDED_BY(mu_);
+  FlushTimes flushes_ ABSL_GUARDED_BY(mu_);  // what lag() measures against
   std::thread thread_;
 };
 

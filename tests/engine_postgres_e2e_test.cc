@@ -418,6 +418,53 @@ TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyRetu
   }
 }
 
+// GetProgress's replay lag and last replayed commit time are the server's: the commit
+// time is pg_last_xact_replay_timestamp(); the lag is the age of the durable WAL the
+// server has not replayed — growing while its replay is paused, zero once it has caught
+// up, and zero on an idle replica however old its last commit.
+TEST(EnginePostgresE2eTest, ReplayLagAndLastCommitTimeAreTheServersReplay) {
+  EngineRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-replay-lag"));
+  AgentProcess& agent = *rig.agent;
+  auto lag_of = [](const walrep::v1::Progress& p) {
+    return absl::Seconds(p.replay().replay_lag().seconds()) +
+           absl::Nanoseconds(p.replay().replay_lag().nanos());
+  };
+  const absl::Time before = absl::Now() - absl::Seconds(1);
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t VALUES (0)").ok());
+  ASSERT_TRUE(Replayed(agent, *rig.pg, absl::Seconds(60)));
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(agent);
+    return p.ok() && p->replay().has_last_replayed_xact_time() && lag_of(*p) == absl::ZeroDuration();
+  }, absl::Seconds(30))) << agent.ReadLog();
+  auto p = GetProgress(agent);
+  ASSERT_TRUE(p.ok());
+  const absl::Time commit = absl::FromUnixSeconds(p->replay().last_replayed_xact_time().seconds());
+  EXPECT_GE(commit, absl::FromUnixSeconds(absl::ToUnixSeconds(before)));
+  EXPECT_LE(commit, absl::Now() + absl::Seconds(1));
+
+  // Paused replay: the flushed WAL waits, and the lag grows past a second.
+  ASSERT_TRUE(rig.standby->Psql("SELECT pg_wal_replay_pause()").ok());
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  auto target = ServerFlushLsn(*rig.pg);
+  ASSERT_TRUE(target.ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = GetProgress(agent);
+    return q.ok() && q->flush_lsn() >= target->value() && q->apply_lsn() < q->flush_lsn() &&
+           lag_of(*q) >= absl::Seconds(1);
+  }, absl::Seconds(30))) << agent.ReadLog();
+  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "1001");  // not replayed yet
+
+  // Resumed: caught up, no lag.
+  ASSERT_TRUE(rig.standby->Psql("SELECT pg_wal_replay_resume()").ok());
+  ASSERT_TRUE(Replayed(agent, *rig.pg, absl::Seconds(60)));
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = GetProgress(agent);
+    return q.ok() && lag_of(*q) == absl::ZeroDuration();
+  }, absl::Seconds(30))) << agent.ReadLog();
+  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2001");
+}
+
 TEST(EnginePostgresE2eTest, ACrashedStandbyIsRestartedAndARestartedAgentAdoptsIt) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
