@@ -21,6 +21,9 @@
 # inodes (recently_deleted(), a second of CPU per copy without a journal) — billing one
 # tool for the other's cleanup. Dropping caches needs root; otherwise only sync.
 # The first walrep copy is checked with pg_verifybackup.
+# Also printed: the CPU of the primary's walsenders that served each run (the postmaster's
+# reaped children, cutime + cstime), to tell a copy bound by the sending side from one
+# bound by the client or the disk.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -103,18 +106,29 @@ run_pgbb() {
   rm -rf "$dir"
 }
 
-declare -a W_WALL W_CPU W_RSS B_WALL B_CPU B_RSS
+# CPU seconds of the primary's postmaster's children that have exited (cutime + cstime):
+# across a run, the walsenders that served it (the BASE_BACKUP sender and the WAL stream
+# beside it). Long-lived children (the checkpointer doing the fast checkpoint) are not in it.
+primary_served_cpu() {
+  awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($14 + $15) / t }' \
+    "/proc/$(head -1 "$PRIMARY/data/postmaster.pid")/stat"
+}
+declare -a W_WALL W_CPU W_RSS B_WALL B_CPU B_RSS W_SRV B_SRV
 for i in $(seq "$RUNS"); do
   settle "$PRIMARY/data"
   say "run $i/$RUNS: walrep"
+  s0=$(primary_served_cpu)
   run_walrep "$i"; read -r wall cpu rss <<<"$RES"
+  W_SRV+=("$(awk -v a="$s0" -v b="$(primary_served_cpu)" 'BEGIN { printf "%.2f", b - a }')")
   W_WALL+=("$wall"); W_CPU+=("$cpu"); W_RSS+=("$rss")
-  echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB" >&2
+  echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB; the primary's walsenders ${W_SRV[-1]}s" >&2
   settle "$PRIMARY/data"
   say "run $i/$RUNS: pg_basebackup"
+  s0=$(primary_served_cpu)
   run_pgbb "$i"; read -r wall cpu rss <<<"$RES"
+  B_SRV+=("$(awk -v a="$s0" -v b="$(primary_served_cpu)" 'BEGIN { printf "%.2f", b - a }')")
   B_WALL+=("$wall"); B_CPU+=("$cpu"); B_RSS+=("$rss")
-  echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB" >&2
+  echo "  wall ${wall}s cpu ${cpu}s rss $((rss / 1024))MiB; the primary's walsenders ${B_SRV[-1]}s" >&2
 done
 
 mib=$(( DB_BYTES / 1048576 ))
@@ -133,7 +147,10 @@ row "walrep" "$mw" "$mc" "$mr"
 row "pg_basebackup" "$bw" "$bc" "$br"
 printf '%-26s %9s %9s %9s %12s\n' "walrep/pg_basebackup" "$(ratio "$mw" "$bw")" "$(ratio "$bw" "$mw")" "$(ratio "$mc" "$bc")" "$(ratio "$mr" "$br")"
 echo
-echo "per run (wall s / CPU s / peak RSS KiB):"
+echo "the primary's walsenders serving each tool (CPU s, median): walrep $(median "${W_SRV[@]}")," \
+  "pg_basebackup $(median "${B_SRV[@]}") — against the wall times above, how busy the sending side was"
+echo
+echo "per run (wall s / CPU s / peak RSS KiB / the primary's walsenders' CPU s):"
 for i in $(seq 0 $((RUNS - 1))); do
-  echo "  run $((i + 1)): walrep ${W_WALL[$i]} / ${W_CPU[$i]} / ${W_RSS[$i]}   pg_basebackup ${B_WALL[$i]} / ${B_CPU[$i]} / ${B_RSS[$i]}"
+  echo "  run $((i + 1)): walrep ${W_WALL[$i]} / ${W_CPU[$i]} / ${W_RSS[$i]} / ${W_SRV[$i]}   pg_basebackup ${B_WALL[$i]} / ${B_CPU[$i]} / ${B_RSS[$i]} / ${B_SRV[$i]}"
 done
