@@ -1,5 +1,7 @@
 #include "tests/engine_e2e_util.h"
 
+#include <cstdlib>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -68,6 +70,41 @@ void EngineRig::SetUp(const std::string& name) {
   agent = std::move(*a);
   ASSERT_TRUE(Bootstrap(*agent, *pg).ok());
   ASSERT_TRUE(Replayed(*agent, *pg, absl::Seconds(120))) << agent->ReadLog();
+}
+
+bool MakeSynchronous(const PgPrimary& pg, const std::string& app, const std::string& level) {
+  if (!pg.Psql("ALTER SYSTEM SET synchronous_standby_names = '" + app + "'").ok() ||
+      !pg.Psql("ALTER SYSTEM SET synchronous_commit = " + level).ok() ||
+      !pg.Psql("SELECT pg_reload_conf()").ok()) {
+    return false;
+  }
+  return WaitFor([&] {
+    auto s = pg.Psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = '" + app + "'");
+    return s.ok() && *s == "sync";
+  }, absl::Seconds(30));
+}
+
+void StartCommitLoop(const PgPrimary& pg, const std::string& committed) {
+  (void)RunShell(absl::StrCat(
+      "(for i in $(seq 1 100000); do cd /tmp && runuser -u postgres -- ", PgPrimary::kBinDir,
+      "/psql -XAtq -h ", ShellQuote(pg.socket_dir()), " -p ", pg.port(),
+      " -d postgres -c \"INSERT INTO k VALUES ($i)\" >/dev/null 2>&1 && echo $i >> ",
+      ShellQuote(committed), " || break; done; echo END > ", ShellQuote(committed + ".end"),
+      ") >/dev/null 2>&1 &"));
+}
+
+int CommittedCount(const std::string& committed) {
+  auto n = RunShell("wc -l < " + ShellQuote(committed) + " 2>/dev/null || echo 0");
+  return n.ok() ? std::atoi(n->c_str()) : 0;
+}
+
+bool CommitLoopEnded(const std::string& committed) {
+  return RunShell("test -f " + ShellQuote(committed + ".end")).ok();
+}
+
+std::string MissingCommitsQuery(int n) {
+  return absl::StrCat("SELECT count(*) FROM generate_series(1, ", n,
+                      ") g WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.i = g)");
 }
 
 }  // namespace walrep::testing

@@ -47,6 +47,21 @@ grpc::Status Bootstrap(AgentProcess& agent, const PgPrimary& pg, const std::stri
 // Waits until the standby replayed everything the primary has flushed now.
 bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout);
 
+// Makes `app` the primary's only synchronous standby at `level` (synchronous_commit);
+// true once pg_stat_replication shows it as sync.
+bool MakeSynchronous(const PgPrimary& pg, const std::string& app, const std::string& level);
+
+// Commits `INSERT INTO k VALUES (i)` for i = 1, 2, ..., one psql each, in the background,
+// appending to the file `committed` each i whose COMMIT returned; at the first failure (the
+// primary gone) it stops and writes `committed`.end. k must exist (i int).
+void StartCommitLoop(const PgPrimary& pg, const std::string& committed);
+// The number of commits the loop recorded so far; whether it has stopped (only then is
+// the record complete).
+int CommittedCount(const std::string& committed);
+bool CommitLoopEnded(const std::string& committed);
+// A query counting the i in 1..n missing from k ("0" when every reported commit is there).
+std::string MissingCommitsQuery(int n);
+
 // A primary holding table t (1000 rows) and walrep's hot standby of it, bootstrapped
 // through StartReplica and caught up. Use as ASSERT_NO_FATAL_FAILURE(rig.SetUp("name")).
 struct EngineRig {

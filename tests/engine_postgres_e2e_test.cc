@@ -20,20 +20,6 @@ namespace {
 
 using walrep::v1::Progress;
 
-// Makes `app` the primary's only synchronous standby at `level` (synchronous_commit);
-// true once pg_stat_replication shows it as sync.
-bool MakeSynchronous(const PgPrimary& pg, const std::string& app, const std::string& level) {
-  if (!pg.Psql("ALTER SYSTEM SET synchronous_standby_names = '" + app + "'").ok() ||
-      !pg.Psql("ALTER SYSTEM SET synchronous_commit = " + level).ok() ||
-      !pg.Psql("SELECT pg_reload_conf()").ok()) {
-    return false;
-  }
-  return WaitFor([&] {
-    auto s = pg.Psql("SELECT sync_state FROM pg_stat_replication WHERE application_name = '" + app + "'");
-    return s.ok() && *s == "sync";
-  }, absl::Seconds(30));
-}
-
 std::string Fingerprint(const std::function<absl::StatusOr<std::string>(const std::string&)>& psql) {
   std::string out;
   for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"}) {
@@ -360,26 +346,15 @@ TEST(EnginePostgresE2eTest, AfterTheSynchronousPrimaryIsKilledPromoteKeepsEveryR
   ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_sync").ok());
   ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
   ASSERT_TRUE(MakeSynchronous(**pg, "walrep_sync", "on"));
-  // Commits in a loop; the ones whose COMMIT returned are recorded, until the primary
-  // is killed under it (-m immediate).
+  // Commits in a loop until the primary is killed under it (-m immediate).
   const std::string committed = data_dir + "/../committed";
-  (void)RunShell(absl::StrCat(
-      "(for i in $(seq 1 100000); do cd /tmp && runuser -u postgres -- ", PgPrimary::kBinDir,
-      "/psql -XAtq -h ", ShellQuote((*pg)->socket_dir()), " -p ", (*pg)->port(),
-      " -d postgres -c \"INSERT INTO k VALUES ($i)\" >/dev/null 2>&1 && echo $i >> ",
-      ShellQuote(committed), " || break; done; echo END > ", ShellQuote(committed + ".end"),
-      ") >/dev/null 2>&1 &"));
-  ASSERT_TRUE(WaitFor([&] {
-    auto n = RunShell("wc -l < " + ShellQuote(committed) + " 2>/dev/null || echo 0");
-    return n.ok() && std::atoi(n->c_str()) >= 200;
-  }, absl::Seconds(60)));
+  StartCommitLoop(**pg, committed);
+  ASSERT_TRUE(WaitFor([&] { return CommittedCount(committed) >= 200; }, absl::Seconds(60)));
   ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
                                     "/pg_ctl stop -m immediate -D ",
                                     ShellQuote((*pg)->data_dir()), " >/dev/null"))
                   .ok());
-  // The loop ends at its first failed commit; only then is the record complete.
-  ASSERT_TRUE(WaitFor([&] { return RunShell("test -f " + ShellQuote(committed + ".end")).ok(); },
-                      absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return CommitLoopEnded(committed); }, absl::Seconds(30)));
   walrep::v1::PromoteRequest req;
   req.mutable_apply_timeout()->set_seconds(60);
   walrep::v1::PromoteResponse resp;
@@ -389,13 +364,8 @@ TEST(EnginePostgresE2eTest, AfterTheSynchronousPrimaryIsKilledPromoteKeepsEveryR
   EXPECT_EQ(resp.timeline(), 2u);
   EXPECT_EQ(GetProgress(**agent)->timeline(), 2u);
   // Every commit the primary reported is on the promoted replica.
-  auto last = RunShell("tail -n 1 " + ShellQuote(committed));
-  ASSERT_TRUE(last.ok());
-  const std::string n(absl::StripAsciiWhitespace(*last));
-  auto missing = standby.Psql(absl::StrCat(
-      "SELECT count(*) FROM generate_series(1, ", n, ") g WHERE NOT EXISTS "
-      "(SELECT 1 FROM k WHERE k.i = g)"));
-  EXPECT_EQ(*missing, "0") << "of " << n << " reported commits";
+  const int n = CommittedCount(committed);
+  EXPECT_EQ(*standby.Psql(MissingCommitsQuery(n)), "0") << "of " << n << " reported commits";
   EXPECT_EQ(*standby.Psql("INSERT INTO k VALUES (-1)"), "");
 }
 

@@ -3,7 +3,9 @@
 // standby's startup process stopped (SIGSTOP) so that what walrep flushed stays
 // unreplayed: Promote with a short apply_timeout is DEADLINE_EXCEEDED and changes nothing
 // (still a replica, the server still recovering, nothing promoted); once replay resumes,
-// the same Promote succeeds with every acknowledged row on the new primary.
+// the same Promote succeeds with every acknowledged row on the new primary. And the whole
+// replica node lost (agent and standby kill -9) together with its synchronous primary:
+// the restarted agent starts the standby again and Promote keeps every reported commit.
 #include <signal.h>
 
 #include "absl/strings/ascii.h"
@@ -96,6 +98,78 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
   EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
   EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
   EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2000");
+}
+
+// The replica's node dies — the agent and every process of its standby, kill -9 — while
+// walrep is the primary's synchronous standby under a stream of commits, and the primary
+// dies right after (-m immediate). A new agent on the node finds no server running (a
+// postmaster.pid naming a dead process), starts the standby (crash recovery of pgdata,
+// then recovery of the WAL walrep made durable), and, with no primary to stream from,
+// Promote makes it a primary holding every commit the old primary reported.
+TEST(EnginePostgresPromoteE2eTest, AfterTheNodeAndItsPrimaryDiePromoteOnTheNewAgentKeepsEveryCommit) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE k (i int PRIMARY KEY)").ok());
+  const std::string data_dir = EngineDataDir("engine-node-loss");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_node").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_node", "on"));
+  const std::string committed = data_dir + "/../committed";
+  StartCommitLoop(**pg, committed);
+  ASSERT_TRUE(WaitFor([&] { return CommittedCount(committed) >= 200; }, absl::Seconds(60)));
+
+  // What the primary was told last before the node went (it can only have been told more).
+  auto told = (*pg)->Psql(
+      "SELECT flush_lsn FROM pg_stat_replication WHERE application_name = 'walrep_node'");
+  ASSERT_TRUE(told.ok());
+  auto told_lsn = Lsn::Parse(*told);
+  ASSERT_TRUE(told_lsn.ok()) << *told;
+  const std::string postmaster = standby.PidFileLine1();
+  ASSERT_FALSE(postmaster.empty());
+  (*agent)->Kill();
+  ASSERT_TRUE(RunShell("kill -9 $(pgrep -P " + postmaster + ") " + postmaster).ok());
+  ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
+                                    "/pg_ctl stop -m immediate -D ",
+                                    ShellQuote((*pg)->data_dir()), " >/dev/null"))
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return CommitLoopEnded(committed); }, absl::Seconds(30)));
+  const int reported = CommittedCount(committed);
+  ASSERT_TRUE(WaitFor([&] { return !RunShell("kill -0 " + postmaster + " 2>/dev/null").ok(); },
+                      absl::Seconds(30)));
+
+  agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(**agent);
+    return p.ok() && p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING;
+  }, absl::Seconds(60))) << (*agent)->ReadLog();
+  auto restarted = GetProgress(**agent);
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_NE(absl::StrCat(restarted->engine().pid()), postmaster);
+  EXPECT_EQ(restarted->role(), walrep::v1::ROLE_REPLICA);
+  EXPECT_NE(restarted->stream_state(), walrep::v1::STREAM_STATE_STREAMING);  // no primary
+  EXPECT_GE(restarted->flush_lsn(), told_lsn->value());
+
+  walrep::v1::PromoteResponse resp;
+  grpc::Status promoted = Promote(**agent, 60, &resp);
+  ASSERT_TRUE(promoted.ok()) << promoted.error_message() << (*agent)->ReadLog();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_GE(resp.switch_lsn(), told_lsn->value());
+  auto after = GetProgress(**agent);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->role(), walrep::v1::ROLE_PRIMARY);
+  EXPECT_EQ(after->timeline(), 2u);
+  // The server writes timeline 2 (its checkpoint may still be timeline 1's: promotion
+  // does not wait for one).
+  EXPECT_EQ(*standby.Psql("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"),
+            "00000002");
+  EXPECT_EQ(*standby.Psql(MissingCommitsQuery(reported)), "0")
+      << "of " << reported << " reported commits";
+  EXPECT_EQ(*standby.Psql("INSERT INTO k VALUES (-1)"), "");
 }
 
 }  // namespace
