@@ -77,11 +77,13 @@ class Agent {
   // rewound pg_wal and starts the standby again (the stream thread, between sessions).
   absl::Status RewindEngine(const ConnInfo& source);
   // After Promote's shared checks (agent_promote.cc): engine postgres / engine none.
+  // Each sets *committed before its first step that cannot be undone (the history file,
+  // the server taking over pg_wal): a failure before it was a refusal that changed nothing.
   absl::StatusOr<v1::PromoteResponse> PromoteEngineLocked(const v1::PromoteRequest& request,
-                                                          absl::Duration timeout)
+                                                          absl::Duration timeout, bool* committed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::StatusOr<v1::PromoteResponse> PromoteArchiveLocked(const v1::PromoteRequest& request,
-                                                           absl::Duration timeout)
+                                                           absl::Duration timeout, bool* committed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status StartStreamLocked(const v1::StartReplicaRequest& request, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);

@@ -177,7 +177,8 @@ std::function<absl::Status(const std::string&)> Agent::GiveFilesToServer() const
 }
 
 absl::StatusOr<v1::PromoteResponse> Agent::PromoteEngineLocked(const v1::PromoteRequest& request,
-                                                               absl::Duration timeout) {
+                                                               absl::Duration timeout,
+                                                               bool* committed) {
   v1::PromoteResponse resp;
   // Everything received becomes durable, then the server must have replayed all of it:
   // a commit the primary reported is visible after the promotion.
@@ -192,6 +193,7 @@ absl::StatusOr<v1::PromoteResponse> Agent::PromoteEngineLocked(const v1::Promote
         "ends at ", durable.ToString(), "; retry with a longer apply_timeout, or force"));
   }
   // From here the server writes its own WAL: walrep never writes into pg_wal again.
+  *committed = true;
   if (writer_->positioned()) RETURN_IF_ERROR(writer_->Close());
   ASSIGN_OR_RETURN(PostgresEngine::Promotion promoted, engine_->Promote(absl::Minutes(2)));
   RETURN_IF_ERROR(state_store_->StoreTimeline(promoted.timeline));

@@ -59,17 +59,47 @@ absl::StatusOr<v1::PromoteResponse> Agent::Promote(const v1::PromoteRequest& req
                                      ? FromProto(request.apply_timeout())
                                      : absl::Seconds(30);
   if (timeout < absl::ZeroDuration()) return absl::InvalidArgumentError("apply_timeout must not be negative");
-  return engine_ ? PromoteEngineLocked(request, timeout) : PromoteArchiveLocked(request, timeout);
+  // Promotion stops the stream first (everything received must be durable and replayed).
+  // A promotion refused before it changed anything — replay short of the durable WAL
+  // (DEADLINE_EXCEEDED), WAL that fails verification (DATA_LOSS), nothing received yet —
+  // leaves the replica as it found it: a stream that was following its primary follows
+  // it again, and one that had failed for good shows that failure again. An orchestrator
+  // that asks too early (a short apply_timeout during a network blip) and then decides
+  // not to fail over keeps a working replica.
+  const bool was_following = stream_ != nullptr && !stream_->failed();
+  const v1::FailureReason failure = status_.failure_reason();
+  const std::string failure_message = status_.last_error();
+  const absl::StatusCode failure_code = status_.last_error_code();
+  bool committed = false;
+  absl::StatusOr<v1::PromoteResponse> promoted =
+      engine_ ? PromoteEngineLocked(request, timeout, &committed)
+              : PromoteArchiveLocked(request, timeout, &committed);
+  if (promoted.ok() || committed) return promoted;
+  if (was_following) {
+    Log()->info("promotion refused ({}); following the primary again",
+                promoted.status().message());
+    absl::Status resumed = StartStreamLocked(stream_request_, absl::Now());
+    if (!resumed.ok() && !absl::IsDeadlineExceeded(resumed)) {
+      Log()->error("cannot resume streaming after the refused promotion: {}", resumed.message());
+    }
+  } else if (failure != v1::FAILURE_REASON_UNSPECIFIED) {
+    status_.SetFailed(failure, failure_message, failure_code);
+  }
+  return promoted;
 }
 
 absl::StatusOr<v1::PromoteResponse> Agent::PromoteArchiveLocked(const v1::PromoteRequest& request,
-                                                                absl::Duration timeout) {
+                                                                absl::Duration timeout,
+                                                                bool* committed) {
   v1::PromoteResponse resp;
   // Everything received becomes durable: the session's clean stop fsyncs and reports.
   StopStreamLocked();
-  if (!writer_->positioned() || !writer_->flush_lsn().valid()) {
+  if (!writer_->positioned() || !writer_->flush_lsn().valid() || !writer_->at_record_end()) {
+    // Positioned at the segment a session began at, but no record there is complete and
+    // durable yet: that segment boundary is not an end of WAL.
     return absl::FailedPreconditionError(
-        "no WAL has been received yet: there is no end of WAL to open a new timeline at");
+        "no WAL record has been received yet: there is no end of WAL to open a new "
+        "timeline at");
   }
   if (writer_->write_lsn() > writer_->flush_lsn()) RETURN_IF_ERROR(writer_->Flush());
   // PostgreSQL's end of recovery: the end of the last valid record of the durable WAL.
@@ -115,6 +145,7 @@ absl::StatusOr<v1::PromoteResponse> Agent::PromoteArchiveLocked(const v1::Promot
   ASSIGN_OR_RETURN(std::string history,
                    BuildPromotionHistoryContent(parent, old_tli, switch_lsn,
                                                 "promoted by walrep"));
+  *committed = true;
   RETURN_IF_ERROR(writer_->WriteHistoryFile(new_tli, history));
   // The new timeline's first segment holds the old timeline's WAL up to the switch
   // point, as PostgreSQL writes it when it promotes: the archive stays one chain.

@@ -201,7 +201,7 @@ absl::Status WalWriter::StartAtRecord(TimelineId tli, Lsn record, Lsn prev) {
 absl::Status WalWriter::Resume() {
   if (failed()) return failure();
   if (!positioned()) return absl::FailedPreconditionError("WAL writer has no position yet");
-  if (!last_record().valid() && IsSegmentBoundary(flush_lsn(), segment_size())) {
+  if (!at_record_end()) {
     return StartAtSegment(timeline(), flush_lsn());  // no record seen since a fresh start
   }
   return StartAtRecord(timeline(), flush_lsn(), last_record());

@@ -174,6 +174,13 @@ class WalWriter {
   Lsn last_record() const { return Lsn(last_record_.load(std::memory_order_acquire)); }
   // Whether the writer holds a position (it was started once in this process).
   bool positioned() const { return positioned_.load(std::memory_order_acquire); }
+  // Whether flush_lsn() is the end of a verified record: false from a StartAtSegment
+  // (a segment boundary, record alignment unknown) until the first record there is
+  // complete and durable. Only such a position is an end of WAL that a new timeline
+  // may begin at.
+  bool at_record_end() const {
+    return positioned() && (last_record().valid() || !IsSegmentBoundary(flush_lsn(), segment_size()));
+  }
   // The system identifier of the WAL written (0 before a long page header was seen).
   uint64_t system_id() const { return system_id_.load(std::memory_order_acquire); }
   TimelineId timeline() const { return tli_.load(std::memory_order_acquire); }

@@ -212,11 +212,14 @@ TEST_F(WalWriterTest, FlushAdvancesToTheLastCompleteRecordOnlyAfterSync) {
   FaultInjectingFileOps ops;
   auto w = Make(WalWriter::Layout::kArchive, &ops);
   const Lsn base(kSeg);
+  EXPECT_FALSE(w->at_record_end());
   ASSERT_TRUE(w->StartAtSegment(1, base).ok());
   flushed_.clear();
   ASSERT_TRUE(AppendRange(*w, base, 10000).ok());
   EXPECT_EQ(w->write_lsn(), base + 10000);
   EXPECT_EQ(w->flush_lsn(), base);
+  // The segment boundary a fresh start begins at is no end of WAL (not a record's end).
+  EXPECT_FALSE(w->at_record_end());
   const int syncs = ops.calls(Op::kSync);
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(ops.calls(Op::kSync), syncs + 1);
@@ -224,6 +227,7 @@ TEST_F(WalWriterTest, FlushAdvancesToTheLastCompleteRecordOnlyAfterSync) {
   ASSERT_LT(first, base + 10000);  // the cut is inside a record: it does not count
   EXPECT_EQ(w->flush_lsn(), first);
   EXPECT_EQ(w->last_record(), StartOf(first));
+  EXPECT_TRUE(w->at_record_end());
   EXPECT_EQ(flushed_, std::vector<Lsn>{first});
   // Nothing new: no callback, and no second fdatasync for the same bytes (the stream
   // pausing mid-record is the normal state).

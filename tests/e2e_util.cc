@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <iterator>
 
@@ -141,6 +143,17 @@ bool CaughtUp(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout, 
 Lsn AgentFlush(AgentProcess& agent) {
   auto p = GetProgress(agent);
   return p.ok() ? Lsn(p->flush_lsn()) : Lsn();
+}
+
+grpc::Status CallPromote(AgentProcess& agent, absl::Duration apply_timeout, bool force,
+                         walrep::v1::PromoteResponse* resp) {
+  walrep::v1::PromoteRequest req;
+  const int64_t ms = absl::ToInt64Milliseconds(apply_timeout);
+  req.mutable_apply_timeout()->set_seconds(ms / 1000);
+  req.mutable_apply_timeout()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+  req.set_force(force);
+  auto ctx = agent.Context(std::max(apply_timeout, absl::ZeroDuration()) + absl::Seconds(20));
+  return agent.stub()->Promote(ctx.get(), req, resp);
 }
 
 }  // namespace walrep::testing

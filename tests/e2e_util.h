@@ -41,6 +41,11 @@ grpc::Status StartReplica(AgentProcess& agent, const std::string& conninfo,
                           const std::string& slot = "", walrep::v1::Progress* out = nullptr,
                           std::function<void(walrep::v1::StartReplicaRequest*)> edit = nullptr);
 
+// Promote with `apply_timeout` (its milliseconds) and `force`; the call's own deadline
+// leaves 20 s beyond the apply_timeout.
+grpc::Status CallPromote(AgentProcess& agent, absl::Duration apply_timeout, bool force,
+                         walrep::v1::PromoteResponse* resp);
+
 // pgbench against `pg` over its Unix socket; its output (or the error).
 std::string Pgbench(const PgPrimary& pg, const std::string& args);
 

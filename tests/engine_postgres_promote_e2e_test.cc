@@ -2,7 +2,8 @@
 // Through the daemon and its gRPC API against a real PostgreSQL 15 primary, with the
 // standby's startup process stopped (SIGSTOP) so that what walrep flushed stays
 // unreplayed: Promote with a short apply_timeout is DEADLINE_EXCEEDED and changes nothing
-// (still a replica, the server still recovering, nothing promoted); once replay resumes,
+// (still a replica following its primary, the server still recovering, nothing
+// promoted); once replay resumes,
 // the same Promote succeeds with every acknowledged row on the new primary. And the whole
 // replica node lost (agent and standby kill -9) together with its synchronous primary:
 // the restarted agent starts the standby again and Promote keeps every reported commit.
@@ -41,13 +42,6 @@ struct Resumer {
   ~Resumer() { Now(); }
 };
 
-grpc::Status Promote(AgentProcess& agent, int64_t apply_timeout_s, walrep::v1::PromoteResponse* resp) {
-  walrep::v1::PromoteRequest req;
-  req.mutable_apply_timeout()->set_seconds(apply_timeout_s);
-  auto ctx = agent.Context(absl::Seconds(apply_timeout_s + 60));
-  return agent.stub()->Promote(ctx.get(), req, resp);
-}
-
 TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndChangesNothing) {
   EngineRig rig;
   ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote"));
@@ -65,6 +59,20 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
     auto p = GetProgress(*rig.agent);
     return p.ok() && p->flush_lsn() >= target->value();
   }, absl::Seconds(30)));
+
+  // Asked while the primary is still up (an orchestrator acting on a network blip):
+  // refused, and the replica goes on following it — new WAL is received and flushed.
+  walrep::v1::PromoteResponse early;
+  grpc::Status refused = CallPromote(*rig.agent, absl::Seconds(1), /*force=*/false, &early);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << refused.error_message();
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  target = ServerFlushLsn(*rig.pg);
+  ASSERT_TRUE(target.ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(*rig.agent);
+    return p.ok() && p->stream_state() == walrep::v1::STREAM_STATE_STREAMING &&
+           p->flush_lsn() >= target->value() && p->role() == walrep::v1::ROLE_REPLICA;
+  }, absl::Seconds(30))) << rig.agent->ReadLog();
   // The failover: the primary is gone (its shutdown checkpoint streamed before it went).
   ASSERT_TRUE(rig.pg->Stop().ok());
   ASSERT_TRUE(WaitFor([&] {
@@ -77,7 +85,7 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
 
   walrep::v1::PromoteResponse resp;
   const absl::Time asked = absl::Now();
-  grpc::Status st = Promote(*rig.agent, 2, &resp);
+  grpc::Status st = CallPromote(*rig.agent, absl::Seconds(2), /*force=*/false, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
   EXPECT_LT(absl::Now() - asked, absl::Seconds(10));
   EXPECT_NE(st.error_message().find("apply"), std::string::npos) << st.error_message();
@@ -92,12 +100,12 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
 
   // Replay resumes: the same Promote now succeeds with every row the primary committed.
   resume.Now();
-  ASSERT_TRUE(Promote(*rig.agent, 60, &resp).ok()) << rig.agent->ReadLog();
+  ASSERT_TRUE(CallPromote(*rig.agent, absl::Seconds(60), /*force=*/false, &resp).ok()) << rig.agent->ReadLog();
   EXPECT_EQ(resp.timeline(), 2u);
   EXPECT_GE(resp.switch_lsn(), target->value());
   EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
   EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
-  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2000");
+  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "3000");
 }
 
 // The replica's node dies — the agent and every process of its standby, kill -9 — while
@@ -155,7 +163,7 @@ TEST(EnginePostgresPromoteE2eTest, AfterTheNodeAndItsPrimaryDiePromoteOnTheNewAg
   EXPECT_GE(restarted->flush_lsn(), told_lsn->value());
 
   walrep::v1::PromoteResponse resp;
-  grpc::Status promoted = Promote(**agent, 60, &resp);
+  grpc::Status promoted = CallPromote(**agent, absl::Seconds(60), /*force=*/false, &resp);
   ASSERT_TRUE(promoted.ok()) << promoted.error_message() << (*agent)->ReadLog();
   EXPECT_EQ(resp.timeline(), 2u);
   EXPECT_GE(resp.switch_lsn(), told_lsn->value());

@@ -62,17 +62,6 @@ grpc::Status StartReplicaOf(AgentProcess& agent, const PgPrimary& pg, const std:
                           slot);
 }
 
-grpc::Status CallPromote(AgentProcess& agent, absl::Duration apply_timeout, bool force,
-                         walrep::v1::PromoteResponse* resp) {
-  walrep::v1::PromoteRequest req;
-  const int64_t ms = absl::ToInt64Milliseconds(apply_timeout);
-  req.mutable_apply_timeout()->set_seconds(ms / 1000);
-  req.mutable_apply_timeout()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
-  req.set_force(force);
-  auto ctx = agent.Context(std::max(apply_timeout, absl::ZeroDuration()) + absl::Seconds(20));
-  return agent.stub()->Promote(ctx.get(), req, resp);
-}
-
 // pgbench as `postgres` over the Unix socket, killed after `limit` so that a commit that
 // never completes fails the test instead of hanging it. Returns stdout and stderr.
 std::string RunPgbench(const PgPrimary& pg, const std::string& args,
@@ -664,6 +653,13 @@ TEST(ReplayE2eTest, PromoteStates) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->role(), walrep::v1::ROLE_REPLICA);
   EXPECT_EQ(p->flush_lsn(), 0u);
+  // The refusals changed nothing: the replica still tries to reach its primary.
+  EXPECT_NE(p->stream_state(), walrep::v1::STREAM_STATE_STOPPED);
+  ASSERT_TRUE(WaitFor([&] {
+    auto q = GetProgress(**agent);
+    return q.ok() && q->stream_state() == walrep::v1::STREAM_STATE_BACKOFF &&
+           q->metrics().sessions_failed() >= 1;
+  }, absl::Seconds(30)));
 }
 
 // Promote while a base backup runs (FetchBaseBackup into another directory) is refused,

@@ -98,6 +98,16 @@ TEST(StreamFailureE2eTest, AMissingSlotIsTerminalUntilItExistsThenTheSameRequest
   EXPECT_EQ(failed.failure_reason(), walrep::v1::FAILURE_REASON_SLOT_MISSING);
   EXPECT_NE(failed.last_error().find("pg_create_physical_replication_slot('not_there'"),
             std::string::npos) << failed.last_error();
+  // Promote here is refused (nothing received) and changes nothing: still failed, for
+  // the same reason, with the same advice.
+  walrep::v1::PromoteResponse promoted;
+  grpc::Status refused = CallPromote(**agent, absl::Seconds(1), /*force=*/false, &promoted);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  Progress after;
+  ASSERT_TRUE(InState(**agent, walrep::v1::STREAM_STATE_FAILED, &after));
+  EXPECT_EQ(after.failure_reason(), walrep::v1::FAILURE_REASON_SLOT_MISSING);
+  EXPECT_EQ(after.last_error(), failed.last_error());
+  EXPECT_EQ(after.role(), walrep::v1::ROLE_REPLICA);
 
   ASSERT_TRUE((*pg)->Psql("SELECT pg_create_physical_replication_slot('not_there', true)").ok());
   ASSERT_TRUE(StartReplica(**agent, (*pg)->ReplConnInfo(), "not_there", nullptr, no_create).ok());
