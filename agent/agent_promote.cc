@@ -94,9 +94,9 @@ absl::StatusOr<v1::PromoteResponse> Agent::PromoteArchiveLocked(const v1::Promot
   v1::PromoteResponse resp;
   // Everything received becomes durable: the session's clean stop fsyncs and reports.
   StopStreamLocked();
-  if (!writer_->positioned() || !writer_->flush_lsn().valid() || !writer_->at_record_end()) {
-    // Positioned at the segment a session began at, but no record there is complete and
-    // durable yet: that segment boundary is not an end of WAL.
+  if (!writer_->at_record_end()) {
+    // Never positioned, or positioned at the segment a session began at with no record
+    // there complete and durable yet: that segment boundary is not an end of WAL.
     return absl::FailedPreconditionError(
         "no WAL record has been received yet: there is no end of WAL to open a new "
         "timeline at");
