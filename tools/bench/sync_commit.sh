@@ -8,7 +8,9 @@
 # Environment: BENCH_RUNS (default 3) rounds; BENCH_SECONDS (default 10) per pgbench run;
 # BENCH_SCALE (default 10) pgbench scale; BENCH_KEEP=1 keeps the temp directory;
 # BENCH_NO_BUILD=1 skips the bazel build; BENCH_PERF=FILE records round 1 of each tool with
-# `perf record -g` into FILE.<tool> and prints its top symbols.
+# `perf record -g` into FILE.<tool> and prints its top symbols; BENCH_TRACE=1 runs round 1
+# of each tool under `perf trace -s` instead and prints its syscalls per transaction with
+# each one's mean time (tracing costs every syscall a little: read the times side by side).
 #
 # One throwaway PostgreSQL 15 primary (tools/local_primary), pgbench tables initialised
 # once, synchronous_commit=on. Each round runs the four configurations in the same order;
@@ -141,6 +143,14 @@ tool_cost() {
   echo "$cpu $cs"
 }
 declare -A COST_US COST_CS
+TRACE_OUT=""
+syscalls_per_tx() { # tool ntx -> its syscalls per transaction (all threads), most frequent first
+  # perf trace -s prints, per thread: syscall calls errors total min avg max stddev (msec).
+  awk -v t="$1" -v n="$2" 'NF >= 8 && $2 ~ /^[0-9]+$/ && $4 ~ /^[0-9.]+$/ {
+      c[$1] += $2; ms[$1] += $4 }
+    END { for (k in c) printf "  %-14s %-16s %8.2f %10.1f\n", t, k, c[k] / n, ms[k] * 1000 / c[k] }' \
+    "$WORK/trace-$1.txt" | sort -k3,3nr | head -8
+}
 
 TOOLS=(baseline walrep pg_receivewal standby)
 declare -A TPS
@@ -158,6 +168,9 @@ for run in $(seq "$RUNS"); do
       # Round 1 of each tool under perf (its tps include perf's sampling cost).
       perf record -q -g -p "$(echo $pids | tr ' ' ',')" -o "$BENCH_PERF.$tool" 2>/dev/null &
       ppid=$!; sleep 1
+    elif [ "${BENCH_TRACE:-}" = 1 ] && [ "$run" = 1 ] && [ "$tool" != baseline ]; then
+      perf trace -s -p "$(echo $pids | tr ' ' ',')" -o "$WORK/trace-$tool.txt" 2>/dev/null &
+      ppid=$!; sleep 1
     fi
     out=$(pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" -l --log-prefix="$LAT/$tool-$run" 2>&1) ||
       { echo "$out" >&2; die "pgbench failed"; }
@@ -171,15 +184,19 @@ for run in $(seq "$RUNS"); do
     read -r cpu1 cs1 <<<"$(tool_cost $pids)"
     if [ -n "$ppid" ]; then
       kill -INT "$ppid"; wait "$ppid" || true
-      echo "perf of $tool (round 1), top symbols:" >&2
-      perf report -i "$BENCH_PERF.$tool" --stdio --no-children --sort sym -g none 2>/dev/null |
-        grep '%' | head -30 >&2 || true
+      if [ -n "${BENCH_PERF:-}" ]; then
+        echo "perf of $tool (round 1), top symbols:" >&2
+        perf report -i "$BENCH_PERF.$tool" --stdio --no-children --sort sym -g none 2>/dev/null |
+          grep '%' | head -30 >&2 || true
+      fi
     fi
     echo "$out" >>"$WORK/pgbench-$tool.log"
     if [ "$tool" != baseline ]; then
       ntx=$(echo "$out" | awk '/number of transactions actually processed/ { print $NF; exit }')
       ntx=${ntx%%/*}
       COST_US[$tool]+="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$ntx" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }') "
+      [ -f "$WORK/trace-$tool.txt" ] && [ "$run" = 1 ] &&
+        TRACE_OUT+="$(syscalls_per_tx "$tool" "$ntx")"$'\n'
       COST_CS[$tool]+="$(awk -v a="$cs0" -v b="$cs1" -v n="$ntx" 'BEGIN { printf "%.1f", (b - a) / n }') "
     fi
     if [ "$tool" != baseline ]; then is_sync "$tool" || die "$tool was no longer the synchronous standby after the run"; fi
@@ -224,6 +241,11 @@ for tool in walrep pg_receivewal standby; do
 done
 if [ "$FSYNC_N" -gt 0 ] && [ "$ACK_N" -gt 0 ]; then
   echo "walrep acknowledgement path (its /metrics): fdatasync mean $(awk -v s="$FSYNC_SUM" -v n="$FSYNC_N" 'BEGIN { printf "%.0f", s / n * 1e6 }') us over $FSYNC_N calls; first byte received to acknowledgement sent mean $(awk -v s="$ACK_SUM" -v n="$ACK_N" 'BEGIN { printf "%.0f", s / n * 1e6 }') us"
+fi
+if [ -n "$TRACE_OUT" ]; then
+  echo "syscalls per transaction, round 1 under perf trace -s (its tps include the tracing)"
+  printf '  %-14s %-16s %8s %10s\n' tool syscall "per tx" "us/call"
+  printf '%s' "$TRACE_OUT"
 fi
 echo
 # Paired ratios: runs of the same round ran back to back, so they share whatever else the
