@@ -59,6 +59,24 @@ int StartupProcessOf(int postmaster) {
   return 0;
 }
 
+
+// The replay position (in recovery?, replayed LSN, last replayed commit time in µs), and
+// the same once replay has reached $1 — or is no longer in recovery, or kReplayWait has
+// passed. The wait is one SELECT: generate_series gives one row per millisecond, the
+// WHERE clause (its OR evaluated left to right, stopping at the first true) sleeps 1 ms
+// on each row that does not qualify, and LIMIT 1 ends the scan at the first that does,
+// at the latest the last.
+std::string PositionStatements() {
+  constexpr absl::string_view kColumns =
+      "SELECT pg_is_in_recovery(), COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
+      "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)";
+  const int64_t slices = absl::ToInt64Milliseconds(kReplayWait);
+  return absl::StrCat(
+      "PREPARE walrep_replay_position AS ", kColumns, "; ",
+      "PREPARE walrep_replay_wait(pg_lsn) AS ", kColumns, " FROM generate_series(1, ", slices,
+      ") AS i WHERE NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= $1 OR i = ",
+      slices, " OR pg_sleep(0.001) IS NULL LIMIT 1");
+}
 }  // namespace
 
 void PostgresEngine::Poll() {
@@ -170,26 +188,11 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
   if (startup_pid_.load(std::memory_order_acquire) <= 0) {
     startup_pid_.store(StartupProcessOf(supervisor_->pid()), std::memory_order_release);
   }
-  // Right after a flush the startup process (just woken) is replaying it; rather than
-  // polling from here every kEagerPoll — a synchronous_commit = remote_apply commit waits
-  // on what this reports — the server itself watches its replay position in 1 ms sleeps
-  // (pg_sleep's granularity) and answers as soon as it reaches the flushed position. The
-  // block is read-only and short (kReplayWait at most), so it holds a snapshot only
-  // briefly.
-  std::string wait;
-  if (target.valid()) {
-    wait = absl::StrCat(
-        "DO $walrep$BEGIN FOR i IN 1..", absl::ToInt64Milliseconds(kReplayWait),
-        " LOOP EXIT WHEN NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= '",
-        target.ToString(), "'::pg_lsn; PERFORM pg_sleep(0.001); END LOOP; END$walrep$; ");
-  }
-  // Prepared once per connection: each look is then an EXECUTE that the backend neither
-  // parses nor plans again — it runs after every flush, on the cores replay needs.
+  // Both statements are prepared once per connection: each look is then an EXECUTE that
+  // the backend neither parses nor plans again — it runs after every flush, on the cores
+  // replay needs. (A DO block here cost a PL/pgSQL compilation per flush.)
   if (!position_prepared_) {
-    auto prepared = conn_->Query(
-        "PREPARE walrep_replay_position AS SELECT pg_is_in_recovery(), "
-        "COALESCE(pg_last_wal_replay_lsn(), '0/0'), "
-        "COALESCE((extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::int8, 0)");
+    auto prepared = conn_->Query(PositionStatements());
     if (!prepared.ok()) {
       conn_.reset();
       startup_pid_.store(0, std::memory_order_release);
@@ -197,7 +200,16 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
     }
     position_prepared_ = true;
   }
-  auto rs = conn_->Query(absl::StrCat(wait, "EXECUTE walrep_replay_position"));
+  // Right after a flush the startup process (just woken) is replaying it; rather than
+  // polling from here every kEagerPoll — a synchronous_commit = remote_apply commit waits
+  // on what this reports — the server itself watches its replay position in 1 ms sleeps
+  // (pg_sleep's granularity) and answers as soon as it reaches the flushed position. The
+  // statement is read-only and short (kReplayWait at most), so it holds a snapshot only
+  // briefly.
+  auto rs = conn_->Query(
+      target.valid()
+          ? absl::StrCat("EXECUTE walrep_replay_wait('", target.ToString(), "')")
+          : std::string("EXECUTE walrep_replay_position"));
   if (!rs.ok()) {
     conn_.reset();
     startup_pid_.store(0, std::memory_order_release);

@@ -280,7 +280,7 @@ TEST(BackupCancelE2eTest, SigtermDuringSpreadCheckpoint) {
 // StartReplica's bootstrap asks for a fast checkpoint, which no amount of dirty data makes
 // long; stopping the checkpointer process makes the primary's checkpoint never start, the
 // same wait (CheckpointStart) from the walsender's side.
-TEST(BackupCancelE2eTest, StopReplicaDuringBootstrapCheckpoint) {
+TEST(BackupCancelE2eTest, InTheBootstrapsCheckpointPromoteIsRefusedStartIsANoOpStopEndsIt) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
   std::string checkpointer =
@@ -307,6 +307,30 @@ TEST(BackupCancelE2eTest, StopReplicaDuringBootstrapCheckpoint) {
   auto progress = GetProgress(**agent);
   ASSERT_TRUE(progress.ok());
   EXPECT_EQ(progress->stream_state(), walrep::v1::STREAM_STATE_BOOTSTRAPPING);
+
+  // What an orchestrator may call meanwhile. Promote is refused, naming the backup, and
+  // disturbs nothing; the same StartReplica again (a reconcile loop) answers at once and
+  // leaves the bootstrap as it is — the same walsender still waits for the checkpoint.
+  {
+    auto pctx = (*agent)->Context(absl::Seconds(5));
+    walrep::v1::PromoteResponse presp;
+    grpc::Status pst = (*agent)->stub()->Promote(pctx.get(), {}, &presp);
+    EXPECT_EQ(pst.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << pst.error_message();
+    EXPECT_TRUE(absl::StrContains(pst.error_message(), "base backup is running"))
+        << pst.error_message();
+    auto sctx = (*agent)->Context(absl::Seconds(5));
+    walrep::v1::StartReplicaResponse sresp;
+    absl::Time asked = absl::Now();
+    grpc::Status sst = (*agent)->stub()->StartReplica(sctx.get(), req, &sresp);
+    EXPECT_TRUE(sst.ok()) << sst.error_message();
+    EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
+    EXPECT_EQ(sresp.progress().stream_state(), walrep::v1::STREAM_STATE_BOOTSTRAPPING);
+    auto again = GetProgress(**agent);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->stream_state(), walrep::v1::STREAM_STATE_BOOTSTRAPPING);
+    EXPECT_EQ(again->role(), walrep::v1::ROLE_REPLICA);
+    EXPECT_EQ(CheckpointWaiter(**pg), walsender);
+  }
 
   absl::Time stop_at = absl::Now();
   auto ctx = (*agent)->Context(absl::Seconds(10));
