@@ -187,7 +187,17 @@ absl::StatusOr<v1::PromoteResponse> Agent::PromoteEngineLocked(const v1::Promote
     RETURN_IF_ERROR(writer_->Flush());
   }
   const Lsn durable = writer_->flush_lsn();
-  if (durable.valid() && !engine_->WaitForApply(durable, timeout) && !request.force()) {
+  // Only a running standby can be promoted, force or not: one that crashed is waited
+  // for while the supervisor restarts it (its replay position from before the crash
+  // stands: pg_ctl promote ends recovery only after replaying all of pg_wal).
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status running = engine_->WaitForRunningStandby(deadline);
+  if (!running.ok()) {
+    return absl::Status(running.code(), absl::StrCat(running.message(),
+                                                     "; not promoting: retry Promote"));
+  }
+  if (durable.valid() && !engine_->WaitForApply(durable, deadline - absl::Now()) &&
+      !request.force()) {
     return absl::DeadlineExceededError(absl::StrCat(
         "the standby replayed up to ", engine_->apply_lsn().ToString(), " but the durable WAL "
         "ends at ", durable.ToString(), "; retry with a longer apply_timeout, or force"));

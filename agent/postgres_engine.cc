@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -175,6 +176,27 @@ bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
     if (cv_.WaitWithDeadline(&mu_, deadline)) break;
   }
   return apply_lsn() >= lsn;
+}
+
+absl::Status PostgresEngine::WaitForRunningStandby(absl::Time deadline) const {
+  // The supervisor's monitor thread moves the state (crashed, starting, recovering) as
+  // the restarted server comes up; nothing here is signalled, so it is looked at often
+  // enough not to add to a failover's time.
+  constexpr absl::Duration kStatePoll = absl::Milliseconds(20);
+  for (;;) {
+    const PostgresState state = supervisor_->state();
+    if (state == PostgresState::kRecovering || state == PostgresState::kPrimary) {
+      return absl::OkStatus();
+    }
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the standby's postgres is ", PostgresStateName(state),
+          ", not a running standby (after a crash it is restarted with backoff; its "
+          "restarts and log are in GetProgress and the agent's log)"));
+    }
+    absl::SleepFor(std::min(kStatePoll, deadline - now));
+  }
 }
 
 std::optional<HotStandbyFeedback> PostgresEngine::feedback() const {

@@ -62,6 +62,10 @@ class PostgresEngine {
   void Wake(Lsn flushed = Lsn());
   // Waits until apply_lsn() >= lsn or `timeout`; returns whether it was reached.
   bool WaitForApply(Lsn lsn, absl::Duration timeout);
+  // Waits until the server is a running standby (pg_ctl promote can act on it), or
+  // `deadline`: after a crash the supervisor is restarting it. OK when running; otherwise
+  // DeadlineExceeded naming the state it is in.
+  absl::Status WaitForRunningStandby(absl::Time deadline) const;
   // The oldest xmin (and catalog xmin) the standby's queries and slots need, with epochs,
   // read at each poll; nullopt until read. xmin 0 when nothing holds one.
   std::optional<HotStandbyFeedback> feedback() const;

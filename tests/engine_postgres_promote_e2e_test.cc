@@ -4,12 +4,14 @@
 // unreplayed: Promote with a short apply_timeout is DEADLINE_EXCEEDED and changes nothing
 // (still a replica following its primary, the server still recovering, nothing
 // promoted); once replay resumes,
-// the same Promote succeeds with every acknowledged row on the new primary. And the whole
+// the same Promote succeeds with every acknowledged row on the new primary. Promote while
+// the standby's postgres restarts after a crash waits for it. And the whole
 // replica node lost (agent and standby kill -9) together with its synchronous primary:
 // the restarted agent starts the standby again and Promote keeps every reported commit.
 #include <signal.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -106,6 +108,56 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
   EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
   EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
   EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "3000");
+}
+
+// The failover finds the replica's own server down: its primary is gone and the standby
+// postgres has just crashed (kill -9 of its postmaster), so Promote arrives while the
+// supervisor is restarting it. Promote waits, within apply_timeout, for a running standby
+// that has replayed the durable WAL, then promotes it: every row the primary committed
+// is there, on timeline 2. And with too short an apply_timeout for the restart, the
+// refusal is DEADLINE_EXCEEDED naming the server's state, and changes nothing.
+TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWaitsForItAndKeepsEveryRow) {
+  EngineRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote-crashed"));
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  ASSERT_TRUE(Replayed(*rig.agent, *rig.pg, absl::Seconds(60))) << rig.agent->ReadLog();
+  ASSERT_TRUE(rig.pg->Stop().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(*rig.agent);
+    return p.ok() && p->stream_state() != walrep::v1::STREAM_STATE_STREAMING;
+  }, absl::Seconds(30)));
+
+  // Too short for a restart: refused, the replica left as it was.
+  std::string pid = rig.standby->PidFileLine1();
+  ASSERT_FALSE(pid.empty());
+  ASSERT_TRUE(RunShell("kill -9 " + pid).ok());
+  walrep::v1::PromoteResponse resp;
+  grpc::Status refused = CallPromote(*rig.agent, absl::Milliseconds(1), /*force=*/false, &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << refused.error_message();
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "not a running standby"))
+      << refused.error_message();
+  auto after = GetProgress(*rig.agent);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->role(), walrep::v1::ROLE_REPLICA);
+  EXPECT_NE(after->stream_state(), walrep::v1::STREAM_STATE_STOPPED) << "it follows its primary again";
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(*rig.agent);
+    return p.ok() && p->engine().restarts() >= 1 &&
+           p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING;
+  }, absl::Seconds(60))) << rig.agent->ReadLog();
+
+  // Crashed again, and Promote at once: it waits for the restart.
+  pid = rig.standby->PidFileLine1();
+  ASSERT_FALSE(pid.empty());
+  ASSERT_TRUE(RunShell("kill -9 " + pid).ok());
+  grpc::Status st = CallPromote(*rig.agent, absl::Seconds(60), /*force=*/false, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message() << "\n" << rig.agent->ReadLog();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
+  EXPECT_GE(resp.progress().engine().restarts(), 2u);
+  EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2000");
+  EXPECT_TRUE(rig.standby->Psql("INSERT INTO t VALUES (0)").ok());
 }
 
 // The replica's node dies — the agent and every process of its standby, kill -9 — while
