@@ -280,7 +280,7 @@ TEST(BackupCancelE2eTest, SigtermDuringSpreadCheckpoint) {
 // StartReplica's bootstrap asks for a fast checkpoint, which no amount of dirty data makes
 // long; stopping the checkpointer process makes the primary's checkpoint never start, the
 // same wait (CheckpointStart) from the walsender's side.
-TEST(BackupCancelE2eTest, InTheBootstrapsCheckpointPromoteIsRefusedStartIsANoOpStopEndsIt) {
+TEST(BackupCancelE2eTest, InTheBootstrapsCheckpointPromoteIsRefusedStartIsANoOpOrRepointsStopEndsIt) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
   std::string checkpointer =
@@ -330,6 +330,28 @@ TEST(BackupCancelE2eTest, InTheBootstrapsCheckpointPromoteIsRefusedStartIsANoOpS
     EXPECT_EQ(again->stream_state(), walrep::v1::STREAM_STATE_BOOTSTRAPPING);
     EXPECT_EQ(again->role(), walrep::v1::ROLE_REPLICA);
     EXPECT_EQ(CheckpointWaiter(**pg), walsender);
+  }
+  // StartReplica with another configuration (the orchestrator changed the conninfo)
+  // re-points: the bootstrap under way ends — its walsender goes — and one for the new
+  // configuration begins, waiting on the checkpoint in turn.
+  {
+    walrep::v1::StartReplicaRequest changed = req;
+    changed.set_conninfo((*pg)->ReplConnInfo("application_name=repointed"));
+    auto sctx = (*agent)->Context(absl::Seconds(2));
+    walrep::v1::StartReplicaResponse sresp;
+    (void)(*agent)->stub()->StartReplica(sctx.get(), changed, &sresp);  // waits in the backup
+    ASSERT_TRUE(WaitFor([&] { return BackendGone(**pg, walsender); }, absl::Seconds(10)));
+    int repointed = 0;
+    ASSERT_TRUE(WaitFor([&] { return (repointed = CheckpointWaiter(**pg)) != 0; }, absl::Seconds(30)))
+        << (*agent)->ReadLog();
+    EXPECT_NE(repointed, walsender);
+    EXPECT_EQ(Trim((*pg)->Psql(absl::StrCat(
+                  "SELECT application_name FROM pg_stat_activity WHERE pid = ", repointed))),
+              "repointed");
+    auto again = GetProgress(**agent);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->stream_state(), walrep::v1::STREAM_STATE_BOOTSTRAPPING);
+    walsender = repointed;
   }
 
   absl::Time stop_at = absl::Now();
