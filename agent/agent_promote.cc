@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "agent/logging.h"
+#include "agent/proto_time.h"
 #include "replay/atomic_file.h"
 #include "replay/timeline_history.h"
 #include "wire/status_macros.h"
@@ -12,10 +13,6 @@ namespace walrep {
 namespace {
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("agent"); }
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 }  // namespace
 
