@@ -184,10 +184,9 @@ absl::Status PostgresEngine::WaitForRunningStandby(absl::Time deadline) const {
   // enough not to add to a failover's time.
   constexpr absl::Duration kStatePoll = absl::Milliseconds(20);
   for (;;) {
+    if (supervisor_->RunningStandby()) return absl::OkStatus();
     const PostgresState state = supervisor_->state();
-    if (state == PostgresState::kRecovering || state == PostgresState::kPrimary) {
-      return absl::OkStatus();
-    }
+    if (state == PostgresState::kPrimary) return absl::OkStatus();
     const absl::Time now = absl::Now();
     if (now >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(

@@ -433,14 +433,53 @@ absl::Status PostgresSupervisor::Stop(absl::Duration fast_timeout) {
   return result;
 }
 
+bool PostgresSupervisor::RunningStandby() const {
+  absl::MutexLock lock(&mu_);
+  // The state follows the monitor thread, which sees an exit a moment after it happens:
+  // the pidfd says at once whether the process is still there.
+  return state_ == PostgresState::kRecovering && pid_ != 0 && !exited_ &&
+         (pidfd_ < 0 || !PidfdWaitExit(pidfd_, absl::ZeroDuration()));
+}
+
 absl::Status PostgresSupervisor::Promote(absl::Duration timeout) {
   if (!run_as_.ok()) return run_as_.status();
-  RefreshState();
   const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    RefreshState();
+    PostgresState state;
+    {
+      absl::MutexLock lock(&mu_);
+      state = state_;
+      if (state == PostgresState::kPrimary) return absl::OkStatus();
+      if (state == PostgresState::kStopped || stopping_ || shutdown_) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot promote: postgres is ", PostgresStateName(state)));
+      }
+    }
+    if (RunningStandby()) {
+      absl::Status s = PromoteRunning(deadline);
+      // A server that died under the request (it crashed before it left recovery) is
+      // restarted by the monitor as a standby again — the postmaster removes a stale
+      // promote file at start — and asked again; any other failure is the answer.
+      if (s.ok() || RunningStandby() || absl::Now() >= deadline) return s;
+      Log()->warn("postgres exited while being promoted ({}); promoting it once restarted",
+                  s.message());
+      continue;
+    }
+    // Crashed or starting: the monitor thread is restarting it.
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "cannot promote: postgres is ", PostgresStateName(state), ", not a running standby, after ",
+          absl::FormatDuration(timeout)));
+    }
+    absl::SleepFor(std::min(kReadyPoll, deadline - absl::Now()));
+  }
+}
+
+absl::Status PostgresSupervisor::PromoteRunning(absl::Time deadline) {
   {
     absl::MutexLock lock(&mu_);
-    if (state_ == PostgresState::kPrimary) return absl::OkStatus();
-    if (pid_ == 0 || state_ != PostgresState::kRecovering) {
+    if (state_ != PostgresState::kRecovering) {
       return absl::FailedPreconditionError(absl::StrCat(
           "cannot promote: postgres is ", PostgresStateName(state_), ", not a running standby"));
     }
@@ -454,11 +493,12 @@ absl::Status PostgresSupervisor::Promote(absl::Duration timeout) {
     RefreshState();
     return s;
   };
-  const int64_t secs = std::max<int64_t>(1, absl::ToInt64Seconds(timeout));
+  const absl::Duration left = std::max(deadline - absl::Now(), absl::Seconds(1));
+  const int64_t secs = std::max<int64_t>(1, absl::ToInt64Seconds(left));
   absl::StatusOr<std::string> out =
       RunProgram({JoinPath(options_.bindir, "pg_ctl"), "promote", "-w", "-t", absl::StrCat(secs),
                   "-D", options_.pgdata},
-                 *run_as_, timeout + absl::Seconds(5));
+                 *run_as_, left + absl::Seconds(5));
   if (!out.ok()) return back_to_standby(out.status());
   // pg_ctl returns once pg_control says "in production"; the postmaster rewrites its
   // status line a moment later.
@@ -467,7 +507,7 @@ absl::Status PostgresSupervisor::Promote(absl::Duration timeout) {
     if (pm.ok() && pm->status == "ready" && !HasStandbySignal(options_.pgdata)) break;
     if (absl::Now() >= deadline) {
       return back_to_standby(absl::DeadlineExceededError(
-          absl::StrCat("postgres did not leave recovery within ", absl::FormatDuration(timeout))));
+          absl::StrCat("postgres did not leave recovery within ", absl::FormatDuration(left))));
     }
     absl::SleepFor(kReadyPoll);
   }

@@ -63,9 +63,12 @@ class PostgresSupervisor {
   absl::Status Stop(absl::Duration fast_timeout);
 
   // pg_ctl promote -w (as os_user); OK once postmaster.pid says "ready" with no
-  // standby.signal left. OK at once when already primary; FailedPrecondition when not
-  // running.
+  // standby.signal left. OK at once when already primary; FailedPrecondition when stopped.
+  // A server that crashed (or crashes under the request) is promoted once the monitor has
+  // restarted it, within `timeout`; DeadlineExceeded when it is not back in time.
   absl::Status Promote(absl::Duration timeout);
+  // A standby that is up now: RECOVERING, and its process has not exited.
+  bool RunningStandby() const;
 
   int pid() const;  // 0 when no server is supervised
   PostgresState state() const;
@@ -88,6 +91,8 @@ class PostgresSupervisor {
   // Polls postmaster.pid until ready/standby. Fails when the server exits, when
   // `deadline` passes, or (`interruptible`) when Stop() or the destructor asks.
   absl::Status AwaitReady(absl::Time deadline, bool interruptible);
+  // Promote's one request to a running standby.
+  absl::Status PromoteRunning(absl::Time deadline);
   // Refreshes state_ from postmaster.pid's status line (and standby.signal).
   void RefreshState();
   void Monitor();

@@ -312,9 +312,8 @@ TEST(BackupCancelE2eTest, InTheBootstrapsCheckpointPromoteIsRefusedStartIsANoOpO
   // disturbs nothing; the same StartReplica again (a reconcile loop) answers at once and
   // leaves the bootstrap as it is — the same walsender still waits for the checkpoint.
   {
-    auto pctx = (*agent)->Context(absl::Seconds(5));
     walrep::v1::PromoteResponse presp;
-    grpc::Status pst = (*agent)->stub()->Promote(pctx.get(), {}, &presp);
+    grpc::Status pst = CallPromote(**agent, absl::Seconds(5), /*force=*/false, &presp);
     EXPECT_EQ(pst.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << pst.error_message();
     EXPECT_TRUE(absl::StrContains(pst.error_message(), "base backup is running"))
         << pst.error_message();

@@ -72,6 +72,32 @@ void EngineRig::SetUp(const std::string& name) {
   ASSERT_TRUE(Replayed(*agent, *pg, absl::Seconds(120))) << agent->ReadLog();
 }
 
+void EngineRig::SetUpUnderSyncCommits(const std::string& name, const std::string& app) {
+  auto started = PgPrimary::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  pg = std::move(*started);
+  ASSERT_TRUE(pg->Psql("CREATE TABLE k (i int PRIMARY KEY)").ok());
+  data_dir = EngineDataDir(name);
+  port = PickFreePort();
+  standby = std::make_unique<Standby>(data_dir, port);
+  auto a = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(a.ok()) << a.status();
+  agent = std::move(*a);
+  ASSERT_TRUE(Bootstrap(*agent, *pg, "application_name=" + app).ok());
+  ASSERT_TRUE(Replayed(*agent, *pg, absl::Seconds(120))) << agent->ReadLog();
+  ASSERT_TRUE(MakeSynchronous(*pg, app, "on"));
+  committed = data_dir + "/../committed";
+  StartCommitLoop(*pg, committed);
+  ASSERT_TRUE(WaitFor([&] { return CommittedCount(committed) >= 200; }, absl::Seconds(60)));
+}
+
+void EngineRig::KillPrimary() const {
+  ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
+                                    "/pg_ctl stop -m immediate -D ", ShellQuote(pg->data_dir()),
+                                    " >/dev/null"))
+                  .ok());
+}
+
 bool MakeSynchronous(const PgPrimary& pg, const std::string& app, const std::string& level) {
   if (!pg.Psql("ALTER SYSTEM SET synchronous_standby_names = '" + app + "'").ok() ||
       !pg.Psql("ALTER SYSTEM SET synchronous_commit = " + level).ok() ||

@@ -70,7 +70,14 @@ struct EngineRig {
   int port = 0;
   std::unique_ptr<Standby> standby;
   std::unique_ptr<AgentProcess> agent;
+  std::string committed;  // SetUpUnderSyncCommits's commit log (StartCommitLoop)
   void SetUp(const std::string& name);
+  // Instead of SetUp: the agent (application_name `app`) is the primary's synchronous
+  // standby (synchronous_commit = on) under a loop of single-row commits into table k;
+  // returns once 200 of them have been reported.
+  void SetUpUnderSyncCommits(const std::string& name, const std::string& app);
+  // Stops the primary with -m immediate (a crash: no shutdown checkpoint is streamed).
+  void KillPrimary() const;
 };
 
 }  // namespace walrep::testing

@@ -335,38 +335,20 @@ TEST(EnginePostgresE2eTest, AHotStandbyOfACascadingStandbyFollowsItsPromotionAnd
 }
 
 TEST(EnginePostgresE2eTest, AfterTheSynchronousPrimaryIsKilledPromoteKeepsEveryReportedCommit) {
-  auto pg = PgPrimary::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  ASSERT_TRUE((*pg)->Psql("CREATE TABLE k (i int PRIMARY KEY)").ok());
-  const std::string data_dir = EngineDataDir("engine-sync-kill");
-  const int port = PickFreePort();
-  Standby standby(data_dir, port);
-  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
-  ASSERT_TRUE(agent.ok()) << agent.status();
-  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_sync").ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
-  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_sync", "on"));
-  // Commits in a loop until the primary is killed under it (-m immediate).
-  const std::string committed = data_dir + "/../committed";
-  StartCommitLoop(**pg, committed);
-  ASSERT_TRUE(WaitFor([&] { return CommittedCount(committed) >= 200; }, absl::Seconds(60)));
-  ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
-                                    "/pg_ctl stop -m immediate -D ",
-                                    ShellQuote((*pg)->data_dir()), " >/dev/null"))
-                  .ok());
-  ASSERT_TRUE(WaitFor([&] { return CommitLoopEnded(committed); }, absl::Seconds(30)));
-  walrep::v1::PromoteRequest req;
-  req.mutable_apply_timeout()->set_seconds(60);
+  EngineRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.SetUpUnderSyncCommits("engine-sync-kill", "walrep_sync"));
+  // The commit loop runs until the primary is killed under it (-m immediate).
+  ASSERT_NO_FATAL_FAILURE(rig.KillPrimary());
+  ASSERT_TRUE(WaitFor([&] { return CommitLoopEnded(rig.committed); }, absl::Seconds(30)));
   walrep::v1::PromoteResponse resp;
-  auto ctx = (*agent)->Context(absl::Seconds(120));
-  grpc::Status promoted = (*agent)->stub()->Promote(ctx.get(), req, &resp);
-  ASSERT_TRUE(promoted.ok()) << promoted.error_message() << (*agent)->ReadLog();
+  grpc::Status promoted = CallPromote(*rig.agent, absl::Seconds(60), /*force=*/false, &resp);
+  ASSERT_TRUE(promoted.ok()) << promoted.error_message() << rig.agent->ReadLog();
   EXPECT_EQ(resp.timeline(), 2u);
-  EXPECT_EQ(GetProgress(**agent)->timeline(), 2u);
+  EXPECT_EQ(GetProgress(*rig.agent)->timeline(), 2u);
   // Every commit the primary reported is on the promoted replica.
-  const int n = CommittedCount(committed);
-  EXPECT_EQ(*standby.Psql(MissingCommitsQuery(n)), "0") << "of " << n << " reported commits";
-  EXPECT_EQ(*standby.Psql("INSERT INTO k VALUES (-1)"), "");
+  const int n = CommittedCount(rig.committed);
+  EXPECT_EQ(*rig.standby->Psql(MissingCommitsQuery(n)), "0") << "of " << n << " reported commits";
+  EXPECT_EQ(*rig.standby->Psql("INSERT INTO k VALUES (-1)"), "");
 }
 
 TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {

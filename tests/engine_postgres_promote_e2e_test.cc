@@ -131,6 +131,11 @@ TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWait
   std::string pid = rig.standby->PidFileLine1();
   ASSERT_FALSE(pid.empty());
   ASSERT_TRUE(RunShell("kill -9 " + pid).ok());
+  // Seen down (the supervisor waits at least 250 ms before it starts it again).
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = GetProgress(*rig.agent);
+    return p.ok() && p->engine().state() != walrep::v1::ENGINE_STATE_RECOVERING;
+  }, absl::Seconds(10)));
   walrep::v1::PromoteResponse resp;
   grpc::Status refused = CallPromote(*rig.agent, absl::Milliseconds(1), /*force=*/false, &resp);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << refused.error_message();
@@ -146,7 +151,8 @@ TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWait
            p->engine().state() == walrep::v1::ENGINE_STATE_RECOVERING;
   }, absl::Seconds(60))) << rig.agent->ReadLog();
 
-  // Crashed again, and Promote at once: it waits for the restart.
+  // Crashed again, and Promote at once — before or after the supervisor has seen the
+  // crash, even while it makes the request: it promotes the restarted standby.
   pid = rig.standby->PidFileLine1();
   ASSERT_FALSE(pid.empty());
   ASSERT_TRUE(RunShell("kill -9 " + pid).ok());
@@ -167,41 +173,26 @@ TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWait
 // then recovery of the WAL walrep made durable), and, with no primary to stream from,
 // Promote makes it a primary holding every commit the old primary reported.
 TEST(EnginePostgresPromoteE2eTest, AfterTheNodeAndItsPrimaryDiePromoteOnTheNewAgentKeepsEveryCommit) {
-  auto pg = PgPrimary::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  ASSERT_TRUE((*pg)->Psql("CREATE TABLE k (i int PRIMARY KEY)").ok());
-  const std::string data_dir = EngineDataDir("engine-node-loss");
-  const int port = PickFreePort();
-  Standby standby(data_dir, port);
-  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
-  ASSERT_TRUE(agent.ok()) << agent.status();
-  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_node").ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
-  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_node", "on"));
-  const std::string committed = data_dir + "/../committed";
-  StartCommitLoop(**pg, committed);
-  ASSERT_TRUE(WaitFor([&] { return CommittedCount(committed) >= 200; }, absl::Seconds(60)));
+  EngineRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.SetUpUnderSyncCommits("engine-node-loss", "walrep_node"));
 
   // What the primary was told last before the node went (it can only have been told more).
-  auto told = (*pg)->Psql(
+  auto told = rig.pg->Psql(
       "SELECT flush_lsn FROM pg_stat_replication WHERE application_name = 'walrep_node'");
   ASSERT_TRUE(told.ok());
   auto told_lsn = Lsn::Parse(*told);
   ASSERT_TRUE(told_lsn.ok()) << *told;
-  const std::string postmaster = standby.PidFileLine1();
+  const std::string postmaster = rig.standby->PidFileLine1();
   ASSERT_FALSE(postmaster.empty());
-  (*agent)->Kill();
+  rig.agent->Kill();
   ASSERT_TRUE(RunShell("kill -9 $(pgrep -P " + postmaster + ") " + postmaster).ok());
-  ASSERT_TRUE(RunShell(absl::StrCat("runuser -u postgres -- ", PgPrimary::kBinDir,
-                                    "/pg_ctl stop -m immediate -D ",
-                                    ShellQuote((*pg)->data_dir()), " >/dev/null"))
-                  .ok());
-  ASSERT_TRUE(WaitFor([&] { return CommitLoopEnded(committed); }, absl::Seconds(30)));
-  const int reported = CommittedCount(committed);
+  ASSERT_NO_FATAL_FAILURE(rig.KillPrimary());
+  ASSERT_TRUE(WaitFor([&] { return CommitLoopEnded(rig.committed); }, absl::Seconds(30)));
+  const int reported = CommittedCount(rig.committed);
   ASSERT_TRUE(WaitFor([&] { return !RunShell("kill -0 " + postmaster + " 2>/dev/null").ok(); },
                       absl::Seconds(30)));
 
-  agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  auto agent = AgentProcess::Start({.data_dir = rig.data_dir, .extra_flags = EngineFlags(rig.port)});
   ASSERT_TRUE(agent.ok()) << agent.status();
   ASSERT_TRUE(WaitFor([&] {
     auto p = GetProgress(**agent);
@@ -225,11 +216,11 @@ TEST(EnginePostgresPromoteE2eTest, AfterTheNodeAndItsPrimaryDiePromoteOnTheNewAg
   EXPECT_EQ(after->timeline(), 2u);
   // The server writes timeline 2 (its checkpoint may still be timeline 1's: promotion
   // does not wait for one).
-  EXPECT_EQ(*standby.Psql("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"),
+  EXPECT_EQ(*rig.standby->Psql("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"),
             "00000002");
-  EXPECT_EQ(*standby.Psql(MissingCommitsQuery(reported)), "0")
+  EXPECT_EQ(*rig.standby->Psql(MissingCommitsQuery(reported)), "0")
       << "of " << reported << " reported commits";
-  EXPECT_EQ(*standby.Psql("INSERT INTO k VALUES (-1)"), "");
+  EXPECT_EQ(*rig.standby->Psql("INSERT INTO k VALUES (-1)"), "");
 }
 
 }  // namespace
