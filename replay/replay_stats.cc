@@ -8,27 +8,33 @@ absl::Status ReplayStats::Apply(const WalRecord& r) {
   ReplaySnapshot& p = pending_;
   pending_any_ = true;
   RmgrCounts& c = p.rmgr[r.rmid];
+  if (c.records == 0) touched_[touched_count_++] = r.rmid;  // Publish adds only these
   c.records++;
   c.bytes += r.tot_len;
   c.fpi_bytes += r.fpi_len;
   for (const WalBlockRef& b : r.blocks) {
     if (b.has_image) c.fpis++;
   }
-  switch (XactKindOf(r)) {
-    case XactKind::kCommit:
-      p.commits++;
-      p.last_xact_time = XactTime(r);
-      break;
-    case XactKind::kAbort:
-      p.aborts++;
-      p.last_xact_time = XactTime(r);
-      break;
-    case XactKind::kNone:
-      break;
-  }
-  if (std::optional<std::string> name = RestorePointName(r)) {
-    p.restore_points++;
-    p.last_restore_point = std::move(*name);
+  // Only xact records carry commit times and only XLOG records restore points: the
+  // rest (nearly every record) is counted and done.
+  if (r.rmid == kRmgrXact) {
+    switch (XactKindOf(r)) {
+      case XactKind::kCommit:
+        p.commits++;
+        p.last_xact_time = XactTime(r);
+        break;
+      case XactKind::kAbort:
+        p.aborts++;
+        p.last_xact_time = XactTime(r);
+        break;
+      case XactKind::kNone:
+        break;
+    }
+  } else if (r.rmid == kRmgrXlog) {
+    if (std::optional<std::string> name = RestorePointName(r)) {
+      p.restore_points++;
+      p.last_restore_point = std::move(*name);
+    }
   }
   return absl::OkStatus();
 }
@@ -37,9 +43,9 @@ void ReplayStats::Publish() {
   if (!pending_any_) return;
   ReplaySnapshot& p = pending_;
   absl::MutexLock lock(&mu_);
-  for (size_t i = 0; i < p.rmgr.size(); ++i) {
+  for (size_t k = 0; k < touched_count_; ++k) {
+    const uint8_t i = touched_[k];
     RmgrCounts& from = p.rmgr[i];
-    if (from.records == 0) continue;
     RmgrCounts& to = s_.rmgr[i];
     to.records += from.records;
     to.bytes += from.bytes;
@@ -59,6 +65,7 @@ void ReplayStats::Publish() {
   p.commits = p.aborts = p.restore_points = 0;
   p.last_xact_time.reset();
   p.last_restore_point.clear();
+  touched_count_ = 0;
   pending_any_ = false;
 }
 

@@ -56,6 +56,10 @@ class ReplayStats : public WalReplayHandler {
   // runs two replaying threads at once), so no lock.
   ReplaySnapshot pending_;
   bool pending_any_ = false;
+  // The resource managers pending_ has counts for, each once: Publish walks these few
+  // rather than all 256 (it runs every few hundred records in a catch-up).
+  std::array<uint8_t, 256> touched_{};
+  size_t touched_count_ = 0;
   mutable absl::Mutex mu_;
   ReplaySnapshot s_ ABSL_GUARDED_BY(mu_);
 };

@@ -175,7 +175,7 @@ bool WalReplayer::ReplayAvailable() {
   // apply_lsn is published every kPublishEvery records rather than after each (a lock and
   // a wake-up per 40-byte record would cost more than verifying it), at once after a
   // record a remote_apply commit waits for, and before anything that can block or stop.
-  constexpr uint64_t kPublishEvery = 64;
+  constexpr uint64_t kPublishEvery = 512;
   uint64_t unpublished = 0, feedback = 0;
   Lsn applied;
   auto publish = [&] {
@@ -201,7 +201,7 @@ bool WalReplayer::ReplayAvailable() {
       }
       applied = rec.end;
       ++unpublished;
-      const bool asks = AsksForApplyFeedback(rec);
+      const bool asks = rec.rmid == kRmgrXact && AsksForApplyFeedback(rec);
       if (asks) ++feedback;
       if (asks || unpublished >= kPublishEvery) publish();
       if (++batch % 256 == 0 && options_.on_advance) options_.on_advance();
