@@ -5,10 +5,13 @@
 // (still a replica following its primary, the server still recovering, nothing
 // promoted); once replay resumes,
 // the same Promote succeeds with every acknowledged row on the new primary. Promote while
-// the standby's postgres restarts after a crash waits for it. And the whole
+// the standby's postgres restarts after a crash, or while it dies under the request,
+// waits for it. And the whole
 // replica node lost (agent and standby kill -9) together with its synchronous primary:
 // the restarted agent starts the standby again and Promote keeps every reported commit.
 #include <signal.h>
+
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -164,6 +167,45 @@ TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWait
   EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
   EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2000");
   EXPECT_TRUE(rig.standby->Psql("INSERT INTO t VALUES (0)").ok());
+}
+
+// The standby dies under the promotion request itself: its startup process is stopped
+// (SIGSTOP), so `pg_ctl promote -w` waits, and the postmaster is killed (-9) while it
+// does. The supervisor restarts the standby and asks again: Promote returns a primary on
+// timeline 2 with every row.
+TEST(EnginePostgresPromoteE2eTest, AStandbyThatDiesWhilePromotedIsPromotedOnceRestarted) {
+  EngineRig rig;
+  ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote-dies"));
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  ASSERT_TRUE(Replayed(*rig.agent, *rig.pg, absl::Seconds(60))) << rig.agent->ReadLog();
+  ASSERT_TRUE(rig.pg->Stop().ok());
+  const std::string postmaster = rig.standby->PidFileLine1();
+  const int startup = StartupPid(postmaster);
+  ASSERT_GT(startup, 0);
+  ASSERT_EQ(kill(startup, SIGSTOP), 0);
+  Resumer resume{startup};
+
+  walrep::v1::PromoteResponse resp;
+  grpc::Status st;
+  std::thread promote([&] { st = CallPromote(*rig.agent, absl::Seconds(60), false, &resp); });
+  // pg_ctl promote has asked (its signal file is there) and waits for the stopped process.
+  const std::string promote_file = rig.data_dir + "/pgdata/promote";
+  const bool asked = WaitFor([&] { return RunShell("test -e " + ShellQuote(promote_file)).ok(); },
+                             absl::Seconds(30));
+  ASSERT_TRUE(RunShell("kill -9 " + postmaster + " " + std::to_string(startup)).ok());
+  resume.done = true;  // killed: nothing to continue
+  promote.join();
+  ASSERT_TRUE(asked) << rig.agent->ReadLog();
+  ASSERT_TRUE(st.ok()) << st.error_message() << "\n" << rig.agent->ReadLog();
+  EXPECT_EQ(resp.timeline(), 2u);
+  EXPECT_EQ(resp.progress().role(), walrep::v1::ROLE_PRIMARY);
+  EXPECT_GE(resp.progress().engine().restarts(), 1u);
+  EXPECT_NE(absl::StrCat(resp.progress().engine().pid()), postmaster);
+  EXPECT_EQ(*rig.standby->Psql("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), "2000");
+  // It was asked twice: the first request ended with the server.
+  EXPECT_TRUE(absl::StrContains(rig.agent->ReadLog(), "exited while being promoted"))
+      << rig.agent->ReadLog();
 }
 
 // The replica's node dies — the agent and every process of its standby, kill -9 — while
