@@ -57,34 +57,29 @@ bool Replayed(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout) 
   }, timeout);
 }
 
-void EngineRig::SetUp(const std::string& name) {
+void EngineRig::Start(const std::string& name, const std::string& table,
+                      const std::string& conninfo_extra) {
   auto started = PgPrimary::Start();
   ASSERT_TRUE(started.ok()) << started.status();
   pg = std::move(*started);
-  ASSERT_TRUE(pg->Psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS i").ok());
+  ASSERT_TRUE(pg->Psql(table).ok());
   data_dir = EngineDataDir(name);
   port = PickFreePort();
   standby = std::make_unique<Standby>(data_dir, port);
   auto a = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
   ASSERT_TRUE(a.ok()) << a.status();
   agent = std::move(*a);
-  ASSERT_TRUE(Bootstrap(*agent, *pg).ok());
+  ASSERT_TRUE(Bootstrap(*agent, *pg, conninfo_extra).ok());
   ASSERT_TRUE(Replayed(*agent, *pg, absl::Seconds(120))) << agent->ReadLog();
 }
 
+void EngineRig::SetUp(const std::string& name) {
+  Start(name, "CREATE TABLE t AS SELECT generate_series(1, 1000) AS i", "");
+}
+
 void EngineRig::SetUpUnderSyncCommits(const std::string& name, const std::string& app) {
-  auto started = PgPrimary::Start();
-  ASSERT_TRUE(started.ok()) << started.status();
-  pg = std::move(*started);
-  ASSERT_TRUE(pg->Psql("CREATE TABLE k (i int PRIMARY KEY)").ok());
-  data_dir = EngineDataDir(name);
-  port = PickFreePort();
-  standby = std::make_unique<Standby>(data_dir, port);
-  auto a = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
-  ASSERT_TRUE(a.ok()) << a.status();
-  agent = std::move(*a);
-  ASSERT_TRUE(Bootstrap(*agent, *pg, "application_name=" + app).ok());
-  ASSERT_TRUE(Replayed(*agent, *pg, absl::Seconds(120))) << agent->ReadLog();
+  ASSERT_NO_FATAL_FAILURE(
+      Start(name, "CREATE TABLE k (i int PRIMARY KEY)", "application_name=" + app));
   ASSERT_TRUE(MakeSynchronous(*pg, app, "on"));
   committed = data_dir + "/../committed";
   StartCommitLoop(*pg, committed);

@@ -78,6 +78,12 @@ struct EngineRig {
   void SetUpUnderSyncCommits(const std::string& name, const std::string& app);
   // Stops the primary with -m immediate (a crash: no shutdown checkpoint is streamed).
   void KillPrimary() const;
+
+ private:
+  // A primary with `table` made, and the agent bootstrapped from it (conninfo_extra
+  // added to its conninfo) until its standby has replayed the primary's flush position.
+  void Start(const std::string& name, const std::string& table,
+             const std::string& conninfo_extra);
 };
 
 }  // namespace walrep::testing

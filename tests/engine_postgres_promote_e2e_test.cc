@@ -47,6 +47,14 @@ struct Resumer {
   ~Resumer() { Now(); }
 };
 
+// 1000 more rows replayed on the standby, then the primary stopped (a planned stop: its
+// shutdown checkpoint streams before it goes) — where a failover to this replica begins.
+void ReplayMoreThenStopThePrimary(EngineRig& rig) {
+  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
+  ASSERT_TRUE(Replayed(*rig.agent, *rig.pg, absl::Seconds(60))) << rig.agent->ReadLog();
+  ASSERT_TRUE(rig.pg->Stop().ok());
+}
+
 TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndChangesNothing) {
   EngineRig rig;
   ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote"));
@@ -122,9 +130,7 @@ TEST(EnginePostgresPromoteE2eTest, ReplayThatCannotCatchUpIsDeadlineExceededAndC
 TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWaitsForItAndKeepsEveryRow) {
   EngineRig rig;
   ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote-crashed"));
-  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
-  ASSERT_TRUE(Replayed(*rig.agent, *rig.pg, absl::Seconds(60))) << rig.agent->ReadLog();
-  ASSERT_TRUE(rig.pg->Stop().ok());
+  ASSERT_NO_FATAL_FAILURE(ReplayMoreThenStopThePrimary(rig));
   ASSERT_TRUE(WaitFor([&] {
     auto p = GetProgress(*rig.agent);
     return p.ok() && p->stream_state() != walrep::v1::STREAM_STATE_STREAMING;
@@ -176,9 +182,7 @@ TEST(EnginePostgresPromoteE2eTest, PromoteWhileTheStandbyRestartsAfterACrashWait
 TEST(EnginePostgresPromoteE2eTest, AStandbyThatDiesWhilePromotedIsPromotedOnceRestarted) {
   EngineRig rig;
   ASSERT_NO_FATAL_FAILURE(rig.SetUp("engine-promote-dies"));
-  ASSERT_TRUE(rig.pg->Psql("INSERT INTO t SELECT generate_series(1, 1000)").ok());
-  ASSERT_TRUE(Replayed(*rig.agent, *rig.pg, absl::Seconds(60))) << rig.agent->ReadLog();
-  ASSERT_TRUE(rig.pg->Stop().ok());
+  ASSERT_NO_FATAL_FAILURE(ReplayMoreThenStopThePrimary(rig));
   const std::string postmaster = rig.standby->PidFileLine1();
   const int startup = StartupPid(postmaster);
   ASSERT_GT(startup, 0);
