@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -166,10 +168,18 @@ class PosixFileOps final : public FileOps {
 
 }  // namespace
 
-AlignedBuffer::AlignedBuffer(size_t size) {
-  const size_t alloc = static_cast<size_t>(AlignUp(size == 0 ? 1 : size));
-  data_ = static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, alloc));
-  if (data_ != nullptr) size_ = alloc;
+AlignedBuffer::AlignedBuffer(size_t size, size_t alignment) {
+  alignment = std::max(alignment, kDirectIoAlignment);
+  const size_t alloc = (std::max<size_t>(size, 1) + alignment - 1) & ~(alignment - 1);
+  data_ = static_cast<char*>(std::aligned_alloc(alignment, alloc));
+  if (data_ == nullptr) return;
+  size_ = alloc;
+  // Huge pages: one page fault and one page to pin (O_DIRECT writes from it) per 2 MiB
+  // instead of 512. Advice only: without transparent huge pages it changes nothing.
+  constexpr size_t kHugePage = size_t{2} << 20;
+  if (alignment % kHugePage == 0 && alloc % kHugePage == 0) {
+    (void)madvise(data_, alloc, MADV_HUGEPAGE);
+  }
 }
 
 AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {

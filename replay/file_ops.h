@@ -59,7 +59,10 @@ inline constexpr size_t kDirectIoAlignment = 4096;
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t size);
+  explicit AlignedBuffer(size_t size) : AlignedBuffer(size, kDirectIoAlignment) {}
+  // Aligned to `alignment` (a power of two, at least kDirectIoAlignment); a buffer of whole
+  // 2 MiB huge pages aligned to them is offered to the kernel for transparent huge pages.
+  AlignedBuffer(size_t size, size_t alignment);
   AlignedBuffer(AlignedBuffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;

@@ -31,6 +31,7 @@
 #ifndef WALREP_REPLAY_RECENT_WAL_H_
 #define WALREP_REPLAY_RECENT_WAL_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -47,7 +48,7 @@ namespace walrep {
 
 class RecentWal {
  public:
-  explicit RecentWal(size_t capacity = size_t{32} << 20, size_t chunk = size_t{1} << 20);
+  explicit RecentWal(size_t capacity = size_t{32} << 20, size_t chunk = size_t{2} << 20);
 
   // Bytes of the ring, valid while `hold` is kept.
   struct View {
@@ -74,7 +75,10 @@ class RecentWal {
 
  private:
   struct Chunk {
-    explicit Chunk(size_t size) : data(size) {}  // not zeroed: written before read
+    // Not zeroed (written before read); aligned to its size up to 2 MiB, so that a 2 MiB
+    // chunk can be one huge page.
+    explicit Chunk(size_t size)
+        : data(size, std::min<size_t>(size & ~(size - 1), size_t{2} << 20)) {}
     AlignedBuffer data;
     uint64_t base = 0;  // LSN of data[0], a multiple of chunk_
   };

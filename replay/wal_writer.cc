@@ -231,10 +231,10 @@ absl::Status WalWriter::Decode(absl::string_view bytes) {
 
 SegmentStage::Source WalWriter::StageSource(uint64_t segment_start) const {
   RecentWal* recent = options_.recent;
-  // Its chunks must be the stage's buffers: the same size, so that each buffer (which
-  // ends on a multiple of its size) lies in one chunk (chunks cover aligned LSN ranges,
-  // and segments start on multiples of both).
-  if (recent == nullptr || recent->chunk_size() != options_.stage_buffer) return nullptr;
+  // Each of the stage's buffers must lie in one chunk: chunks cover aligned LSN ranges a
+  // multiple of the buffer's size, and a buffer ends on a multiple of its size (segments
+  // start on multiples of it).
+  if (recent == nullptr || recent->chunk_size() % options_.stage_buffer != 0) return nullptr;
   const TimelineId tli = timeline();
   return [recent, segment_start, tli](uint64_t offset, size_t n) {
     RecentWal::View v = recent->ReadView(Lsn(segment_start + offset), n, tli);
