@@ -17,11 +17,13 @@ class WalReplayHandler {
   // A non-OK status stops replay before this record (it is retried after a restart).
   virtual absl::Status Apply(const WalRecord& record) = 0;
   // Whether Apply reads the body (`bytes`, `main_data`) of records of resource manager
-  // `rmid`. For those it does not, a record crossing pages reaches Apply with its headers
-  // decoded and its body left out (WalDecoder::Options::keep_body): no copy of its
-  // full-page images. The answer must not change while replay runs.
-  virtual bool NeedsBody(uint8_t rmid) const {
+  // `rmid` whose xl_info has record type `info & 0xF0`. For those it does not, a record
+  // crossing pages reaches Apply with its headers decoded and its body left out
+  // (WalDecoder::Options::keep_body): no copy of its full-page images. The answer must
+  // not change while replay runs.
+  virtual bool NeedsBody(uint8_t rmid, uint8_t info) const {
     (void)rmid;
+    (void)info;
     return true;
   }
   // What was applied since the last call is to be visible to other threads: the replay

@@ -46,8 +46,12 @@ struct ReplaySnapshot {
 class ReplayStats : public WalReplayHandler {
  public:
   absl::Status Apply(const WalRecord& record) override;
-  // Commit and abort times, restore point names: the bodies of xact and XLOG records.
-  bool NeedsBody(uint8_t rmid) const override { return rmid == kRmgrXact || rmid == kRmgrXlog; }
+  // Commit and abort times, restore point names: the bodies of xact records and of XLOG's
+  // restore points (not of its full-page images, which index builds write by the
+  // thousand).
+  bool NeedsBody(uint8_t rmid, uint8_t info) const override {
+    return rmid == kRmgrXact || (rmid == kRmgrXlog && (info & 0xF0) == kXlogRestorePointInfo);
+  }
   void Publish() override;
   ReplaySnapshot Snapshot() const;
 

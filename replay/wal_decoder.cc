@@ -321,7 +321,8 @@ WalDecoder::Result WalDecoder::Next(WalRecord* record) {
         const uint64_t bound = rec_start_ + rec_len_ + 8 +
                                (rec_len_ / (kWalPageSize - kLongPageHeaderSize) + 1) *
                                    kLongPageHeaderSize;
-        trim_ = !options_.keep_body.test(static_cast<uint8_t>(header_[17])) &&
+        trim_ = !options_.keep_body.test(BodyKind(static_cast<uint8_t>(header_[17]),
+                                                  static_cast<uint8_t>(header_[16]))) &&
                 Verified(rec_start_, bound);
         body_.reserve(trim_ ? std::min<uint32_t>(rec_len_, kRecordHeadersMax) : rec_len_);
       }

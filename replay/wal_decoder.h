@@ -149,6 +149,13 @@ struct WalRecord {
 WalStop DecodeRecordBlocks(absl::string_view record, int major, WalRecord* out,
                            std::string* why, uint32_t tot_len = 0);
 
+// Record kinds for WalDecoder::Options::keep_body: a resource manager with one of the 16
+// record types xl_info's upper four bits give it.
+inline constexpr size_t kBodyKinds = 256 * 16;
+inline constexpr size_t BodyKind(uint8_t rmid, uint8_t info) {
+  return size_t{rmid} * 16 + (info >> 4);
+}
+
 // No valid record's headers (XLogRecord, 33 block headers of at most 27 bytes each with
 // image, compression and relation, origin, top-level xid, main-data length: 928 bytes)
 // reach past this many bytes from its start.
@@ -163,12 +170,14 @@ class WalDecoder {
     uint64_t system_id = 0;
     // Assemble records and decode block headers (see the header comment).
     bool retain = true;
-    // With `retain`: the resource managers whose records are assembled whole. A record of
-    // any other one that crosses a page and lies in verified input (Feed) keeps only its
+    // With `retain`: the kinds of record assembled whole, by BodyKind(rmid, info) — a
+    // resource manager and its record type (xl_info's upper four bits). A record of any
+    // other kind that crosses a page and lies in verified input (Feed) keeps only its
     // first kRecordHeadersMax bytes — its blocks, main_data_len and fpi_len are decoded,
     // `bytes` and `main_data` are empty — so that replay does not copy full-page images
-    // it never reads. (Unverified input is always kept whole: its CRC needs every byte.)
-    std::bitset<256> keep_body = std::bitset<256>().set();
+    // it never reads (XLOG's FPI records among them, beside the restore points it reads).
+    // (Unverified input is always kept whole: its CRC needs every byte.)
+    std::bitset<kBodyKinds> keep_body = std::bitset<kBodyKinds>().set();
     // Page timelines above this are kBadTimeline (0 = no ceiling).
     TimelineId max_timeline = 0;
   };

@@ -489,7 +489,7 @@ TEST(WalDecoderTest, RecordsOfRmgrsNotKeptLeaveTheirBodyOutOnlyInVerifiedInput) 
   const uint64_t s0 = b.start().value();
   WalDecoder::Options o = Opts();
   o.keep_body.reset();
-  o.keep_body.set(1);  // xact only
+  for (uint8_t info = 0; info < 16; ++info) o.keep_body.set(BodyKind(1, info << 4));  // xact only
   // Returns the records' (bytes size, main_data, fpi_len, blocks) fed in `chunk` pieces,
   // those below `verified_below` as verified.
   struct Seen {

@@ -12,9 +12,13 @@ WalReplayer::WalReplayer(Options options)
     : options_(std::move(options)), segment_size_(options_.segment_size) {
   if (options_.file_ops == nullptr) options_.file_ops = DefaultFileOps();
   for (int rmid = 0; rmid < 256; ++rmid) {
-    // Commit records' bodies say whether a commit asks for apply feedback.
-    keep_body_[rmid] = rmid == kRmgrXact || options_.handler == nullptr ||
-                       options_.handler->NeedsBody(static_cast<uint8_t>(rmid));
+    for (int type = 0; type < 16; ++type) {
+      const uint8_t info = static_cast<uint8_t>(type << 4);
+      // Commit records' bodies say whether a commit asks for apply feedback.
+      keep_body_[BodyKind(static_cast<uint8_t>(rmid), info)] =
+          rmid == kRmgrXact || options_.handler == nullptr ||
+          options_.handler->NeedsBody(static_cast<uint8_t>(rmid), info);
+    }
   }
 }
 

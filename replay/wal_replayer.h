@@ -102,7 +102,7 @@ class WalReplayer {
 
   Options options_;
   // The resource managers whose records replay assembles whole (WalDecoder::Options).
-  std::bitset<256> keep_body_;
+  std::bitset<kBodyKinds> keep_body_;
   std::atomic<uint64_t> apply_lsn_{0};
   std::atomic<uint64_t> feedback_requests_{0};
 

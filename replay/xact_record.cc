@@ -14,7 +14,6 @@ constexpr uint8_t kXactAbortPrepared = 0x40;
 constexpr uint8_t kXactHasInfo = 0x80;
 constexpr uint32_t kXactCompletionApplyFeedback = 1u << 29;
 // pg_control.h
-constexpr uint8_t kXlogRestorePoint = 0x70;
 constexpr size_t kRestorePointNameMax = 64;  // MAXFNAMELEN
 
 
@@ -52,7 +51,7 @@ bool AsksForApplyFeedback(const WalRecord& r) {
 }
 
 std::optional<std::string> RestorePointName(const WalRecord& r) {
-  if (r.rmid != kRmgrXlog || (r.info & ~kXlrInfoMask) != kXlogRestorePoint ||
+  if (r.rmid != kRmgrXlog || (r.info & ~kXlrInfoMask) != kXlogRestorePointInfo ||
       r.main_data.size() < 9) {
     return std::nullopt;
   }

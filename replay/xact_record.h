@@ -27,6 +27,9 @@ std::optional<absl::Time> XactTime(const WalRecord& record);
 // xinfo): PostgreSQL's startup process makes its walreceiver reply at once for it.
 bool AsksForApplyFeedback(const WalRecord& record);
 
+// XLOG_RESTORE_POINT: an XLOG record's type (xl_info & 0xF0) for a restore point.
+inline constexpr uint8_t kXlogRestorePointInfo = 0x70;
+
 // The name of an XLOG RESTORE_POINT record (pg_create_restore_point).
 std::optional<std::string> RestorePointName(const WalRecord& record);
 
