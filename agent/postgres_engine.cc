@@ -179,23 +179,9 @@ bool PostgresEngine::WaitForApply(Lsn lsn, absl::Duration timeout) {
 }
 
 absl::Status PostgresEngine::WaitForRunningStandby(absl::Time deadline) const {
-  // The supervisor's monitor thread moves the state (crashed, starting, recovering) as
-  // the restarted server comes up; nothing here is signalled, so it is looked at often
-  // enough not to add to a failover's time.
-  constexpr absl::Duration kStatePoll = absl::Milliseconds(20);
-  for (;;) {
-    if (supervisor_->RunningStandby()) return absl::OkStatus();
-    const PostgresState state = supervisor_->state();
-    if (state == PostgresState::kPrimary) return absl::OkStatus();
-    const absl::Time now = absl::Now();
-    if (now >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the standby's postgres is ", PostgresStateName(state),
-          ", not a running standby (after a crash it is restarted with backoff; its "
-          "restarts and log are in GetProgress and the agent's log)"));
-    }
-    absl::SleepFor(std::min(kStatePoll, deadline - now));
-  }
+  absl::Status up = supervisor_->AwaitRunningStandby(deadline);
+  if (up.ok()) return up;
+  return absl::Status(up.code(), absl::StrCat("the standby's ", up.message()));
 }
 
 std::optional<HotStandbyFeedback> PostgresEngine::feedback() const {

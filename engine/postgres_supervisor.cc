@@ -441,38 +441,54 @@ bool PostgresSupervisor::RunningStandby() const {
          (pidfd_ < 0 || !PidfdWaitExit(pidfd_, absl::ZeroDuration()));
 }
 
-absl::Status PostgresSupervisor::Promote(absl::Duration timeout) {
-  if (!run_as_.ok()) return run_as_.status();
-  const absl::Time deadline = absl::Now() + timeout;
+absl::Status PostgresSupervisor::AwaitRunningStandby(absl::Time deadline) {
+  const absl::Time since = absl::Now();
   for (;;) {
     RefreshState();
     PostgresState state;
     {
       absl::MutexLock lock(&mu_);
       state = state_;
-      if (state == PostgresState::kPrimary) return absl::OkStatus();
-      if (state == PostgresState::kStopped || stopping_ || shutdown_) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("cannot promote: postgres is ", PostgresStateName(state)));
+      if (stopping_ || shutdown_) {
+        return absl::FailedPreconditionError("postgres is being stopped");
       }
     }
-    if (RunningStandby()) {
-      absl::Status s = PromoteRunning(deadline);
-      // A server that died under the request (it crashed before it left recovery) is
-      // restarted by the monitor as a standby again — the postmaster removes a stale
-      // promote file at start — and asked again; any other failure is the answer.
-      if (s.ok() || RunningStandby() || absl::Now() >= deadline) return s;
-      Log()->warn("postgres exited while being promoted ({}); promoting it once restarted",
-                  s.message());
-      continue;
-    }
+    if (state == PostgresState::kPrimary || RunningStandby()) return absl::OkStatus();
     // Crashed or starting: the monitor thread is restarting it.
-    if (absl::Now() >= deadline) {
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
-          "cannot promote: postgres is ", PostgresStateName(state), ", not a running standby, after ",
-          absl::FormatDuration(timeout)));
+          "postgres is ", PostgresStateName(state), ", not a running standby, after ",
+          absl::FormatDuration(now - since),
+          " (after a crash it is restarted with backoff; its restarts and log are in "
+          "GetProgress and the agent's log)"));
     }
-    absl::SleepFor(std::min(kReadyPoll, deadline - absl::Now()));
+    absl::SleepFor(std::min(kReadyPoll, deadline - now));
+  }
+}
+
+absl::Status PostgresSupervisor::Promote(absl::Duration timeout) {
+  if (!run_as_.ok()) return run_as_.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    RefreshState();
+    {
+      absl::MutexLock lock(&mu_);
+      if (state_ == PostgresState::kPrimary) return absl::OkStatus();
+      if (state_ == PostgresState::kStopped) {
+        return absl::FailedPreconditionError("cannot promote: postgres is STOPPED");
+      }
+    }
+    absl::Status up = AwaitRunningStandby(deadline);
+    if (!up.ok()) return absl::Status(up.code(), absl::StrCat("cannot promote: ", up.message()));
+    if (state() == PostgresState::kPrimary) return absl::OkStatus();
+    absl::Status s = PromoteRunning(deadline);
+    // A server that died under the request (it crashed before it left recovery) is
+    // restarted by the monitor as a standby again — the postmaster removes a stale
+    // promote file at start — and asked again; any other failure is the answer.
+    if (s.ok() || RunningStandby() || absl::Now() >= deadline) return s;
+    Log()->warn("postgres exited while being promoted ({}); promoting it once restarted",
+                s.message());
   }
 }
 

@@ -69,6 +69,10 @@ class PostgresSupervisor {
   absl::Status Promote(absl::Duration timeout);
   // A standby that is up now: RECOVERING, and its process has not exited.
   bool RunningStandby() const;
+  // Waits until the server is a running standby or a primary, while the monitor restarts
+  // one that crashed: OK then; DeadlineExceeded at `deadline` naming the state it is in;
+  // FailedPrecondition while it is being stopped.
+  absl::Status AwaitRunningStandby(absl::Time deadline);
 
   int pid() const;  // 0 when no server is supervised
   PostgresState state() const;
