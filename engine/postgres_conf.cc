@@ -172,4 +172,8 @@ absl::Status ConfigurePgdata(const PostgresOptions& o, bool standby) {
   return absl::OkStatus();
 }
 
+bool HasStandbySignal(const std::string& pgdata) {
+  return access(JoinPath(pgdata, "standby.signal").c_str(), F_OK) == 0;
+}
+
 }  // namespace walrep

@@ -47,6 +47,9 @@ std::vector<std::string> KeysOverriddenByAutoConf(absl::string_view auto_conf);
 // hold a PG_VERSION (InvalidArgument otherwise: it is no data directory).
 absl::Status ConfigurePgdata(const PostgresOptions& options, bool standby);
 
+// Whether <pgdata>/standby.signal exists: the server starts (or still is) a standby.
+bool HasStandbySignal(const std::string& pgdata);
+
 }  // namespace walrep
 
 #endif  // WALREP_ENGINE_POSTGRES_CONF_H_
