@@ -87,7 +87,8 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
     const absl::Time batch_due =
         batch > 0 ? batch_since + kCatchUpFlushDelay : absl::InfiniteFuture();
     ASSIGN_OR_RETURN(auto msg, conn_.ReadMessageView(
-                                   std::min({next_status_, absl::Now() + slice, batch_due})));
+                                   std::min({next_status_, absl::Now() + slice, batch_due}),
+                                   &placer_));
     if (!msg) {
       if (batch > 0 && absl::Now() >= batch_due) {
         RETURN_IF_ERROR(FlushAndReport(false));
@@ -113,7 +114,10 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
       return absl::DataLossError(
           absl::StrCat("unexpected message '", std::string(1, msg->type), "' while streaming"));
     }
-    ASSIGN_OR_RETURN(PrimaryMessage pm, DecodePrimaryMessage(msg->body));
+    ASSIGN_OR_RETURN(PrimaryMessage pm,
+                     msg->placed.empty()
+                         ? DecodePrimaryMessage(msg->body)
+                         : absl::StatusOr<PrimaryMessage>(DecodeXLogData(msg->body, msg->placed)));
     bool reply = false;
     if (auto* x = std::get_if<XLogData>(&pm)) {
       RETURN_IF_ERROR(HandleXLogData(x->start, x->wal_end, x->data));
@@ -137,6 +141,12 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
       batch = 0;
     }
   }
+}
+
+absl::Span<char> WalStreamLoop::RingPlacer::Place(absl::string_view head, size_t rest) {
+  absl::StatusOr<XLogData> x = DecodeXLogData(head, absl::string_view());
+  if (!x.ok() || x->start != writer_.write_lsn()) return {};
+  return writer_.ReceiveSpace(x->start, rest);
 }
 
 absl::Status WalStreamLoop::HandleXLogData(Lsn start, Lsn wal_end, absl::string_view data) {

@@ -102,8 +102,22 @@ class WalStreamLoop {
   // Our end: flush, report, CopyDone, read until ReadyForQuery (bounded), close.
   absl::StatusOr<WalStreamEnd> EndCopy(WalStreamEnd::Kind kind);
 
+  // Has the WAL of a large XLogData received straight into the writer's ring of recent
+  // WAL, where it is kept and written from (WalWriter::ReceiveSpace): no copy out of the
+  // connection's buffer. Only WAL that continues the writer's position is placed.
+  class RingPlacer : public CopyDataPlacer {
+   public:
+    explicit RingPlacer(WalWriter& writer) : writer_(writer) {}
+    size_t head_size() const override { return kXLogDataHeaderSize; }
+    absl::Span<char> Place(absl::string_view head, size_t rest) override;
+
+   private:
+    WalWriter& writer_;
+  };
+
   PgConnection& conn_;
   WalWriter& writer_;
+  RingPlacer placer_{writer_};
   const WalStreamOptions options_;
   Lsn reported_flush_;
   absl::Time next_status_;

@@ -73,7 +73,10 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
     }
     Chunk& c = *chunks_.back();
     const size_t n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), c.base + chunk_ - at));
-    std::memcpy(c.data.data() + (at - c.base), bytes.data(), n);
+    char* dst = c.data.data() + (at - c.base);
+    // Already there when received into Space; memmove, not memcpy: `bytes` may be any
+    // memory, even a retired chunk's that was reused for this one.
+    if (dst != bytes.data()) std::memmove(dst, bytes.data(), n);
     bytes.remove_prefix(n);
     at += n;
   }
@@ -83,6 +86,22 @@ void RecentWal::Append(Lsn start, absl::string_view bytes, TimelineId tli) {
     Retire(std::move(chunks_.front()));
     chunks_.pop_front();
   }
+}
+
+absl::Span<char> RecentWal::Space(Lsn start, size_t n, TimelineId tli) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t at = start.value();
+  if (at != end_ || tli != tli_ || chunks_.empty() || n == 0) return {};
+  if (at == chunks_.back()->base + chunk_) {
+    // The next chunk, in the ring already but beyond end_: no reader looks there, and
+    // Append fills it as it would have.
+    std::shared_ptr<Chunk> c = NewChunk(at);
+    if (c->data.data() == nullptr) return {};
+    chunks_.push_back(std::move(c));
+  }
+  Chunk& c = *chunks_.back();
+  const size_t k = static_cast<size_t>(std::min<uint64_t>(n, c.base + chunk_ - at));
+  return absl::MakeSpan(c.data.data() + (at - c.base), k);
 }
 
 RecentWal::View RecentWal::ReadView(Lsn pos, size_t n, TimelineId tli) const {

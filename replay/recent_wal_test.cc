@@ -1,5 +1,6 @@
 #include "replay/recent_wal.h"
 
+#include <algorithm>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -81,6 +82,37 @@ TEST(RecentWalTest, AViewKeepsItsBytesWhateverTheWriterDoes) {
   for (uint64_t pos = 2200; pos < 40000; pos += 700) r.Append(Lsn(pos), Pattern(700, pos), 1);
   r.Reset();
   EXPECT_EQ(v.bytes, Pattern(548, 1500));
+}
+
+// Space is the memory the next Append at the ring's end fills: bytes received there are
+// taken in place, across chunk ends, and are invisible to readers until taken.
+TEST(RecentWalTest, BytesReceivedIntoSpaceAreTakenInPlace) {
+  RecentWal r(4096, 1024);
+  EXPECT_TRUE(r.Space(Lsn(1000), 100, 1).empty());  // an empty ring continues nothing
+  r.Append(Lsn(1000), Pattern(500, 1000), 1);
+  EXPECT_TRUE(r.Space(Lsn(1400), 100, 1).empty());  // not the end
+  EXPECT_TRUE(r.Space(Lsn(1500), 100, 2).empty());  // another timeline
+  uint64_t pos = 1500;
+  for (size_t n : {300, 248, 1024, 700, 2000}) {
+    size_t done = 0;
+    while (done < n) {
+      absl::Span<char> s = r.Space(Lsn(pos + done), n - done, 1);
+      ASSERT_FALSE(s.empty()) << pos + done;
+      // Never past a chunk's end: [1024, 2048), [2048, 3072), ...
+      EXPECT_LE((pos + done) % 1024 + s.size(), 1024u) << pos + done;
+      const std::string want = Pattern(s.size(), pos + done);
+      std::copy(want.begin(), want.end(), s.begin());
+      EXPECT_EQ(ReadString(r, pos + done, 10), "");  // received, not taken
+      r.Append(Lsn(pos + done), absl::string_view(s.data(), s.size()), 1);
+      done += s.size();
+    }
+    pos += n;
+  }
+  EXPECT_EQ(ReadString(r, pos - 4096, 4096), Pattern(4096, pos - 4096));
+  // Space the writer did not use is filled by an ordinary Append as before.
+  ASSERT_EQ(r.Space(Lsn(pos), 50, 1).size(), 50u);
+  r.Append(Lsn(pos), Pattern(80, pos), 1);
+  EXPECT_EQ(ReadString(r, pos - 100, 180), Pattern(180, pos - 100));
 }
 
 }  // namespace

@@ -143,11 +143,16 @@ struct WalRecord {
 // Decodes the block headers and main-data length of an assembled record (`record`
 // holds xl_tot_len bytes, header first). `major` selects the bimg_info bit layout
 // (15+ differs from 12-14). Returns kNone or kBadBlockHeader with `*why` set.
-// With `tot_len` above record.size(), `record` is only the record's first bytes (at least
-// kRecordHeadersMax of them, or all): the headers are decoded against tot_len and
-// main_data is left empty.
+// With `tot_len` above record.size(), `record` is only the record's first bytes (all its
+// headers, else kBadBlockHeader): the headers are decoded against tot_len and main_data
+// is left empty.
 WalStop DecodeRecordBlocks(absl::string_view record, int major, WalRecord* out,
                            std::string* why, uint32_t tot_len = 0);
+// The same for the `size` bytes that follow a record's header, of which `rest` holds the
+// first (all of them, or at least all the headers). *headers_len, when given, is set to
+// the length of the headers: the record's data (images, block data, main data) follows.
+WalStop DecodeBlockHeaders(absl::string_view rest, uint64_t size, int major, WalRecord* out,
+                           std::string* why, size_t* headers_len);
 
 // Record kinds for WalDecoder::Options::keep_body: a resource manager with one of the 16
 // record types xl_info's upper four bits give it.
@@ -269,7 +274,9 @@ class WalDecoder {
   bool header_checked_ = false;  // xl_rmid and xl_prev checked
   uint32_t crc_ = 0;               // running CRC over the bytes after the header
   bool crc_skipped_ = false;       // crc_ lacks bytes that were verified input
-  bool trim_ = false;              // body_ keeps only the first kRecordHeadersMax bytes
+  bool trim_ = false;              // body_ keeps only the first kept_ bytes
+  uint32_t kept_ = kRecordHeadersMax;  // the headers' length once known
+  WalRecord scratch_;                  // where a trimmed record's headers are measured
   // The run of verified input (Feed): LSNs [verified_begin_, verified_end_).
   uint64_t verified_begin_ = 0;
   uint64_t verified_end_ = 0;

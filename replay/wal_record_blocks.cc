@@ -33,30 +33,38 @@ constexpr uint8_t kBkpImageCompressMask15 = 0x04 | 0x08 | 0x10;
 
 WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std::string* why,
                            uint32_t tot_len) {
+  if (rec.size() < kRecordHeaderSize) {
+    *why = "record shorter than its header";
+    return WalStop::kBadBlockHeader;
+  }
+  // Only the first bytes of a longer record: its headers must end within them.
+  const bool partial = tot_len > rec.size();
+  return DecodeBlockHeaders(rec.substr(kRecordHeaderSize),
+                            (partial ? tot_len : rec.size()) - kRecordHeaderSize, major, out,
+                            why, nullptr);
+}
+
+WalStop DecodeBlockHeaders(absl::string_view rest, uint64_t size, int major, WalRecord* out,
+                           std::string* why, size_t* headers_len) {
   auto bad = [why](std::string msg) {
     *why = std::move(msg);
     return WalStop::kBadBlockHeader;
   };
-  if (rec.size() < kRecordHeaderSize) return bad("record shorter than its header");
-  // Only the first bytes of a longer record: its headers end within them, or it is not a
-  // valid record (kRecordHeadersMax).
-  const bool partial = tot_len > rec.size();
-  if (partial && rec.size() < kRecordHeadersMax) return bad("record headers not all kept");
-  const uint64_t kept_end = rec.size();
-  const uint64_t size = partial ? tot_len : rec.size();
+  const bool partial = size > rest.size();
+  const uint64_t kept_end = rest.size();
   out->blocks.clear();
   out->main_data_len = 0;
   out->fpi_len = 0;
   out->origin = 0;
   out->toplevel_xid = 0;
-  const char* p = rec.data() + kRecordHeaderSize;
-  uint64_t remaining = size - kRecordHeaderSize;
+  const char* p = rest.data();
+  uint64_t remaining = size;
   uint64_t datatotal = 0;  // bytes of images, block data and main data after the headers
   int max_id = -1;
   bool have_rel = false;
   bool seen_origin = false, seen_toplevel = false;
   auto need = [&](uint64_t n) {
-    return remaining >= n && static_cast<uint64_t>(p - rec.data()) + n <= kept_end;
+    return remaining >= n && static_cast<uint64_t>(p - rest.data()) + n <= kept_end;
   };
   auto take = [&](uint64_t n) {
     const char* q = p;
@@ -165,9 +173,11 @@ WalStop DecodeRecordBlocks(absl::string_view rec, int major, WalRecord* out, std
     out->blocks.push_back(b);
   }
   if (remaining != datatotal) {
-    return bad(absl::StrCat("record length ", size, " disagrees with its headers (",
-                            remaining, " bytes left for ", datatotal, ")"));
+    return bad(absl::StrCat("record length ", size + kRecordHeaderSize,
+                            " disagrees with its headers (", remaining, " bytes left for ",
+                            datatotal, ")"));
   }
+  if (headers_len != nullptr) *headers_len = static_cast<size_t>(p - rest.data());
   out->main_data = partial ? absl::string_view()
                            : absl::string_view(p + (datatotal - out->main_data_len),
                                                out->main_data_len);

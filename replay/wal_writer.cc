@@ -242,6 +242,11 @@ SegmentStage::Source WalWriter::StageSource(uint64_t segment_start) const {
   };
 }
 
+absl::Span<char> WalWriter::ReceiveSpace(Lsn start, size_t n) {
+  if (options_.recent == nullptr || failed() || !started_ || start != write_lsn()) return {};
+  return options_.recent->Space(start, n, timeline());
+}
+
 absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
   if (failed()) return failure();
   if (!started_) return absl::FailedPreconditionError("WAL writer is not started");

@@ -52,6 +52,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "replay/file_ops.h"
 #include "replay/recent_wal.h"
 #include "replay/segment.h"
@@ -124,6 +125,11 @@ class WalWriter {
   // sealing each completed segment (fsync, rename for kArchive, fsync dir). Advances
   // write_lsn, not flush_lsn.
   absl::Status Append(Lsn start, absl::string_view bytes);
+  // Memory in the ring of recent WAL (Options::recent) for up to `n` bytes at `start`,
+  // for the stream to receive WAL into; an Append of those bytes where they lie then
+  // copies nothing. Empty unless `start` is write_lsn() and the ring continues there
+  // (see RecentWal::Space); valid until the next mutating call.
+  absl::Span<char> ReceiveSpace(Lsn start, size_t n);
 
   // fsyncs the open segment, then advances flush_lsn to the end of the last complete
   // record written and wakes waiters.

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "wire/backend_query.h"
 #include "wire/cancel_token.h"
 #include "wire/conninfo.h"
@@ -86,7 +87,28 @@ struct BackendMessageView {
   BackendMessageView(const BackendMessage& m) : type(m.type), body(m.body) {}  // NOLINT
   char type = 0;
   absl::string_view body;
+  // A CopyData message read with a CopyDataPlacer that took it: `body` holds only the
+  // placer's head_size() bytes, and the rest of the body was received here, into the
+  // memory Place returned. Empty otherwise.
+  absl::string_view placed;
 };
+
+// Chooses where the rest of a large CopyData body is received: straight from the socket
+// into the caller's memory (a streaming replica's ring of recent WAL), so those bytes
+// are not copied out of the connection's buffer afterwards.
+class CopyDataPlacer {
+ public:
+  virtual ~CopyDataPlacer() = default;
+  // How many leading body bytes Place needs to see (at most kMaxPlacerHead).
+  virtual size_t head_size() const = 0;
+  // Memory for the `rest` bytes that follow `head` in a CopyData body, or an empty span
+  // (or a shorter one): the message is then read into the connection's buffer as usual.
+  // Asked only when at least kMinPlaced of those bytes have not arrived yet.
+  virtual absl::Span<char> Place(absl::string_view head, size_t rest) = 0;
+};
+inline constexpr size_t kMaxPlacerHead = 64;
+// Below this, one more read of the socket would cost more than the copy it saves.
+inline constexpr size_t kMinPlaced = size_t{16} << 10;
 
 class PgConnection {
  public:
@@ -137,6 +159,13 @@ class PgConnection {
   // ReadMessage without copying the body out of the receive buffer (a streaming
   // replica's CopyData: 128 KiB per message while catching up).
   absl::StatusOr<std::optional<BackendMessageView>> ReadMessageView(absl::Time deadline);
+  // The same, with CopyData bodies that `placer` takes received into its memory (see
+  // BackendMessageView::placed). A deadline in the middle of such a body returns
+  // std::nullopt as usual; the next read continues the body where it stopped, into the
+  // same memory. After a placed body the next message's header is read on its own, so
+  // that a following large body is placed too instead of arriving in the buffer.
+  absl::StatusOr<std::optional<BackendMessageView>> ReadMessageView(absl::Time deadline,
+                                                                    CopyDataPlacer* placer);
 
   // True if a complete message is already buffered, so the caller can drain without
   // waiting. (Bytes the TLS layer holds but has not handed over yet do not count.)
@@ -232,7 +261,13 @@ class PgConnection {
   absl::StatusOr<std::optional<BackendMessage>> ReadFrame(absl::Time deadline);
   // ReadFrame's message in place: the bytes stay where they are until the next read
   // (only a read moves or replaces the buffer's contents).
-  absl::StatusOr<std::optional<BackendMessageView>> ReadFrameView(absl::Time deadline);
+  absl::StatusOr<std::optional<BackendMessageView>> ReadFrameView(
+      absl::Time deadline, CopyDataPlacer* placer = nullptr);
+  // ReadFrameView's placed bodies (connection_placed.cc): starts one when the frame at
+  // the front of the buffer is a CopyData that `placer` takes (true), and continues the
+  // one started (a complete message in *out, or nullopt when the deadline passed).
+  bool StartPlaced(absl::string_view avail, size_t frame_size, CopyDataPlacer& placer);
+  absl::StatusOr<std::optional<BackendMessageView>> ContinuePlaced(absl::Time deadline);
   // ReadFrame with NoticeResponse/ParameterStatus consumed; a missed deadline is an
   // Unavailable "timeout" error (used where the server owes us an answer).
   absl::StatusOr<BackendMessage> ReadRequired(absl::string_view waiting_for);
@@ -253,6 +288,16 @@ class PgConnection {
   absl::Time connect_deadline_ = absl::InfiniteFuture();  // the address's connect_timeout
   size_t max_result_bytes_;
   ReadBuffer buf_;  // received bytes not yet consumed
+  // A CopyData body being received into a placer's memory.
+  struct Placed {
+    char head[kMaxPlacerHead];
+    size_t head_size = 0;
+    absl::Span<char> dest;  // the rest of the body
+    size_t got = 0;         // of dest
+  };
+  std::optional<Placed> placed_;
+  std::string placed_head_;  // the last placed message's head, returned as its body
+  bool peek_next_header_ = false;  // the last message was placed
   bool ready_ = false;  // last message seen was ReadyForQuery
   std::map<std::string, std::string, std::less<>> parameters_;
   bool is_tls_ = false;

@@ -167,9 +167,10 @@ absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadFrame(absl::Time
 }
 
 absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
-    absl::Time deadline) {
+    absl::Time deadline, CopyDataPlacer* placer) {
   if (!is_open()) return absl::FailedPreconditionError("connection is closed");
   for (;;) {
+    if (placed_.has_value()) return ContinuePlaced(deadline);
     absl::string_view avail = buf_.readable();
     absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
     if (frame.ok()) {
@@ -182,8 +183,19 @@ absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
       return Fail(absl::DataLossError(
           absl::StrCat("malformed message from server: ", frame.status().message())));
     }
-    const size_t need = NeedMoreBytesTotal(frame.status()) - avail.size();
-    absl::Span<uint8_t> room = buf_.Reserve(std::max(need, kReadChunk));
+    const size_t total = NeedMoreBytesTotal(frame.status());
+    if (placer != nullptr && StartPlaced(avail, total, *placer)) continue;
+    absl::Span<uint8_t> room = buf_.Reserve(std::max(total - avail.size(), kReadChunk));
+    if (placer != nullptr && peek_next_header_) {
+      // Only as far as the placer's head: if it starts a large CopyData body, that body
+      // goes to the placer rather than into this buffer.
+      const size_t peek = kFrameHeaderSize + std::min(placer->head_size(), kMaxPlacerHead);
+      if (avail.size() < peek) {
+        room = room.subspan(0, peek - avail.size());
+      } else {
+        peek_next_header_ = false;  // not placed: read on as usual
+      }
+    }
     absl::StatusOr<size_t> n = transport_->Read(room, deadline);
     if (!n.ok()) {
       if (n.status().code() == absl::StatusCode::kDeadlineExceeded) return std::nullopt;
@@ -384,8 +396,13 @@ absl::StatusOr<std::optional<BackendMessage>> PgConnection::ReadMessage(absl::Ti
 
 absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadMessageView(
     absl::Time deadline) {
+  return ReadMessageView(deadline, nullptr);
+}
+
+absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadMessageView(
+    absl::Time deadline, CopyDataPlacer* placer) {
   for (;;) {
-    ASSIGN_OR_RETURN(std::optional<BackendMessageView> msg, ReadFrameView(deadline));
+    ASSIGN_OR_RETURN(std::optional<BackendMessageView> msg, ReadFrameView(deadline, placer));
     if (!msg.has_value()) return std::nullopt;
     ASSIGN_OR_RETURN(bool consumed, ConsumeAsync(*msg));
     if (consumed) continue;

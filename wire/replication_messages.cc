@@ -61,12 +61,20 @@ absl::StatusOr<XLogData> DecodeXLogData(absl::string_view payload) {
   if (auto s = CheckShape(payload, 'w', "XLogData", kXLogDataHeaderSize, false); !s.ok()) {
     return s;
   }
-  ByteReader r = AfterTag(payload);
+  return DecodeXLogData(payload.substr(0, kXLogDataHeaderSize),
+                        payload.substr(kXLogDataHeaderSize));
+}
+
+absl::StatusOr<XLogData> DecodeXLogData(absl::string_view header, absl::string_view data) {
+  if (auto s = CheckShape(header, 'w', "XLogData", kXLogDataHeaderSize, true); !s.ok()) {
+    return s;
+  }
+  ByteReader r = AfterTag(header);
   XLogData m;
   m.start = ReadLsn(&r);
   m.wal_end = ReadLsn(&r);
   r.ReadI64(&m.send_time);
-  m.data = r.ReadRest();
+  m.data = data;
   if (m.data.size() > std::numeric_limits<uint64_t>::max() - m.start.value()) {
     return absl::DataLossError(absl::StrCat("malformed XLogData: ", m.data.size(), " bytes at ",
                                             m.start.ToString(),

@@ -68,6 +68,9 @@ struct HotStandbyFeedback {
 // Decoders: DataLoss on a wrong tag, wrong size, or (XLogData) a range that would run past
 // 2^64. A reply/ack byte is true when nonzero, as walreceiver reads it.
 absl::StatusOr<XLogData> DecodeXLogData(absl::string_view payload);
+// The same for a payload received in two parts: its kXLogDataHeaderSize-byte header,
+// and the WAL that follows it, elsewhere (a body placed by a CopyDataPlacer).
+absl::StatusOr<XLogData> DecodeXLogData(absl::string_view header, absl::string_view data);
 absl::StatusOr<PrimaryKeepalive> DecodePrimaryKeepalive(absl::string_view payload);
 absl::StatusOr<StandbyStatusUpdate> DecodeStandbyStatusUpdate(absl::string_view payload);
 absl::StatusOr<HotStandbyFeedback> DecodeHotStandbyFeedback(absl::string_view payload);
