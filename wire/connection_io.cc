@@ -177,6 +177,9 @@ absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
       // Consumed now, still in place: ReadBuffer moves bytes only in Reserve (a read).
       const BackendMessageView msg(frame->type, frame->body);
       buf_.Consume(frame->consumed);
+      // A large body the placer did not take (a ring chunk's end): the next one may be
+      // taken again, so the next header is still read on its own.
+      if (placer != nullptr) peek_next_header_ = frame->body.size() >= kMinPlaced;
       return msg;
     }
     if (!IsNeedMoreBytes(frame.status())) {
@@ -190,11 +193,7 @@ absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
       // Only as far as the placer's head: if it starts a large CopyData body, that body
       // goes to the placer rather than into this buffer.
       const size_t peek = kFrameHeaderSize + std::min(placer->head_size(), kMaxPlacerHead);
-      if (avail.size() < peek) {
-        room = room.subspan(0, peek - avail.size());
-      } else {
-        peek_next_header_ = false;  // not placed: read on as usual
-      }
+      if (avail.size() < peek) room = room.subspan(0, peek - avail.size());
     }
     absl::StatusOr<size_t> n = transport_->Read(room, deadline);
     if (!n.ok()) {

@@ -57,6 +57,12 @@ bool FoldingAvailable();
 // Carry-less-multiply folding; requires FoldingAvailable() and size >= kFoldingMin.
 inline constexpr size_t kFoldingMin = 64;
 uint32_t ExtendFolding(uint32_t crc, const uint8_t* data, size_t size);
+// True when ExtendWideFolding may be called (also AVX-512 and VPCLMULQDQ).
+bool WideFoldingAvailable();
+// The same folding on 512-bit registers; requires WideFoldingAvailable() and
+// size >= kWideFoldingMin.
+inline constexpr size_t kWideFoldingMin = 256;
+uint32_t ExtendWideFolding(uint32_t crc, const uint8_t* data, size_t size);
 }  // namespace crc32c_internal
 
 }  // namespace walrep

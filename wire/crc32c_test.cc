@@ -130,6 +130,32 @@ TEST(Crc32cTest, FoldingAgreesWithTables) {
             ExtendPortable(kCrc32cInit, data + 3, 65536 + 13));
 }
 
+// The same for the 512-bit folding: every length from its minimum through several
+// 256-byte rounds (each remainder of 64- and 16-byte blocks and tail bytes).
+TEST(Crc32cTest, WideFoldingAgreesWithTables) {
+  if (!crc32c_internal::WideFoldingAvailable()) {
+    GTEST_SKIP() << "no AVX-512 VPCLMULQDQ on this CPU";
+  }
+  std::string buf;
+  uint32_t x = 777;
+  for (int i = 0; i < 70000; ++i) {
+    x = x * 1103515245u + 12345u;
+    buf.push_back(static_cast<char>(x >> 16));
+  }
+  const auto* data = reinterpret_cast<const uint8_t*>(buf.data());
+  for (size_t offset = 0; offset < 16; ++offset) {
+    for (size_t len = crc32c_internal::kWideFoldingMin; len <= 1100; ++len) {
+      for (uint32_t init : {kCrc32cInit, 0x12345678u}) {
+        ASSERT_EQ(crc32c_internal::ExtendWideFolding(init, data + offset, len),
+                  ExtendPortable(init, data + offset, len))
+            << offset << " " << len << " " << init;
+      }
+    }
+  }
+  EXPECT_EQ(crc32c_internal::ExtendWideFolding(kCrc32cInit, data + 5, 65536 + 77),
+            ExtendPortable(kCrc32cInit, data + 5, 65536 + 77));
+}
+
 TEST(Crc32cTest, Accumulator) {
   Crc32cAccumulator acc;
   acc.Update("1234");
