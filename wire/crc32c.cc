@@ -212,11 +212,30 @@ __attribute__((target("sse4.2,pclmul"))) inline __m128i Load(const uint8_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
+// The end of both foldings: four registers holding consecutive 16-byte blocks (x0 first)
+// are folded into one, then the rest of the input 16 bytes at a time; the CRC of it all is
+// the crc32 instruction over the last block from zero, then over the tail bytes.
+__attribute__((target("sse4.2,pclmul"))) inline uint32_t FinishFolding(
+    __m128i x0, __m128i x1, __m128i x2, __m128i x3, const uint8_t* p, size_t n) {
+  static constexpr uint64_t k128lo = XPowModP(128 + 31), k128hi = XPowModP(128 - 33);
+  const __m128i k128 = _mm_set_epi64x(k128hi, k128lo);
+  x1 = _mm_xor_si128(Fold(x0, k128), x1);
+  x2 = _mm_xor_si128(Fold(x1, k128), x2);
+  x3 = _mm_xor_si128(Fold(x2, k128), x3);
+  while (n >= 16) {
+    x3 = _mm_xor_si128(Fold(x3, k128), Load(p));
+    p += 16;
+    n -= 16;
+  }
+  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(x3)));
+  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(x3, 1)));
+  return Tail(static_cast<uint32_t>(c), p, n);
+}
+
 __attribute__((target("sse4.2,pclmul"))) uint32_t ExtendFolding(uint32_t crc, const uint8_t* p,
                                                                  size_t n) {
   // _mm_set_epi64x takes (high, low): the low constant multiplies H.
   const __m128i k512 = _mm_set_epi64x(XPowModP(512 - 33), XPowModP(512 + 31));
-  const __m128i k128 = _mm_set_epi64x(XPowModP(128 - 33), XPowModP(128 + 31));
   __m128i x0 = _mm_xor_si128(Load(p), _mm_cvtsi32_si128(static_cast<int>(crc)));
   __m128i x1 = Load(p + 16), x2 = Load(p + 32), x3 = Load(p + 48);
   p += 64;
@@ -229,17 +248,7 @@ __attribute__((target("sse4.2,pclmul"))) uint32_t ExtendFolding(uint32_t crc, co
     p += 64;
     n -= 64;
   }
-  x1 = _mm_xor_si128(Fold(x0, k128), x1);
-  x2 = _mm_xor_si128(Fold(x1, k128), x2);
-  x3 = _mm_xor_si128(Fold(x2, k128), x3);
-  while (n >= 16) {
-    x3 = _mm_xor_si128(Fold(x3, k128), Load(p));
-    p += 16;
-    n -= 16;
-  }
-  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(x3)));
-  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(x3, 1)));
-  return Tail(static_cast<uint32_t>(c), p, n);
+  return FinishFolding(x0, x1, x2, x3, p, n);
 }
 
 // ExtendFolding four blocks at a time: each 512-bit register holds four consecutive
@@ -263,10 +272,8 @@ __attribute__((target("sse4.2,pclmul,avx512f,vpclmulqdq"))) uint32_t ExtendWideF
   // Constant expressions: computed by the compiler, not on each call.
   static constexpr uint64_t k2048lo = XPowModP(2048 + 31), k2048hi = XPowModP(2048 - 33);
   static constexpr uint64_t k512lo = XPowModP(512 + 31), k512hi = XPowModP(512 - 33);
-  static constexpr uint64_t k128lo = XPowModP(128 + 31), k128hi = XPowModP(128 - 33);
   const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(k2048hi, k2048lo));
   const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(k512hi, k512lo));
-  const __m128i k128 = _mm_set_epi64x(k128hi, k128lo);
   __m512i x0 = _mm512_xor_si512(
       Load4(p), _mm512_inserti32x4(_mm512_setzero_si512(),
                                   _mm_cvtsi32_si128(static_cast<int>(crc)), 0));
@@ -289,18 +296,8 @@ __attribute__((target("sse4.2,pclmul,avx512f,vpclmulqdq"))) uint32_t ExtendWideF
     p += 64;
     n -= 64;
   }
-  __m128i y = _mm512_extracti32x4_epi32(x3, 0);
-  y = _mm_xor_si128(Fold(y, k128), _mm512_extracti32x4_epi32(x3, 1));
-  y = _mm_xor_si128(Fold(y, k128), _mm512_extracti32x4_epi32(x3, 2));
-  y = _mm_xor_si128(Fold(y, k128), _mm512_extracti32x4_epi32(x3, 3));
-  while (n >= 16) {
-    y = _mm_xor_si128(Fold(y, k128), Load(p));
-    p += 16;
-    n -= 16;
-  }
-  uint64_t c = _mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(y)));
-  c = _mm_crc32_u64(c, static_cast<uint64_t>(_mm_extract_epi64(y, 1)));
-  return Tail(static_cast<uint32_t>(c), p, n);
+  return FinishFolding(_mm512_extracti32x4_epi32(x3, 0), _mm512_extracti32x4_epi32(x3, 1),
+                       _mm512_extracti32x4_epi32(x3, 2), _mm512_extracti32x4_epi32(x3, 3), p, n);
 }
 
 #else

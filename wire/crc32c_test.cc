@@ -105,11 +105,11 @@ TEST(Crc32cTest, InterleavedLanesAgreeWithTables) {
   }
 }
 
-// The folding path at every length from its minimum through several 64-byte rounds (each
-// remainder of 16-byte blocks and tail bytes), at every alignment, from two starting
+// A folding path at every length from its minimum through several rounds (each
+// remainder of 64- or 16-byte blocks and tail bytes), at every alignment, from two starting
 // registers, agrees with the tables; so does a long buffer.
-TEST(Crc32cTest, FoldingAgreesWithTables) {
-  if (!crc32c_internal::FoldingAvailable()) GTEST_SKIP() << "no PCLMULQDQ on this CPU";
+void CheckAgainstTables(uint32_t (*extend)(uint32_t, const uint8_t*, size_t), size_t min,
+                        size_t max) {
   std::string buf;
   uint32_t x = 4242;
   for (int i = 0; i < 70000; ++i) {
@@ -118,42 +118,27 @@ TEST(Crc32cTest, FoldingAgreesWithTables) {
   }
   const auto* data = reinterpret_cast<const uint8_t*>(buf.data());
   for (size_t offset = 0; offset < 16; ++offset) {
-    for (size_t len = crc32c_internal::kFoldingMin; len <= 400; ++len) {
+    for (size_t len = min; len <= max; ++len) {
       for (uint32_t init : {kCrc32cInit, 0x12345678u}) {
-        ASSERT_EQ(crc32c_internal::ExtendFolding(init, data + offset, len),
-                  ExtendPortable(init, data + offset, len))
+        ASSERT_EQ(extend(init, data + offset, len), ExtendPortable(init, data + offset, len))
             << offset << " " << len << " " << init;
       }
     }
   }
-  EXPECT_EQ(crc32c_internal::ExtendFolding(kCrc32cInit, data + 3, 65536 + 13),
+  EXPECT_EQ(extend(kCrc32cInit, data + 3, 65536 + 13),
             ExtendPortable(kCrc32cInit, data + 3, 65536 + 13));
 }
 
-// The same for the 512-bit folding: every length from its minimum through several
-// 256-byte rounds (each remainder of 64- and 16-byte blocks and tail bytes).
+TEST(Crc32cTest, FoldingAgreesWithTables) {
+  if (!crc32c_internal::FoldingAvailable()) GTEST_SKIP() << "no PCLMULQDQ on this CPU";
+  CheckAgainstTables(crc32c_internal::ExtendFolding, crc32c_internal::kFoldingMin, 400);
+}
+
 TEST(Crc32cTest, WideFoldingAgreesWithTables) {
   if (!crc32c_internal::WideFoldingAvailable()) {
     GTEST_SKIP() << "no AVX-512 VPCLMULQDQ on this CPU";
   }
-  std::string buf;
-  uint32_t x = 777;
-  for (int i = 0; i < 70000; ++i) {
-    x = x * 1103515245u + 12345u;
-    buf.push_back(static_cast<char>(x >> 16));
-  }
-  const auto* data = reinterpret_cast<const uint8_t*>(buf.data());
-  for (size_t offset = 0; offset < 16; ++offset) {
-    for (size_t len = crc32c_internal::kWideFoldingMin; len <= 1100; ++len) {
-      for (uint32_t init : {kCrc32cInit, 0x12345678u}) {
-        ASSERT_EQ(crc32c_internal::ExtendWideFolding(init, data + offset, len),
-                  ExtendPortable(init, data + offset, len))
-            << offset << " " << len << " " << init;
-      }
-    }
-  }
-  EXPECT_EQ(crc32c_internal::ExtendWideFolding(kCrc32cInit, data + 5, 65536 + 77),
-            ExtendPortable(kCrc32cInit, data + 5, 65536 + 77));
+  CheckAgainstTables(crc32c_internal::ExtendWideFolding, crc32c_internal::kWideFoldingMin, 1100);
 }
 
 TEST(Crc32cTest, Accumulator) {
