@@ -188,9 +188,9 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
   if (startup_pid_.load(std::memory_order_acquire) <= 0) {
     startup_pid_.store(StartupProcessOf(supervisor_->pid()), std::memory_order_release);
   }
-  // Both statements are prepared once per connection: each look is then an EXECUTE that
-  // the backend neither parses nor plans again — it runs after every flush, on the cores
-  // replay needs. (A DO block here cost a PL/pgSQL compilation per flush.)
+  // Both statements are prepared once per connection: each look is then an execution
+  // that the backend neither parses nor plans again — it runs after every flush, on the
+  // cores replay needs. (A DO block here cost a PL/pgSQL compilation per flush.)
   if (!position_prepared_) {
     auto prepared = conn_->Query(PositionStatements());
     if (!prepared.ok()) {
@@ -206,19 +206,21 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
   // (pg_sleep's granularity) and answers as soon as it reaches the flushed position. The
   // statement is read-only and short (kReplayWait at most), so it holds a snapshot only
   // briefly.
-  auto rs = conn_->Query(
-      target.valid()
-          ? absl::StrCat("EXECUTE walrep_replay_wait('", target.ToString(), "')")
-          : std::string("EXECUTE walrep_replay_position"));
+  // Bound and executed over the extended protocol: a simple-query "EXECUTE" would be
+  // parsed and run as a utility statement by the server every time.
+  const std::optional<std::string> wait_for[] = {target.ToString()};
+  auto rs = target.valid()
+                ? conn_->ExecutePrepared("walrep_replay_wait", wait_for)
+                : conn_->ExecutePrepared("walrep_replay_position", {});
   if (!rs.ok()) {
     conn_.reset();
     startup_pid_.store(0, std::memory_order_release);
     return rs.status();
   }
-  if (rs->size() != 1 || (*rs)[0].rows.size() != 1 || (*rs)[0].rows[0].values.size() != 3) {
+  if (rs->rows.size() != 1 || rs->rows[0].values.size() != 3) {
     return absl::DataLossError("unexpected answer to the replay position query");
   }
-  const auto& v = (*rs)[0].rows[0].values;
+  const auto& v = rs->rows[0].values;
   const bool in_recovery = v[0].has_value() && *v[0] == "t";
   read_only_.store(in_recovery);
   if (!in_recovery) {

@@ -141,6 +141,12 @@ class PgConnection {
   // draining to ReadyForQuery so the connection stays usable. A query that enters COPY is
   // refused (FailedPrecondition) and the connection closed: use StartCopy().
   absl::StatusOr<std::vector<ResultSet>> Query(absl::string_view sql);
+  // Runs the statement prepared (PREPARE) in this session as `statement` with `params`
+  // (text; std::nullopt is NULL) over the extended query protocol: Bind, Execute, Sync
+  // in one write. The rows come back in text, without a RowDescription (`description`
+  // stays empty). Errors as Query's; the session stays usable after an ErrorResponse.
+  absl::StatusOr<ResultSet> ExecutePrepared(absl::string_view statement,
+                                            absl::Span<const std::optional<std::string>> params);
 
   // Sends a query expected to enter COPY (START_REPLICATION, BASE_BACKUP). Sets
   // *copy_kind to 'W' (CopyBoth) or 'H' (CopyOut) and returns the result sets sent

@@ -113,6 +113,37 @@ absl::StatusOr<std::string> EncodeQuery(absl::string_view sql) {
   return EncodeFrame('Q', body);
 }
 
+absl::StatusOr<std::string> EncodeBindExecuteSync(
+    absl::string_view statement, absl::Span<const std::optional<std::string>> params) {
+  RETURN_IF_ERROR(CheckNoNul("statement name", statement));
+  if (params.size() > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Bind with ", params.size(), " parameters (at most 65535)"));
+  }
+  std::string bind;
+  ByteWriter w(&bind);
+  w.PutCString("");  // the unnamed portal
+  w.PutCString(statement);
+  w.PutI16(0);  // parameter formats: all text
+  w.PutI16(static_cast<int16_t>(params.size()));
+  for (const std::optional<std::string>& p : params) {
+    if (!p.has_value()) {
+      w.PutI32(-1);
+      continue;
+    }
+    RETURN_IF_ERROR(CheckBodySize("Bind parameter", p->size()));
+    w.PutI32(static_cast<int32_t>(p->size()));
+    w.PutBytes(*p);
+  }
+  w.PutI16(0);  // result formats: all text
+  RETURN_IF_ERROR(CheckBodySize("Bind", bind.size()));
+  std::string execute;
+  ByteWriter e(&execute);
+  e.PutCString("");
+  e.PutI32(0);  // no row limit
+  return absl::StrCat(EncodeFrame('B', bind), EncodeFrame('E', execute), EncodeFrame('S', ""));
+}
+
 absl::StatusOr<std::string> EncodeCopyData(absl::string_view data) {
   RETURN_IF_ERROR(CheckBodySize("CopyData", data.size()));
   return EncodeFrame('d', data);

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace walrep {
 
@@ -49,6 +50,13 @@ absl::StatusOr<std::string> EncodeSaslInitialResponse(
 absl::StatusOr<std::string> EncodeSaslResponse(absl::string_view data);
 // Query ('Q'), simple query protocol. InvalidArgument if `sql` contains NUL.
 absl::StatusOr<std::string> EncodeQuery(absl::string_view sql);
+// Bind ('B') of the unnamed portal to the prepared statement `statement`, every parameter
+// and result column in text format (std::nullopt: SQL NULL); Execute ('E') of that portal
+// for all its rows; Sync ('S'). Together: one statement of the extended query protocol,
+// without the parse and analysis a simple-query EXECUTE costs the server each time.
+// InvalidArgument for a NUL in `statement` or more than 65535 parameters.
+absl::StatusOr<std::string> EncodeBindExecuteSync(
+    absl::string_view statement, absl::Span<const std::optional<std::string>> params);
 // CopyData ('d'): arbitrary bytes (e.g. a standby status update from
 // replication_messages.h).
 absl::StatusOr<std::string> EncodeCopyData(absl::string_view data);
