@@ -273,7 +273,10 @@ class PgConnection {
   // the front of the buffer is a CopyData that `placer` takes (true), and continues the
   // one started (a complete message in *out, or nullopt when the deadline passed).
   bool StartPlaced(absl::string_view avail, size_t frame_size, CopyDataPlacer& placer);
-  absl::StatusOr<std::optional<BackendMessageView>> ContinuePlaced(absl::Time deadline);
+  // A read with another placer than the one that started the body fails the connection.
+  absl::StatusOr<std::optional<BackendMessageView>> ContinuePlaced(
+      absl::Time deadline, const CopyDataPlacer* placer);
+  void DropPlaced();
   // ReadFrame with NoticeResponse/ParameterStatus consumed; a missed deadline is an
   // Unavailable "timeout" error (used where the server owes us an answer).
   absl::StatusOr<BackendMessage> ReadRequired(absl::string_view waiting_for);
@@ -300,6 +303,7 @@ class PgConnection {
     size_t head_size = 0;
     absl::Span<char> dest;  // the rest of the body
     size_t got = 0;         // of dest
+    const CopyDataPlacer* placer = nullptr;  // whose memory dest is
   };
   std::optional<Placed> placed_;
   std::string placed_head_;  // the last placed message's head, returned as its body

@@ -90,6 +90,14 @@ void PgConnection::Close() {
     transport_->Close();
   }
   ready_ = false;
+  DropPlaced();
+}
+
+void PgConnection::DropPlaced() {
+  // A body half received into a placer's memory is never continued on a closed
+  // connection: that memory may be gone (a ring reset) by the time anything reads again.
+  placed_.reset();
+  peek_next_header_ = false;
 }
 
 void PgConnection::Abort() {
@@ -149,6 +157,7 @@ absl::Status PgConnection::Fail(absl::Status status) {
   if (status.code() == absl::StatusCode::kCancelled) Abort();
   if (transport_.has_value()) transport_->Close();
   ready_ = false;
+  DropPlaced();
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {
     return connection_internal::Annotate(status, "");
   }
@@ -170,7 +179,7 @@ absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
     absl::Time deadline, CopyDataPlacer* placer) {
   if (!is_open()) return absl::FailedPreconditionError("connection is closed");
   for (;;) {
-    if (placed_.has_value()) return ContinuePlaced(deadline);
+    if (placed_.has_value()) return ContinuePlaced(deadline, placer);
     absl::string_view avail = buf_.readable();
     absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
     if (frame.ok()) {

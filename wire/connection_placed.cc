@@ -28,14 +28,21 @@ bool PgConnection::StartPlaced(absl::string_view avail, size_t frame_size,
   p.dest = dest.subspan(0, rest);
   std::memcpy(p.dest.data(), avail.data() + kFrameHeaderSize + head, arrived);
   p.got = arrived;
+  p.placer = &placer;
   buf_.Consume(avail.size());
   placed_ = p;
   return true;
 }
 
 absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ContinuePlaced(
-    absl::Time deadline) {
+    absl::Time deadline, const CopyDataPlacer* placer) {
   Placed& p = *placed_;
+  if (placer != p.placer) {
+    // Only the reader that chose the memory may have the rest put there: for anyone else
+    // it may no longer be valid (the stream that placed it stopped, its ring was reset).
+    return Fail(absl::FailedPreconditionError(
+        "a CopyData body is half received into another reader's memory"));
+  }
   while (p.got < p.dest.size()) {
     absl::Span<char> room = p.dest.subspan(p.got);
     absl::StatusOr<size_t> n = transport_->Read(
@@ -43,8 +50,7 @@ absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ContinuePlaced(
     if (!n.ok()) {
       // Kept: the next read continues this body.
       if (n.status().code() == absl::StatusCode::kDeadlineExceeded) return std::nullopt;
-      placed_.reset();
-      return Fail(n.status());
+      return Fail(n.status());  // drops the body
     }
     p.got += *n;
   }

@@ -125,5 +125,37 @@ TEST(ConnectionPlacedTest, AConnectionLostInAPlacedBodyIsAnError) {
   EXPECT_FALSE((*conn)->is_open());
 }
 
+// A body half placed when the deadline passed is continued only by its placer: a read
+// without it (a stream that stopped and drains the connection) fails the connection
+// rather than write into memory its owner may have given up.
+TEST(ConnectionPlacedTest, OnlyThePlacerThatStartedABodyMayContinueIt) {
+  absl::Notification placed_first;
+  FakeServer server;
+  server.Run([&](Peer& p) {
+    TrustHandshake(p);
+    p.ReadTyped();
+    const std::string m = EncodeFrame('d', "PLAC" + Payload(100 << 10, 'y'));
+    p.Send(CopyResp('W') + m.substr(0, 5 + 4 + 1000));
+    placed_first.WaitForNotification();
+    p.Send(m.substr(5 + 4 + 1000));
+    p.ReadTyped();
+  });
+  auto conn = ConnectTo(server.port());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  char kind = 0;
+  ASSERT_TRUE((*conn)->StartCopy("START_REPLICATION 0/0", &kind).ok());
+  TestPlacer placer;
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (placer.heads.empty() && absl::Now() < give_up) {
+    auto none = (*conn)->ReadMessageView(absl::Now() + absl::Milliseconds(20), &placer);
+    ASSERT_TRUE(none.ok()) << none.status();
+  }
+  ASSERT_EQ(placer.heads.size(), 1u);
+  placed_first.Notify();
+  auto other = (*conn)->ReadMessage(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition) << other.status();
+  EXPECT_FALSE((*conn)->is_open());
+}
+
 }  // namespace
 }  // namespace walrep
