@@ -285,6 +285,9 @@ class PgConnection {
   absl::Status SendQuery(absl::string_view sql);
   // The Query()/StartCopy() loop; copy_kind == nullptr means COPY is not expected.
   absl::StatusOr<std::vector<ResultSet>> ReadResults(char* copy_kind);
+  // An ErrorResponse ending a command: its status, once the session is at ReadyForQuery
+  // again (a malformed one closes the connection).
+  absl::Status CommandFailed(const BackendMessage& error);
   // Drains to ReadyForQuery after an error, then returns `error`.
   absl::Status DrainToReady(absl::Status error);
   // Closes the connection and returns `status` (for protocol violations and I/O errors).

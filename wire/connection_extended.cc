@@ -2,7 +2,6 @@
 // Execute, Sync), for a statement run so often that parsing "EXECUTE name" each time
 // shows in the server's profile (the engine's replay-position look after every flush).
 #include "absl/strings/str_cat.h"
-#include "wire/backend_error.h"
 #include "wire/backend_query.h"
 #include "wire/backend_startup.h"
 #include "wire/connection.h"
@@ -55,13 +54,10 @@ absl::StatusOr<ResultSet> PgConnection::ExecutePrepared(
         complete = true;
         break;
       }
-      case 'E': {
-        absl::StatusOr<ErrorFields> fields = DecodeErrorFields(msg.body);
-        if (!fields.ok()) return Fail(fields.status());
+      case 'E':
         // After an error the server skips to the Sync, which it answers with
         // ReadyForQuery.
-        return DrainToReady(fields->ToStatus());
-      }
+        return CommandFailed(msg);
       case 'Z': {
         absl::StatusOr<TransactionStatus> ts = DecodeReadyForQuery(msg.body);
         if (!ts.ok()) return Fail(ts.status());

@@ -306,6 +306,12 @@ absl::Status PgConnection::DrainToReady(absl::Status error) {
   }
 }
 
+absl::Status PgConnection::CommandFailed(const BackendMessage& error) {
+  absl::StatusOr<ErrorFields> fields = DecodeErrorFields(error.body);
+  if (!fields.ok()) return Fail(fields.status());
+  return DrainToReady(fields->ToStatus());
+}
+
 absl::StatusOr<std::vector<ResultSet>> PgConnection::Query(absl::string_view sql) {
   RETURN_IF_ERROR(SendQuery(sql));
   return ReadResults(nullptr);
@@ -359,11 +365,8 @@ absl::StatusOr<std::vector<ResultSet>> PgConnection::ReadResults(char* copy_kind
       }
       case 'I':
         break;
-      case 'E': {
-        absl::StatusOr<ErrorFields> fields = DecodeErrorFields(msg.body);
-        if (!fields.ok()) return Fail(fields.status());
-        return DrainToReady(fields->ToStatus());
-      }
+      case 'E':
+        return CommandFailed(msg);
       case 'Z': {
         absl::StatusOr<TransactionStatus> ts = DecodeReadyForQuery(msg.body);
         if (!ts.ok()) return Fail(ts.status());
