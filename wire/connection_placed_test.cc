@@ -39,6 +39,18 @@ absl::StatusOr<std::optional<BackendMessageView>> ReadSoon(PgConnection& c, Copy
   return c.ReadMessageView(absl::Now() + absl::Seconds(10), p);
 }
 
+// Reads with short deadlines until the placer has taken a body whose rest has not all
+// arrived: each read passes its deadline with nothing, and no error.
+void ReadUntilPlaced(PgConnection& c, TestPlacer& placer) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (placer.heads.empty() && absl::Now() < give_up) {
+    auto none = c.ReadMessageView(absl::Now() + absl::Milliseconds(20), &placer);
+    ASSERT_TRUE(none.ok()) << none.status();
+    ASSERT_FALSE(none->has_value());
+  }
+  ASSERT_EQ(placer.heads.size(), 1u);
+}
+
 TEST(ConnectionPlacedTest, LargeBodiesLandInThePlacersMemoryOthersInTheBuffer) {
   const std::string big1 = Payload(100 << 10, 'a');
   const std::string big2 = Payload(kMinPlaced + 1, 'b');
@@ -65,13 +77,7 @@ TEST(ConnectionPlacedTest, LargeBodiesLandInThePlacersMemoryOthersInTheBuffer) {
   ASSERT_TRUE((*conn)->StartCopy("START_REPLICATION 0/0", &kind).ok());
   TestPlacer placer;
   // The deadline passes in the middle of the placed body: nothing yet, no error.
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (placer.heads.empty() && absl::Now() < give_up) {
-    auto none = (*conn)->ReadMessageView(absl::Now() + absl::Milliseconds(20), &placer);
-    ASSERT_TRUE(none.ok()) << none.status();
-    ASSERT_FALSE(none->has_value());
-  }
-  ASSERT_EQ(placer.heads.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(ReadUntilPlaced(**conn, placer));
   placed_first.Notify();
   auto m1 = ReadSoon(**conn, &placer);
   ASSERT_TRUE(m1.ok() && m1->has_value()) << m1.status();
@@ -145,12 +151,7 @@ TEST(ConnectionPlacedTest, OnlyThePlacerThatStartedABodyMayContinueIt) {
   char kind = 0;
   ASSERT_TRUE((*conn)->StartCopy("START_REPLICATION 0/0", &kind).ok());
   TestPlacer placer;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (placer.heads.empty() && absl::Now() < give_up) {
-    auto none = (*conn)->ReadMessageView(absl::Now() + absl::Milliseconds(20), &placer);
-    ASSERT_TRUE(none.ok()) << none.status();
-  }
-  ASSERT_EQ(placer.heads.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(ReadUntilPlaced(**conn, placer));
   placed_first.Notify();
   auto other = (*conn)->ReadMessage(absl::Now() + absl::Seconds(10));
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition) << other.status();
