@@ -121,6 +121,21 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
          "0 when the stream stopped for good (see walrep_stream_failure_reason and last_error), "
          "else 1.",
          p.stream_state() == walrep::v1::STREAM_STATE_FAILED ? 0 : 1);
+  if (p.has_engine()) {
+    const auto& e = p.engine();
+    Metric(&out, "walrep_engine_restarts_total", "counter",
+           "Restarts of the local PostgreSQL after it crashed, since the agent started.",
+           e.restarts());
+    absl::StrAppend(&out,
+                    "# HELP walrep_engine_replay_advances_total Advances of the local "
+                    "PostgreSQL's replay position, by how they were learnt (log: its startup "
+                    "process's end-of-WAL lines; query: pg_last_wal_replay_lsn()).\n"
+                    "# TYPE walrep_engine_replay_advances_total counter\n"
+                    "walrep_engine_replay_advances_total{source=\"log\"} ",
+                    e.replay_advances_from_log(),
+                    "\nwalrep_engine_replay_advances_total{source=\"query\"} ",
+                    e.replay_advances_from_query(), "\n");
+  }
   WalFsyncHistogram().Render(&out, "walrep_wal_fsync_duration_seconds",
                              "Time to fdatasync a batch of received WAL.");
   AckLatencyHistogram().Render(

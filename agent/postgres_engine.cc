@@ -63,7 +63,8 @@ TimelineId NewestHistory(const std::string& wal_dir) {
 PostgresEngine::PostgresEngine(PostgresOptions options, std::function<void()> on_advance,
                                std::function<std::string()> local_user)
     : options_(std::move(options)),
-      supervisor_(std::make_unique<PostgresSupervisor>(options_)),
+      supervisor_(std::make_unique<PostgresSupervisor>(
+          options_, [this](absl::string_view line) { OnServerLogLine(line); })),
       on_advance_(std::move(on_advance)),
       local_user_(std::move(local_user)) {}
 
@@ -75,6 +76,8 @@ PostgresEngine::~PostgresEngine() {
     if (watch_) watch_->Interrupt();
   }
   if (poller_.joinable()) poller_.join();
+  // Its log tailer calls OnServerLogLine: it goes before the members that call uses.
+  supervisor_.reset();
 }
 
 bool PostgresEngine::HasDataDirectory() const {
@@ -246,6 +249,8 @@ void PostgresEngine::Fill(v1::EngineProgress* out) const {
   out->set_read_only(read_only_.load());
   out->set_restarts(supervisor_->restarts());
   out->set_replay_lsn(apply_lsn().value());
+  out->set_replay_advances_from_log(advances_from_log_.load(std::memory_order_relaxed));
+  out->set_replay_advances_from_query(advances_from_query_.load(std::memory_order_relaxed));
 }
 
 }  // namespace walrep

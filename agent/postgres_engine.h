@@ -99,6 +99,12 @@ class PostgresEngine {
   absl::Status AwaitReplay(Lsn target);
   absl::Status ReadFeedback();
   void WakeStartupProcess();
+  // A line of the server's log (the supervisor's tailer thread): the startup process's
+  // end-of-WAL line advances the apply position (engine/startup_log.h).
+  void OnServerLogLine(absl::string_view line);
+  // Moves the apply position forward to `replayed` (never back) and tells the session.
+  // Returns whether it moved.
+  bool AdvanceApply(Lsn replayed);
 
   const PostgresOptions options_;
   std::unique_ptr<PostgresSupervisor> supervisor_;
@@ -107,6 +113,11 @@ class PostgresEngine {
   std::atomic<uint64_t> apply_lsn_{0};
   std::atomic<int64_t> last_xact_us_{0};
   std::atomic<uint64_t> advances_{0};
+  std::atomic<uint64_t> advances_from_log_{0};
+  std::atomic<uint64_t> advances_from_query_{0};
+  // The startup process's end-of-WAL lines have advanced the position since its pid was
+  // last found: the poller then leaves a segment's close to the log (no query per flush).
+  std::atomic<bool> log_follows_replay_{false};
   std::atomic<bool> read_only_{true};
   std::optional<HotStandbyFeedback> feedback_ ABSL_GUARDED_BY(mu_);
 

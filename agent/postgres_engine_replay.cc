@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "agent/logging.h"
 #include "agent/postgres_engine.h"
+#include "engine/startup_log.h"
 #include "engine/wal_read_watch.h"
 #include "replay/atomic_file.h"
 #include "wire/connection.h"
@@ -125,18 +126,37 @@ absl::Status PostgresEngine::AwaitReplay(Lsn target) {
   // kCloseWaitMax while no close comes), until it reaches the newest flushed position or
   // kReplayWait passes without a new flush. A flush while waiting has woken the startup
   // process again (Wake); its target is taken after the next look.
+  // While the startup process's log lines report its position (OnServerLogLine), a close
+  // is left to them: the line follows the close within microseconds, and a query per
+  // flush costs the server a backend's executor and transaction on the cores replay needs.
+  // Only a wait that ends without the position reached reads it by a query.
   absl::Time deadline = absl::Now() + kReplayWait;
   absl::Duration close_wait = kCloseWait;
   for (;;) {
+    if (apply_lsn() >= target) return absl::OkStatus();
     const WalReadWatch::Event event = watch_->Wait(std::min(deadline, absl::Now() + close_wait));
     {
       absl::MutexLock lock(&mu_);
       if (stop_) return absl::OkStatus();
     }
-    RETURN_IF_ERROR(PollOnce());
-    close_wait = event == WalReadWatch::Event::kSegmentClosed
-                     ? kCloseWait
-                     : std::min(close_wait * 2, kCloseWaitMax);
+    const bool by_log = log_follows_replay_.load(std::memory_order_acquire) &&
+                        event != WalReadWatch::Event::kTimeout;
+    bool woken = false;  // a newer flush: its target is taken below, the look can wait
+    if (by_log) {
+      // Up to one slice for the line that reports where this pass ended.
+      absl::MutexLock lock(&mu_);
+      const absl::Time until = std::min(deadline, absl::Now() + close_wait);
+      while (!stop_ && !wake_ && apply_lsn() < target) {
+        if (cv_.WaitWithDeadline(&mu_, until)) break;
+      }
+      woken = wake_;
+    }
+    if (!by_log || (apply_lsn() < target && !woken)) {
+      RETURN_IF_ERROR(PollOnce());
+      close_wait = event == WalReadWatch::Event::kSegmentClosed
+                       ? kCloseWait
+                       : std::min(close_wait * 2, kCloseWaitMax);
+    }
     {
       absl::MutexLock lock(&mu_);
       if (wake_) {
@@ -147,6 +167,31 @@ absl::Status PostgresEngine::AwaitReplay(Lsn target) {
     }
     if (apply_lsn() >= target || absl::Now() >= deadline) return absl::OkStatus();
   }
+}
+
+void PostgresEngine::OnServerLogLine(absl::string_view line) {
+  const std::optional<EndOfWalLine> end = ParseEndOfWalLine(line);
+  if (!end) return;
+  // Only the startup process's own lines: any session can have text logged at LOG.
+  const int startup = startup_pid_.load(std::memory_order_acquire);
+  if (startup <= 0 || end->pid != startup) return;
+  if (AdvanceApply(end->at)) {
+    advances_from_log_.fetch_add(1, std::memory_order_relaxed);
+    log_follows_replay_.store(true, std::memory_order_release);
+  }
+}
+
+bool PostgresEngine::AdvanceApply(Lsn replayed) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (replayed.value() <= apply_lsn_.load(std::memory_order_acquire)) return false;
+    apply_lsn_.store(replayed.value(), std::memory_order_release);
+    flush_times_.Applied(replayed.value());
+    advances_.fetch_add(1, std::memory_order_acq_rel);
+    cv_.SignalAll();
+  }
+  if (on_advance_) on_advance_();
+  return true;
 }
 
 void PostgresEngine::WakeStartupProcess() {
@@ -186,6 +231,7 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
   // pg_stat_activity hides auxiliary processes from a role without pg_read_all_stats
   // (and a standby cannot be granted anything): find it among the postmaster's children.
   if (startup_pid_.load(std::memory_order_acquire) <= 0) {
+    log_follows_replay_.store(false, std::memory_order_release);  // until its lines show it
     startup_pid_.store(StartupProcessOf(supervisor_->pid()), std::memory_order_release);
   }
   // Both statements are prepared once per connection: each look is then an execution
@@ -237,16 +283,7 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
     RETURN_IF_ERROR(ReadFeedback());
     feedback_read_ = absl::Now();
   }
-  if (replayed.value() > apply_lsn_.load(std::memory_order_acquire)) {
-    {
-      absl::MutexLock lock(&mu_);
-      apply_lsn_.store(replayed.value(), std::memory_order_release);
-      flush_times_.Applied(replayed.value());
-      advances_.fetch_add(1, std::memory_order_acq_rel);
-      cv_.SignalAll();
-    }
-    if (on_advance_) on_advance_();
-  }
+  if (AdvanceApply(replayed)) advances_from_query_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

@@ -1,9 +1,11 @@
 // The pure parts of the engine: postmaster.pid, `postgres --version`, the log-line
-// classifier, the bindir default; and the log tailer over a plain file.
+// classifier, the startup process's end-of-WAL line, the bindir default; and the log
+// tailer over a plain file.
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +17,7 @@
 #include "engine/log_tailer.h"
 #include "engine/postgres_version.h"
 #include "engine/postmaster_pid.h"
+#include "engine/startup_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spdlog/sinks/base_sink.h"
@@ -95,6 +98,48 @@ TEST(ClassifyTest, SeverityAfterAnyPrefix) {
             spdlog::level::debug);
   EXPECT_EQ(ClassifyPostgresLogLine("x STATEMENT:  INSERT").kind, K::kDetail);
   EXPECT_EQ(ClassifyPostgresLogLine("\tcontinued statement text").kind, K::kOther);
+}
+
+TEST(StartupLogTest, EndOfWalLinesOfEveryVersion) {
+  // PostgreSQL 12-15, then 16 and later, as the startup process logs them at the end of
+  // the WAL walrep wrote (zeros follow it).
+  auto a = ParseEndOfWalLine(
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  invalid record length at 0/3000060: wanted 24, got 0");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->pid, 4242);
+  EXPECT_EQ(a->at, Lsn(0x3000060));
+  auto b = ParseEndOfWalLine(
+      "2026-12-07 22:40:01.123 CET [7] LOG:  invalid record length at 1A/FF000028: expected at "
+      "least 24, got 0");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->pid, 7);
+  EXPECT_EQ(b->at, Lsn((uint64_t{0x1A} << 32) | 0xFF000028));
+}
+
+TEST(StartupLogTest, EverythingElseIsNotAnEndOfWal) {
+  const char* lines[] = {
+      // Ends that name a page, not the end of the last record replayed.
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  invalid magic number 0000 in log segment "
+      "000000010000000000000003, offset 0",
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  unexpected pageaddr 0/1000000 in log segment "
+      "000000010000000000000003, offset 0",
+      // Not LOG (a client's WARNING quoting it), other prefixes, broken numbers.
+      "2026-12-07 22:40:01.123 UTC [4242] WARNING:  invalid record length at 0/3000060: x",
+      "2026-12-07 22:40:01.123 UTC [4242] ERROR:  LOG:  invalid record length at 0/3000060: x",
+      "[4242] LOG:  invalid record length at 0/3000060: wanted 24, got 0",
+      "2026-12-07 22:40:01.123 UTC [] LOG:  invalid record length at 0/3000060: x",
+      "2026-12-07 22:40:01.123 UTC [042] LOG:  invalid record length at 0/3000060: x",
+      "2026-12-07 22:40:01.123 UTC [12345678901] LOG:  invalid record length at 0/3000060: x",
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  invalid record length at 0/0: wanted 24, got 0",
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  invalid record length at 0/3000060",
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  invalid record length at G/3000060: x",
+      // A line of a client's multi-line message: the server puts a tab after each newline.
+      "\t2026-12-07 22:40:01.123 UTC [4242] LOG:  invalid record length at 0/3000060: x",
+      // Translated (lc_messages): not recognised, the query is the fallback.
+      "2026-12-07 22:40:01.123 UTC [4242] LOG:  ungültige Datensatzlänge bei 0/3000060",
+      "",
+  };
+  for (const char* line : lines) EXPECT_FALSE(ParseEndOfWalLine(line).has_value()) << line;
 }
 
 // Collects what reaches a logger.
@@ -184,6 +229,41 @@ TEST(LogTailerTest, FollowsAFileCreatedLater) {
   tailer.Stop();
   ASSERT_EQ(sink->Lines().size(), 1u);
   EXPECT_EQ(sink->Lines()[0].second, "x FATAL:  could not open file");
+}
+
+TEST(LogTailerTest, ObserverSeesEveryWholeLineButNotThePiecesOfAnOverlongOne) {
+  const std::string path = TempDir() + "/observed.log";
+  std::ofstream(path) << "";
+  auto sink = std::make_shared<CaptureSink>();
+  auto logger = std::make_shared<spdlog::logger>("tailer_test4", sink);
+  absl::Mutex mu;
+  std::vector<std::string> seen;
+  LogTailer tailer(path, logger, {}, [&](absl::string_view line) {
+    absl::MutexLock lock(&mu);
+    seen.emplace_back(line);
+  });
+  tailer.Start();
+  auto wait_until = [](const std::function<bool()>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  };
+  // A message longer than a forwarded piece, its text past the piece's end crafted as a
+  // server line: once the first piece is out (forwarded: a WARNING), the rest follows.
+  std::ofstream(path, std::ios::app) << "x LOG:  first\n"
+                                     << "x WARNING:  " << std::string((64 << 10) + 100, 'a');
+  wait_until([&] { return !sink->Lines().empty(); });
+  ASSERT_EQ(sink->Lines().size(), 1u);
+  std::ofstream(path, std::ios::app)
+      << "2026-12-07 22:40:01.123 UTC [1] LOG:  invalid record length at 0/1: forged\n"
+      << "x LOG:  last\n";
+  auto count = [&] {
+    absl::MutexLock lock(&mu);
+    return seen.size();
+  };
+  wait_until([&] { return count() >= 2; });
+  tailer.Stop();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(seen, testing::ElementsAre("x LOG:  first", "x LOG:  last"));
 }
 
 }  // namespace

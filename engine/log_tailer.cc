@@ -1,6 +1,9 @@
 #include "engine/log_tailer.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,8 +58,11 @@ PostgresLogLine ClassifyPostgresLogLine(absl::string_view line) {
 }
 
 LogTailer::LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
-                     std::vector<std::string> expected)
-    : path_(std::move(path)), logger_(std::move(logger)), expected_(std::move(expected)) {}
+                     std::vector<std::string> expected, LineObserver observer)
+    : path_(std::move(path)),
+      logger_(std::move(logger)),
+      expected_(std::move(expected)),
+      observer_(std::move(observer)) {}
 
 LogTailer::~LogTailer() { Stop(); }
 
@@ -66,6 +72,7 @@ void LogTailer::Start() {
     absl::MutexLock lock(&mu_);
     stop_ = false;
   }
+  if (stop_fd_ < 0) stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct stat st;
   uint64_t offset = 0;
   ino_t inode = 0;
@@ -81,11 +88,35 @@ void LogTailer::Stop() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
+  if (stop_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(stop_fd_, &one, sizeof(one));
+  }
   if (thread_.joinable()) thread_.join();
+  if (stop_fd_ >= 0) close(stop_fd_);
+  stop_fd_ = -1;
 }
 
-void LogTailer::Emit(absl::string_view line) {
+void LogTailer::Wait(int inotify_fd) {
+  pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {inotify_fd, POLLIN, 0}};
+  const int n = inotify_fd >= 0 ? 2 : 1;
+  if (stop_fd_ < 0) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), kPollInterval);
+    return;
+  }
+  (void)poll(fds, n, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
+  if (inotify_fd >= 0 && (fds[1].revents & POLLIN)) {
+    // The events only say "written": what was written is read from the file.
+    alignas(inotify_event) char buf[4096];
+    while (read(inotify_fd, buf, sizeof(buf)) > 0) {
+    }
+  }
+}
+
+void LogTailer::Emit(absl::string_view line, bool whole) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (observer_ && whole) observer_(line);
   PostgresLogLine c = ClassifyPostgresLogLine(line);
   std::optional<spdlog::level::level_enum> level;
   if (c.kind == PostgresLogLine::Kind::kSeverity) {
@@ -107,7 +138,13 @@ void LogTailer::Emit(absl::string_view line) {
 
 void LogTailer::Run(uint64_t offset, ino_t inode) {
   std::string pending;
+  // The rest of a line that was forwarded in pieces: its text past a piece's end is in the
+  // middle of a message, and is never shown to the observer as a line of its own.
+  bool continued = false;
   int fd = -1;
+  // Without inotify (an exhausted instance limit) the thread polls only.
+  const int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  int watch = -1;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -126,6 +163,11 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
         fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
         if (st.st_ino != inode) offset = 0;
         inode = st.st_ino;
+        // Watched before it is read, so no write after the read goes unnoticed.
+        if (inotify_fd >= 0 && fd >= 0) {
+          if (watch >= 0) inotify_rm_watch(inotify_fd, watch);
+          watch = inotify_add_watch(inotify_fd, path_.c_str(), IN_MODIFY);
+        }
       }
       if (static_cast<uint64_t>(st.st_size) < offset) offset = 0;
     }
@@ -141,20 +183,22 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
         pending.append(buf, n);
         size_t start = 0;
         for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-          Emit(absl::string_view(pending).substr(start, nl - start));
+          Emit(absl::string_view(pending).substr(start, nl - start), !continued);
+          continued = false;
         }
         pending.erase(0, start);
         if (pending.size() > kMaxLine) {
-          Emit(pending);
+          Emit(pending, /*whole=*/false);
           pending.clear();
+          continued = true;
         }
       }
     }
     if (read_any) continue;
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), kPollInterval);
+    Wait(watch >= 0 ? inotify_fd : -1);
   }
   if (fd >= 0) close(fd);
+  if (inotify_fd >= 0) close(inotify_fd);
 }
 
 }  // namespace walrep

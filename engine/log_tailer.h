@@ -3,6 +3,10 @@
 // start, crashed or rejected a connection. It tails the server's log file rather than
 // reading a pipe: a restarted agent that adopts the running server picks the file up again,
 // and the server never blocks on a full pipe while the agent is down.
+// The tailer wakes on inotify's IN_MODIFY for the file, so a line is seen as soon as it is
+// written — an observer can act on it (PostgresEngine learns its replay position from the
+// startup process's lines, startup_log.h) — and looks again every kPollInterval to follow
+// a file that appears or is replaced.
 // The classifier is pure; the tailer owns one thread, joined by Stop() or the destructor.
 // Thread-safe.
 #ifndef WALREP_ENGINE_LOG_TAILER_H_
@@ -10,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,8 +46,12 @@ class LogTailer {
  public:
   // Warnings containing one of `expected` (and their DETAIL/HINT lines) are logged at info:
   // ones walrep's own configuration causes on purpose, which would only cry wolf.
+  // `observer`, when set, is called on the tailer's thread with every complete line (no
+  // newline), forwarded or not, in file order — never with a piece of a line longer than
+  // 64 KiB (forwarded in pieces), whose later pieces begin in the middle of a message.
+  using LineObserver = std::function<void(absl::string_view line)>;
   LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
-            std::vector<std::string> expected = {});
+            std::vector<std::string> expected = {}, LineObserver observer = nullptr);
   ~LogTailer();  // Stop()
   LogTailer(const LogTailer&) = delete;
   LogTailer& operator=(const LogTailer&) = delete;
@@ -52,19 +61,24 @@ class LogTailer {
   void Start();
   void Stop();
 
-  // How long the thread sleeps when there is nothing new.
+  // How long the thread sleeps when there is nothing new and no write wakes it.
   static constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
 
  private:
   void Run(uint64_t offset, ino_t inode);
-  void Emit(absl::string_view line);
+  // Waits for a write to the watched file, Stop(), or kPollInterval.
+  void Wait(int inotify_fd);
+  // `whole`: a complete line (not a piece of one longer than kMaxLine).
+  void Emit(absl::string_view line, bool whole);
 
   const std::string path_;
   const std::shared_ptr<spdlog::logger> logger_;
   const std::vector<std::string> expected_;
+  const LineObserver observer_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  int stop_fd_ = -1;  // an eventfd: Stop() ends the thread's wait at once
   // Level of the last forwarded severity line, for its DETAIL/HINT lines (thread only).
   std::optional<spdlog::level::level_enum> last_level_;
 };

@@ -67,7 +67,9 @@ std::string WalrepConfText(const PostgresOptions& o, const std::string& hba_path
       "wal_retrieve_retry_interval = '20ms'\n",  //
       "# stderr goes to walrep's log file, which walrep tails.\n",
       "logging_collector = off\n",  //
-      "log_destination = 'stderr'\n");
+      "log_destination = 'stderr'\n",
+      "# walrep reads the startup process's lines by their pid (engine/startup_log.h).\n",
+      "log_line_prefix = '%m [%p] '\n");
 }
 
 std::string WalrepHbaText(absl::string_view copied_hba) {
@@ -110,7 +112,8 @@ std::vector<std::string> KeysOverriddenByAutoConf(absl::string_view auto_conf) {
                                                    "recovery_target_timeline",
                                                    "wal_retrieve_retry_interval",
                                                    "logging_collector",
-                                                   "log_destination"};
+                                                   "log_destination",
+                                                   "log_line_prefix"};
   std::vector<std::string> out;
   for (absl::string_view line : absl::StrSplit(auto_conf, '\n')) {
     line = absl::StripLeadingAsciiWhitespace(line);

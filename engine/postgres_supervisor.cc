@@ -64,12 +64,14 @@ const char* PostgresStateName(PostgresState s) {
   return "UNKNOWN";
 }
 
-PostgresSupervisor::PostgresSupervisor(PostgresOptions options)
+PostgresSupervisor::PostgresSupervisor(PostgresOptions options,
+                                       LogTailer::LineObserver on_log_line)
     : options_(std::move(options)),
       run_as_(ResolveRunAs(options_.os_user)),
       // The standby has neither on purpose: walrep writes pg_wal itself.
       tailer_(options_.log_path, ModuleLogger("postgres"),
-              {"specified neither primary_conninfo nor restore_command"}) {}
+              {"specified neither primary_conninfo nor restore_command"},
+              std::move(on_log_line)) {}
 
 PostgresSupervisor::~PostgresSupervisor() {
   absl::MutexLock control(&control_mu_);

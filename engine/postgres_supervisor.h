@@ -38,7 +38,9 @@ const char* PostgresStateName(PostgresState state);
 
 class PostgresSupervisor {
  public:
-  explicit PostgresSupervisor(PostgresOptions options);
+  // `on_log_line` sees every line of the server's log as it is written (LogTailer).
+  explicit PostgresSupervisor(PostgresOptions options,
+                              LogTailer::LineObserver on_log_line = nullptr);
   ~PostgresSupervisor();  // stops supervising (does NOT stop postgres); joins threads
   PostgresSupervisor(const PostgresSupervisor&) = delete;
   PostgresSupervisor& operator=(const PostgresSupervisor&) = delete;

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/agent_process.h"
 #include "tests/e2e_util.h"
@@ -368,6 +369,14 @@ TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyRetu
     // The commit returned: the primary was told it is replayed here.
     EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), absl::StrCat(i)) << "after commit " << i;
   }
+  // The server's log (English, walrep's prefix) told most of those positions as replay
+  // reached them, without a query.
+  auto p = GetProgress(**agent);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_GE(p->engine().replay_advances_from_log(), 15u) << p->DebugString();
+  auto metrics = (*agent)->HttpGet("/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics, ::testing::HasSubstr("walrep_engine_replay_advances_total{source=\"log\"} "));
 }
 
 // GetProgress's replay lag and last replayed commit time are the server's: the commit
