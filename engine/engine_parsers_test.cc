@@ -1,16 +1,20 @@
 // The pure parts of the engine: postmaster.pid, `postgres --version`, the log-line
 // classifier, the startup process's end-of-WAL line, the bindir default; and the log
 // tailer over a plain file.
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -264,6 +268,51 @@ TEST(LogTailerTest, ObserverSeesEveryWholeLineButNotThePiecesOfAnOverlongOne) {
   tailer.Stop();
   absl::MutexLock lock(&mu);
   EXPECT_THAT(seen, testing::ElementsAre("x LOG:  first", "x LOG:  last"));
+}
+
+TEST(LogTailerTest, KeepsTheFileToItsNewestBytesWithoutLosingALine) {
+  const std::string path = TempDir() + "/capped.log";
+  std::ofstream(path) << "";
+  auto logger = std::make_shared<spdlog::logger>("tailer_test5", std::make_shared<CaptureSink>());
+  absl::Mutex mu;
+  std::vector<std::string> seen;
+  constexpr uint64_t kMax = 64 << 10;
+  LogTailer tailer(
+      path, logger, {},
+      [&](absl::string_view line) {
+        absl::MutexLock lock(&mu);
+        seen.emplace_back(line);
+      },
+      kMax);
+  tailer.Start();
+  // Appended as the server appends (O_APPEND), in bursts, while the tailer reads and cuts.
+  constexpr int kLines = 20000;
+  {
+    const int fd = open(path.c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    for (int i = 0; i < kLines; ++i) {
+      const std::string line = absl::StrCat("x LOG:  line ", i, "\n");
+      ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    }
+    close(fd);
+  }
+  auto count = [&] {
+    absl::MutexLock lock(&mu);
+    return seen.size();
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (count() < kLines && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  tailer.Stop();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) ASSERT_EQ(seen[i], absl::StrCat("x LOG:  line ", i));
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_LE(static_cast<uint64_t>(st.st_size), kMax);
+  // The newest line is still there, whole, at the end.
+  std::ifstream in(path);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::EndsWith(content, absl::StrCat("x LOG:  line ", kLines - 1, "\n")));
 }
 
 }  // namespace

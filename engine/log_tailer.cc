@@ -1,6 +1,7 @@
 #include "engine/log_tailer.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 
 namespace walrep {
 namespace {
@@ -58,11 +60,13 @@ PostgresLogLine ClassifyPostgresLogLine(absl::string_view line) {
 }
 
 LogTailer::LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
-                     std::vector<std::string> expected, LineObserver observer)
+                     std::vector<std::string> expected, LineObserver observer,
+                     uint64_t max_bytes)
     : path_(std::move(path)),
       logger_(std::move(logger)),
       expected_(std::move(expected)),
-      observer_(std::move(observer)) {}
+      observer_(std::move(observer)),
+      max_bytes_(max_bytes) {}
 
 LogTailer::~LogTailer() { Stop(); }
 
@@ -97,13 +101,42 @@ void LogTailer::Stop() {
   stop_fd_ = -1;
 }
 
-void LogTailer::Wait(int inotify_fd) {
+uint64_t LogTailer::Cap(int fd, uint64_t offset) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return 0;
+  const uint64_t block = st.st_blksize > 0 ? st.st_blksize : 4096;
+  // Only bytes already read go, and never up to the end (the range must end before it).
+  const uint64_t cut = (offset - max_bytes_ / 2) / block * block;
+  if (cut == 0 || cut >= static_cast<uint64_t>(st.st_size)) return 0;
+  const int wfd = open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (wfd < 0) return 0;
+  uint64_t removed = 0;
+  if (fallocate(wfd, FALLOC_FL_COLLAPSE_RANGE, 0, static_cast<off_t>(cut)) == 0) {
+    removed = cut;
+  } else if (static_cast<uint64_t>(st.st_size) == offset) {
+    // Cannot collapse here: truncated, read to its end. A line the server writes between
+    // that read and the truncation is lost from the file (and, below WARNING, from
+    // walrep's log).
+    if (ftruncate(wfd, 0) == 0) {
+      removed = offset;
+      if (!truncation_logged_) {
+        truncation_logged_ = true;
+        logger_->info("the server log {} passed {} bytes and is truncated (this file system "
+                      "cannot remove its start)", path_, max_bytes_);
+      }
+    }
+  }
+  close(wfd);
+  return removed;
+}
+
+bool LogTailer::Wait(int inotify_fd) {
   pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {inotify_fd, POLLIN, 0}};
   const int n = inotify_fd >= 0 ? 2 : 1;
   if (stop_fd_ < 0) {
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stop_), kPollInterval);
-    return;
+    return false;
   }
   (void)poll(fds, n, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
   if (inotify_fd >= 0 && (fds[1].revents & POLLIN)) {
@@ -111,7 +144,9 @@ void LogTailer::Wait(int inotify_fd) {
     alignas(inotify_event) char buf[4096];
     while (read(inotify_fd, buf, sizeof(buf)) > 0) {
     }
+    return true;
   }
+  return false;
 }
 
 void LogTailer::Emit(absl::string_view line, bool whole) {
@@ -145,15 +180,22 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
   // Without inotify (an exhausted instance limit) the thread polls only.
   const int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   int watch = -1;
+  bool written = false;  // the last wait ended on a write to the open file
+  absl::Time path_checked = absl::InfinitePast();
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       if (stop_) break;
     }
     // The file can be absent before the first start, replaced by log rotation (another
-    // inode) or truncated: follow it as `tail -F` does.
+    // inode) or truncated: follow it as `tail -F` does. After a wake by a write to the
+    // open file, only its own size is looked at (no path lookup per line written).
+    // The path is still looked up every kPollInterval, for a busy file that is rotated.
     struct stat st;
-    if (stat(path_.c_str(), &st) == 0) {
+    const absl::Time now = absl::Now();
+    if (written && fd >= 0 && now - path_checked < kPollInterval) {
+      if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset) offset = 0;
+    } else if (path_checked = now; stat(path_.c_str(), &st) == 0) {
       if (fd >= 0 && st.st_ino != inode) {
         close(fd);
         fd = -1;
@@ -194,8 +236,10 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
         }
       }
     }
+    written = false;
+    if (fd >= 0 && offset > max_bytes_) offset -= Cap(fd, offset);
     if (read_any) continue;
-    Wait(watch >= 0 ? inotify_fd : -1);
+    written = Wait(watch >= 0 ? inotify_fd : -1);
   }
   if (fd >= 0) close(fd);
   if (inotify_fd >= 0) close(inotify_fd);

@@ -14,6 +14,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,7 +53,8 @@ class LogTailer {
   // 64 KiB (forwarded in pieces), whose later pieces begin in the middle of a message.
   using LineObserver = std::function<void(absl::string_view line)>;
   LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
-            std::vector<std::string> expected = {}, LineObserver observer = nullptr);
+            std::vector<std::string> expected = {}, LineObserver observer = nullptr,
+            uint64_t max_bytes = kMaxFileBytes);
   ~LogTailer();  // Stop()
   LogTailer(const LogTailer&) = delete;
   LogTailer& operator=(const LogTailer&) = delete;
@@ -61,13 +64,30 @@ class LogTailer {
   void Start();
   void Stop();
 
+  // The file is kept to its newest bytes: once the tailer has read past this size, the
+  // oldest part (all but about half of it, in whole blocks) is removed from the file's
+  // start. A standby fed through pg_wal logs two lines at LOG each time replay reaches
+  // the end of what walrep flushed ("invalid record length at", "waiting for WAL to
+  // become available at") — hundreds of KiB a second under a write load, and a line every
+  // wal_retrieve_retry_interval when idle — and nothing else ever removes them (the
+  // server writes its stderr, with no logging collector to rotate it). Everything at
+  // WARNING and above is in walrep's own log too.
+  // FALLOC_FL_COLLAPSE_RANGE removes the bytes while the server keeps appending (its
+  // stderr is O_APPEND), so no line is lost; where the file system cannot do that (tmpfs),
+  // the file is truncated once read to its end.
+  static constexpr uint64_t kMaxFileBytes = uint64_t{64} << 20;
+
   // How long the thread sleeps when there is nothing new and no write wakes it.
   static constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
 
  private:
   void Run(uint64_t offset, ino_t inode);
-  // Waits for a write to the watched file, Stop(), or kPollInterval.
-  void Wait(int inotify_fd);
+  // Removes the file's oldest bytes once `offset` (read up to there) passes max_bytes_;
+  // returns how many bytes were removed from the start (offsets shift down by that).
+  uint64_t Cap(int fd, uint64_t offset);
+  // Waits for a write to the watched file, Stop(), or kPollInterval; whether a write
+  // ended it.
+  bool Wait(int inotify_fd);
   // `whole`: a complete line (not a piece of one longer than kMaxLine).
   void Emit(absl::string_view line, bool whole);
 
@@ -75,6 +95,8 @@ class LogTailer {
   const std::shared_ptr<spdlog::logger> logger_;
   const std::vector<std::string> expected_;
   const LineObserver observer_;
+  const uint64_t max_bytes_;
+  bool truncation_logged_ = false;  // thread only
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -158,6 +158,9 @@ std::string PostgresSupervisor::LogTail() const {
   if (fd < 0) return "(no server log)";
   struct stat st;
   std::string text;
+  // A file smaller than it was at the start has had its start removed (LogTailer keeps it
+  // to its newest bytes): its last lines are the ones to show.
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) < from) from = 0;
   if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) > from) {
     uint64_t start = st.st_size - from > kTailBytes ? st.st_size - kTailBytes : from;
     text.resize(st.st_size - start);

@@ -181,3 +181,6 @@ printf '%-34s %s\n' "tps per round, standby" "${TPS[standby]}"
 printf '%-34s %s\n' "walrep / standby per round" "$per"
 printf '%-34s %s\n' "replica's own CPU us / tx, walrep" "${COST_US[walrep]}(agent + its postgres)"
 printf '%-34s %s\n' "replica's own CPU us / tx, standby" "${COST_US[standby]}(postmaster + children)"
+# How walrep learnt the server's replay position over the whole run (log lines or queries).
+engine_line=$("$CTL" --addr="$AGENT_ADDR" status | grep -o 'replay_advances log/query=[0-9/]*' || true)
+printf '%-34s %s\n' "walrep's replay positions" "${engine_line:-unknown}"

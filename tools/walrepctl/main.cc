@@ -153,6 +153,14 @@ std::string Describe(const Progress& p) {
     absl::StrAppend(&s, "\n  backup: ", BackupPhase_Name(p.backup().phase()).substr(13), " ",
                     p.backup().bytes_done(), "/", p.backup().bytes_total(), " bytes");
   }
+  if (p.has_engine() && p.engine().state() != ENGINE_STATE_UNSPECIFIED) {
+    const EngineProgress& e = p.engine();
+    absl::StrAppend(&s, "\n  engine: ", EngineState_Name(e.state()).substr(13), " pid=", e.pid(),
+                    " ", e.listen(), ":", e.port(), e.read_only() ? " read-only" : " read-write",
+                    " restarts=", e.restarts(), " replay=", LsnText(e.replay_lsn()),
+                    " replay_advances log/query=", e.replay_advances_from_log(), "/",
+                    e.replay_advances_from_query());
+  }
   if (!p.last_error().empty()) {
     absl::StrAppend(&s, "\n  last_error (", CodeName(p.last_error_code()), "): ", p.last_error());
   }
