@@ -135,6 +135,8 @@ std::string RenderPrometheus(const walrep::v1::Progress& p) {
                     e.replay_advances_from_log(),
                     "\nwalrep_engine_replay_advances_total{source=\"query\"} ",
                     e.replay_advances_from_query(), "\n");
+    Metric(&out, "walrep_engine_replay_position_queries_total", "counter",
+           "Replay-position queries run on the local PostgreSQL.", e.replay_position_queries());
   }
   WalFsyncHistogram().Render(&out, "walrep_wal_fsync_duration_seconds",
                              "Time to fdatasync a batch of received WAL.");

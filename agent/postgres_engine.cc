@@ -73,6 +73,7 @@ PostgresEngine::~PostgresEngine() {
     absl::MutexLock lock(&mu_);
     stop_ = true;
     cv_.SignalAll();
+    poll_cv_.SignalAll();
     if (watch_) watch_->Interrupt();
   }
   if (poller_.joinable()) poller_.join();
@@ -139,6 +140,7 @@ absl::Status PostgresEngine::Stop(absl::Duration fast_timeout) {
     absl::MutexLock lock(&mu_);
     stop_ = true;
     cv_.SignalAll();
+    poll_cv_.SignalAll();
     if (watch_) watch_->Interrupt();
   }
   if (poller_.joinable()) poller_.join();
@@ -161,8 +163,11 @@ void PostgresEngine::Wake(Lsn flushed) {
   if (flushed.valid()) flush_times_.Flushed(flushed.value(), absl::Now());
   // Wakes a poller waiting between polls; one waiting for the startup process to close
   // a segment (AwaitReplay) is not interrupted — the close this flush causes ends its
-  // wait, and it takes the new target after that look.
-  cv_.SignalAll();
+  // wait, and it takes the new target after that look. While the server's log reports
+  // replay, the poller is not woken at all (see Poll).
+  if (!log_follows_replay_.load(std::memory_order_acquire) || poller_idle_) {
+    poll_cv_.SignalAll();
+  }
 }
 
 absl::Duration PostgresEngine::lag(Lsn durable) const {
@@ -251,6 +256,7 @@ void PostgresEngine::Fill(v1::EngineProgress* out) const {
   out->set_replay_lsn(apply_lsn().value());
   out->set_replay_advances_from_log(advances_from_log_.load(std::memory_order_relaxed));
   out->set_replay_advances_from_query(advances_from_query_.load(std::memory_order_relaxed));
+  out->set_replay_position_queries(position_queries_.load(std::memory_order_relaxed));
 }
 
 }  // namespace walrep

@@ -115,6 +115,7 @@ class PostgresEngine {
   std::atomic<uint64_t> advances_{0};
   std::atomic<uint64_t> advances_from_log_{0};
   std::atomic<uint64_t> advances_from_query_{0};
+  std::atomic<uint64_t> position_queries_{0};
   // The startup process's end-of-WAL lines have advanced the position since its pid was
   // last found: the poller then leaves a segment's close to the log (no query per flush).
   std::atomic<bool> log_follows_replay_{false};
@@ -122,15 +123,20 @@ class PostgresEngine {
   std::optional<HotStandbyFeedback> feedback_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex mu_;
-  absl::CondVar cv_;  // polling wake-ups and apply waiters
+  absl::CondVar cv_;       // apply advances: WaitForApply, AwaitReplay
+  absl::CondVar poll_cv_;  // the poller's wake-ups (flushes, stop)
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // The poller sleeps kTick with no flush to watch, while the log reports replay: the
+  // next flush must wake it (otherwise flushes do not, see Poll).
+  bool poller_idle_ ABSL_GUARDED_BY(mu_) = false;
   Lsn wake_target_ ABSL_GUARDED_BY(mu_);  // the newest flushed position woken for
   FlushTimes flush_times_ ABSL_GUARDED_BY(mu_);  // when each flush was woken for: lag()
   std::thread poller_;
   std::unique_ptr<PgConnection> conn_;  // the poller thread's
   bool position_prepared_ = false;       // conn_ has the replay-position statement
   absl::Time feedback_read_ = absl::InfinitePast();  // the poller thread's
+  absl::Time last_look_ = absl::InfinitePast();     // the last position query; poller's
   // The server's startup process (replays WAL): found and reset by the poller, signalled
   // by Wake() from any thread.
   std::atomic<int> startup_pid_{0};

@@ -41,6 +41,9 @@ constexpr absl::Duration kReplayWait = absl::Milliseconds(20);
 constexpr absl::Duration kCloseWait = absl::Milliseconds(2);
 constexpr absl::Duration kCloseWaitMax = absl::Milliseconds(16);
 constexpr absl::Duration kReconnectDelay = absl::Milliseconds(200);
+// While the log reports replay: how long a flushed position may wait for its line before
+// the poller asks the server (and how often it looks while one waits).
+constexpr absl::Duration kLogGrace = absl::Milliseconds(2);
 
 std::shared_ptr<spdlog::logger> Log() { return ModuleLogger("engine"); }
 
@@ -83,15 +86,39 @@ std::string PositionStatements() {
 void PostgresEngine::Poll() {
   int eager = 0;
   Lsn target;
+  bool woken = false;
   for (;;) {
-    {
+    if (log_follows_replay_.load(std::memory_order_acquire)) {
+      // The startup process's log lines report each position as replay reaches it
+      // (OnServerLogLine), so a flush does not wake this thread: it looks only when a
+      // flushed position has waited kLogGrace without a line (replay ended on a page
+      // boundary, or is held back), and for the periodic look.
+      // Without a flush since the last look it sleeps kTick, and the next flush wakes it.
+      absl::MutexLock lock(&mu_);
+      const bool pending = wake_target_.value() > apply_lsn_.load(std::memory_order_acquire);
+      poller_idle_ = !pending && !wake_;
+      wake_ = false;
+      const absl::Time until = absl::Now() + (poller_idle_ ? kTick : kLogGrace);
+      while (!stop_ && log_follows_replay_.load(std::memory_order_acquire) &&
+             !(poller_idle_ && wake_)) {
+        if (poll_cv_.WaitWithDeadline(&mu_, until)) break;
+      }
+      poller_idle_ = false;
+      if (stop_) return;
+      const uint64_t applied = apply_lsn_.load(std::memory_order_acquire);
+      const bool late = wake_target_.value() > applied &&
+                        flush_times_.Lag(wake_target_.value(), applied, absl::Now()) >= kLogGrace;
+      target = late ? wake_target_ : Lsn();
+      woken = true;  // only a late position or the periodic look is asked for
+    } else {
       absl::MutexLock lock(&mu_);
       const absl::Duration wait = eager > 0 ? kEagerPoll : kTick;
       const absl::Time until = absl::Now() + wait;
       while (!stop_ && !wake_) {
-        if (cv_.WaitWithDeadline(&mu_, until)) break;
+        if (poll_cv_.WaitWithDeadline(&mu_, until)) break;
       }
       if (stop_) return;
+      woken = wake_;
       if (wake_) {
         eager = kEagerPolls;
         target = wake_target_;
@@ -99,17 +126,22 @@ void PostgresEngine::Poll() {
       wake_ = false;
     }
     const Lsn before = apply_lsn();
+    // The periodic look (the last commit time, in recovery or not, the feedback) is due
+    // every kTick even while flushes keep waking the poller.
+    const bool due = absl::Now() - last_look_ >= kTick;
     absl::Status st;
-    if (target > before && watch_ != nullptr) {
+    if (target > before && watch_ != nullptr && !log_follows_replay_.load()) {
       st = AwaitReplay(target);
-    } else {
+    } else if (target > before || !woken || due) {
       st = PollOnce(target > before ? target : Lsn());
     }
+    // (Woken for a position replay has reached already — the log told it first — there
+    // is nothing to ask.)
     target = Lsn();
     if (!st.ok()) {
       Log()->debug("reading the replay position: {}", st.message());
       absl::MutexLock lock(&mu_);
-      cv_.WaitWithTimeout(&mu_, kReconnectDelay);
+      poll_cv_.WaitWithTimeout(&mu_, kReconnectDelay);
       continue;
     }
     if (apply_lsn() != before) {
@@ -266,6 +298,8 @@ absl::Status PostgresEngine::PollOnce(Lsn target) {
   if (rs->rows.size() != 1 || rs->rows[0].values.size() != 3) {
     return absl::DataLossError("unexpected answer to the replay position query");
   }
+  last_look_ = absl::Now();
+  position_queries_.fetch_add(1, std::memory_order_relaxed);
   const auto& v = rs->rows[0].values;
   const bool in_recovery = v[0].has_value() && *v[0] == "t";
   read_only_.store(in_recovery);

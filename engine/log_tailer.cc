@@ -180,7 +180,6 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
   // Without inotify (an exhausted instance limit) the thread polls only.
   const int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   int watch = -1;
-  bool written = false;  // the last wait ended on a write to the open file
   absl::Time path_checked = absl::InfinitePast();
   for (;;) {
     {
@@ -188,39 +187,38 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
       if (stop_) break;
     }
     // The file can be absent before the first start, replaced by log rotation (another
-    // inode) or truncated: follow it as `tail -F` does. After a wake by a write to the
-    // open file, only its own size is looked at (no path lookup per line written).
-    // The path is still looked up every kPollInterval, for a busy file that is rotated.
+    // inode) or truncated: follow it as `tail -F` does. The path and size are looked at
+    // every kPollInterval (and until the file is open and watched), not on every wake: a
+    // busy server writes lines by the thousand a second.
     struct stat st;
     const absl::Time now = absl::Now();
-    if (written && fd >= 0 && now - path_checked < kPollInterval) {
-      if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) < offset) offset = 0;
-    } else if (path_checked = now; stat(path_.c_str(), &st) == 0) {
-      if (fd >= 0 && st.st_ino != inode) {
-        close(fd);
-        fd = -1;
-        offset = 0;
-      }
-      if (fd < 0) {
-        fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-        if (st.st_ino != inode) offset = 0;
-        inode = st.st_ino;
-        // Watched before it is read, so no write after the read goes unnoticed.
-        if (inotify_fd >= 0 && fd >= 0) {
-          if (watch >= 0) inotify_rm_watch(inotify_fd, watch);
-          watch = inotify_add_watch(inotify_fd, path_.c_str(), IN_MODIFY);
+    if (fd < 0 || watch < 0 || now - path_checked >= kPollInterval) {
+      path_checked = now;
+      if (stat(path_.c_str(), &st) == 0) {
+        if (fd >= 0 && st.st_ino != inode) {
+          close(fd);
+          fd = -1;
+          offset = 0;
         }
+        if (fd < 0) {
+          fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+          if (st.st_ino != inode) offset = 0;
+          inode = st.st_ino;
+          // Watched before it is read, so no write after the read goes unnoticed.
+          if (inotify_fd >= 0 && fd >= 0) {
+            if (watch >= 0) inotify_rm_watch(inotify_fd, watch);
+            watch = inotify_add_watch(inotify_fd, path_.c_str(), IN_MODIFY);
+          }
+        }
+        if (static_cast<uint64_t>(st.st_size) < offset) offset = 0;
       }
-      if (static_cast<uint64_t>(st.st_size) < offset) offset = 0;
     }
-    bool read_any = false;
     if (fd >= 0) {
       char buf[8192];
       for (;;) {
         ssize_t n = pread(fd, buf, sizeof(buf), offset);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        read_any = true;
         offset += n;
         pending.append(buf, n);
         size_t start = 0;
@@ -234,12 +232,12 @@ void LogTailer::Run(uint64_t offset, ino_t inode) {
           pending.clear();
           continued = true;
         }
+        // A short read is the end as of now; what is written after it wakes the wait.
+        if (static_cast<size_t>(n) < sizeof(buf)) break;
       }
     }
-    written = false;
     if (fd >= 0 && offset > max_bytes_) offset -= Cap(fd, offset);
-    if (read_any) continue;
-    written = Wait(watch >= 0 ? inotify_fd : -1);
+    Wait(watch >= 0 ? inotify_fd : -1);
   }
   if (fd >= 0) close(fd);
   if (inotify_fd >= 0) close(inotify_fd);

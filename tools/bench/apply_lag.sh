@@ -7,7 +7,7 @@
 #
 # Environment: BENCH_COUNT (default 500) probes per replica; BENCH_SECONDS (default 10) per
 # pgbench run; BENCH_RUNS (default 3) remote_apply rounds per replica, alternating;
-# BENCH_SCALE (default 10); BENCH_PERF=FILE perf of round 1 of each replica; BENCH_KEEP=1 keeps the temp directory;
+# BENCH_SCALE (default 10); BENCH_PERF=FILE perf of round BENCH_PERF_ROUND (default 1) of each replica; BENCH_KEEP=1 keeps the temp directory;
 # BENCH_NO_BUILD=1 skips the bazel build.
 #
 # 1. Commit-to-visible: while `pgbench -N -c 4` writes on the primary, apply_probe
@@ -130,7 +130,7 @@ for run in $(seq "$RUNS"); do
     # shellcheck disable=SC2086
     cpu0=$(replica_cpu $pids)
     ppid=""
-    if [ -n "${BENCH_PERF:-}" ] && [ "$run" = 1 ]; then
+    if [ -n "${BENCH_PERF:-}" ] && [ "$run" = "${BENCH_PERF_ROUND:-1}" ]; then
       # Round 1 of each replica under perf (its tps include perf's sampling cost).
       perf record -q -g -p "$(echo $pids | tr ' ' ',')" -o "$BENCH_PERF.$tool" 2>/dev/null &
       ppid=$!; sleep 1
@@ -182,5 +182,5 @@ printf '%-34s %s\n' "walrep / standby per round" "$per"
 printf '%-34s %s\n' "replica's own CPU us / tx, walrep" "${COST_US[walrep]}(agent + its postgres)"
 printf '%-34s %s\n' "replica's own CPU us / tx, standby" "${COST_US[standby]}(postmaster + children)"
 # How walrep learnt the server's replay position over the whole run (log lines or queries).
-engine_line=$("$CTL" --addr="$AGENT_ADDR" status | grep -o 'replay_advances log/query=[0-9/]*' || true)
+engine_line=$("$CTL" --addr="$AGENT_ADDR" status | grep -o 'replay_advances log/query=[0-9/]* position_queries=[0-9]*' || true)
 printf '%-34s %s\n' "walrep's replay positions" "${engine_line:-unknown}"

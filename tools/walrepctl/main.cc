@@ -159,7 +159,8 @@ std::string Describe(const Progress& p) {
                     " ", e.listen(), ":", e.port(), e.read_only() ? " read-only" : " read-write",
                     " restarts=", e.restarts(), " replay=", LsnText(e.replay_lsn()),
                     " replay_advances log/query=", e.replay_advances_from_log(), "/",
-                    e.replay_advances_from_query());
+                    e.replay_advances_from_query(), " position_queries=",
+                    e.replay_position_queries());
   }
   if (!p.last_error().empty()) {
     absl::StrAppend(&s, "\n  last_error (", CodeName(p.last_error_code()), "): ", p.last_error());
