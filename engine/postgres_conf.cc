@@ -69,7 +69,7 @@ std::string WalrepConfText(const PostgresOptions& o, const std::string& hba_path
       "logging_collector = off\n",  //
       "log_destination = 'stderr'\n",
       "# walrep reads the startup process's lines by their pid (engine/startup_log.h).\n",
-      "log_line_prefix = '%m [%p] '\n");
+      "log_line_prefix = ", QuoteConfValue(kLogLinePrefix), "\n");
 }
 
 std::string WalrepHbaText(absl::string_view copied_hba) {

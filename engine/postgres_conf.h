@@ -26,6 +26,11 @@ inline constexpr const char kIncludeLine[] = "include_if_exists = 'walrep.conf'"
 // A postgresql.conf string literal: single quotes, embedded quotes doubled.
 std::string QuoteConfValue(absl::string_view value);
 
+// The standby's log_line_prefix: walrep reads the startup process's end-of-WAL lines by
+// the pid in it (startup_log.h). In walrep.conf, and on the server's command line too, so
+// that a copied postgresql.auto.conf cannot change it.
+inline constexpr char kLogLinePrefix[] = "%m [%p] ";
+
 // The contents of walrep.conf. `hba_path` is the absolute path of walrep's hba file.
 std::string WalrepConfText(const PostgresOptions& options, const std::string& hba_path);
 

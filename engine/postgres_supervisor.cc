@@ -189,9 +189,11 @@ absl::Status PostgresSupervisor::Launch() {
   // The two recovery settings also on the command line, which outranks every file:
   // postgresql.auto.conf is read after postgresql.conf (and so after walrep.conf), and a
   // primary that was once a standby made with `pg_basebackup -R` has a primary_conninfo
-  // there. A walreceiver of its own would write pg_wal beside walrep.
+  // there. A walreceiver of its own would write pg_wal beside walrep. The log line prefix
+  // too: walrep reads replay positions from the log by it.
   SpawnOptions spawn{{JoinPath(options_.bindir, "postgres"), "-D", options_.pgdata, "-c",
-                      "primary_conninfo=", "-c", "restore_command="},
+                      "primary_conninfo=", "-c", "restore_command=", "-c",
+                      absl::StrCat("log_line_prefix=", kLogLinePrefix)},
                      as,
                      log_fd};
   absl::StatusOr<pid_t> pid = Spawn(spawn);
