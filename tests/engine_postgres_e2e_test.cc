@@ -379,6 +379,34 @@ TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyRetu
   EXPECT_THAT(*metrics, ::testing::HasSubstr("walrep_engine_replay_advances_total{source=\"log\"} "));
 }
 
+// Where the server does not log its end-of-WAL lines (log_min_messages = fatal, set on
+// the primary and so copied to the standby), the position is read by queries and
+// remote_apply commits are still visible on the standby when they return.
+TEST(EnginePostgresE2eTest, WithoutTheStartupProcessesLogLinesRemoteApplyFallsBackToQueries) {
+  auto pg = PgPrimary::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t (i int)").ok());
+  ASSERT_TRUE((*pg)->Psql("ALTER SYSTEM SET log_min_messages = 'fatal'").ok());
+  ASSERT_TRUE((*pg)->Psql("SELECT pg_reload_conf()").ok());
+  const std::string data_dir = EngineDataDir("engine-remote-apply-quiet");
+  const int port = PickFreePort();
+  Standby standby(data_dir, port);
+  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_quiet").ok());
+  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
+  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_quiet", "remote_apply"));
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE((*pg)->Psql(absl::StrCat("INSERT INTO t VALUES (", i, ")")).ok());
+    EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), absl::StrCat(i)) << "after commit " << i;
+  }
+  auto p = GetProgress(**agent);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->engine().replay_advances_from_log(), 0u)
+      << p->DebugString() << *standby.Psql("SHOW log_min_messages");
+  EXPECT_GE(p->engine().replay_advances_from_query(), 10u) << p->DebugString();
+}
+
 // GetProgress's replay lag and last replayed commit time are the server's: the commit
 // time is pg_last_xact_replay_timestamp(); the lag is the age of the durable WAL the
 // server has not replayed — growing while its replay is paused, zero once it has caught
