@@ -6,6 +6,10 @@
 // standby is restarted and a restarted agent adopts the running one.
 #include <signal.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -352,29 +356,51 @@ TEST(EnginePostgresE2eTest, AfterTheSynchronousPrimaryIsKilledPromoteKeepsEveryR
   EXPECT_EQ(*rig.standby->Psql("INSERT INTO k VALUES (-1)"), "");
 }
 
-TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {
+// A primary with a table t, and an agent with engine postgres bootstrapped from it and
+// made its remote_apply synchronous standby as `app`; `primary_sql` runs on the primary
+// before the bootstrap (its settings are copied to the standby).
+struct RemoteApplyRig {
+  std::unique_ptr<PgPrimary> pg;
+  std::unique_ptr<Standby> standby;
+  std::unique_ptr<AgentProcess> agent;
+};
+void StartRemoteApplyRig(const std::string& app, const std::vector<std::string>& primary_sql,
+                         RemoteApplyRig* rig) {
   auto pg = PgPrimary::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
-  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t (i int)").ok());
-  const std::string data_dir = EngineDataDir("engine-remote-apply");
+  rig->pg = std::move(*pg);
+  ASSERT_TRUE(rig->pg->Psql("CREATE TABLE t (i int)").ok());
+  for (const std::string& sql : primary_sql) ASSERT_TRUE(rig->pg->Psql(sql).ok()) << sql;
+  const std::string data_dir = EngineDataDir("engine-" + app);
   const int port = PickFreePort();
-  Standby standby(data_dir, port);
+  rig->standby = std::make_unique<Standby>(data_dir, port);
   auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
   ASSERT_TRUE(agent.ok()) << agent.status();
-  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_apply").ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
-  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_apply", "remote_apply"));
-  for (int i = 1; i <= 30; ++i) {
-    ASSERT_TRUE((*pg)->Psql(absl::StrCat("INSERT INTO t VALUES (", i, ")")).ok());
-    // The commit returned: the primary was told it is replayed here.
-    EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), absl::StrCat(i)) << "after commit " << i;
+  rig->agent = std::move(*agent);
+  ASSERT_TRUE(Bootstrap(*rig->agent, *rig->pg, "application_name=" + app).ok());
+  ASSERT_TRUE(Replayed(*rig->agent, *rig->pg, absl::Seconds(120))) << rig->agent->ReadLog();
+  ASSERT_TRUE(MakeSynchronous(*rig->pg, app, "remote_apply"));
+}
+// Commits rows 1..n one by one: when each commit returns, the primary was told it is
+// replayed on the standby, so the row must be visible there.
+void CommitAndSeeEach(RemoteApplyRig& rig, int n) {
+  for (int i = 1; i <= n; ++i) {
+    ASSERT_TRUE(rig.pg->Psql(absl::StrCat("INSERT INTO t VALUES (", i, ")")).ok());
+    EXPECT_EQ(*rig.standby->Psql("SELECT count(*) FROM t"), absl::StrCat(i))
+        << "after commit " << i;
   }
+}
+
+TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyReturn) {
+  RemoteApplyRig rig;
+  ASSERT_NO_FATAL_FAILURE(StartRemoteApplyRig("walrep_apply", {}, &rig));
+  ASSERT_NO_FATAL_FAILURE(CommitAndSeeEach(rig, 30));
   // The server's log (English, walrep's prefix) told most of those positions as replay
   // reached them, without a query.
-  auto p = GetProgress(**agent);
+  auto p = GetProgress(*rig.agent);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_GE(p->engine().replay_advances_from_log(), 15u) << p->DebugString();
-  auto metrics = (*agent)->HttpGet("/metrics");
+  auto metrics = rig.agent->HttpGet("/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_THAT(*metrics, ::testing::HasSubstr("walrep_engine_replay_advances_total{source=\"log\"} "));
 }
@@ -383,27 +409,14 @@ TEST(EnginePostgresE2eTest, RemoteApplyCommitsAreVisibleOnTheStandbyWhenTheyRetu
 // the primary and so copied to the standby), the position is read by queries and
 // remote_apply commits are still visible on the standby when they return.
 TEST(EnginePostgresE2eTest, WithoutTheStartupProcessesLogLinesRemoteApplyFallsBackToQueries) {
-  auto pg = PgPrimary::Start();
-  ASSERT_TRUE(pg.ok()) << pg.status();
-  ASSERT_TRUE((*pg)->Psql("CREATE TABLE t (i int)").ok());
-  ASSERT_TRUE((*pg)->Psql("ALTER SYSTEM SET log_min_messages = 'fatal'").ok());
-  ASSERT_TRUE((*pg)->Psql("SELECT pg_reload_conf()").ok());
-  const std::string data_dir = EngineDataDir("engine-remote-apply-quiet");
-  const int port = PickFreePort();
-  Standby standby(data_dir, port);
-  auto agent = AgentProcess::Start({.data_dir = data_dir, .extra_flags = EngineFlags(port)});
-  ASSERT_TRUE(agent.ok()) << agent.status();
-  ASSERT_TRUE(Bootstrap(**agent, **pg, "application_name=walrep_quiet").ok());
-  ASSERT_TRUE(Replayed(**agent, **pg, absl::Seconds(120))) << (*agent)->ReadLog();
-  ASSERT_TRUE(MakeSynchronous(**pg, "walrep_quiet", "remote_apply"));
-  for (int i = 1; i <= 10; ++i) {
-    ASSERT_TRUE((*pg)->Psql(absl::StrCat("INSERT INTO t VALUES (", i, ")")).ok());
-    EXPECT_EQ(*standby.Psql("SELECT count(*) FROM t"), absl::StrCat(i)) << "after commit " << i;
-  }
-  auto p = GetProgress(**agent);
+  RemoteApplyRig rig;
+  ASSERT_NO_FATAL_FAILURE(StartRemoteApplyRig(
+      "walrep_quiet",
+      {"ALTER SYSTEM SET log_min_messages = 'fatal'", "SELECT pg_reload_conf()"}, &rig));
+  ASSERT_NO_FATAL_FAILURE(CommitAndSeeEach(rig, 10));
+  auto p = GetProgress(*rig.agent);
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->engine().replay_advances_from_log(), 0u)
-      << p->DebugString() << *standby.Psql("SHOW log_min_messages");
+  EXPECT_EQ(p->engine().replay_advances_from_log(), 0u) << p->DebugString();
   EXPECT_GE(p->engine().replay_advances_from_query(), 10u) << p->DebugString();
 }
 
