@@ -15,9 +15,13 @@
 // "LOG:  invalid record length at X/X:". The pid lets the caller accept only the startup
 // process's lines — a client can have any text logged at LOG (RAISE LOG), but under its
 // own pid, and a newline in a message is followed by a tab in the log, so no line of a
-// message can begin with a prefix. Other ways a pass can end (a page header that is not
-// there yet, a record cut short) name a page or a record start rather than the end of the
-// last record replayed; they are not taken, and the position is then read by a query.
+// message can begin with a prefix. Other ways a pass can end are not taken (the position
+// is then read by a query): a record cut short names its start, and a page header that is
+// not there yet ("invalid magic number", "unexpected pageaddr") is complained about by the
+// page-read callback itself, which the read-ahead of recovery_prefetch calls before the
+// records in front of that page are replayed. "invalid record length" comes from the
+// record decoder, whose error the reader hands out only once every record decoded before
+// it has been returned for replay (XLogNextRecord), and is logged by ReadRecord.
 // Messages translated by lc_messages are not recognised either (the same fallback).
 //
 // Pure; thread-compatible.
