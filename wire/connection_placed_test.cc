@@ -51,6 +51,24 @@ void ReadUntilPlaced(PgConnection& c, TestPlacer& placer) {
   ASSERT_EQ(placer.heads.size(), 1u);
 }
 
+// The server's side: CopyBothResponse and `frame` up to 1000 bytes into its body, the rest
+// only once `go` is notified — so the client places the body before all of it arrived.
+void SendInTwoPieces(Peer& p, const std::string& frame, absl::Notification& go) {
+  p.Send(CopyResp('W') + frame.substr(0, 5 + 4 + 1000));
+  go.WaitForNotification();
+  p.Send(frame.substr(5 + 4 + 1000));
+}
+
+// A connection to the fake server at `port`, in COPY BOTH.
+absl::StatusOr<std::unique_ptr<PgConnection>> Streaming(int port) {
+  auto conn = ConnectTo(port);
+  if (!conn.ok()) return conn.status();
+  char kind = 0;
+  absl::Status st = (*conn)->StartCopy("START_REPLICATION 0/0", &kind).status();
+  if (!st.ok()) return st;
+  return std::move(*conn);
+}
+
 TEST(ConnectionPlacedTest, LargeBodiesLandInThePlacersMemoryOthersInTheBuffer) {
   const std::string big1 = Payload(100 << 10, 'a');
   const std::string big2 = Payload(kMinPlaced + 1, 'b');
@@ -61,20 +79,15 @@ TEST(ConnectionPlacedTest, LargeBodiesLandInThePlacersMemoryOthersInTheBuffer) {
     TrustHandshake(p);
     p.ReadTyped();
     // The first body in two pieces, the second only once the client placed the first.
-    const std::string m1 = EncodeFrame('d', "PLAC" + big1);
-    p.Send(CopyResp('W') + m1.substr(0, 5 + 4 + 1000));
-    placed_first.WaitForNotification();
-    p.Send(m1.substr(5 + 4 + 1000));
+    SendInTwoPieces(p, EncodeFrame('d', "PLAC" + big1), placed_first);
     // A keepalive-sized message, a small body, one the placer refuses, a large one again.
     p.Send(EncodeFrame('d', "k") + EncodeFrame('d', "PLACsmall") +
            EncodeFrame('d', "NOPE" + refused) + EncodeFrame('d', "PLAC" + big2) +
            EncodeFrame('d', "last"));
     p.ReadTyped();
   });
-  auto conn = ConnectTo(server.port());
+  auto conn = Streaming(server.port());
   ASSERT_TRUE(conn.ok()) << conn.status();
-  char kind = 0;
-  ASSERT_TRUE((*conn)->StartCopy("START_REPLICATION 0/0", &kind).ok());
   TestPlacer placer;
   // The deadline passes in the middle of the placed body: nothing yet, no error.
   ASSERT_NO_FATAL_FAILURE(ReadUntilPlaced(**conn, placer));
@@ -120,10 +133,8 @@ TEST(ConnectionPlacedTest, AConnectionLostInAPlacedBodyIsAnError) {
     p.Send(CopyResp('W') + m.substr(0, 50 << 10));
     p.CloseNow();
   });
-  auto conn = ConnectTo(server.port());
+  auto conn = Streaming(server.port());
   ASSERT_TRUE(conn.ok()) << conn.status();
-  char kind = 0;
-  ASSERT_TRUE((*conn)->StartCopy("START_REPLICATION 0/0", &kind).ok());
   TestPlacer placer;
   auto m = ReadSoon(**conn, &placer);
   EXPECT_FALSE(m.ok());
@@ -140,16 +151,11 @@ TEST(ConnectionPlacedTest, OnlyThePlacerThatStartedABodyMayContinueIt) {
   server.Run([&](Peer& p) {
     TrustHandshake(p);
     p.ReadTyped();
-    const std::string m = EncodeFrame('d', "PLAC" + Payload(100 << 10, 'y'));
-    p.Send(CopyResp('W') + m.substr(0, 5 + 4 + 1000));
-    placed_first.WaitForNotification();
-    p.Send(m.substr(5 + 4 + 1000));
+    SendInTwoPieces(p, EncodeFrame('d', "PLAC" + Payload(100 << 10, 'y')), placed_first);
     p.ReadTyped();
   });
-  auto conn = ConnectTo(server.port());
+  auto conn = Streaming(server.port());
   ASSERT_TRUE(conn.ok()) << conn.status();
-  char kind = 0;
-  ASSERT_TRUE((*conn)->StartCopy("START_REPLICATION 0/0", &kind).ok());
   TestPlacer placer;
   ASSERT_NO_FATAL_FAILURE(ReadUntilPlaced(**conn, placer));
   placed_first.Notify();
