@@ -117,13 +117,13 @@ class PostgresEngine {
   std::atomic<uint64_t> advances_from_query_{0};
   std::atomic<uint64_t> position_queries_{0};
   // The startup process's end-of-WAL lines have advanced the position since its pid was
-  // last found: the poller then leaves a segment's close to the log (no query per flush).
+  // last found: the poller then leaves each flush to the log (no query per flush).
   std::atomic<bool> log_follows_replay_{false};
   std::atomic<bool> read_only_{true};
   std::optional<HotStandbyFeedback> feedback_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex mu_;
-  absl::CondVar cv_;       // apply advances: WaitForApply, AwaitReplay
+  absl::CondVar cv_;       // apply advances: WaitForApply
   absl::CondVar poll_cv_;  // the poller's wake-ups (flushes, stop)
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

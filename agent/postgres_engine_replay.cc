@@ -130,7 +130,8 @@ void PostgresEngine::Poll() {
     // every kTick even while flushes keep waking the poller.
     const bool due = absl::Now() - last_look_ >= kTick;
     absl::Status st;
-    if (target > before && watch_ != nullptr && !log_follows_replay_.load()) {
+    if (target > before && watch_ != nullptr &&
+        !log_follows_replay_.load(std::memory_order_acquire)) {
       st = AwaitReplay(target);
     } else if (target > before || !woken || due) {
       st = PollOnce(target > before ? target : Lsn());
@@ -158,10 +159,8 @@ absl::Status PostgresEngine::AwaitReplay(Lsn target) {
   // kCloseWaitMax while no close comes), until it reaches the newest flushed position or
   // kReplayWait passes without a new flush. A flush while waiting has woken the startup
   // process again (Wake); its target is taken after the next look.
-  // While the startup process's log lines report its position (OnServerLogLine), a close
-  // is left to them: the line follows the close within microseconds, and a query per
-  // flush costs the server a backend's executor and transaction on the cores replay needs.
-  // Only a wait that ends without the position reached reads it by a query.
+  // (While the startup process's log lines report its position, Poll does not come here.
+  // A line that arrives during the wait ends it at the next look.)
   absl::Time deadline = absl::Now() + kReplayWait;
   absl::Duration close_wait = kCloseWait;
   for (;;) {
@@ -171,19 +170,7 @@ absl::Status PostgresEngine::AwaitReplay(Lsn target) {
       absl::MutexLock lock(&mu_);
       if (stop_) return absl::OkStatus();
     }
-    const bool by_log = log_follows_replay_.load(std::memory_order_acquire) &&
-                        event != WalReadWatch::Event::kTimeout;
-    bool woken = false;  // a newer flush: its target is taken below, the look can wait
-    if (by_log) {
-      // Up to one slice for the line that reports where this pass ended.
-      absl::MutexLock lock(&mu_);
-      const absl::Time until = std::min(deadline, absl::Now() + close_wait);
-      while (!stop_ && !wake_ && apply_lsn() < target) {
-        if (cv_.WaitWithDeadline(&mu_, until)) break;
-      }
-      woken = wake_;
-    }
-    if (!by_log || (apply_lsn() < target && !woken)) {
+    if (apply_lsn() < target) {
       RETURN_IF_ERROR(PollOnce());
       close_wait = event == WalReadWatch::Event::kSegmentClosed
                        ? kCloseWait
