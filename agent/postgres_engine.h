@@ -34,7 +34,8 @@ namespace walrep {
 
 class PostgresEngine {
  public:
-  // `on_advance` runs on the polling thread whenever the apply position moves;
+  // `on_advance` runs on the thread that saw the apply position move (the poller, the log
+  // tailer, or ReadLogNow's caller);
   // `local_user` names the role walrep's own connection uses (the role it replicates
   // with, which a copy of the primary has), asked at each connection.
   PostgresEngine(PostgresOptions options, std::function<void()> on_advance,
@@ -60,6 +61,12 @@ class PostgresEngine {
   // The durable position moved to `flushed` (unset: unknown): poll now rather than at the
   // next tick, waiting on the server for replay to reach it.
   void Wake(Lsn flushed = Lsn());
+  // The server's log, read on the caller's thread (see LogTailer::ReadNow): the replica
+  // stream watches log_watch_fd() beside its socket and calls ReadLogNow() when it
+  // wakes, so an end-of-WAL line advances apply_lsn and is reported on that thread,
+  // with no hand-off from the tailer's. -1: nothing to watch.
+  int log_watch_fd() const;
+  void ReadLogNow();
   // Waits until apply_lsn() >= lsn or `timeout`; returns whether it was reached.
   bool WaitForApply(Lsn lsn, absl::Duration timeout);
   // Waits until the server is a running standby (pg_ctl promote can act on it), or

@@ -200,6 +200,10 @@ void PostgresEngine::OnServerLogLine(absl::string_view line) {
   }
 }
 
+int PostgresEngine::log_watch_fd() const { return supervisor_->log_watch_fd(); }
+
+void PostgresEngine::ReadLogNow() { supervisor_->ReadLogNow(); }
+
 bool PostgresEngine::AdvanceApply(Lsn replayed) {
   {
     absl::MutexLock lock(&mu_);

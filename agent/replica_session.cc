@@ -299,6 +299,7 @@ WalStreamOptions ReplicaSession::LoopOptions() {
     o.on_acknowledged = [this](Lsn flushed) { ctx_->engine_wake(flushed); };
     o.apply_pending = [this](Lsn flushed) { return ctx_->engine_apply_lsn() < flushed; };
     o.apply_waker = ctx_->engine_apply_waker;
+    o.on_wake = ctx_->engine_read_log;
     if (settings_.hot_standby_feedback) o.hot_standby_feedback = ctx_->engine_feedback;
     return o;
   }

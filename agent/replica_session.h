@@ -57,6 +57,9 @@ struct StreamContext {
   std::function<void(Lsn flushed)> engine_wake;
   // Fired when the engine's apply position moves (see WalStreamOptions::apply_waker).
   const Waker* engine_apply_waker = nullptr;
+  // Reads the server's log on the stream thread (WalStreamOptions::on_wake); set when the
+  // waker also watches the log, so that its lines wake the stream.
+  std::function<void()> engine_read_log;
   // The standby's oldest xmin and catalog xmin with their epochs, for hot standby
   // feedback (nullopt: not known yet).
   std::function<std::optional<HotStandbyFeedback>()> engine_feedback;

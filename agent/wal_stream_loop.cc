@@ -73,7 +73,10 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
       batch = 0;
       RETURN_IF_ERROR(SendHotStandbyFeedback());
     }
-    // Drained before the apply check: a wake after it ends the read below at once.
+    // What woke the loop is read first (its advances wake the waker too: drained here,
+    // they cost no extra turn); drained before the apply check, so that a wake after it
+    // ends the read below at once.
+    if (options_.on_wake) options_.on_wake();
     if (options_.apply_waker != nullptr) options_.apply_waker->Drain();
     RETURN_IF_ERROR(ReportApplyIfDue());
     RETURN_IF_ERROR(CheckReceiverTimeout(now));
@@ -175,7 +178,14 @@ absl::Status WalStreamLoop::HandleXLogData(Lsn start, Lsn wal_end, absl::string_
 }
 
 absl::Status WalStreamLoop::FlushAndReport(bool force_report) {
-  if (writer_.write_lsn() > writer_.flush_lsn()) RETURN_IF_ERROR(TimedFlush(writer_));
+  if (writer_.write_lsn() > writer_.flush_lsn()) {
+    // An apply advance that came in while this batch was read goes out before its
+    // fdatasync, not after it: a remote_apply commit waits on it, and under a steady
+    // write load the next batch is often arriving when replay reports the last one.
+    if (options_.on_wake) options_.on_wake();
+    RETURN_IF_ERROR(ReportApplyIfDue());
+    RETURN_IF_ERROR(TimedFlush(writer_));
+  }
   // The writer's flush position is the end of a complete record inside fsynced bytes:
   // after a crash, recovery finds at least this much again, so it may be reported.
   const Lsn flushed = writer_.flush_lsn();

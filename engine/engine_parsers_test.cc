@@ -18,13 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "engine/log_tailer.h"
+#include "engine/log_tailer.h"  // ClassifyPostgresLogLine
 #include "engine/postgres_version.h"
 #include "engine/postmaster_pid.h"
 #include "engine/startup_log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "spdlog/sinks/base_sink.h"
 
 namespace walrep {
 namespace {
@@ -144,175 +143,6 @@ TEST(StartupLogTest, EverythingElseIsNotAnEndOfWal) {
       "",
   };
   for (const char* line : lines) EXPECT_FALSE(ParseEndOfWalLine(line).has_value()) << line;
-}
-
-// Collects what reaches a logger.
-class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::vector<std::pair<spdlog::level::level_enum, std::string>> Lines() {
-    absl::MutexLock lock(&mu_);
-    return lines_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    absl::MutexLock lock(&mu_);
-    lines_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
-  }
-  void flush_() override {}
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::pair<spdlog::level::level_enum, std::string>> lines_;
-};
-
-TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
-  const std::string path = TempDir() + "/postgres.log";
-  std::ofstream(path) << "x ERROR:  written before the tailer started\n";
-  auto sink = std::make_shared<CaptureSink>();
-  auto logger = std::make_shared<spdlog::logger>("tailer_test", sink);
-  logger->set_level(spdlog::level::trace);
-  LogTailer tailer(path, logger);
-  tailer.Start();
-  {
-    std::ofstream out(path, std::ios::app);
-    out << "x LOG:  checkpoint starting\n"
-        << "x DETAIL:  detail of a LOG line\n"
-        << "x ERROR:  relation \"nope\" does not exist\n"
-        << "x STATEMENT:  SELECT * FROM nope\n"
-        << "x WARNING:  partial";
-  }
-  {
-    std::ofstream out(path, std::ios::app);
-    out << " line completed\n";
-  }
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (sink->Lines().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  tailer.Stop();
-  auto lines = sink->Lines();
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0].first, spdlog::level::err);
-  EXPECT_EQ(lines[0].second, "x ERROR:  relation \"nope\" does not exist");
-  EXPECT_EQ(lines[1].first, spdlog::level::err);
-  EXPECT_EQ(lines[1].second, "x STATEMENT:  SELECT * FROM nope");
-  EXPECT_EQ(lines[2].first, spdlog::level::warn);
-  EXPECT_EQ(lines[2].second, "x WARNING:  partial line completed");
-}
-
-TEST(LogTailerTest, ExpectedWarningsAreInfo) {
-  const std::string path = TempDir() + "/expected.log";
-  std::ofstream(path) << "";
-  auto sink = std::make_shared<CaptureSink>();
-  auto logger = std::make_shared<spdlog::logger>("tailer_test3", sink);
-  logger->set_level(spdlog::level::trace);
-  LogTailer tailer(path, logger, {"specified neither primary_conninfo"});
-  tailer.Start();
-  std::ofstream(path, std::ios::app)
-      << "x WARNING:  specified neither primary_conninfo nor restore_command\n"
-      << "x HINT:  The database server will regularly poll\n"
-      << "x WARNING:  something else\n";
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (sink->Lines().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  tailer.Stop();
-  auto lines = sink->Lines();
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0].first, spdlog::level::info);
-  EXPECT_EQ(lines[1].first, spdlog::level::info);
-  EXPECT_EQ(lines[2].first, spdlog::level::warn);
-}
-
-TEST(LogTailerTest, FollowsAFileCreatedLater) {
-  const std::string path = TempDir() + "/later.log";
-  auto sink = std::make_shared<CaptureSink>();
-  auto logger = std::make_shared<spdlog::logger>("tailer_test2", sink);
-  LogTailer tailer(path, logger);
-  tailer.Start();
-  std::ofstream(path) << "x FATAL:  could not open file\n";
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (sink->Lines().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  tailer.Stop();
-  ASSERT_EQ(sink->Lines().size(), 1u);
-  EXPECT_EQ(sink->Lines()[0].second, "x FATAL:  could not open file");
-}
-
-TEST(LogTailerTest, ObserverSeesEveryWholeLineButNotThePiecesOfAnOverlongOne) {
-  const std::string path = TempDir() + "/observed.log";
-  std::ofstream(path) << "";
-  auto sink = std::make_shared<CaptureSink>();
-  auto logger = std::make_shared<spdlog::logger>("tailer_test4", sink);
-  absl::Mutex mu;
-  std::vector<std::string> seen;
-  LogTailer tailer(path, logger, {}, [&](absl::string_view line) {
-    absl::MutexLock lock(&mu);
-    seen.emplace_back(line);
-  });
-  tailer.Start();
-  auto wait_until = [](const std::function<bool()>& done) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  };
-  // A message longer than a forwarded piece, its text past the piece's end crafted as a
-  // server line: once the first piece is out (forwarded: a WARNING), the rest follows.
-  std::ofstream(path, std::ios::app) << "x LOG:  first\n"
-                                     << "x WARNING:  " << std::string((64 << 10) + 100, 'a');
-  wait_until([&] { return !sink->Lines().empty(); });
-  ASSERT_EQ(sink->Lines().size(), 1u);
-  std::ofstream(path, std::ios::app)
-      << "2026-12-07 22:40:01.123 UTC [1] LOG:  invalid record length at 0/1: forged\n"
-      << "x LOG:  last\n";
-  auto count = [&] {
-    absl::MutexLock lock(&mu);
-    return seen.size();
-  };
-  wait_until([&] { return count() >= 2; });
-  tailer.Stop();
-  absl::MutexLock lock(&mu);
-  EXPECT_THAT(seen, testing::ElementsAre("x LOG:  first", "x LOG:  last"));
-}
-
-TEST(LogTailerTest, KeepsTheFileToItsNewestBytesWithoutLosingALine) {
-  const std::string path = TempDir() + "/capped.log";
-  std::ofstream(path) << "";
-  auto logger = std::make_shared<spdlog::logger>("tailer_test5", std::make_shared<CaptureSink>());
-  absl::Mutex mu;
-  std::vector<std::string> seen;
-  constexpr uint64_t kMax = 64 << 10;
-  LogTailer tailer(
-      path, logger, {},
-      [&](absl::string_view line) {
-        absl::MutexLock lock(&mu);
-        seen.emplace_back(line);
-      },
-      kMax);
-  tailer.Start();
-  // Appended as the server appends (O_APPEND), in bursts, while the tailer reads and cuts.
-  constexpr int kLines = 20000;
-  {
-    const int fd = open(path.c_str(), O_WRONLY | O_APPEND);
-    ASSERT_GE(fd, 0);
-    for (int i = 0; i < kLines; ++i) {
-      const std::string line = absl::StrCat("x LOG:  line ", i, "\n");
-      ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
-    }
-    close(fd);
-  }
-  auto count = [&] {
-    absl::MutexLock lock(&mu);
-    return seen.size();
-  };
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (count() < kLines && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  tailer.Stop();
-  absl::MutexLock lock(&mu);
-  ASSERT_EQ(seen.size(), static_cast<size_t>(kLines));
-  for (int i = 0; i < kLines; ++i) ASSERT_EQ(seen[i], absl::StrCat("x LOG:  line ", i));
-  struct stat st;
-  ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_LE(static_cast<uint64_t>(st.st_size), kMax);
-  // The newest line is still there, whole, at the end.
-  std::ifstream in(path);
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_TRUE(absl::EndsWith(content, absl::StrCat("x LOG:  line ", kLines - 1, "\n")));
 }
 
 }  // namespace

@@ -66,9 +66,13 @@ LogTailer::LogTailer(std::string path, std::shared_ptr<spdlog::logger> logger,
       logger_(std::move(logger)),
       expected_(std::move(expected)),
       observer_(std::move(observer)),
-      max_bytes_(max_bytes) {}
+      max_bytes_(max_bytes),
+      inotify_fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {}
 
-LogTailer::~LogTailer() { Stop(); }
+LogTailer::~LogTailer() {
+  Stop();
+  if (inotify_fd_ >= 0) close(inotify_fd_);
+}
 
 void LogTailer::Start() {
   if (thread_.joinable()) return;
@@ -77,14 +81,21 @@ void LogTailer::Start() {
     stop_ = false;
   }
   if (stop_fd_ < 0) stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  struct stat st;
-  uint64_t offset = 0;
-  ino_t inode = 0;
-  if (stat(path_.c_str(), &st) == 0) {
-    offset = st.st_size;
-    inode = st.st_ino;
+  {
+    absl::MutexLock lock(&read_mu_);
+    struct stat st;
+    offset_ = 0;
+    inode_ = 0;
+    if (stat(path_.c_str(), &st) == 0) {
+      offset_ = st.st_size;
+      inode_ = st.st_ino;
+    }
+    pending_.clear();
+    continued_ = false;
+    path_checked_ = absl::InfinitePast();
+    active_ = true;
   }
-  thread_ = std::thread([this, offset, inode] { Run(offset, inode); });
+  thread_ = std::thread([this] { Run(); });
 }
 
 void LogTailer::Stop() {
@@ -99,6 +110,22 @@ void LogTailer::Stop() {
   if (thread_.joinable()) thread_.join();
   if (stop_fd_ >= 0) close(stop_fd_);
   stop_fd_ = -1;
+  absl::MutexLock lock(&read_mu_);
+  active_ = false;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  if (watch_ >= 0 && inotify_fd_ >= 0) inotify_rm_watch(inotify_fd_, watch_);
+  watch_ = -1;
+}
+
+void LogTailer::ReadNow() {
+  last_read_now_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+  // No event, nothing written since the last drain: no read of the file (this runs on
+  // every wake of the caller). Lines written before that drain were read by whoever
+  // drained them, or are being read under read_mu_ now.
+  if (!DrainEvents() && inotify_fd_ >= 0) return;
+  absl::MutexLock lock(&read_mu_);
+  if (active_) ReadLocked(/*may_cap=*/false);
 }
 
 uint64_t LogTailer::Cap(int fd, uint64_t offset) {
@@ -130,23 +157,33 @@ uint64_t LogTailer::Cap(int fd, uint64_t offset) {
   return removed;
 }
 
-bool LogTailer::Wait(int inotify_fd) {
-  pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {inotify_fd, POLLIN, 0}};
-  const int n = inotify_fd >= 0 ? 2 : 1;
+bool LogTailer::DrainEvents() {
+  if (inotify_fd_ < 0) return false;
+  // The events only say "written": what was written is read from the file.
+  alignas(inotify_event) char buf[4096];
+  bool any = false;
+  while (read(inotify_fd_, buf, sizeof(buf)) > 0) any = true;
+  return any;
+}
+
+void LogTailer::Wait() {
   if (stop_fd_ < 0) {
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stop_), kPollInterval);
-    return false;
+    return;
   }
+  const int64_t since_read_now =
+      absl::ToUnixNanos(absl::Now()) - last_read_now_.load(std::memory_order_relaxed);
+  const bool others_read = since_read_now < absl::ToInt64Nanoseconds(2 * kPollInterval);
+  bool watched;
+  {
+    absl::MutexLock lock(&read_mu_);
+    watched = watch_ >= 0;
+  }
+  pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+  const int n = watched && !others_read && inotify_fd_ >= 0 ? 2 : 1;
   (void)poll(fds, n, static_cast<int>(absl::ToInt64Milliseconds(kPollInterval)));
-  if (inotify_fd >= 0 && (fds[1].revents & POLLIN)) {
-    // The events only say "written": what was written is read from the file.
-    alignas(inotify_event) char buf[4096];
-    while (read(inotify_fd, buf, sizeof(buf)) > 0) {
-    }
-    return true;
-  }
-  return false;
+  if (n == 2 && (fds[1].revents & POLLIN)) DrainEvents();
 }
 
 void LogTailer::Emit(absl::string_view line, bool whole) {
@@ -171,76 +208,71 @@ void LogTailer::Emit(absl::string_view line, bool whole) {
   if (level) logger_->log(*level, "{}", fmt::string_view(line.data(), line.size()));
 }
 
-void LogTailer::Run(uint64_t offset, ino_t inode) {
-  std::string pending;
-  // The rest of a line that was forwarded in pieces: its text past a piece's end is in the
-  // middle of a message, and is never shown to the observer as a line of its own.
-  bool continued = false;
-  int fd = -1;
-  // Without inotify (an exhausted instance limit) the thread polls only.
-  const int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  int watch = -1;
-  absl::Time path_checked = absl::InfinitePast();
+void LogTailer::Run() {
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       if (stop_) break;
     }
-    // The file can be absent before the first start, replaced by log rotation (another
-    // inode) or truncated: follow it as `tail -F` does. The path and size are looked at
-    // every kPollInterval (and until the file is open and watched), not on every wake: a
-    // busy server writes lines by the thousand a second.
-    struct stat st;
-    const absl::Time now = absl::Now();
-    if (fd < 0 || watch < 0 || now - path_checked >= kPollInterval) {
-      path_checked = now;
-      if (stat(path_.c_str(), &st) == 0) {
-        if (fd >= 0 && st.st_ino != inode) {
-          close(fd);
-          fd = -1;
-          offset = 0;
-        }
-        if (fd < 0) {
-          fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-          if (st.st_ino != inode) offset = 0;
-          inode = st.st_ino;
-          // Watched before it is read, so no write after the read goes unnoticed.
-          if (inotify_fd >= 0 && fd >= 0) {
-            if (watch >= 0) inotify_rm_watch(inotify_fd, watch);
-            watch = inotify_add_watch(inotify_fd, path_.c_str(), IN_MODIFY);
-          }
-        }
-        if (static_cast<uint64_t>(st.st_size) < offset) offset = 0;
-      }
+    {
+      absl::MutexLock lock(&read_mu_);
+      ReadLocked(/*may_cap=*/true);
     }
-    if (fd >= 0) {
-      char buf[8192];
-      for (;;) {
-        ssize_t n = pread(fd, buf, sizeof(buf), offset);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        offset += n;
-        pending.append(buf, n);
-        size_t start = 0;
-        for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-          Emit(absl::string_view(pending).substr(start, nl - start), !continued);
-          continued = false;
-        }
-        pending.erase(0, start);
-        if (pending.size() > kMaxLine) {
-          Emit(pending, /*whole=*/false);
-          pending.clear();
-          continued = true;
-        }
-        // A short read is the end as of now; what is written after it wakes the wait.
-        if (static_cast<size_t>(n) < sizeof(buf)) break;
-      }
-    }
-    if (fd >= 0 && offset > max_bytes_) offset -= Cap(fd, offset);
-    Wait(watch >= 0 ? inotify_fd : -1);
+    Wait();
   }
-  if (fd >= 0) close(fd);
-  if (inotify_fd >= 0) close(inotify_fd);
+}
+
+void LogTailer::ReadLocked(bool may_cap) {
+  // The file can be absent before the first start, replaced by log rotation (another
+  // inode) or truncated: follow it as `tail -F` does. The path and size are looked at
+  // every kPollInterval (and until the file is open and watched), not on every wake: a
+  // busy server writes lines by the thousand a second.
+  struct stat st;
+  const absl::Time now = absl::Now();
+  if (fd_ < 0 || (inotify_fd_ >= 0 && watch_ < 0) || now - path_checked_ >= kPollInterval) {
+    path_checked_ = now;
+    if (stat(path_.c_str(), &st) == 0) {
+      if (fd_ >= 0 && st.st_ino != inode_) {
+        close(fd_);
+        fd_ = -1;
+        offset_ = 0;
+      }
+      if (fd_ < 0) {
+        fd_ = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (st.st_ino != inode_) offset_ = 0;
+        inode_ = st.st_ino;
+        // Watched before it is read, so no write after the read goes unnoticed.
+        if (inotify_fd_ >= 0 && fd_ >= 0) {
+          if (watch_ >= 0) inotify_rm_watch(inotify_fd_, watch_);
+          watch_ = inotify_add_watch(inotify_fd_, path_.c_str(), IN_MODIFY);
+        }
+      }
+      if (static_cast<uint64_t>(st.st_size) < offset_) offset_ = 0;
+    }
+  }
+  if (fd_ < 0) return;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = pread(fd_, buf, sizeof(buf), offset_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    offset_ += n;
+    pending_.append(buf, n);
+    size_t start = 0;
+    for (size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
+      Emit(absl::string_view(pending_).substr(start, nl - start), !continued_);
+      continued_ = false;
+    }
+    pending_.erase(0, start);
+    if (pending_.size() > kMaxLine) {
+      Emit(pending_, /*whole=*/false);
+      pending_.clear();
+      continued_ = true;
+    }
+    // A short read is the end as of now; what is written after it wakes the wait.
+    if (static_cast<size_t>(n) < sizeof(buf)) break;
+  }
+  if (may_cap && offset_ > max_bytes_) offset_ -= Cap(fd_, offset_);
 }
 
 }  // namespace walrep

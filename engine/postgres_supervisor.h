@@ -86,6 +86,10 @@ class PostgresSupervisor {
   // (values with blanks, quotes or backslashes single-quoted as libpq expects).
   std::string LocalConnInfo() const;
 
+  // The server log's tailer, to read it on another thread's wake (LogTailer::ReadNow).
+  int log_watch_fd() const { return tailer_.watch_fd(); }
+  void ReadLogNow() { tailer_.ReadNow(); }
+
   // Restart attempts back off as agent/backoff.h does (250 ms doubling to 30 s, jittered);
   // a server that had stayed up for kStableUptime before it crashed starts that over.
   static constexpr absl::Duration kStableUptime = absl::Seconds(60);
