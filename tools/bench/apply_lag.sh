@@ -68,7 +68,7 @@ mkdir -p "$HS"
 HS_PORT=$(free_port)
 USER_FLAG=(); [ "$(id -u)" -eq 0 ] && USER_FLAG=(--pg_os_user=postgres)
 AGENT_ADDR="127.0.0.1:$(free_port)"
-"$AGENT" --data_dir="$HS/data" --grpc_listen="$AGENT_ADDR" --metrics_listen= --engine=postgres \
+setsid "$AGENT" --data_dir="$HS/data" --grpc_listen="$AGENT_ADDR" --metrics_listen= --engine=postgres \
   --pg_port="$HS_PORT" --pg_listen=127.0.0.1 "${USER_FLAG[@]}" >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 for _ in $(seq 200); do "$CTL" --addr="$AGENT_ADDR" --timeout=1s status >/dev/null 2>&1 && break; sleep 0.05; done

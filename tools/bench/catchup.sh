@@ -143,7 +143,7 @@ run_pgrw() {
   mkdir -p "$dir"
   [ -n "$trace" ] && pre=(strace -c -f -o "$trace")
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgrw-$i.time" "${pre[@]}" \
-    "$BIN/pg_receivewal" -d "$RW_CONNINFO" --slot="bench_pgrw_$i" -D "$dir" --no-loop \
+    setsid "$BIN/pg_receivewal" -d "$RW_CONNINFO" --slot="bench_pgrw_$i" -D "$dir" --no-loop \
     --synchronous --endpos="$TARGET_LSN" --no-password 2>"$WORK/pgrw-$i.log" ||
     { cat "$WORK/pgrw-$i.log" >&2; die "pg_receivewal run $i failed"; }
   RES=$(awk '{ printf "%.2f %.2f %.2f %d\n", $1, $2, $3, $4 }' "$WORK/pgrw-$i.time")

@@ -54,7 +54,6 @@ proc_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
 
-# Starts walrep_agent on DATA_DIR with a free gRPC port; sets AGENT_PID and AGENT_ADDR.
 # Brings the machine to the same state before each timed run: dirty data written back,
 # page cache and inode caches dropped (root only), then DIR... read back into the cache,
 # so that no run pays for reclaiming the previous run's pages or, on ext4, for scanning
@@ -68,13 +67,24 @@ settle() {
   fi
 }
 
+# Every tool under test (walrep_agent, pg_receivewal) is started with `setsid`, in a session
+# of its own, as systemd or a container runtime starts a daemon and as pg_ctl starts the
+# PostgreSQL standby it is compared with (the postmaster calls setsid). With the
+# scheduler's autogroups (kernel.sched_autogroup_enabled, on in Debian) each session shares
+# the CPU as one group: a tool left in this script's session would share that group's share
+# with pgbench, and each of its wake-ups on a busy 2-core machine would wait behind the
+# load generator. setsid execs in place (a background job is no group leader), so $! is
+# still the tool's pid.
+#
+# Starts walrep_agent on DATA_DIR with a free gRPC port; sets AGENT_PID and AGENT_ADDR.
 start_agent() {
   local data_dir="$1" log="$2"
   AGENT_ADDR="127.0.0.1:$(free_port)"
   # AGENT_METRICS=1: serve /metrics on METRICS_ADDR (for the latency histograms).
   METRICS_ADDR=""
   [ -n "${AGENT_METRICS:-}" ] && METRICS_ADDR="127.0.0.1:$(free_port)"
-  "$AGENT" --data_dir="$data_dir" --grpc_listen="$AGENT_ADDR" --metrics_listen="$METRICS_ADDR" \
+  # In a session of its own (above).
+  setsid "$AGENT" --data_dir="$data_dir" --grpc_listen="$AGENT_ADDR" --metrics_listen="$METRICS_ADDR" \
     >"$log" 2>&1 &
   AGENT_PID=$!
   for _ in $(seq 200); do

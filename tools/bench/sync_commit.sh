@@ -93,7 +93,7 @@ start_tool() {
     "$CTL" --addr="$AGENT_ADDR" start --conninfo="$WALREP_CONNINFO" --status_interval=1s >/dev/null ;;
   pg_receivewal)
     mkdir -p "$WORK/pgrw-$run"
-    "$BIN/pg_receivewal" -d "$RW_CONNINFO" -D "$WORK/pgrw-$run" --synchronous --no-loop \
+    setsid "$BIN/pg_receivewal" -d "$RW_CONNINFO" -D "$WORK/pgrw-$run" --synchronous --no-loop \
       --no-password 2>"$WORK/pgrw-$run.log" &
     RW_PID=$! ;;
   standby)
