@@ -16,7 +16,10 @@
 #    BENCH_COUNT rows, for each replica in turn.
 # 2. remote_apply: pgbench -N -c 4 TPS with synchronous_commit = remote_apply and the
 #    replica as the only synchronous standby; BENCH_RUNS rounds alternating between the
-#    replicas, median TPS and each replica's own CPU per transaction.
+#    replicas, median TPS and each replica's own CPU per transaction. Which replica goes
+#    first alternates too (walrep in odd rounds, the standby in even ones): TPS falls
+#    from run to run as pgbench_history grows, most in the first round, which favoured
+#    whichever always went first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -118,7 +121,8 @@ declare -A COST_US
 
 say "pgbench TPS with synchronous_commit = remote_apply, $RUNS rounds alternating"
 for run in $(seq "$RUNS"); do
-  for tool in "${TOOLS[@]}"; do
+  order=(walrep standby); [ $((run % 2)) -eq 0 ] && order=(standby walrep)
+  for tool in "${order[@]}"; do
     psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '${APP[$tool]}'" \
            -c "ALTER SYSTEM SET synchronous_commit = 'remote_apply'" -c "SELECT pg_reload_conf()" >/dev/null
     for _ in $(seq 200); do
