@@ -73,11 +73,14 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
       batch = 0;
       RETURN_IF_ERROR(SendHotStandbyFeedback());
     }
-    // What woke the loop is read first (its advances wake the waker too: drained here,
-    // they cost no extra turn); drained before the apply check, so that a wake after it
-    // ends the read below at once.
-    if (options_.on_wake) options_.on_wake();
-    if (options_.apply_waker != nullptr) options_.apply_waker->Drain();
+    // Only after a wait saw the waker fired: what woke the loop is read first (its
+    // advances wake the waker too: drained here, they cost no extra turn), then the
+    // waker is drained, before the apply check, so that a wake after it ends the read
+    // below at once. Otherwise both stay as they are (a read each, on every message).
+    if (options_.apply_waker != nullptr && conn_.TakeWoken()) {
+      if (options_.on_wake) options_.on_wake();
+      options_.apply_waker->Drain();
+    }
     RETURN_IF_ERROR(ReportApplyIfDue());
     RETURN_IF_ERROR(CheckReceiverTimeout(now));
     const absl::Duration slice = options_.apply_waker == nullptr && options_.apply_pending &&

@@ -215,6 +215,8 @@ class PgConnection {
   void set_waker(const Waker* waker) {
     if (transport_.has_value()) transport_->set_waker(waker);
   }
+  // Whether a read's wait saw the waker fired since the last call (Transport::TakeWoken).
+  bool TakeWoken() { return transport_.has_value() && transport_->TakeWoken(); }
   bool is_open() const { return transport_.has_value() && transport_->is_open(); }
 
   // From server_version_num if the server reports it, else parsed from server_version as

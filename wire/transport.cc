@@ -32,9 +32,10 @@ absl::Status ClosedError() {
 // Waits for `events` on fd, and for `cancel` to fire. OK(true): ready (or in error —
 // the next I/O call reports it); OK(false): the deadline passed first; Cancelled: the
 // token fired (checked first, so a busy socket cannot hide it).
-// A fired `waker` (reads only) ends the wait like the deadline: OK(false).
+// A fired `waker` (reads only) ends the wait like the deadline: OK(false); whenever a wait
+// sees it fired (even beside a ready socket), *woken is set.
 absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const CancelToken* cancel,
-                            const Waker* waker = nullptr) {
+                            const Waker* waker = nullptr, bool* woken = nullptr) {
   for (;;) {
     if (cancel != nullptr && cancel->cancelled()) return CancelledByToken();
     int timeout_ms = -1;
@@ -54,6 +55,7 @@ absl::StatusOr<bool> PollFd(int fd, short events, absl::Time deadline, const Can
     if (waker != nullptr) p[2].fd = waker->fd();
     int r = poll(p, 3, timeout_ms);
     if (r > 0) {
+      if (p[2].revents != 0 && woken != nullptr) *woken = true;
       if (p[1].revents != 0) return CancelledByToken();
       if (p[0].revents != 0) return true;
       return false;  // the waker
@@ -251,6 +253,7 @@ Transport::Transport(Transport&& other) noexcept
       unix_socket_(other.unix_socket_),
       cancel_(other.cancel_),
       waker_(other.waker_),
+      woken_(other.woken_),
       tls_(std::move(other.tls_)) {}
 
 Transport& Transport::operator=(Transport&& other) noexcept {
@@ -263,6 +266,7 @@ Transport& Transport::operator=(Transport&& other) noexcept {
     unix_socket_ = other.unix_socket_;
     cancel_ = other.cancel_;
     waker_ = other.waker_;
+    woken_ = other.woken_;
     tls_ = std::move(other.tls_);
   }
   return *this;
@@ -318,7 +322,8 @@ absl::StatusOr<int> Transport::DriveSsl(absl::FunctionRef<int()> op, absl::Time 
             absl::StrCat("SSL error ", what, " server: ", DrainOpenSslErrors()));
       }
     }
-    ASSIGN_OR_RETURN(bool ready, PollFd(fd_, events, deadline, cancel_, waker));
+    ASSIGN_OR_RETURN(bool ready, PollFd(fd_, events, deadline, cancel_, waker,
+                                        waker != nullptr ? &woken_ : nullptr));
     if (!ready) return absl::DeadlineExceededError(absl::StrCat("timeout ", what, " server"));
   }
 }
@@ -341,7 +346,7 @@ absl::StatusOr<size_t> Transport::Read(absl::Span<uint8_t> buf, absl::Time deadl
     if (n == 0) return ClosedError();
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLIN, deadline, cancel_, waker_));
+      ASSIGN_OR_RETURN(bool ready, PollFd(fd_, POLLIN, deadline, cancel_, waker_, &woken_));
       if (!ready) return absl::DeadlineExceededError("timeout while reading from server");
       continue;
     }

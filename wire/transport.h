@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -129,6 +130,9 @@ class Transport {
   // A Read waiting for data also ends (DeadlineExceeded, as if its deadline passed) when
   // `waker` fires; nullptr: none. Writes never watch it.
   void set_waker(const Waker* waker) { waker_ = waker; }
+  // Whether a wait saw the waker fired since the last call (then cleared): the reader
+  // drains it, and reads what it signals, only when it did — not on every wake-up.
+  bool TakeWoken() { return std::exchange(woken_, false); }
 
   bool is_open() const { return fd_ >= 0; }
   bool is_tls() const { return tls_ != nullptr; }
@@ -158,6 +162,7 @@ class Transport {
   bool unix_socket_ = false;
   const CancelToken* cancel_ = nullptr;
   const Waker* waker_ = nullptr;
+  bool woken_ = false;
   std::unique_ptr<TlsSession> tls_;
 };
 

@@ -91,6 +91,8 @@ TEST_F(TransportTest, WakerEndsAReadWaitButNotTheConnection) {
   poke.join();
   EXPECT_EQ(n.status().code(), absl::StatusCode::kDeadlineExceeded) << n.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(t->TakeWoken());
+  EXPECT_FALSE(t->TakeWoken());  // cleared by the first call
   // Still readable until drained; drained, the connection works as before.
   EXPECT_EQ(t->Read(absl::MakeSpan(buf), absl::Now() + absl::Seconds(30)).status().code(),
             absl::StatusCode::kDeadlineExceeded);
@@ -98,6 +100,7 @@ TEST_F(TransportTest, WakerEndsAReadWaitButNotTheConnection) {
   waker.Wake();  // a pending wake does not disturb writes
   ASSERT_TRUE(t->WriteAll("ping", Soon()).ok());
   waker.Drain();
+  EXPECT_TRUE(t->TakeWoken());  // the second read's wait saw it too
   std::string got;
   while (got.size() < 4) {
     absl::StatusOr<size_t> r = t->Read(absl::MakeSpan(buf), Soon());
