@@ -296,7 +296,7 @@ WalStreamOptions ReplicaSession::LoopOptions() {
       feedback_seen_ = advances;
       return true;
     };
-    o.on_acknowledged = [this](Lsn flushed) { ctx_->engine_wake(flushed); };
+    o.on_flushed = [this](Lsn flushed) { ctx_->engine_wake(flushed); };
     o.apply_pending = [this](Lsn flushed) { return ctx_->engine_apply_lsn() < flushed; };
     o.apply_waker = ctx_->engine_apply_waker;
     o.on_wake = ctx_->engine_read_log;

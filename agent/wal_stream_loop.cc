@@ -193,6 +193,9 @@ absl::Status WalStreamLoop::FlushAndReport(bool force_report) {
   // after a crash, recovery finds at least this much again, so it may be reported.
   const Lsn flushed = writer_.flush_lsn();
   const bool advanced = flushed != reported_flush_;
+  // Before the status update: the engine's server starts on what is now durable while the
+  // update goes out (a remote_apply commit waits on that replay, not on the update).
+  if (advanced && options_.on_flushed) options_.on_flushed(flushed);
   reported_flush_ = flushed;
   if (advanced || force_report) RETURN_IF_ERROR(SendStatus(false));
   if (advanced && flushed == writer_.write_lsn() && unacked_since_ != absl::InfiniteFuture()) {

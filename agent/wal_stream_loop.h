@@ -44,6 +44,8 @@ struct WalStreamOptions {
   std::function<bool()> apply_report_due;
   // After a status update carried a flush position higher than the previous one.
   std::function<void(Lsn flushed)> on_acknowledged;
+  // When the flush position has moved, just before the status update that reports it.
+  std::function<void(Lsn flushed)> on_flushed;
   // Every message from the primary: its WAL end, and the WAL payload size (0 for a
   // keepalive).
   std::function<void(Lsn wal_end, uint64_t wal_bytes)> on_primary_message;
