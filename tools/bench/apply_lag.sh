@@ -6,7 +6,8 @@
 #   tools/bench/apply_lag.sh        # from the repository root, after tools/setup
 #
 # Environment: BENCH_COUNT (default 500) probes per replica; BENCH_SECONDS (default 10) per
-# pgbench run; BENCH_RUNS (default 3) remote_apply rounds per replica, alternating;
+# pgbench run; BENCH_RUNS (default 4, even: each replica goes first in half of them)
+# remote_apply rounds per replica, alternating;
 # BENCH_SCALE (default 10); BENCH_PERF=FILE perf of round BENCH_PERF_ROUND (default 1) of each replica; BENCH_KEEP=1 keeps the temp directory;
 # BENCH_NO_BUILD=1 skips the bazel build.
 #
@@ -17,9 +18,10 @@
 # 2. remote_apply: pgbench -N -c 4 TPS with synchronous_commit = remote_apply and the
 #    replica as the only synchronous standby; BENCH_RUNS rounds alternating between the
 #    replicas, median TPS and each replica's own CPU per transaction. Which replica goes
-#    first alternates too (walrep in odd rounds, the standby in even ones): TPS falls
-#    from run to run as pgbench_history grows, most in the first round, which favoured
-#    whichever always went first.
+#    first alternates too (walrep in odd rounds, the standby in even ones), after one
+#    untimed warm-up run with no synchronous standby: TPS falls from run to run as
+#    pgbench_history grows, most between the first runs, which favoured whichever always
+#    went first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -29,7 +31,7 @@ cd "$ROOT"
 COUNT="${BENCH_COUNT:-500}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 SCALE="${BENCH_SCALE:-10}"
-RUNS="${BENCH_RUNS:-3}"
+RUNS="${BENCH_RUNS:-4}"
 build_binaries
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
   (bazel build //tools/bench/apply_probe 2>&1 | grep -E '^(ERROR|INFO: Build)' >&2) || true
@@ -120,6 +122,8 @@ replica_cpu() { # CPU seconds of the processes named (all their threads)
 declare -A COST_US
 
 say "pgbench TPS with synchronous_commit = remote_apply, $RUNS rounds alternating"
+psql_p -c "ALTER SYSTEM SET synchronous_commit = 'remote_apply'" -c "SELECT pg_reload_conf()" >/dev/null
+pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" >/dev/null 2>&1 || die "the warm-up pgbench run failed"
 for run in $(seq "$RUNS"); do
   order=(walrep standby); [ $((run % 2)) -eq 0 ] && order=(standby walrep)
   for tool in "${order[@]}"; do
