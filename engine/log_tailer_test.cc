@@ -23,7 +23,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "spdlog/sinks/base_sink.h"
+#include "engine/capture_sink.h"
 #include "wire/waker.h"
 
 namespace walrep {
@@ -34,26 +34,6 @@ std::string TempDir() {
   EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
   return tmpl;
 }
-
-// Collects what reaches a logger.
-class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::vector<std::pair<spdlog::level::level_enum, std::string>> Lines() {
-    absl::MutexLock lock(&mu_);
-    return lines_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    absl::MutexLock lock(&mu_);
-    lines_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
-  }
-  void flush_() override {}
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::pair<spdlog::level::level_enum, std::string>> lines_;
-};
 
 TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
   const std::string path = TempDir() + "/postgres.log";
@@ -203,7 +183,6 @@ TEST(LogTailerTest, KeepsTheFileToItsNewestBytesWithoutLosingALine) {
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(absl::EndsWith(content, absl::StrCat("x LOG:  line ", kLines - 1, "\n")));
 }
-
 
 // ReadNow on a thread that waits on watch_fd() (through a Waker, as the replica stream
 // does): every line reaches the observer once, in order, most of them on that thread;

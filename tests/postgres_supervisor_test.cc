@@ -23,7 +23,7 @@
 #include "agent/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "spdlog/sinks/base_sink.h"
+#include "engine/capture_sink.h"
 #include "tests/pg_fixture.h"
 
 namespace walrep {
@@ -33,29 +33,6 @@ using ::testing::HasSubstr;
 using testing::PgPrimary;
 using testing::RunShell;
 using testing::ShellQuote;
-
-// Collects what reaches the "postgres" logger.
-class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  bool Saw(spdlog::level::level_enum level, const std::string& text) {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [l, line] : lines_) {
-      if (l == level && absl::StrContains(line, text)) return true;
-    }
-    return false;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    absl::MutexLock lock(&mu_);
-    lines_.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
-  }
-  void flush_() override {}
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::pair<spdlog::level::level_enum, std::string>> lines_;
-};
 
 bool Eventually(const std::function<bool()>& cond, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
