@@ -58,10 +58,10 @@ struct WalStreamOptions {
   // Fired by that replayer when its apply position moves: the loop's reads watch it, so
   // the advance is reported at once without the short slices (nullptr: slices).
   const Waker* apply_waker = nullptr;
-  // Called on the loop's thread each time it wakes, and before each fdatasync, ahead of
-  // the apply check: consumes what the descriptors apply_waker watches besides its own
-  // (Waker::Watch) say — engine postgres reads its server's log here, so an end-of-WAL
-  // line is turned into an apply report on this thread.
+  // Called on the loop's thread whenever one of its waits saw apply_waker fire, and before
+  // each fdatasync, ahead of the apply check: consumes what the descriptors apply_waker
+  // watches besides its own (Waker::Watch) say — engine postgres reads its server's log
+  // here, so an end-of-WAL line is turned into an apply report on this thread.
   std::function<void()> on_wake;
   // Hot standby feedback sent with every periodic status update (nullptr: none).
   std::function<std::optional<HotStandbyFeedback>()> hot_standby_feedback;
