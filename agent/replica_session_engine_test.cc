@@ -3,6 +3,9 @@
 // commit waits on leaves without waiting for the stream's other work — the engine is
 // woken before the status update that reports a flush, and an apply advance found while
 // a batch is read goes out before that batch's fdatasync.
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -11,6 +14,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "agent/replica_session.h"
 #include "agent/session_test_util.h"
 #include "gtest/gtest.h"
@@ -148,6 +152,50 @@ TEST_F(ReplicaSessionEngineTest, ApplyAdvanceGoesOutBeforeTheNextFsyncAndTheEngi
                                  [&](const auto& w) { return w.first == first_end; });
   ASSERT_NE(wake, wakes_.end());
   EXPECT_EQ(wake->second, before) << "updates sent when the engine was woken";
+}
+
+
+// Reads outside the stream loop do not watch the waker: what it watches stays readable
+// until the loop consumes it, so a read that watched it would return at once, again and
+// again. Here the session stops, sends CopyDone and waits for the primary to end the COPY
+// while the watched descriptor is readable: it must wait for that end (not give up on it,
+// not spin).
+TEST_F(ReplicaSessionEngineTest, TheEndOfTheCopyIsAwaitedWhileAWatchedDescriptorIsReadable) {
+  UseEngine();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_TRUE(waker_.Watch(fds[0]).ok());
+  fake_pg::FakeServer server;
+  double cpu_during_wait = -1;
+  server.Run([&](Peer& p) {
+    ASSERT_TRUE(Handshake(p, kSysId));
+    p.Send(WalMsg(kSeg1, W(0, 5000)));
+    stop_.store(true);
+    for (;;) {  // until the session's CopyDone
+      auto m = p.ReadTyped();
+      ASSERT_TRUE(m.has_value());
+      if (m->first == 'c') break;
+    }
+    auto cpu = [] {
+      timespec t;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+      return t.tv_sec + t.tv_nsec / 1e9;
+    };
+    const double before = cpu();
+    ASSERT_EQ(write(fds[1], "x", 1), 1);  // readable from now on, and nobody reads it
+    absl::SleepFor(absl::Milliseconds(300));  // the primary is slow to end the COPY
+    cpu_during_wait = cpu() - before;
+    EXPECT_FALSE(p.ClientLeft()) << "the session gave up on the end of the COPY";
+    p.Send(EncodeCopyDone() + Complete("COPY 0") + Ready());
+  });
+  absl::Status st = ReplicaSession(Settings(server.port()), &ctx_, &stop_).Run(nullptr);
+  server.Join();
+  EXPECT_TRUE(st.ok()) << st;
+  // A spinning reader would have used about all of the 300 ms.
+  EXPECT_GE(cpu_during_wait, 0);
+  EXPECT_LT(cpu_during_wait, 0.1) << "CPU seconds used while the session waited";
+  close(fds[0]);
+  close(fds[1]);
 }
 
 }  // namespace

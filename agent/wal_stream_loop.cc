@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <variant>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -58,7 +59,12 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::Run() {
   ping_sent_ = false;
   uint64_t batch = 0;
   absl::Time batch_since = absl::InfiniteFuture();  // when its first message came
+  // Only this loop's reads watch the waker: what it watches (the server log's inotify
+  // descriptor, besides its own eventfd) stays readable until this loop consumes it, so
+  // any other read on the connection — the end of the COPY, the next timeline's
+  // START_REPLICATION — would return at once, again and again.
   conn_.set_waker(options_.apply_waker);
+  absl::Cleanup no_waker = [this] { conn_.set_waker(nullptr); };
   for (;;) {
     if (options_.stop->load()) return EndCopy(WalStreamEnd::Kind::kStopRequested);
     if (options_.end_lsn) {
@@ -256,6 +262,7 @@ absl::Status WalStreamLoop::CheckReceiverTimeout(absl::Time now) {
 }
 
 absl::StatusOr<WalStreamEnd> WalStreamLoop::FinishPrimaryCopy() {
+  conn_.set_waker(nullptr);  // see Run()
   RETURN_IF_ERROR(conn_.SendCopyDone());
   std::optional<WalStreamEnd> next;
   ResultSet rs;
@@ -306,6 +313,7 @@ absl::StatusOr<WalStreamEnd> WalStreamLoop::FinishPrimaryCopy() {
 
 absl::StatusOr<WalStreamEnd> WalStreamLoop::EndCopy(WalStreamEnd::Kind kind) {
   absl::Status st = FlushAndReport(true);
+  conn_.set_waker(nullptr);  // see Run()
   if (st.ok()) st = conn_.SendCopyDone();
   const absl::Time deadline = absl::Now() + kDrain;
   while (st.ok()) {

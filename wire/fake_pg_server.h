@@ -88,6 +88,13 @@ class Peer {
     ssize_t r = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     (void)r;
   }
+  // Whether the client has left — closed its end, or sent Terminate ('X', the last thing a
+  // client sends) — looking at what is unread without waiting or consuming anything.
+  bool ClientLeft() {
+    char c;
+    const ssize_t r = recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r == 0 || (r == 1 && c == 'X');
+  }
 
  private:
   int fd_;
