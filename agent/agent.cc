@@ -179,24 +179,7 @@ absl::Status Agent::Init() {
   stream_ctx_.state_store = state_store_.get();
   stream_ctx_.status = &status_;
   stream_ctx_.replayer = replayer_.get();
-  if (engine_) {
-    PostgresEngine* engine = engine_.get();
-    stream_ctx_.engine_apply_lsn = [engine] { return engine->apply_lsn(); };
-    stream_ctx_.engine_apply_advances = [engine] { return engine->advances(); };
-    stream_ctx_.engine_wake = [engine](Lsn flushed) { engine->Wake(flushed); };
-    stream_ctx_.engine_apply_waker = &engine_apply_waker_;
-    if (engine->log_watch_fd() >= 0) {
-      absl::Status watched = engine_apply_waker_.Watch(engine->log_watch_fd());
-      if (watched.ok()) {
-        stream_ctx_.engine_read_log = [engine] { engine->ReadLogNow(); };
-      } else {
-        Log()->warn("the stream cannot watch the server log ({}); its tailer thread passes "
-                    "replay positions on", watched.message());
-      }
-    }
-    stream_ctx_.engine_feedback = [engine] { return engine->feedback(); };
-    stream_ctx_.engine_rewind = [this](const ConnInfo& source) { return RewindEngine(source); };
-  }
+  if (engine_) ConnectEngineToStream();
   stream_ctx_.wal_dir = wopts.dir;
   stream_ctx_.on_identity = [this](uint64_t id, TimelineId t) { SetIdentity(id, t); };
   if (aiondb_dir) {

@@ -70,6 +70,9 @@ class Agent {
   // As root: chown of each WAL file the store creates in the standby's pg_wal to
   // --pg_os_user (the server reads, recycles and removes them); nullptr otherwise.
   std::function<absl::Status(const std::string&)> GiveFilesToServer() const;
+  // Gives the stream the engine's replay position, wake-ups, feedback and rewind, and has
+  // its waits watch the server log (the stream thread then reads the log itself).
+  void ConnectEngineToStream();
   // Starts (or adopts) the server once <data_dir>/pgdata holds a complete copy: a
   // standby for a replica, a primary after Promote.
   absl::Status StartEngineIfReady(ReplicationRole role);

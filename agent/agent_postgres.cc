@@ -117,6 +117,25 @@ std::string Agent::LocalUser() const {
   return "postgres";
 }
 
+void Agent::ConnectEngineToStream() {
+  PostgresEngine* engine = engine_.get();
+  stream_ctx_.engine_apply_lsn = [engine] { return engine->apply_lsn(); };
+  stream_ctx_.engine_apply_advances = [engine] { return engine->advances(); };
+  stream_ctx_.engine_wake = [engine](Lsn flushed) { engine->Wake(flushed); };
+  stream_ctx_.engine_apply_waker = &engine_apply_waker_;
+  if (engine->log_watch_fd() >= 0) {
+    absl::Status watched = engine_apply_waker_.Watch(engine->log_watch_fd());
+    if (watched.ok()) {
+      stream_ctx_.engine_read_log = [engine] { engine->ReadLogNow(); };
+    } else {
+      Log()->warn("the stream cannot watch the server log ({}); its tailer thread passes "
+                  "replay positions on", watched.message());
+    }
+  }
+  stream_ctx_.engine_feedback = [engine] { return engine->feedback(); };
+  stream_ctx_.engine_rewind = [this](const ConnInfo& source) { return RewindEngine(source); };
+}
+
 absl::Status Agent::StartEngineIfReady(ReplicationRole role) {
   if (!engine_->HasDataDirectory()) return absl::OkStatus();  // the bootstrap makes it
   auto incomplete = IsIncompleteWalrepBackup(config_.data_dir + "/pgdata");

@@ -106,8 +106,8 @@ class PostgresEngine {
   absl::Status AwaitReplay(Lsn target);
   absl::Status ReadFeedback();
   void WakeStartupProcess();
-  // A line of the server's log (the supervisor's tailer thread): the startup process's
-  // end-of-WAL line advances the apply position (engine/startup_log.h).
+  // A line of the server's log (on the tailer's thread, or ReadLogNow's caller): the
+  // startup process's end-of-WAL line advances the apply position (engine/startup_log.h).
   void OnServerLogLine(absl::string_view line);
   // Moves the apply position forward to `replayed` (never back) and tells the session.
   // Returns whether it moved.
