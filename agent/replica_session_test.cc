@@ -20,7 +20,6 @@
 #include "agent/stream_failure.h"
 #include "agent/session_test_util.h"
 #include "replay/fault_file_ops.h"
-#include "replay/file_ops.h"
 #include "wire/cancel_token.h"
 #include "wire/fake_pg_server.h"
 
@@ -283,11 +282,10 @@ TEST_F(ReplicaSessionTest, NoAcknowledgementAheadOfFsync) {
         fault_.WaitUntilSyncHeld(absl::Seconds(60));
     ASSERT_TRUE(held.has_value());
     // Stable: the writer's thread is inside the sync. The sync covers the batch from its
-    // first byte (offset 5000 in segment 1) to the writer's write_lsn, in whole 4 KiB
-    // blocks (the writer rewrites the block holding its write position, zero-padded).
+    // first byte (offset 5000 in segment 1) to the writer's write_lsn.
     covered = writer_->write_lsn();
-    EXPECT_EQ(held->begin, AlignDown(5000)) << held->path;
-    EXPECT_EQ(held->end, AlignUp(covered.value() - kSeg1)) << held->path;
+    EXPECT_EQ(held->begin, 5000u) << held->path;
+    EXPECT_EQ(Lsn(kSeg1 + held->end), covered) << held->path;
     EXPECT_GE(covered, Lsn(kSeg1 + 9000));
     // The primary keeps asking while the session is inside fdatasync; it cannot answer
     // (its one thread is blocked there), and must not have answered ahead of the sync.

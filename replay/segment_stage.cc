@@ -159,11 +159,6 @@ absl::Status SegmentStage::Drain() const {
 }
 
 namespace {
-// Up to this many whole blocks of a borrowed buffer are copied at a write-out so that
-// they go out in one write with the partial block after them; a copy this small costs
-// less than a second device request.
-constexpr uint64_t kCopyToCoalesce = uint64_t{64} << 10;
-
 // All `n` bytes, and aligned for a direct write.
 bool Covers(const SegmentStage::Borrowed& b, uint64_t n) {
   return b.bytes.size() == n &&
@@ -272,21 +267,6 @@ absl::Status SegmentStage::WriteOut() {
 absl::Status SegmentStage::WriteBorrowed() {
   ASSIGN_OR_RETURN(Borrowed b, Lend(staged_));
   const uint64_t whole = AlignDown(staged_);
-  if (whole > 0 && staged_ > whole && whole <= kCopyToCoalesce) {
-    // A few whole blocks and a partial one, as a streaming flush has: one write of a
-    // copy, not two (each write is a device request the flush then waits for).
-    std::memcpy(cur_, b.bytes.data(), static_cast<size_t>(staged_));
-    std::memset(cur_ + staged_, 0, static_cast<size_t>(AlignUp(staged_) - staged_));
-    RETURN_IF_ERROR(WriteBlock(cur_, base_, AlignUp(staged_)));
-    {
-      absl::MutexLock lock(&mu_);
-      borrowed_bytes_ += whole;  // taken from the source, not from an Append's copy
-    }
-    base_ += whole;
-    staged_ -= whole;
-    written_ = staged_;
-    return absl::OkStatus();
-  }
   if (whole > 0) {
     RETURN_IF_ERROR(WriteBlock(b.bytes.data(), base_, whole));
     absl::MutexLock lock(&mu_);

@@ -1,23 +1,14 @@
-// SegmentStage: how the WAL writer writes an archive segment. Bytes gather in one
-// aligned buffer and reach the file in aligned blocks written with O_DIRECT, from the
+// SegmentStage: how the WAL writer writes a segment while it catches up. Bytes gather in
+// one aligned buffer and reach the file in aligned blocks written with O_DIRECT, from the
 // buffer straight to the device.
 //
-// Why, catching up: a catch-up writes hundreds of MiB once and never reads them back
-// through the page cache soon (replay reads them directly too, see WalFileFeeder).
-// Through the page cache every byte is first copied into freshly allocated cache pages —
-// on a VM whose host has reclaimed those pages, that copy was 40% of the agent's CPU in a
-// catch-up (perf: copy_folio_from_iter_atomic under pwrite) — and then written back at the
+// Why: a catch-up writes hundreds of MiB once and never reads them back through the
+// page cache soon (replay reads them directly too, see WalFileFeeder). Through the page
+// cache every byte is first copied into freshly allocated cache pages — on a VM whose
+// host has reclaimed those pages, that copy was 40% of the agent's CPU in a catch-up
+// (perf: copy_folio_from_iter_atomic under pwrite) — and then written back at the
 // fdatasync anyway. PostgreSQL writes its own WAL the same way under open_datasync with
 // direct I/O, for the same reason.
-//
-// Why, streaming: a synchronous commit waits for its record's write and fdatasync. A
-// direct write of the block (or few blocks) holding it goes to the device at once, and
-// the fdatasync only flushes the device cache; through the page cache the same fdatasync
-// first runs writeback (find the dirty pages, lock them, build the request) on the
-// commit's path. A loop of 600-byte appends each followed by fdatasync on this project's
-// VM took 11-12 us of CPU per commit buffered and 8 us direct, and in the
-// synchronous-commit benchmark walrep's commit rate rose by 6-10% against the buffered
-// writer (tools/bench/README.md).
 //
 // The buffer covers the file range [base, base + staged), base a multiple of
 // kDirectIoAlignment. A write-out writes [base, AlignUp(base + staged)), the last block
@@ -126,8 +117,7 @@ class SegmentStage {
 
   // Bytes written with O_DIRECT (to show in tests and logs that the path is taken).
   uint64_t direct_bytes() const;
-  // Whole blocks written from a Source's memory (directly, or through the copy that
-  // joins a few of them to the partial block after them) instead of an Append's copy.
+  // Bytes written from a Source's memory instead of a copy of the stage's own.
   uint64_t borrowed_bytes() const;
 
  private:

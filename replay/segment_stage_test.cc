@@ -146,43 +146,6 @@ struct BorrowingStage {
   absl::Status Begin() { return stage.Begin(file.get(), 0, kFileSize, src.Get()); }
 };
 
-// Commits as a synchronous standby writes them: a few hundred bytes, then a write-out
-// (and the writer's fdatasync). Each write-out is one write, also when the bytes since
-// the last one cross into the next block (a second write would be a second device
-// request for the commit to wait on); the file holds every byte and zeros to the block end.
-TEST(SegmentStageTest, EachWriteOutOfABorrowedBufferIsOneWrite) {
-  TempDir dir;
-  FaultInjectingFileOps ops(DefaultFileOps());
-  const std::string path = dir.Join("seg");
-  auto file = MakeFile(&ops, path, "");
-  FakeSource src;
-  SegmentStage stage(kCapacity);
-  ASSERT_TRUE(stage.Begin(file.get(), 0, kFileSize, src.Get()).ok());
-  std::string appended;
-  int crossings = 0;
-  while (appended.size() + 700 < kCapacity) {
-    const std::string piece = Pattern(600 + appended.size() % 97, 'c');
-    src.Put(appended.size(), piece);
-    const uint64_t block_before = AlignDown(appended.size());
-    ASSERT_TRUE(stage.Append(piece).ok());
-    appended += piece;
-    if (AlignDown(appended.size()) != block_before) ++crossings;
-    const int writes = ops.calls(FaultInjectingFileOps::Op::kWrite);
-    ASSERT_TRUE(stage.WriteOut().ok());
-    ASSERT_EQ(ops.calls(FaultInjectingFileOps::Op::kWrite) - writes, 1)
-        << "write-out at " << appended.size();
-    const std::string on_disk = ReadAll(path);
-    const size_t block_end = static_cast<size_t>(AlignUp(appended.size()));
-    ASSERT_TRUE(on_disk.substr(0, appended.size()) == appended) << "at " << appended.size();
-    ASSERT_EQ(on_disk.substr(appended.size(), block_end - appended.size()),
-              std::string(block_end - appended.size(), '\0'));
-  }
-  EXPECT_GT(crossings, 10);
-  // Every byte came from the source's memory.
-  EXPECT_EQ(stage.borrowed_bytes(), AlignDown(appended.size()));
-  ASSERT_TRUE(stage.End().ok());
-}
-
 TEST(SegmentStageTest, OverlayOfABorrowedBufferReadsTheSource) {
   BorrowingStage b;
   ASSERT_TRUE(b.Begin().ok());

@@ -275,12 +275,12 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(bytes.size(), seg_size - offset));
     // First into the recent ring, whose memory the stage may write from (below).
     if (options_.recent != nullptr) options_.recent->Append(pos, bytes.substr(0, n), timeline());
-    if (!stage_.active() && options_.layout == Layout::kArchive) {
+    if (!stage_.active() && catching_up_ && options_.layout == Layout::kArchive) {
       absl::Status s = stage_.Begin(file_.get(), offset, seg_size, StageSource(pos.value() - offset));
       if (!s.ok()) return Fail(std::move(s));
       if (!stage_.direct() && !direct_refusal_logged_) {
         direct_refusal_logged_ = true;
-        ReplayLogger().info("direct I/O is not available for {}; writing WAL through the "
+        ReplayLogger().info("direct I/O is not available for {}; catching up through the "
                             "page cache", file_->path());
       }
     }
@@ -297,11 +297,9 @@ absl::Status WalWriter::Append(Lsn start, absl::string_view bytes) {
 absl::Status WalWriter::Flush() {
   if (failed()) return failure();
   if (stage_.active()) {
-    // The staged bytes go out (a commit: one direct write of its block or blocks). Only a
-    // sparse segment left by a catch-up ends its stage here, so that the zero-fill below
-    // can write through the page cache; the next Append stages the file again.
-    const bool zero_fill = file_sparse_ && !catching_up_;
-    absl::Status s = zero_fill ? stage_.End() : stage_.WriteOut();
+    // Caught up: the stage ends, so that commits are written by one buffered pwrite each
+    // and the zero-fill below can run.
+    absl::Status s = catching_up_ ? stage_.WriteOut() : stage_.End();
     if (!s.ok()) return Fail(std::move(s));
   }
   // Nothing written since the last sync (the stream paused mid-record, which is the

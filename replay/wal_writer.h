@@ -3,8 +3,8 @@
 // previous one ended, splits them at segment boundaries into PostgreSQL-named segment
 // files, and follows the records in them with a constant-memory WalDecoder (page
 // headers, record lengths, xl_prev chain, CRC-32C). Two positions:
-//   write_lsn  - end of the bytes taken: handed to the kernel, or (kArchive) staged
-//                until the next Flush;
+//   write_lsn  - end of the bytes taken: handed to the kernel, or, while catching up
+//                (the primary more than a segment ahead), staged until the next Flush;
 //   flush_lsn  - end of the last complete, verified record inside the bytes known
 //                durable (fdatasync done). The only position that may be reported to a
 //                primary as flushed (PROTOCOL.md §3), shown as flushed anywhere, or used
@@ -18,11 +18,10 @@
 //               complete it is fsynced, renamed to "<name>" and the directory fsynced.
 //   kInPlace  - walreceiver: segments carry their final name from the start (a local
 //               standby replays them while they fill).
-// A kArchive segment is written through a SegmentStage: aligned blocks with O_DIRECT,
-// the last partial block held in the stage and written again, whole, at each Flush
-// (segment_stage.h says why, for a catch-up and for a synchronous commit). kInPlace is
-// not staged: the local server reads those files as they fill, and would then read them
-// from the device.
+// While catching up (set_catching_up) a kArchive segment is written through a
+// SegmentStage: aligned blocks with O_DIRECT, the last partial block held in the stage
+// until the next Flush (segment_stage.h says why). kInPlace is not staged: the local
+// server reads those files as they fill, and would then read them from the device.
 // Either way a segment file is created at full size, zero-filled (via a temporary and a
 // rename, so a segment-named file always has the full size). Bytes past flush_lsn are
 // zeros, stale data or a torn record: only the prefix up to flush_lsn is meaningful.
@@ -85,7 +84,7 @@ class WalWriter {
     // Given every byte written, in stream order, for replay to read back from memory
     // (recent_wal.h); nullptr: none.
     RecentWal* recent = nullptr;
-    // Bytes per buffer of the stage (segment_stage.h): a multiple of 4 KiB
+    // Bytes per buffer of the catch-up stage (segment_stage.h): a multiple of 4 KiB
     // dividing every segment size. Tests use less than a segment, to have full buffers
     // queued while the segment is still open.
     size_t stage_buffer = size_t{1} << 20;
@@ -195,7 +194,7 @@ class WalWriter {
   // OK unless failed().
   absl::Status failure() const;
 
-  // Bytes written with O_DIRECT so far (kArchive).
+  // Bytes written with O_DIRECT so far (catch-up of a kArchive directory).
   uint64_t direct_bytes() const { return stage_.direct_bytes(); }
 
   // The options it was created with; the segment size is segment_size()'s.
@@ -243,7 +242,7 @@ class WalWriter {
 
   // Owned by the mutating thread.
   bool started_ = false;
-  SegmentStage stage_;  // the open file's (kArchive)
+  SegmentStage stage_;  // the open file's, while catching up (kArchive)
   bool direct_refusal_logged_ = false;
   // A segment file was created (renamed into place) since the last directory fsync.
   bool dir_sync_pending_ = false;
