@@ -21,7 +21,11 @@
 // While catching up (set_catching_up) a kArchive segment is written through a
 // SegmentStage: aligned blocks with O_DIRECT, the last partial block held in the stage
 // until the next Flush (segment_stage.h says why). kInPlace is not staged: the local
-// server reads those files as they fill, and would then read them from the device.
+// server reads those files as they fill, and would then read them from the device. Nor
+// is a caught-up stream: a synchronous commit's few hundred bytes go out by one buffered
+// pwrite and the Flush's fdatasync. Staged with O_DIRECT they cost the same device write
+// and cache flush plus a wake-up between them (measured: tools/bench/README.md, "The
+// synchronous-commit acknowledgement path").
 // Either way a segment file is created at full size, zero-filled (via a temporary and a
 // rename, so a segment-named file always has the full size). Bytes past flush_lsn are
 // zeros, stale data or a torn record: only the prefix up to flush_lsn is meaningful.
