@@ -59,9 +59,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_primary
-pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
-psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-       -c "SELECT pg_reload_conf()" >/dev/null
+no_timed_checkpoints
 say "pgbench -i -s $SCALE"
 pgbench_p -i -q -s "$SCALE" >"$WORK/pgbench-init.log" 2>&1
 
@@ -127,12 +125,8 @@ pgbench_p -N -c 4 -T "$SECONDS_PER_RUN" >/dev/null 2>&1 || die "the warm-up pgbe
 for run in $(seq "$RUNS"); do
   order=(walrep standby); [ $((run % 2)) -eq 0 ] && order=(standby walrep)
   for tool in "${order[@]}"; do
-    psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '${APP[$tool]}'" \
-           -c "ALTER SYSTEM SET synchronous_commit = 'remote_apply'" -c "SELECT pg_reload_conf()" >/dev/null
-    for _ in $(seq 200); do
-      [ "$(psql_p -XAtq -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '${APP[$tool]}'")" = sync ] && break
-      sleep 0.1
-    done
+    set_sync_names "${APP[$tool]}"
+    wait_sync "${APP[$tool]}"
     psql_p -c "CHECKPOINT" >/dev/null
     pids=$(replica_pids "$tool")
     # shellcheck disable=SC2086
@@ -161,7 +155,8 @@ for run in $(seq "$RUNS"); do
     TPS[$tool]+="$tps "
     COST_US[$tool]+="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$ntx" 'BEGIN { printf "%.0f", (b - a) * 1e6 / n }') "
     echo "  round $run, $tool: tps $tps" >&2
-    psql_p -c "ALTER SYSTEM SET synchronous_standby_names = ''" -c "SELECT pg_reload_conf()" >/dev/null
+    [ "$(sync_state "${APP[$tool]}")" = sync ] || die "$tool was no longer the synchronous standby after the run"
+    set_sync_names ''
   done
 done
 declare -A MED

@@ -64,7 +64,8 @@ echo "  databases: $(( DB_BYTES / 1048576 )) MiB" >&2
 
 # --- one walrep run: sets RES="wall cpu rss_kb bytes"
 run_walrep() {
-  local i="$1" dir="$WORK/walrep-$i" t0 t1 cpu0 cpu1 out
+  local i="$1"
+  local dir="$WORK/walrep-$i" t0 t1 cpu0 cpu1 out
   mkdir -p "$dir"
   start_agent "$dir/agent" "$WORK/walrep-$i.log"
   local perf_pid=""
@@ -97,7 +98,8 @@ run_walrep() {
 
 # --- one pg_basebackup run: sets RES="wall cpu rss_kb"
 run_pgbb() {
-  local i="$1" dir="$WORK/pgbb-$i"
+  local i="$1"
+  local dir="$WORK/pgbb-$i"
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgbb-$i.time" \
     "$BIN/pg_basebackup" -d "$BB_CONNINFO" -D "$dir" -Fp -Xstream -c fast --no-password \
     "${COMPRESS_ARGS[@]}" \

@@ -58,7 +58,6 @@ trap cleanup EXIT
 start_primary
 # application_name=walrep is in the conninfo printed by local_primary; pg_receivewal gets its own.
 RW_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_receivewal}"
-pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
 
 psql_p -c "ALTER SYSTEM SET max_wal_size = '16GB'" \
        -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
@@ -102,7 +101,8 @@ echo "  generated in $(elapsed "$gen_t0" "$(now)") s; range $(num_to_lsn "$STREA
 
 # --- one walrep run: sets RES="wall user sys rss_kb"
 run_walrep() {
-  local i="$1" trace="${2:-}" dir="$WORK/walrep-$i" line flush="" t0 t1 us hwm fd spid=""
+  local i="$1" trace="${2:-}"
+  local dir="$WORK/walrep-$i" line flush="" t0 t1 us hwm fd spid=""
   start_agent "$dir" "$WORK/walrep-$i.log"
   if [ -n "$trace" ]; then
     strace -c -w -f -o "$trace" -p "$AGENT_PID" 2>/dev/null &
@@ -139,7 +139,8 @@ run_walrep() {
 
 # --- one pg_receivewal run: sets RES="wall user sys rss_kb"
 run_pgrw() {
-  local i="$1" trace="${2:-}" dir="$WORK/pgrw-$i" pre=()
+  local i="$1" trace="${2:-}"
+  local dir="$WORK/pgrw-$i" pre=()
   mkdir -p "$dir"
   [ -n "$trace" ] && pre=(strace -c -f -o "$trace")
   /usr/bin/time -f '%e %U %S %M' -o "$WORK/pgrw-$i.time" "${pre[@]}" \

@@ -109,6 +109,33 @@ start_primary() {
   PORT=$(cat "$PRIMARY/port")
 }
 psql_p() { "$ROOT/tools/local_primary" psql "$PRIMARY" "$@"; }
+pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
+
+# No checkpoint of the server's own during a run: the CHECKPOINT each script runs before
+# a timed run is the only one, so every run starts in the same full-page-write state.
+no_timed_checkpoints() {
+  psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
+         -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+# The primary's synchronous standby: application_name $1 ('' for none).
+set_sync_names() {
+  psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '$1'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+sync_state() { # application_name -> its pg_stat_replication.sync_state (empty if not connected)
+  psql_p -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'" | head -1
+}
+# Waits until application_name $1 is the synchronous standby; fails the benchmark if it
+# never is (a run without it would measure no standby at all).
+wait_sync() {
+  local state=""
+  for _ in $(seq 1200); do
+    state=$(sync_state "$1")
+    [ "$state" = sync ] && return 0
+    sleep 0.1
+  done
+  die "$1 did not become the synchronous standby (sync_state='$state')"
+}
 
 # A hot standby of the primary in $STANDBY made with pg_basebackup -R over slot
 # bench_standby, application_name=standby (not started); sets SB_PORT and SB_CONNINFO.

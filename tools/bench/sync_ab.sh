@@ -45,26 +45,12 @@ cleanup() {
 trap cleanup EXIT
 
 start_primary
-pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
-psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
-       -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-       -c "ALTER SYSTEM SET synchronous_commit = 'on'" \
-       -c "SELECT pg_reload_conf()" >/dev/null
+no_timed_checkpoints
+psql_p -c "ALTER SYSTEM SET synchronous_commit = 'on'" -c "SELECT pg_reload_conf()" >/dev/null
 say "pgbench -i -s $SCALE"
 pgbench_p -i -q -s "$SCALE" >"$WORK/pgbench-init.log" 2>&1
 # Untimed: a fresh primary's first runs are the fastest (pgbench_history still small).
 pgbench_p -N -c 4 -T 5 >/dev/null 2>&1
-
-set_sync_names() {
-  psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '$1'" -c "SELECT pg_reload_conf()" >/dev/null
-}
-sync_state() {
-  psql_p -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'" | head -1
-}
-wait_sync() {
-  for _ in $(seq 1200); do [ "$(sync_state "$1")" = sync ] && return 0; sleep 0.1; done
-  die "$1 did not become the synchronous standby"
-}
 
 # One acknowledgement cycle of pid $1 (any of its threads): the first recvfrom that
 # returns data, the first write after it, the sync call, its return, the reply's sendto.

@@ -55,34 +55,14 @@ trap cleanup EXIT
 start_primary
 WALREP_CONNINFO="${CONNINFO/application_name=walrep/application_name=walrep}"
 RW_CONNINFO="${CONNINFO/application_name=walrep/application_name=pg_receivewal}"
-pgbench_p() { as_pg "$BIN/pgbench" -h "$PRIMARY/sock" -p "$PORT" -U postgres "$@" postgres; }
 
-psql_p -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
-       -c "ALTER SYSTEM SET checkpoint_timeout = '1h'" \
-       -c "ALTER SYSTEM SET synchronous_commit = 'on'" \
-       -c "SELECT pg_reload_conf()" >/dev/null
+no_timed_checkpoints
+psql_p -c "ALTER SYSTEM SET synchronous_commit = 'on'" -c "SELECT pg_reload_conf()" >/dev/null
 
 say "pgbench -i -s $SCALE"
 pgbench_p -i -q -s "$SCALE" >"$WORK/pgbench-init.log" 2>&1
 
 make_pg_standby
-
-set_sync_names() {
-  psql_p -c "ALTER SYSTEM SET synchronous_standby_names = '$1'" -c "SELECT pg_reload_conf()" >/dev/null
-}
-# waits until application_name $1 is the synchronous standby
-wait_sync() {
-  local state=""
-  for _ in $(seq 1200); do
-    state=$(psql_p -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'" | head -1)
-    [ "$state" = "sync" ] && return 0
-    sleep 0.1
-  done
-  die "$1 did not become the synchronous standby (sync_state='$state')"
-}
-is_sync() {
-  [ "$(psql_p -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$1'" | head -1)" = "sync" ]
-}
 
 start_tool() {
   local tool="$1" run="$2"
@@ -199,7 +179,7 @@ for run in $(seq "$RUNS"); do
         TRACE_OUT+="$(syscalls_per_tx "$tool" "$ntx")"$'\n'
       COST_CS[$tool]+="$(awk -v a="$cs0" -v b="$cs1" -v n="$ntx" 'BEGIN { printf "%.1f", (b - a) / n }') "
     fi
-    if [ "$tool" != baseline ]; then is_sync "$tool" || die "$tool was no longer the synchronous standby after the run"; fi
+    if [ "$tool" != baseline ]; then [ "$(sync_state "$tool")" = sync ] || die "$tool was no longer the synchronous standby after the run"; fi
     set_sync_names ''
     stop_tool "$tool"
     tps=$(echo "$out" | awk '/^tps = / { print $3; exit }')
