@@ -181,21 +181,21 @@ absl::StatusOr<std::optional<BackendMessageView>> PgConnection::ReadFrameView(
   for (;;) {
     if (placed_.has_value()) return ContinuePlaced(deadline, placer);
     absl::string_view avail = buf_.readable();
-    absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
-    if (frame.ok()) {
+    const FrameScan scan = ScanFrame(avail, limits_);
+    if (scan.kind == FrameScan::Kind::kFrame) {
       // Consumed now, still in place: ReadBuffer moves bytes only in Reserve (a read).
-      const BackendMessageView msg(frame->type, frame->body);
-      buf_.Consume(frame->consumed);
+      const BackendMessageView msg(scan.frame.type, scan.frame.body);
+      buf_.Consume(scan.frame.consumed);
       // A large body the placer did not take (a ring chunk's end): the next one may be
       // taken again, so the next header is still read on its own.
-      if (placer != nullptr) peek_next_header_ = frame->body.size() >= kMinPlaced;
+      if (placer != nullptr) peek_next_header_ = scan.frame.body.size() >= kMinPlaced;
       return msg;
     }
-    if (!IsNeedMoreBytes(frame.status())) {
+    if (scan.kind == FrameScan::Kind::kMalformed) {
       return Fail(absl::DataLossError(
-          absl::StrCat("malformed message from server: ", frame.status().message())));
+          absl::StrCat("malformed message from server: ", scan.error.message())));
     }
-    const size_t total = NeedMoreBytesTotal(frame.status());
+    const size_t total = scan.need;
     if (placer != nullptr && StartPlaced(avail, total, *placer)) continue;
     absl::Span<uint8_t> room = buf_.Reserve(std::max(total - avail.size(), kReadChunk));
     if (placer != nullptr && peek_next_header_) {
@@ -224,8 +224,7 @@ bool PgConnection::MoreDataReady() {
 bool PgConnection::HasBufferedMessage() const {
   absl::string_view avail = buf_.readable();
   // A malformed frame also counts: reading it returns the error without waiting.
-  absl::StatusOr<Frame> frame = DecodeFrame(avail, limits_);
-  return frame.ok() || !IsNeedMoreBytes(frame.status());
+  return ScanFrame(avail, limits_).kind != FrameScan::Kind::kNeedMore;
 }
 
 absl::StatusOr<bool> PgConnection::ConsumeAsync(BackendMessageView msg) {

@@ -28,8 +28,12 @@ std::string DescribeMessageType(char type) {
   return absl::StrFormat("0x%02X", c);
 }
 
-absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf, const FrameLimits& limits) {
-  if (buf.size() < kFrameHeaderSize) return NeedMoreBytes(kFrameHeaderSize);
+FrameScan ScanFrame(absl::string_view buf, const FrameLimits& limits) {
+  FrameScan out;
+  if (buf.size() < kFrameHeaderSize) {
+    out.need = kFrameHeaderSize;
+    return out;
+  }
   ByteReader r(buf);
   uint8_t type = 0;
   uint32_t length = 0;
@@ -37,20 +41,42 @@ absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf, const FrameLimi
   r.ReadU32(&length);
   const char t = static_cast<char>(type);
   if (length < 4 || length > static_cast<uint32_t>(std::numeric_limits<int32_t>::max())) {
-    return absl::DataLossError(
+    out.kind = FrameScan::Kind::kMalformed;
+    out.error = absl::DataLossError(
         absl::StrCat("malformed message ", DescribeMessageType(t), ": length word ", length));
+    return out;
   }
   const size_t body_size = length - 4;
   const size_t cap = (t == 'd') ? limits.max_copy_data : limits.max_message;
   if (body_size > cap) {
-    return absl::DataLossError(absl::StrCat("message ", DescribeMessageType(t), " of ", body_size,
-                                            " bytes exceeds the limit of ", cap, " bytes"));
+    out.kind = FrameScan::Kind::kMalformed;
+    out.error = absl::DataLossError(absl::StrCat("message ", DescribeMessageType(t), " of ",
+                                                 body_size, " bytes exceeds the limit of ", cap,
+                                                 " bytes"));
+    return out;
   }
   const size_t total = kFrameHeaderSize + body_size;
-  if (buf.size() < total) return NeedMoreBytes(total);
-  absl::string_view body;
-  r.ReadBytes(body_size, &body);
-  return Frame{t, body, total};
+  if (buf.size() < total) {
+    out.need = total;
+    return out;
+  }
+  out.kind = FrameScan::Kind::kFrame;
+  out.frame = Frame{t, buf.substr(kFrameHeaderSize, body_size), total};
+  return out;
+}
+
+absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf, const FrameLimits& limits) {
+  FrameScan scan =
+      ScanFrame(absl::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()), limits);
+  switch (scan.kind) {
+    case FrameScan::Kind::kFrame:
+      return scan.frame;
+    case FrameScan::Kind::kNeedMore:
+      return NeedMoreBytes(scan.need);
+    case FrameScan::Kind::kMalformed:
+      break;
+  }
+  return std::move(scan.error);
 }
 
 absl::StatusOr<Frame> DecodeFrame(absl::string_view buf, const FrameLimits& limits) {

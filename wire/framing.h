@@ -52,6 +52,18 @@ absl::StatusOr<Frame> DecodeFrame(absl::Span<const uint8_t> buf,
                                   const FrameLimits& limits = FrameLimits());
 absl::StatusOr<Frame> DecodeFrame(absl::string_view buf, const FrameLimits& limits = FrameLimits());
 
+// DecodeFrame's decision without a Status for an incomplete message: a read loop meets
+// one after every buffer it drains, and building that Status (message, payload, parsing
+// it back) cost more than the rest of the decision together.
+struct FrameScan {
+  enum class Kind { kFrame, kNeedMore, kMalformed };
+  Kind kind = Kind::kNeedMore;
+  Frame frame;         // kFrame
+  size_t need = 0;     // kNeedMore: bytes `buf` must hold in total (as NeedMoreBytesTotal)
+  absl::Status error;  // kMalformed: the DataLoss DecodeFrame returns
+};
+FrameScan ScanFrame(absl::string_view buf, const FrameLimits& limits = FrameLimits());
+
 // True only for the "need more bytes" status produced by DecodeFrame. It uses code
 // kUnavailable plus a private payload, so an ordinary Unavailable error is never
 // mistaken for it.

@@ -125,5 +125,51 @@ TEST(FramingTest, SpanOverload) {
   EXPECT_EQ(f->body, "12345678");
 }
 
+// ScanFrame is what the read loop uses; DecodeFrame is built on it. On every prefix of a
+// stream, and on malformed and oversized headers, they agree.
+TEST(FramingTest, ScanFrameAgreesWithDecodeFrame) {
+  const std::string stream = EncodeFrame('d', std::string(300, 'w')) + EncodeFrame('k', "") +
+                             Header('Z', 3) + "junk";
+  FrameLimits limits;
+  limits.max_message = 100;
+  for (const std::string& input :
+       {stream, Header('T', 4 + 101) + std::string(101, 't'), Header('d', 0x80000000u)}) {
+    for (size_t n = 0; n <= input.size(); ++n) {
+      const absl::string_view buf = absl::string_view(input).substr(0, n);
+      const FrameScan scan = ScanFrame(buf, limits);
+      const absl::StatusOr<Frame> frame = DecodeFrame(buf, limits);
+      switch (scan.kind) {
+        case FrameScan::Kind::kFrame:
+          ASSERT_TRUE(frame.ok()) << n << " " << frame.status();
+          EXPECT_EQ(scan.frame.type, frame->type);
+          EXPECT_EQ(scan.frame.body.data(), frame->body.data());
+          EXPECT_EQ(scan.frame.body.size(), frame->body.size());
+          EXPECT_EQ(scan.frame.consumed, frame->consumed);
+          break;
+        case FrameScan::Kind::kNeedMore:
+          ASSERT_TRUE(IsNeedMoreBytes(frame.status())) << n << " " << frame.status();
+          EXPECT_EQ(scan.need, NeedMoreBytesTotal(frame.status())) << n;
+          EXPECT_GT(scan.need, n);
+          break;
+        case FrameScan::Kind::kMalformed:
+          EXPECT_TRUE(absl::IsDataLoss(scan.error)) << scan.error;
+          EXPECT_EQ(scan.error, frame.status()) << n;
+          break;
+      }
+    }
+  }
+  // The 'd' message is found whole once its last byte is there, then the 'k' after it.
+  const FrameScan first = ScanFrame(stream);
+  ASSERT_EQ(first.kind, FrameScan::Kind::kFrame);
+  EXPECT_EQ(first.frame.type, 'd');
+  const FrameScan second = ScanFrame(absl::string_view(stream).substr(first.frame.consumed));
+  ASSERT_EQ(second.kind, FrameScan::Kind::kFrame);
+  EXPECT_EQ(second.frame.type, 'k');
+  EXPECT_EQ(ScanFrame(absl::string_view(stream).substr(first.frame.consumed +
+                                                        second.frame.consumed))
+                .kind,
+            FrameScan::Kind::kMalformed);
+}
+
 }  // namespace
 }  // namespace walrep
