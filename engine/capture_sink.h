@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "spdlog/sinks/base_sink.h"
 
 namespace walrep {
@@ -20,6 +21,12 @@ class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
   std::vector<std::pair<spdlog::level::level_enum, std::string>> Lines() {
     absl::MutexLock lock(&mu_);
     return lines_;
+  }
+  // Waits until at least `n` messages arrived or `timeout` passed; whether they did.
+  bool WaitForLines(size_t n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return lines_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
   }
   // Whether a message at `level` containing `text` arrived.
   bool Saw(spdlog::level::level_enum level, const std::string& text) {

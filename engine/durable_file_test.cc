@@ -8,18 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "replay/test_util.h"
 
 namespace walrep {
 namespace {
 
-std::string TempDir() {
-  std::string tmpl = absl::StrCat(getenv("TEST_TMPDIR"), "/durable.XXXXXX");
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
-
 TEST(DurableFileTest, ReplacesWithMode0600AndTheGivenOwner) {
-  const std::string dir = TempDir();
+  const testing::TempDir tmp;
+  const std::string& dir = tmp.path();
   const std::string path = dir + "/f.conf";
   FileOwner owner{65534, 65534};  // nobody/nogroup: what root writes for another user
   if (geteuid() != 0) owner = *OwnerOf(dir);
@@ -35,7 +31,8 @@ TEST(DurableFileTest, ReplacesWithMode0600AndTheGivenOwner) {
 }
 
 TEST(DurableFileTest, AStaleTempSymlinkIsNotFollowed) {
-  const std::string dir = TempDir();
+  const testing::TempDir tmp;
+  const std::string& dir = tmp.path();
   const std::string victim = dir + "/victim";
   ASSERT_TRUE(WriteFileDurably(victim, "keep", *OwnerOf(dir)).ok());
   ASSERT_EQ(symlink(victim.c_str(), (dir + "/f.walrep-tmp").c_str()), 0);
@@ -45,7 +42,8 @@ TEST(DurableFileTest, AStaleTempSymlinkIsNotFollowed) {
 }
 
 TEST(DurableFileTest, RemoveIsFineWhenAbsent) {
-  const std::string dir = TempDir();
+  const testing::TempDir tmp;
+  const std::string& dir = tmp.path();
   ASSERT_TRUE(WriteFileDurably(dir + "/s", "", *OwnerOf(dir)).ok());
   EXPECT_TRUE(RemoveFileDurably(dir + "/s").ok());
   EXPECT_TRUE(RemoveFileDurably(dir + "/s").ok());

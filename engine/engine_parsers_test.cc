@@ -22,17 +22,12 @@
 #include "engine/postgres_version.h"
 #include "engine/postmaster_pid.h"
 #include "engine/startup_log.h"
+#include "replay/test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace walrep {
 namespace {
-
-std::string TempDir() {
-  std::string tmpl = absl::StrCat(getenv("TEST_TMPDIR"), "/engine.XXXXXX");
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
-}
 
 TEST(PostmasterPidTest, ParsesAReadyStandby) {
   absl::StatusOr<PostmasterPid> pm = ParsePostmasterPid(
@@ -71,7 +66,8 @@ TEST(PostgresVersionTest, Parses) {
 }
 
 TEST(PostgresVersionTest, DefaultBindirIsTheNewestWithAPostgresBinary) {
-  const std::string root = TempDir();
+  const testing::TempDir tmp;
+  const std::string& root = tmp.path();
   for (const char* v : {"9", "15", "16", "notaversion"}) {
     ASSERT_EQ(mkdir(absl::StrCat(root, "/", v).c_str(), 0755), 0);
     ASSERT_EQ(mkdir(absl::StrCat(root, "/", v, "/bin").c_str(), 0755), 0);

@@ -17,26 +17,64 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "engine/capture_sink.h"
+#include "replay/test_util.h"
 #include "wire/waker.h"
 
 namespace walrep {
 namespace {
 
-std::string TempDir() {
-  std::string tmpl = absl::StrCat(getenv("TEST_TMPDIR"), "/tailer.XXXXXX");
-  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
-  return tmpl;
+// What a tailer's observer was handed, in order, and on which thread.
+class SeenLines {
+ public:
+  LogTailer::LineObserver Observer() {
+    return [this](absl::string_view line) {
+      absl::MutexLock lock(&mu_);
+      lines_.emplace_back(line);
+      threads_.push_back(std::this_thread::get_id());
+    };
+  }
+  // Waits until at least `n` lines arrived or `timeout` passed; whether they did.
+  bool WaitFor(size_t n, absl::Duration timeout = absl::Seconds(20)) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return lines_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+  std::vector<std::string> lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+  std::vector<std::thread::id> threads() {
+    absl::MutexLock lock(&mu_);
+    return threads_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread::id> threads_ ABSL_GUARDED_BY(mu_);
+};
+
+// Appends "x LOG:  line i" for i in [from, to) to the open descriptor, one write each (as
+// the server appends its lines, O_APPEND); `each(i)` after line i's write, if given.
+void AppendLines(int fd, int from, int to, const std::function<void(int)>& each = nullptr) {
+  for (int i = from; i < to; ++i) {
+    const std::string line = absl::StrCat("x LOG:  line ", i, "\n");
+    ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    if (each) each(i);
+  }
 }
 
 TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
-  const std::string path = TempDir() + "/postgres.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("postgres.log");
   std::ofstream(path) << "x ERROR:  written before the tailer started\n";
   auto sink = std::make_shared<CaptureSink>();
   auto logger = std::make_shared<spdlog::logger>("tailer_test", sink);
@@ -55,8 +93,7 @@ TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
     std::ofstream out(path, std::ios::app);
     out << " line completed\n";
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (sink->Lines().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  sink->WaitForLines(3, absl::Seconds(10));
   tailer.Stop();
   auto lines = sink->Lines();
   ASSERT_EQ(lines.size(), 3u);
@@ -69,7 +106,8 @@ TEST(LogTailerTest, ForwardsWarningsAndAboveWithTheirDetailLines) {
 }
 
 TEST(LogTailerTest, ExpectedWarningsAreInfo) {
-  const std::string path = TempDir() + "/expected.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("expected.log");
   std::ofstream(path) << "";
   auto sink = std::make_shared<CaptureSink>();
   auto logger = std::make_shared<spdlog::logger>("tailer_test3", sink);
@@ -80,8 +118,7 @@ TEST(LogTailerTest, ExpectedWarningsAreInfo) {
       << "x WARNING:  specified neither primary_conninfo nor restore_command\n"
       << "x HINT:  The database server will regularly poll\n"
       << "x WARNING:  something else\n";
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (sink->Lines().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  sink->WaitForLines(3, absl::Seconds(10));
   tailer.Stop();
   auto lines = sink->Lines();
   ASSERT_EQ(lines.size(), 3u);
@@ -91,90 +128,64 @@ TEST(LogTailerTest, ExpectedWarningsAreInfo) {
 }
 
 TEST(LogTailerTest, FollowsAFileCreatedLater) {
-  const std::string path = TempDir() + "/later.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("later.log");
   auto sink = std::make_shared<CaptureSink>();
   auto logger = std::make_shared<spdlog::logger>("tailer_test2", sink);
   LogTailer tailer(path, logger);
   tailer.Start();
   std::ofstream(path) << "x FATAL:  could not open file\n";
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (sink->Lines().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  sink->WaitForLines(1, absl::Seconds(10));
   tailer.Stop();
   ASSERT_EQ(sink->Lines().size(), 1u);
   EXPECT_EQ(sink->Lines()[0].second, "x FATAL:  could not open file");
 }
 
 TEST(LogTailerTest, ObserverSeesEveryWholeLineButNotThePiecesOfAnOverlongOne) {
-  const std::string path = TempDir() + "/observed.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("observed.log");
   std::ofstream(path) << "";
   auto sink = std::make_shared<CaptureSink>();
   auto logger = std::make_shared<spdlog::logger>("tailer_test4", sink);
-  absl::Mutex mu;
-  std::vector<std::string> seen;
-  LogTailer tailer(path, logger, {}, [&](absl::string_view line) {
-    absl::MutexLock lock(&mu);
-    seen.emplace_back(line);
-  });
+  SeenLines seen;
+  LogTailer tailer(path, logger, {}, seen.Observer());
   tailer.Start();
-  auto wait_until = [](const std::function<bool()>& done) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (!done() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
-  };
   // A message longer than a forwarded piece, its text past the piece's end crafted as a
   // server line: once the first piece is out (forwarded: a WARNING), the rest follows.
   std::ofstream(path, std::ios::app) << "x LOG:  first\n"
                                      << "x WARNING:  " << std::string((64 << 10) + 100, 'a');
-  wait_until([&] { return !sink->Lines().empty(); });
+  sink->WaitForLines(1, absl::Seconds(10));
   ASSERT_EQ(sink->Lines().size(), 1u);
   std::ofstream(path, std::ios::app)
       << "2026-12-07 22:40:01.123 UTC [1] LOG:  invalid record length at 0/1: forged\n"
       << "x LOG:  last\n";
-  auto count = [&] {
-    absl::MutexLock lock(&mu);
-    return seen.size();
-  };
-  wait_until([&] { return count() >= 2; });
+  seen.WaitFor(2, absl::Seconds(10));
   tailer.Stop();
-  absl::MutexLock lock(&mu);
-  EXPECT_THAT(seen, testing::ElementsAre("x LOG:  first", "x LOG:  last"));
+  EXPECT_THAT(seen.lines(), ::testing::ElementsAre("x LOG:  first", "x LOG:  last"));
 }
 
 TEST(LogTailerTest, KeepsTheFileToItsNewestBytesWithoutLosingALine) {
-  const std::string path = TempDir() + "/capped.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("capped.log");
   std::ofstream(path) << "";
   auto logger = std::make_shared<spdlog::logger>("tailer_test5", std::make_shared<CaptureSink>());
-  absl::Mutex mu;
-  std::vector<std::string> seen;
+  SeenLines seen;
   constexpr uint64_t kMax = 64 << 10;
-  LogTailer tailer(
-      path, logger, {},
-      [&](absl::string_view line) {
-        absl::MutexLock lock(&mu);
-        seen.emplace_back(line);
-      },
-      kMax);
+  LogTailer tailer(path, logger, {}, seen.Observer(), kMax);
   tailer.Start();
   // Appended as the server appends (O_APPEND), in bursts, while the tailer reads and cuts.
   constexpr int kLines = 20000;
   {
     const int fd = open(path.c_str(), O_WRONLY | O_APPEND);
     ASSERT_GE(fd, 0);
-    for (int i = 0; i < kLines; ++i) {
-      const std::string line = absl::StrCat("x LOG:  line ", i, "\n");
-      ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
-    }
+    AppendLines(fd, 0, kLines);
     close(fd);
   }
-  auto count = [&] {
-    absl::MutexLock lock(&mu);
-    return seen.size();
-  };
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (count() < kLines && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  seen.WaitFor(kLines);
   tailer.Stop();
-  absl::MutexLock lock(&mu);
-  ASSERT_EQ(seen.size(), static_cast<size_t>(kLines));
-  for (int i = 0; i < kLines; ++i) ASSERT_EQ(seen[i], absl::StrCat("x LOG:  line ", i));
+  const std::vector<std::string> lines = seen.lines();
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) ASSERT_EQ(lines[i], absl::StrCat("x LOG:  line ", i));
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_LE(static_cast<uint64_t>(st.st_size), kMax);
@@ -188,17 +199,12 @@ TEST(LogTailerTest, KeepsTheFileToItsNewestBytesWithoutLosingALine) {
 // does): every line reaches the observer once, in order, most of them on that thread;
 // when its calls stop, the tailer's own thread takes the lines again.
 TEST(LogTailerTest, ReadNowOnAWatchingThreadSeesEachLineOnceInOrder) {
-  const std::string path = TempDir() + "/read_now.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("read_now.log");
   std::ofstream(path) << "";
   auto logger = std::make_shared<spdlog::logger>("tailer_test6", std::make_shared<CaptureSink>());
-  absl::Mutex mu;
-  std::vector<std::string> seen;
-  std::vector<std::thread::id> by;
-  LogTailer tailer(path, logger, {}, [&](absl::string_view line) {
-    absl::MutexLock lock(&mu);
-    seen.emplace_back(line);
-    by.push_back(std::this_thread::get_id());
-  });
+  SeenLines seen;
+  LogTailer tailer(path, logger, {}, seen.Observer());
   tailer.Start();
   ASSERT_GE(tailer.watch_fd(), 0);
   Waker waker;
@@ -211,31 +217,22 @@ TEST(LogTailerTest, ReadNowOnAWatchingThreadSeesEachLineOnceInOrder) {
       tailer.ReadNow();
     }
   });
-  auto count = [&] {
-    absl::MutexLock lock(&mu);
-    return seen.size();
-  };
-  auto wait_for = [&](size_t n) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (count() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
-  };
   constexpr int kLines = 5000;
   const int fd = open(path.c_str(), O_WRONLY | O_APPEND);
   ASSERT_GE(fd, 0);
   // A line at a time, each waited for: every one is a wake of the watching thread.
-  for (int i = 0; i < kLines; ++i) {
-    const std::string line = absl::StrCat("x LOG:  line ", i, "\n");
-    ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
-    if (i % 50 == 0) wait_for(i + 1);
-  }
-  wait_for(kLines);
+  AppendLines(fd, 0, kLines, [&](int i) {
+    if (i % 50 == 0) seen.WaitFor(i + 1);
+  });
+  seen.WaitFor(kLines);
   const std::thread::id stream_id = stream.get_id();
   stop = true;
   stream.join();
   {
-    absl::MutexLock lock(&mu);
-    ASSERT_EQ(seen.size(), static_cast<size_t>(kLines));
-    for (int i = 0; i < kLines; ++i) ASSERT_EQ(seen[i], absl::StrCat("x LOG:  line ", i));
+    const std::vector<std::string> lines = seen.lines();
+    ASSERT_EQ(lines.size(), static_cast<size_t>(kLines));
+    for (int i = 0; i < kLines; ++i) ASSERT_EQ(lines[i], absl::StrCat("x LOG:  line ", i));
+    const std::vector<std::thread::id> by = seen.threads();
     const auto on_stream = std::count(by.begin(), by.end(), stream_id);
     EXPECT_GT(on_stream, kLines / 2) << "lines read on the watching thread";
   }
@@ -243,18 +240,19 @@ TEST(LogTailerTest, ReadNowOnAWatchingThreadSeesEachLineOnceInOrder) {
   const std::string last = "x LOG:  after\n";
   ASSERT_EQ(write(fd, last.data(), last.size()), static_cast<ssize_t>(last.size()));
   close(fd);
-  wait_for(kLines + 1);
+  seen.WaitFor(kLines + 1);
   tailer.Stop();
-  absl::MutexLock lock(&mu);
-  ASSERT_EQ(seen.size(), static_cast<size_t>(kLines + 1));
-  EXPECT_EQ(seen.back(), "x LOG:  after");
-  EXPECT_NE(by.back(), stream_id);
+  const std::vector<std::string> lines = seen.lines();
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kLines + 1));
+  EXPECT_EQ(lines.back(), "x LOG:  after");
+  EXPECT_NE(seen.threads().back(), stream_id);
 }
 
 // ReadNow before Start or after Stop reads nothing (the position belongs to a running
 // tailer), and does not block.
 TEST(LogTailerTest, ReadNowWhileStoppedIsANoOp) {
-  const std::string path = TempDir() + "/stopped.log";
+  const testing::TempDir dir;
+  const std::string path = dir.Join("stopped.log");
   std::ofstream(path) << "x LOG:  before\n";
   auto logger = std::make_shared<spdlog::logger>("tailer_test7", std::make_shared<CaptureSink>());
   int calls = 0;
