@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "backup/backup_end_reader.h"
 #include "backup/backup_request.h"
 #include "backup/backup_stream_reader.h"
 #include "backup/compression.h"
@@ -67,41 +68,6 @@ absl::Status MapError(const absl::Status& st) {
       return st;
   }
 }
-
-// Reads the rest of BASE_BACKUP after the COPY: the end position and ReadyForQuery.
-class EndReader {
- public:
-  absl::Status OnMessage(BackendMessageView m) {
-    if (m.type == 'T') {
-      ASSIGN_OR_RETURN(rs_.description, DecodeRowDescription(m.body));
-      have_ = true;
-    } else if (m.type == 'D') {
-      if (!have_) return absl::DataLossError("BASE_BACKUP: row without a description");
-      ASSIGN_OR_RETURN(auto row, DecodeDataRow(m.body));
-      if (rs_.rows.size() > 1) return absl::DataLossError("BASE_BACKUP: too many end rows");
-      rs_.rows.push_back(std::move(row));
-    } else if (m.type == 'C') {
-      if (have_ && !end_) {
-        ASSIGN_OR_RETURN(end_, ParseBaseBackupEnd(rs_));
-      }
-    } else if (m.type == 'Z') {
-      ready_ = true;
-    } else {
-      return absl::DataLossError(
-          absl::StrCat("BASE_BACKUP: unexpected message '", std::string(1, m.type), "'"));
-    }
-    return absl::OkStatus();
-  }
-  bool started() const { return have_; }
-  bool ready() const { return ready_; }
-  const std::optional<BackupPosition>& end() const { return end_; }
-
- private:
-  ResultSet rs_;
-  bool have_ = false;
-  bool ready_ = false;
-  std::optional<BackupPosition> end_;
-};
 
 class Job {
  public:
@@ -409,7 +375,7 @@ absl::Status Job::Stream(PgConnection& conn) {
   // means a dead link or a stuck primary.
   ASSIGN_OR_RETURN(const absl::Duration receiver_timeout, ReceiverTimeout(req_));
   absl::Time last_heard = absl::Now();
-  EndReader end;
+  BackupEndReader end;
   while (!end.ready()) {
     RETURN_IF_ERROR(CheckCancelled());
     if (wal_->done() && !wal_->result().ok()) return Annotate(wal_->result(), "WAL stream");
@@ -427,7 +393,7 @@ absl::Status Job::Stream(PgConnection& conn) {
     }
     last_heard = absl::Now();
     if (end.started() || msg->type == 'T' || msg->type == 'C' || msg->type == 'Z') {
-      RETURN_IF_ERROR(end.OnMessage(*msg));
+      RETURN_IF_ERROR(end.OnMessage(msg->type, msg->body));
       continue;
     }
     switch (msg->type) {
