@@ -9,7 +9,11 @@
 # Environment: BENCH_RUNS (default 6) rounds; BENCH_SECONDS (default 8) per pgbench run;
 # BENCH_SCALE (default 10); BENCH_KEEP=1 keeps the temp directory; BENCH_STAGES=1 adds, in
 # round 1, a bpftrace breakdown of each tool's acknowledgement cycle (first byte received
-# -> first write -> sync call -> sync return -> reply sent), mean microseconds per stage.
+# -> first write -> sync call -> sync return -> reply sent), mean microseconds per stage;
+# BENCH_FLOOR=1 adds two more tools to every round, the floor receiver of
+# tools/bench/sync_floor (libpq, one pwrite per message, fdatasync, reply; nothing else):
+# floor0 syncs on its receiving thread as pg_receivewal does, floor2 lets up to two
+# fdatasyncs overlap on threads of their own — how much any receiver could gain here.
 #
 # Why a script of its own: sync_commit.sh's rounds spread by ±10% from one to the next on
 # a shared 2-core VM (the host's load, pgbench_history growing), more than most changes to
@@ -30,11 +34,17 @@ RUNS="${BENCH_RUNS:-6}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-8}"
 SCALE="${BENCH_SCALE:-10}"
 BENCH_NO_BUILD=1 build_binaries  # only walrepctl is used from the tree
+FLOOR="$OUT/tools/bench/sync_floor/sync_floor"
+if [ "${BENCH_FLOOR:-}" = 1 ]; then
+  (cd "$ROOT" && bazel build //tools/bench/sync_floor 2>&1 | grep -E '^(ERROR|INFO: Build)' >&2) || true
+  [ -x "$FLOOR" ] || die "//tools/bench/sync_floor not built"
+fi
 
 WORK="$(mktemp -d /tmp/walrep-bench-ab.XXXXXX)"
 chmod 0755 "$WORK"
 snapshot_binaries "$WORK/bin"
 cp "$1" "$WORK/bin/agent_old"; cp "$2" "$WORK/bin/agent_new"
+[ "${BENCH_FLOOR:-}" = 1 ] && cp "$FLOOR" "$WORK/bin/sync_floor"
 PRIMARY="$WORK/primary"
 AGENT_PID=""
 RW_PID=""
@@ -57,23 +67,27 @@ pgbench_p -N -c 4 -T 5 >/dev/null 2>&1
 STAGES_BT='
 tracepoint:syscalls:sys_exit_recvfrom /pid == $1 && args->ret > 0 && @c == 0/ { @r = nsecs; @c = 1; }
 tracepoint:syscalls:sys_enter_pwrite64,tracepoint:syscalls:sys_enter_write /pid == $1 && @c == 1/ { @w = nsecs; @c = 2; }
+tracepoint:syscalls:sys_enter_pwrite64,tracepoint:syscalls:sys_enter_write /pid == $1 && @c == 2/ { @wb += args->count; @wn += 1; }
+tracepoint:block:block_rq_issue /pid == $1 && @c == 3/ { @rb += args->bytes; @rn += 1; }
 tracepoint:syscalls:sys_enter_fdatasync,tracepoint:syscalls:sys_enter_fsync /pid == $1 && @c == 2/ { @s = nsecs; @c = 3; }
 tracepoint:syscalls:sys_exit_fdatasync,tracepoint:syscalls:sys_exit_fsync /pid == $1 && @c == 3/ { @e = nsecs; @c = 4; }
 tracepoint:syscalls:sys_enter_sendto /pid == $1 && @c == 4/ {
   @a_recv_to_write = avg((@w - @r) / 1000); @b_write_to_sync = avg((@s - @w) / 1000);
   @c_sync = avg((@e - @s) / 1000); @d_sync_to_reply = avg((nsecs - @e) / 1000);
-  @cycles = count(); @c = 0; }
+  @e_write_bytes = avg(@wb); @f_writes = avg(@wn); @g_rq_bytes = avg(@rb); @h_rqs = avg(@rn);
+  @wb = 0; @wn = 0; @rb = 0; @rn = 0; @cycles = count(); @c = 0; }
 interval:s:5 { exit(); }
-END { clear(@r); clear(@w); clear(@s); clear(@e); clear(@c); }'
+END { clear(@r); clear(@w); clear(@s); clear(@e); clear(@c); clear(@wb); clear(@wn); clear(@rb); clear(@rn); }'
 if [ "${BENCH_STAGES:-}" = 1 ] && ! command -v bpftrace >/dev/null; then
   say "installing bpftrace"; apt-get install -y -qq bpftrace >/dev/null
 fi
 
 TOOLS=(old new pg_receivewal)
+[ "${BENCH_FLOOR:-}" = 1 ] && TOOLS+=(floor0 floor2)
 declare -A TPS CPU STAGES
 for run in $(seq "$RUNS"); do
-  for i in 0 1 2; do
-    tool=${TOOLS[$(( (i + run) % 3 ))]}
+  for i in "${!TOOLS[@]}"; do
+    tool=${TOOLS[$(( (i + run) % ${#TOOLS[@]} ))]}
     say "round $run/$RUNS: $tool"
     case "$tool" in
     old | new)
@@ -86,6 +100,12 @@ for run in $(seq "$RUNS"); do
         -D "$WORK/pgrw-$run" --synchronous --no-loop --no-password 2>"$WORK/pgrw-$run.log" &
       RW_PID=$!
       app=pg_receivewal pid=$RW_PID ;;
+    floor*)
+      mkdir -p "$WORK/$tool-$run"
+      setsid "$WORK/bin/sync_floor" "${CONNINFO/application_name=walrep/application_name=$tool}" \
+        "$WORK/$tool-$run/wal" "${tool#floor}" 2>"$WORK/$tool-$run.log" &
+      RW_PID=$!
+      app=$tool pid=$RW_PID ;;
     esac
     set_sync_names "$app"; wait_sync "$app"
     psql_p -c "CHECKPOINT" >/dev/null
@@ -102,7 +122,9 @@ for run in $(seq "$RUNS"); do
     set_sync_names ''
     case "$tool" in
     old | new) "$CTL" --addr="$AGENT_ADDR" stop >/dev/null 2>&1 || true; stop_agent ;;
-    pg_receivewal) kill -INT "$RW_PID" 2>/dev/null || true; wait "$RW_PID" 2>/dev/null || true; RW_PID="" ;;
+    pg_receivewal | floor*)
+      kill -INT "$RW_PID" 2>/dev/null || true; wait "$RW_PID" 2>/dev/null || true; RW_PID=""
+      rm -rf "$WORK/$tool-$run" ;;
     esac
     tps=$(echo "$out" | awk '/^tps = / { print $3; exit }')
     ntx=$(echo "$out" | awk '/number of transactions actually processed/ { print $NF; exit }')
@@ -138,6 +160,20 @@ echo "per round, new/old:           ${pnew[*]}"
 printf '%-34s %6s\n' "median old/pg_receivewal" "$(median "${po[@]}")"
 printf '%-34s %6s\n' "median new/pg_receivewal" "$(median "${pn[@]}")"
 printf '%-34s %6s\n' "median new/old" "$(median "${pnew[@]}")"
+if [ "${BENCH_FLOOR:-}" = 1 ]; then
+  read -r -a f0 <<<"${TPS[floor0]}"; read -r -a f2 <<<"${TPS[floor2]}"
+  pf0=(); pf2=(); pnf=()
+  for i in "${!f0[@]}"; do
+    pf0+=("$(ratio "${f0[$i]}" "${tr[$i]}")"); pf2+=("$(ratio "${f2[$i]}" "${f0[$i]}")")
+    pnf+=("$(ratio "${tn[$i]}" "${f0[$i]}")")
+  done
+  echo "per round, floor0/pg_receivewal: ${pf0[*]}"
+  echo "per round, floor2/floor0:        ${pf2[*]}"
+  echo "per round, new/floor0:           ${pnf[*]}"
+  printf '%-34s %6s\n' "median floor0/pg_receivewal" "$(median "${pf0[@]}")"
+  printf '%-34s %6s\n' "median floor2/floor0" "$(median "${pf2[@]}")"
+  printf '%-34s %6s\n' "median new/floor0" "$(median "${pnf[@]}")"
+fi
 if [ "${BENCH_STAGES:-}" = 1 ]; then
   echo
   echo "acknowledgement cycle, round 1 (bpftrace, mean us per stage):"
