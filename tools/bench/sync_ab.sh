@@ -13,7 +13,8 @@
 # BENCH_FLOOR=1 adds two more tools to every round, the floor receiver of
 # tools/bench/sync_floor (libpq, one pwrite per message, fdatasync, reply; nothing else):
 # floor0 syncs on its receiving thread as pg_receivewal does, floor2 lets up to two
-# fdatasyncs overlap on threads of their own — how much any receiver could gain here.
+# fdatasyncs overlap on threads of their own, floormin makes three system calls a cycle
+# (blocking recv, pwritev2 with RWF_DSYNC, send) — how much any receiver could gain here.
 #
 # Why a script of its own: sync_commit.sh's rounds spread by ±10% from one to the next on
 # a shared 2-core VM (the host's load, pgbench_history growing), more than most changes to
@@ -83,7 +84,7 @@ if [ "${BENCH_STAGES:-}" = 1 ] && ! command -v bpftrace >/dev/null; then
 fi
 
 TOOLS=(old new pg_receivewal)
-[ "${BENCH_FLOOR:-}" = 1 ] && TOOLS+=(floor0 floor2)
+[ "${BENCH_FLOOR:-}" = 1 ] && TOOLS+=(floor0 floor2 floormin)
 declare -A TPS CPU STAGES
 for run in $(seq "$RUNS"); do
   for i in "${!TOOLS[@]}"; do
@@ -103,7 +104,8 @@ for run in $(seq "$RUNS"); do
     floor*)
       mkdir -p "$WORK/$tool-$run"
       setsid "$WORK/bin/sync_floor" "${CONNINFO/application_name=walrep/application_name=$tool}" \
-        "$WORK/$tool-$run/wal" "${tool#floor}" 2>"$WORK/$tool-$run.log" &
+        "$WORK/$tool-$run/wal" "$(case $tool in floormin) echo -1 ;; *) echo "${tool#floor}" ;; esac)" \
+        2>"$WORK/$tool-$run.log" &
       RW_PID=$!
       app=$tool pid=$RW_PID ;;
     esac
@@ -161,17 +163,19 @@ printf '%-34s %6s\n' "median old/pg_receivewal" "$(median "${po[@]}")"
 printf '%-34s %6s\n' "median new/pg_receivewal" "$(median "${pn[@]}")"
 printf '%-34s %6s\n' "median new/old" "$(median "${pnew[@]}")"
 if [ "${BENCH_FLOOR:-}" = 1 ]; then
-  read -r -a f0 <<<"${TPS[floor0]}"; read -r -a f2 <<<"${TPS[floor2]}"
-  pf0=(); pf2=(); pnf=()
+  read -r -a f0 <<<"${TPS[floor0]}"; read -r -a f2 <<<"${TPS[floor2]}"; read -r -a fm <<<"${TPS[floormin]}"
+  pf0=(); pf2=(); pfm=(); pnf=()
   for i in "${!f0[@]}"; do
     pf0+=("$(ratio "${f0[$i]}" "${tr[$i]}")"); pf2+=("$(ratio "${f2[$i]}" "${f0[$i]}")")
-    pnf+=("$(ratio "${tn[$i]}" "${f0[$i]}")")
+    pfm+=("$(ratio "${fm[$i]}" "${tr[$i]}")"); pnf+=("$(ratio "${tn[$i]}" "${f0[$i]}")")
   done
-  echo "per round, floor0/pg_receivewal: ${pf0[*]}"
-  echo "per round, floor2/floor0:        ${pf2[*]}"
-  echo "per round, new/floor0:           ${pnf[*]}"
+  echo "per round, floor0/pg_receivewal:  ${pf0[*]}"
+  echo "per round, floor2/floor0:         ${pf2[*]}"
+  echo "per round, floormin/pg_receivewal: ${pfm[*]}"
+  echo "per round, new/floor0:            ${pnf[*]}"
   printf '%-34s %6s\n' "median floor0/pg_receivewal" "$(median "${pf0[@]}")"
   printf '%-34s %6s\n' "median floor2/floor0" "$(median "${pf2[@]}")"
+  printf '%-34s %6s\n' "median floormin/pg_receivewal" "$(median "${pfm[@]}")"
   printf '%-34s %6s\n' "median new/floor0" "$(median "${pnf[@]}")"
 fi
 if [ "${BENCH_STAGES:-}" = 1 ]; then

@@ -1,6 +1,6 @@
 // sync_floor: the least a synchronous WAL receiver can do per commit, for comparison.
 //
-//   sync_floor CONNINFO FILE SYNC_THREADS
+//   sync_floor CONNINFO FILE SYNC_THREADS     (SYNC_THREADS: -1, 0, 1..8)
 //
 // Streams from the primary's current segment into FILE (1 GiB, zero-filled and fsynced
 // before it connects, as both walrep and pg_receivewal prepare a segment) at the WAL's
@@ -10,13 +10,21 @@
 // does. With N > 0, up to N threads fdatasync while the receiving thread keeps reading:
 // a sync starts as soon as new WAL is written, even while another is in flight, and the
 // reply goes out from the thread whose sync made it durable. That is the lever of
-// overlapping flushes, measured (tools/bench/sync_floor.sh).
+// overlapping flushes, measured. With -1, each cycle takes the fewest system calls it
+// can: a blocking recv of whatever has arrived, one pwritev2(RWF_DSYNC) of the batch's WAL
+// (contiguous in the file, so one write whose range sync covers all of it) and one send —
+// three calls where pg_receivewal and walrep make six or seven a cycle (perf trace: their
+// waits and reads, the write, the sync, the send). tools/bench/sync_ab.sh BENCH_FLOOR=1
+// runs all three modes.
 //
 // A measurement tool only: the flush it reports is a byte position, not a record end, and
 // it never checks what it receives.
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -29,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -49,6 +58,12 @@ uint64_t Get64(const char* p) {
   return v;
 }
 
+uint32_t Get32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
 void Put64(char* p, uint64_t v) {
   for (int i = 7; i >= 0; i--, v >>= 8) p[i] = static_cast<char>(v & 0xff);
 }
@@ -61,11 +76,12 @@ int64_t NowPostgresMicros() {
 
 class Receiver {
  public:
-  Receiver(PGconn* conn, int fd, uint64_t base, int sync_threads)
-      : conn_(conn), fd_(fd), base_(base), sync_threads_(sync_threads) {}
+  Receiver(PGconn* conn, int fd, uint64_t base, int sync_threads, std::string start)
+      : conn_(conn), fd_(fd), base_(base), sync_threads_(sync_threads), start_(std::move(start)) {}
 
   // Never returns but by exiting: the benchmark kills it.
   void Run() {
+    if (sync_threads_ < 0) return RunMinimal();
     for (int i = 0; i < sync_threads_; i++) std::thread([this] { SyncThread(); }).detach();
     const int sock = PQsocket(conn_);
     std::unique_lock lock(mu_);
@@ -138,6 +154,89 @@ class Receiver {
     }
   }
 
+  // START_REPLICATION and the stream by hand on the blocking socket (see the top): libpq's
+  // buffer is empty after IDENTIFY_SYSTEM's ReadyForQuery, so no byte is libpq's.
+  void RunMinimal() {
+    sock_ = PQsocket(conn_);
+    if (fcntl(sock_, F_SETFL, fcntl(sock_, F_GETFL) & ~O_NONBLOCK) != 0) Die("fcntl");
+    std::string q(1, 'Q');
+    const uint32_t qlen = static_cast<uint32_t>(4 + start_.size() + 1);
+    for (int i = 3; i >= 0; i--) q += static_cast<char>((qlen >> (8 * i)) & 0xff);
+    q += start_;
+    q += '\0';
+    if (send(sock_, q.data(), q.size(), 0) != static_cast<ssize_t>(q.size())) Die("send");
+    std::vector<char> in(size_t{4} << 20);
+    size_t have = 0;
+    bool copying = false;  // CopyBothResponse seen
+    std::vector<iovec> iov;
+    for (;;) {
+      const ssize_t r = recv(sock_, in.data() + have, in.size() - have, 0);
+      if (r == 0) Die("the primary closed the connection");
+      if (r < 0) Die(std::string("recv: ") + std::strerror(errno));
+      have += static_cast<size_t>(r);
+      size_t off = 0;
+      uint64_t start = 0, end = 0;
+      bool reply = false, plain_written = false;
+      iov.clear();
+      while (have - off >= 5) {
+        const uint32_t len = Get32(in.data() + off + 1);
+        if (len < 4 || have - off < 1 + size_t{len}) break;
+        const char type = in[off];
+        const char* body = in.data() + off + 5;
+        const size_t blen = len - 4;
+        if (!copying) {
+          if (type != 'W') Die(std::string("START_REPLICATION answered '") + type + "'");
+          copying = true;
+          off += 1 + len;
+          continue;
+        }
+        if (type != 'd') {
+          if (type == 'c') std::exit(0);
+          Die(std::string("unexpected message '") + type + "' while streaming");
+        }
+        if (body[0] == 'w' && blen >= 25) {
+          const uint64_t at = Get64(body + 1) - base_;
+          if (!iov.empty() && at != end) Die("WAL messages not contiguous");
+          if (iov.empty()) start = at;
+          if (iov.size() == IOV_MAX) {  // written now, synced with the rest below
+            WriteAll(iov, start, 0);
+            plain_written = true;
+            iov.clear();
+            start = at;
+          }
+          iov.push_back({const_cast<char*>(body + 25), blen - 25});
+          end = at + blen - 25;
+          if (end > kFileSize) Die("the file is full (1 GiB of WAL)");
+        } else if (body[0] == 'k' && blen >= 18 && body[17] != 0) {
+          reply = true;
+        }
+        off += 1 + len;
+      }
+      if (!iov.empty()) {
+        // RWF_DSYNC syncs the range of this one write; earlier plain writes need their own.
+        WriteAll(iov, start, plain_written ? 0 : RWF_DSYNC);
+        if (plain_written && fdatasync(fd_) != 0) {
+          Die(std::string("fdatasync: ") + std::strerror(errno));
+        }
+        written_ = flushed_ = end;
+        SendStatus();
+      } else if (reply) {
+        SendStatus();
+      }
+      std::memmove(in.data(), in.data() + off, have - off);
+      have -= off;
+      if (have == in.size()) in.resize(in.size() * 2);
+    }
+  }
+
+  void WriteAll(std::vector<iovec>& iov, uint64_t at, int flags) {
+    size_t total = 0;
+    for (const iovec& v : iov) total += v.iov_len;
+    const ssize_t w = pwritev2(fd_, iov.data(), static_cast<int>(iov.size()),
+                               static_cast<off_t>(at), flags);
+    if (w != static_cast<ssize_t>(total)) Die(std::string("pwritev2: ") + std::strerror(errno));
+  }
+
   // A standby status update ('r'): write, flush, apply, clock, reply requested.
   void SendStatus() {
     char m[34];
@@ -147,6 +246,12 @@ class Receiver {
     Put64(m + 17, 0);
     Put64(m + 25, static_cast<uint64_t>(NowPostgresMicros()));
     m[33] = 0;
+    if (sock_ >= 0) {  // RunMinimal: a CopyData frame of our own
+      char f[5 + sizeof(m)] = {'d', 0, 0, 0, static_cast<char>(4 + sizeof(m))};
+      std::memcpy(f + 5, m, sizeof(m));
+      if (send(sock_, f, sizeof(f), 0) != static_cast<ssize_t>(sizeof(f))) Die("send");
+      return;
+    }
     if (PQputCopyData(conn_, m, sizeof(m)) <= 0 || PQflush(conn_) != 0) {
       Die(PQerrorMessage(conn_));
     }
@@ -162,6 +267,8 @@ class Receiver {
   uint64_t requested_ = 0;  // the most a started fdatasync covers
   uint64_t flushed_ = 0;    // the most a finished fdatasync covered (reported)
   int inflight_ = 0;
+  const std::string start_;  // the START_REPLICATION command
+  int sock_ = -1;  // set once RunMinimal speaks the protocol itself
 };
 
 PGresult* Exec(PGconn* conn, const std::string& sql, ExecStatusType want) {
@@ -181,7 +288,7 @@ int main(int argc, char** argv) {
   // stops a receiver (pg_receivewal handles it), so its default action is restored.
   std::signal(SIGINT, SIG_DFL);
   const int sync_threads = std::atoi(argv[3]);
-  if (sync_threads < 0 || sync_threads > 8) Die("SYNC_THREADS must be 0..8");
+  if (sync_threads < -1 || sync_threads > 8) Die("SYNC_THREADS must be -1..8");
   const int fd = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) Die(std::string(argv[2]) + ": " + std::strerror(errno));
   std::vector<char> zeros(1 << 20);
@@ -204,7 +311,9 @@ int main(int argc, char** argv) {
   char cmd[96];
   std::snprintf(cmd, sizeof(cmd), "START_REPLICATION PHYSICAL %X/%X TIMELINE %d",
                 static_cast<unsigned>(base >> 32), static_cast<unsigned>(base), tli);
-  PQclear(Exec(conn, cmd, PGRES_COPY_BOTH));
-  if (PQsetnonblocking(conn, 1) != 0) Die(PQerrorMessage(conn));
-  Receiver(conn, fd, base, sync_threads).Run();
+  if (sync_threads >= 0) {
+    PQclear(Exec(conn, cmd, PGRES_COPY_BOTH));
+    if (PQsetnonblocking(conn, 1) != 0) Die(PQerrorMessage(conn));
+  }
+  Receiver(conn, fd, base, sync_threads, cmd).Run();
 }
