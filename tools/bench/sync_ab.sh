@@ -149,35 +149,21 @@ for tool in "${TOOLS[@]}"; do
   printf '%-16s %10.1f %14s   %s; %s\n' "$tool" "$(median ${TPS[$tool]})" "$(median ${CPU[$tool]})" \
     "${TPS[$tool]}" "${CPU[$tool]}"
 done
-read -r -a to <<<"${TPS[old]}"; read -r -a tn <<<"${TPS[new]}"; read -r -a tr <<<"${TPS[pg_receivewal]}"
-po=(); pn=(); pnew=()
-for i in "${!to[@]}"; do
-  po+=("$(ratio "${to[$i]}" "${tr[$i]}")"); pn+=("$(ratio "${tn[$i]}" "${tr[$i]}")")
-  pnew+=("$(ratio "${tn[$i]}" "${to[$i]}")")
-done
+# Tool $1 against tool $2, paired by round: each round's ratio now, their median at the end.
+MEDIANS=()
+paired() {
+  local -a a b r=()
+  read -r -a a <<<"${TPS[$1]}"; read -r -a b <<<"${TPS[$2]}"
+  for i in "${!a[@]}"; do r+=("$(ratio "${a[$i]}" "${b[$i]}")"); done
+  printf '%-36s %s\n' "per round, $1/$2:" "${r[*]}"
+  MEDIANS+=("$(printf '%-36s %6s' "median $1/$2" "$(median "${r[@]}")")")
+}
 echo
-echo "per round, old/pg_receivewal: ${po[*]}"
-echo "per round, new/pg_receivewal: ${pn[*]}"
-echo "per round, new/old:           ${pnew[*]}"
-printf '%-34s %6s\n' "median old/pg_receivewal" "$(median "${po[@]}")"
-printf '%-34s %6s\n' "median new/pg_receivewal" "$(median "${pn[@]}")"
-printf '%-34s %6s\n' "median new/old" "$(median "${pnew[@]}")"
+paired old pg_receivewal; paired new pg_receivewal; paired new old
 if [ "${BENCH_FLOOR:-}" = 1 ]; then
-  read -r -a f0 <<<"${TPS[floor0]}"; read -r -a f2 <<<"${TPS[floor2]}"; read -r -a fm <<<"${TPS[floormin]}"
-  pf0=(); pf2=(); pfm=(); pnf=()
-  for i in "${!f0[@]}"; do
-    pf0+=("$(ratio "${f0[$i]}" "${tr[$i]}")"); pf2+=("$(ratio "${f2[$i]}" "${f0[$i]}")")
-    pfm+=("$(ratio "${fm[$i]}" "${tr[$i]}")"); pnf+=("$(ratio "${tn[$i]}" "${f0[$i]}")")
-  done
-  echo "per round, floor0/pg_receivewal:  ${pf0[*]}"
-  echo "per round, floor2/floor0:         ${pf2[*]}"
-  echo "per round, floormin/pg_receivewal: ${pfm[*]}"
-  echo "per round, new/floor0:            ${pnf[*]}"
-  printf '%-34s %6s\n' "median floor0/pg_receivewal" "$(median "${pf0[@]}")"
-  printf '%-34s %6s\n' "median floor2/floor0" "$(median "${pf2[@]}")"
-  printf '%-34s %6s\n' "median floormin/pg_receivewal" "$(median "${pfm[@]}")"
-  printf '%-34s %6s\n' "median new/floor0" "$(median "${pnf[@]}")"
+  paired floor0 pg_receivewal; paired floor2 floor0; paired floormin pg_receivewal; paired new floor0
 fi
+printf '%s\n' "${MEDIANS[@]}"
 if [ "${BENCH_STAGES:-}" = 1 ]; then
   echo
   echo "acknowledgement cycle, round 1 (bpftrace, mean us per stage):"
