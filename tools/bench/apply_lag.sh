@@ -6,7 +6,7 @@
 #   tools/bench/apply_lag.sh        # from the repository root, after tools/setup
 #
 # Environment: BENCH_COUNT (default 500) probes per replica; BENCH_SECONDS (default 10) per
-# pgbench run; BENCH_RUNS (default 4, even: each replica goes first in half of them)
+# pgbench run; BENCH_RUNS (default 8, even: each replica goes first in half of them)
 # remote_apply rounds per replica, alternating;
 # BENCH_SCALE (default 10); BENCH_PERF=FILE perf of round BENCH_PERF_ROUND (default 1) of each replica; BENCH_KEEP=1 keeps the temp directory;
 # BENCH_NO_BUILD=1 skips the bazel build.
@@ -31,7 +31,7 @@ cd "$ROOT"
 COUNT="${BENCH_COUNT:-500}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 SCALE="${BENCH_SCALE:-10}"
-RUNS="${BENCH_RUNS:-4}"
+RUNS="${BENCH_RUNS:-8}"
 build_binaries
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
   (bazel build //tools/bench/apply_probe 2>&1 | grep -E '^(ERROR|INFO: Build)' >&2) || true
