@@ -4,98 +4,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "replay/wal_decoder_test_util.h"
 #include "replay/wal_test_builder.h"
 
-namespace walrep {
+namespace walrep::wal_decoder_testing {
 namespace {
-
-constexpr uint64_t kSeg = uint64_t{1} << 20;
-
-WalDecoder::Options Opts(bool retain = true) {
-  WalDecoder::Options o;
-  o.segment_size = kSeg;
-  o.retain = retain;
-  return o;
-}
-
-struct Decoded {
-  std::vector<WalRecord> records;
-  WalDecoder::Result last = WalDecoder::Result::kNeedMore;
-  WalStop stop = WalStop::kNone;
-  Lsn stop_lsn;
-  Lsn last_end;
-  std::string message;
-};
-
-// Feeds `wal` (starting at `start`, a segment boundary) in pieces of `chunk` bytes; those
-// starting before offset `verified_below` as verified input (WalDecoder::Feed).
-Decoded Decode(const std::string& wal, Lsn start, size_t chunk, bool retain = true,
-               size_t verified_below = 0) {
-  WalDecoder d(Opts(retain));
-  d.ResetAtRecord(start, Lsn());
-  Decoded out;
-  size_t off = 0;
-  for (;;) {
-    WalRecord r;
-    WalDecoder::Result res = d.Next(&r);
-    if (res == WalDecoder::Result::kRecord) {
-      r.bytes = {};
-      r.main_data = {};
-      out.records.push_back(r);
-      continue;
-    }
-    if (res == WalDecoder::Result::kNeedMore && off < wal.size()) {
-      size_t n = std::min(chunk, wal.size() - off);
-      d.Feed(absl::string_view(wal).substr(off, n), off < verified_below);
-      off += n;
-      continue;
-    }
-    out.last = res;
-    break;
-  }
-  out.stop = d.stop();
-  out.stop_lsn = d.stop_lsn();
-  out.last_end = d.last_end();
-  out.message = d.stop_message();
-  return out;
-}
-
-// A varied WAL: small records, records spanning pages and a segment, a header split
-// across a page boundary.
-WalTestBuilder Varied(std::vector<Lsn>* starts) {
-  WalTestBuilder b({.segment_size = kSeg});
-  for (int i = 0; i < 50; ++i) starts->push_back(b.Add(10, 0, 700 + i, std::string(40 + i, 'a' + i % 26)));
-  starts->push_back(b.Add(10, 0, 800, std::string(20000, 'x')));     // spans 3 pages
-  starts->push_back(b.Add(1, 0, 801, std::string(8, 't')));
-  starts->push_back(b.Add(10, 0, 802, std::string(kSeg + 5000, 'y')));  // spans a segment
-  // Fill a page until exactly 8 bytes remain, so the next header is split.
-  for (;;) {
-    uint64_t room = kWalPageSize - b.end().value() % kWalPageSize;
-    if (room == 8) break;
-    if (room < 8 + 32) {
-      starts->push_back(b.Add(10, 0, 803, ""));
-      continue;
-    }
-    // A record of 26 + n bytes (short main data), n chosen so it ends 8 bytes short.
-    uint64_t want = std::min<uint64_t>(room - 8, 224);
-    starts->push_back(b.Add(10, 0, 804, std::string(want - 26, 'z')));
-  }
-  starts->push_back(b.Add(2, 0x10, 805, std::string(100, 'h')));  // header split
-  // Now a header that fills the rest of its page exactly, its data on the next page.
-  for (;;) {
-    uint64_t room = kWalPageSize - b.end().value() % kWalPageSize;
-    if (room == 24) break;
-    if (room < 24 + 32) {
-      starts->push_back(b.Add(10, 0, 806, ""));
-      continue;
-    }
-    uint64_t want = std::min<uint64_t>(room - 24, 224);
-    starts->push_back(b.Add(10, 0, 807, std::string(want - 26, 'w')));
-  }
-  starts->push_back(b.Add(10, 0, 808, std::string(300, 'f')));
-  starts->push_back(b.Add(10, 0, 809, "tail"));
-  return b;
-}
 
 TEST(WalDecoderTest, DecodesEveryRecordWhateverTheFeedSplit) {
   std::vector<Lsn> starts;
@@ -109,7 +22,9 @@ TEST(WalDecoderTest, DecodesEveryRecordWhateverTheFeedSplit) {
       ASSERT_EQ(d.records.size(), starts.size()) << WalStopName(d.stop) << " at " << d.stop_lsn.ToString() << " " << d.message;
       for (size_t i = 0; i < starts.size(); ++i) {
         EXPECT_EQ(d.records[i].lsn, starts[i]);
-        if (i > 0) EXPECT_EQ(d.records[i].prev, starts[i - 1]);
+        if (i > 0) {
+          EXPECT_EQ(d.records[i].prev, starts[i - 1]);
+        }
       }
       EXPECT_EQ(d.stop, WalStop::kEndOfWal);
       EXPECT_EQ(d.last_end, b.end());
@@ -200,222 +115,6 @@ TEST(WalDecoderTest, ResetAtPageSkipsTheContinuation) {
   EXPECT_EQ(r.lsn, starts[i]);
 }
 
-std::string Damaged(std::string wal, uint64_t at_offset) {
-  wal[at_offset] ^= 0x40;
-  return wal;
-}
-
-TEST(WalDecoderTest, CorruptPayloadStopsAtTheRecordBefore) {
-  WalTestBuilder b({.segment_size = kSeg});
-  b.Add(10, 0, 1, "one");
-  Lsn two = b.Add(10, 0, 2, "two two two");
-  b.Add(10, 0, 3, "three");
-  std::string wal = Damaged(b.PaddedToSegment(), two.value() - b.start().value() + 27);
-  Decoded d = Decode(wal, b.start(), 1 << 20);
-  EXPECT_EQ(d.records.size(), 1u);
-  EXPECT_EQ(d.stop, WalStop::kBadCrc);
-  EXPECT_EQ(d.stop_lsn, two);
-  EXPECT_EQ(d.last_end, two);
-}
-
-TEST(WalDecoderTest, VerifiedInputSkipsTheCrcOnlyForRecordsWhollyInIt) {
-  WalTestBuilder b({.segment_size = kSeg});
-  b.Add(10, 0, 1, "one");
-  const Lsn small = b.Add(10, 0, 2, "two two two");
-  const Lsn big = b.Add(10, 0, 3, std::string(20000, 'b'));  // spans pages
-  const Lsn last = b.Add(10, 0, 4, "four");
-  const uint64_t s0 = b.start().value();
-  // Both damaged in their payload (the CRC alone can tell).
-  std::string wal = Damaged(b.PaddedToSegment(), small.value() - s0 + 27);
-  wal = Damaged(wal, big.value() - s0 + 12000);
-  // All verified: the damage is not looked for (the writer's decoder had checked the
-  // bytes it kept); whole records and records assembled across pages alike.
-  Decoded all = Decode(wal, b.start(), 4096, true, wal.size());
-  ASSERT_EQ(all.records.size(), 4u);
-  EXPECT_EQ(all.records[3].lsn, last);
-  // Verified input ends inside the big record: it is checked, from its retained bytes.
-  Decoded mixed = Decode(wal, b.start(), 4096, true, big.value() - s0 + 8192);
-  EXPECT_EQ(mixed.records.size(), 2u);
-  EXPECT_EQ(mixed.stop, WalStop::kBadCrc);
-  EXPECT_EQ(mixed.stop_lsn, big);
-  // Unverified input first: the small record is checked.
-  Decoded none = Decode(wal, b.start(), 4096, true, 0);
-  EXPECT_EQ(none.records.size(), 1u);
-  EXPECT_EQ(none.stop, WalStop::kBadCrc);
-  EXPECT_EQ(none.stop_lsn, small);
-  // Unverified, then verified from inside the big record on: it began outside the run.
-  WalTestBuilder c({.segment_size = kSeg});
-  c.Add(10, 0, 1, "one");
-  const Lsn big2 = c.Add(10, 0, 3, std::string(20000, 'b'));
-  c.Add(10, 0, 4, "four");
-  const uint64_t c0 = c.start().value();
-  const std::string wal2 = Damaged(c.PaddedToSegment(), big2.value() - c0 + 15000);
-  WalDecoder d(Opts(true));
-  d.ResetAtRecord(c.start(), Lsn());
-  const size_t split = big2.value() - c0 + 100;
-  d.Feed(absl::string_view(wal2).substr(0, split), false);
-  d.Feed(absl::string_view(wal2).substr(split), true);
-  WalRecord r;
-  EXPECT_EQ(d.Next(&r), WalDecoder::Result::kRecord);
-  EXPECT_EQ(d.Next(&r), WalDecoder::Result::kStop);
-  EXPECT_EQ(d.stop(), WalStop::kBadCrc);
-  EXPECT_EQ(d.stop_lsn(), big2);
-}
-
-TEST(WalDecoderTest, CorruptHeaderFieldsAreTyped) {
-  WalTestBuilder b({.segment_size = kSeg});
-  b.Add(10, 0, 1, "one");
-  Lsn two = b.Add(10, 0, 2, "two");
-  const uint64_t off = two.value() - b.start().value();
-  std::string wal = b.PaddedToSegment();
-  {
-    std::string w = wal;
-    w[off + 17] = static_cast<char>(60);  // rmid
-    EXPECT_EQ(Decode(w, b.start(), 1 << 20).stop, WalStop::kBadRmgr);
-  }
-  {
-    std::string w = wal;
-    w[off + 8] ^= 0x08;  // xl_prev
-    EXPECT_EQ(Decode(w, b.start(), 1 << 20).stop, WalStop::kBadPrevLink);
-  }
-  {
-    std::string w = wal;
-    w[off] = 5;  // xl_tot_len 5
-    w[off + 1] = w[off + 2] = w[off + 3] = 0;
-    EXPECT_EQ(Decode(w, b.start(), 1 << 20).stop, WalStop::kBadRecordLength);
-  }
-  {
-    std::string w = wal;
-    w[off + 16] ^= 1;  // xl_info is covered by the CRC
-    EXPECT_EQ(Decode(w, b.start(), 1 << 20).stop, WalStop::kBadCrc);
-  }
-}
-
-TEST(WalDecoderTest, CorruptPageHeadersAreTyped) {
-  WalTestBuilder b({.segment_size = kSeg});
-  while (b.end().value() < b.start().value() + 3 * kWalPageSize) b.Add(10, 0, 1, std::string(300, 'r'));
-  std::string wal = b.PaddedToSegment();
-  const uint64_t p = kWalPageSize;  // the second page of the segment
-  auto stop_of = [&](std::string w) { return Decode(w, b.start(), 1 << 20); };
-  {
-    std::string w = wal;
-    w[p] = 0x01;  // magic
-    Decoded d = stop_of(w);
-    EXPECT_EQ(d.stop, WalStop::kBadMagic);
-    EXPECT_EQ(d.stop_lsn, b.start() + p);
-  }
-  {
-    std::string w = wal;
-    w[p + 9] ^= 0x01;  // pageaddr
-    EXPECT_EQ(stop_of(w).stop, WalStop::kBadPageAddress);
-  }
-  {
-    std::string w = wal;
-    w[p + 4] = 0;  // tli 1 -> 0: goes back
-    EXPECT_EQ(stop_of(w).stop, WalStop::kBadTimeline);
-  }
-  {
-    std::string w = wal;
-    w[p + 2] = 0x40;  // unknown info bit
-    EXPECT_EQ(stop_of(w).stop, WalStop::kBadPageHeader);
-  }
-  {
-    std::string w = wal;
-    w[p + 16] ^= 0x01;  // xlp_rem_len disagrees with the continued record
-    EXPECT_EQ(stop_of(w).stop, WalStop::kMissingContrecord);
-  }
-  {
-    std::string w = wal;
-    w[p + 2] &= ~0x01;  // continued record without XLP_FIRST_IS_CONTRECORD
-    EXPECT_EQ(stop_of(w).stop, WalStop::kMissingContrecord);
-  }
-  {
-    std::string w = wal;
-    std::fill(w.begin() + p, w.begin() + p + 24, '\0');  // a zero page ends the WAL
-    Decoded d = stop_of(w);
-    EXPECT_EQ(d.stop, WalStop::kEndOfWal);
-    EXPECT_EQ(d.last_end, d.stop_lsn);  // before the record cut off
-  }
-  {
-    std::string w = wal;
-    w[36] ^= 1;  // long header's block size
-    EXPECT_EQ(stop_of(w).stop, WalStop::kBadPageHeader);
-  }
-}
-
-TEST(WalDecoderTest, SystemIdentifierAndSegmentSizeAreChecked) {
-  WalTestBuilder b({.segment_size = kSeg});
-  b.Add(10, 0, 1, "x");
-  WalDecoder::Options o = Opts();
-  o.system_id = 42;
-  WalDecoder d(o);
-  d.ResetAtRecord(b.start(), Lsn());
-  d.Feed(b.bytes());
-  WalRecord r;
-  EXPECT_EQ(d.Next(&r), WalDecoder::Result::kStop);
-  EXPECT_EQ(d.stop(), WalStop::kBadPageHeader);
-
-  o.system_id = 0;
-  o.segment_size = kSeg * 2;
-  WalDecoder e(o);
-  e.ResetAtRecord(Lsn(2 * kSeg * 1), Lsn());
-  WalTestBuilder b2({.segment_size = kSeg, .start = 2 * kSeg});
-  b2.Add(10, 0, 1, "x");
-  e.Feed(b2.bytes());
-  EXPECT_EQ(e.Next(&r), WalDecoder::Result::kStop);
-  EXPECT_EQ(e.stop(), WalStop::kBadPageHeader);
-}
-
-TEST(WalDecoderTest, PrevLinkCheckedFromResetPosition) {
-  WalTestBuilder b({.segment_size = kSeg});
-  Lsn one = b.Add(10, 0, 1, "one");
-  Lsn two = b.Add(10, 0, 2, "two");
-  b.Add(10, 0, 3, "three");
-  const std::string& wal = b.bytes();
-  const uint64_t off = two.value() - b.start().value();
-  WalDecoder d(Opts());
-  d.ResetAtRecord(two, one);
-  d.Feed(absl::string_view(wal).substr(off));
-  WalRecord r;
-  ASSERT_EQ(d.Next(&r), WalDecoder::Result::kRecord);
-  EXPECT_EQ(r.lsn, two);
-  WalDecoder e(Opts());
-  e.ResetAtRecord(two, two);  // wrong expectation
-  e.Feed(absl::string_view(wal).substr(off));
-  EXPECT_EQ(e.Next(&r), WalDecoder::Result::kStop);
-  EXPECT_EQ(e.stop(), WalStop::kBadPrevLink);
-}
-
-TEST(WalDecoderTest, OverwriteContrecordAbandonsTheCutRecord) {
-  WalTestBuilder b({.segment_size = kSeg});
-  b.Add(10, 0, 1, "one");
-  Lsn cut = b.Add(10, 0, 2, std::string(10000, 'c'));  // continues onto page 2
-  std::string wal = b.bytes();
-  // Page 2 rewritten: no continuation, the overwrite flag, a fresh record.
-  WalTestBuilder other({.segment_size = kSeg});
-  wal.resize(kWalPageSize);
-  std::string page2(kWalPageSize, '\0');
-  // Build page 2 by hand: short header with XLP_FIRST_IS_OVERWRITE_CONTRECORD.
-  auto put = [&](size_t o, uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) page2[o + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-  };
-  put(0, 0xD110, 2);
-  put(2, kXlpFirstIsOverwriteContrecord, 2);
-  put(4, 1, 4);
-  put(8, b.start().value() + kWalPageSize, 8);
-  // One record at offset 24, taken from another builder's first record body.
-  WalTestBuilder rec({.segment_size = kSeg});
-  rec.Add(0, 0xD0, 0, "overwrite");  // XLOG_OVERWRITE_CONTRECORD-like
-  std::string r = rec.bytes().substr(kLongPageHeaderSize, 24 + 2 + 9);
-  std::copy(r.begin(), r.end(), page2.begin() + 24);
-  wal += page2;
-  Decoded d = Decode(wal, b.start(), 1 << 20);
-  ASSERT_EQ(d.records.size(), 2u);
-  EXPECT_EQ(d.records[1].lsn, b.start() + kWalPageSize + 24);
-  EXPECT_LT(d.records[0].lsn, cut);
-}
-
-// A record with a full-page image and block data, laid out as XLogRecordAssemble does.
 TEST(WalDecoderTest, BlockHeadersGiveImageAndDataSizes) {
   std::string body;
   auto u8 = [&](uint8_t v) { body.push_back(static_cast<char>(v)); };
@@ -550,7 +249,9 @@ TEST(WalDecoderTest, RecordsOfRmgrsNotKeptLeaveTheirBodyOutOnlyInVerifiedInput) 
     EXPECT_EQ(p[i].main_data_len, u[i].main_data_len);
     EXPECT_EQ(p[i].fpi_len, u[i].fpi_len);
     EXPECT_EQ(p[i].blocks, u[i].blocks);
-    if (p[i].bytes > 0) EXPECT_EQ(p[i].main_data, u[i].main_data);
+    if (p[i].bytes > 0) {
+      EXPECT_EQ(p[i].main_data, u[i].main_data);
+    }
   }
   EXPECT_EQ(p[1].main_data, "main");  // its header came with the first 4 KiB only
   // Damage inside the left-out image of a verified record is not looked for, as for any
@@ -617,5 +318,4 @@ TEST(WalDecoderTest, MagicOfEveryVersion) {
 }
 
 }  // namespace
-}  // namespace walrep
-
+}  // namespace walrep::wal_decoder_testing
