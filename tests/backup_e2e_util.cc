@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "backup/incomplete.h"
 #include "tests/e2e_util.h"
 
 namespace walrep::testing {
@@ -76,6 +77,20 @@ absl::Status PgCtl(const std::string& target, const std::string& action) {
                                ShellQuote(target), " -l ", ShellQuote(target + "/server.log"),
                                " ", action, " -m fast"))
       .status();
+}
+
+std::string Trim(const absl::StatusOr<std::string>& s) {
+  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s))
+                : absl::StrCat("ERROR: ", s.status().message());
+}
+
+bool NoReplicationLeft(const PgPrimary& pg) {
+  return Trim(pg.Psql("SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                      "'walsender') + (SELECT count(*) FROM pg_replication_slots)")) == "0";
+}
+
+bool MarkedIncomplete(const std::string& dir) {
+  return RunShell("test -f " + ShellQuote(dir + "/" + kIncompleteMarkerName)).ok();
 }
 
 }  // namespace walrep::testing

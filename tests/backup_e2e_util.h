@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/agent_process.h"
 #include "tests/pg_fixture.h"
@@ -54,6 +55,15 @@ absl::StatusOr<std::string> CreateTablespaceTable(PgPrimary& pg, int rows);
 
 // pg_ctl -w <action> -m fast on `target`, logging to target/server.log.
 absl::Status PgCtl(const std::string& target, const std::string& action);
+
+// psql's output without surrounding whitespace, or "ERROR: <message>".
+std::string Trim(const absl::StatusOr<std::string>& s);
+
+// No walsender and no (temporary) slot left on `pg`: a backup's WAL stream ended too.
+bool NoReplicationLeft(const PgPrimary& pg);
+
+// Whether a backup target carries the incomplete marker (backup/incomplete.h).
+bool MarkedIncomplete(const std::string& dir);
 
 }  // namespace walrep::testing
 
