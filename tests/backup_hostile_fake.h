@@ -8,12 +8,15 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -223,7 +226,6 @@ class BackupHostileTest : public ::testing::Test {
   std::atomic<bool> waiting_wal_{false};
   absl::Time waiting_wal_at_;
 };
-
 
 }  // namespace walrep::backup_hostile
 

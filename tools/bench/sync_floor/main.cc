@@ -2,7 +2,7 @@
 //
 //   sync_floor CONNINFO FILE SYNC_THREADS     (SYNC_THREADS: -1, 0, 1..8)
 //
-// Streams from the primary's current segment into FILE (1 GiB, zero-filled and fsynced
+// Streams from the primary's current segment into FILE (512 MiB, zero-filled and fsynced
 // before it connects, as both walrep and pg_receivewal prepare a segment) at the WAL's
 // offset from that segment, and acknowledges as flushed what is fdatasynced — nothing
 // else: no segment files, no record decoding, no metrics. With SYNC_THREADS = 0 the
@@ -27,6 +27,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdint>
@@ -42,7 +44,7 @@
 
 namespace {
 
-constexpr uint64_t kFileSize = uint64_t{1} << 30;
+constexpr uint64_t kFileSize = uint64_t{512} << 20;  // a benchmark run writes ~150 MB
 constexpr uint64_t kSegment = uint64_t{16} << 20;
 // Seconds between 1970-01-01 and 2000-01-01, the protocol's epoch.
 constexpr int64_t kPgEpochOffset = 946684800;
@@ -115,7 +117,7 @@ class Receiver {
     if (buf[0] == 'w' && n >= 25) {
       const uint64_t start = Get64(buf + 1) - base_;
       const size_t len = static_cast<size_t>(n) - 25;
-      if (start + len > kFileSize) Die("the file is full (1 GiB of WAL)");
+      if (start + len > kFileSize) Die("the file is full (512 MiB of WAL)");
       if (pwrite(fd_, buf + 25, len, static_cast<off_t>(start)) != static_cast<ssize_t>(len)) {
         Die(std::string("pwrite: ") + std::strerror(errno));
       }
@@ -164,7 +166,9 @@ class Receiver {
     for (int i = 3; i >= 0; i--) q += static_cast<char>((qlen >> (8 * i)) & 0xff);
     q += start_;
     q += '\0';
-    if (send(sock_, q.data(), q.size(), 0) != static_cast<ssize_t>(q.size())) Die("send");
+    if (send(sock_, q.data(), q.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(q.size())) {
+      Die(std::string("send: ") + std::strerror(errno));
+    }
     std::vector<char> in(size_t{4} << 20);
     size_t have = 0;
     bool copying = false;  // CopyBothResponse seen
@@ -180,7 +184,8 @@ class Receiver {
       iov.clear();
       while (have - off >= 5) {
         const uint32_t len = Get32(in.data() + off + 1);
-        if (len < 4 || have - off < 1 + size_t{len}) break;
+        if (len < 4 || len > (uint32_t{64} << 20)) Die("a message length out of range");
+        if (have - off < 1 + size_t{len}) break;
         const char type = in[off];
         const char* body = in.data() + off + 5;
         const size_t blen = len - 4;
@@ -194,6 +199,7 @@ class Receiver {
           if (type == 'c') std::exit(0);
           Die(std::string("unexpected message '") + type + "' while streaming");
         }
+        if (blen == 0) Die("an empty CopyData message");
         if (body[0] == 'w' && blen >= 25) {
           const uint64_t at = Get64(body + 1) - base_;
           if (!iov.empty() && at != end) Die("WAL messages not contiguous");
@@ -206,7 +212,7 @@ class Receiver {
           }
           iov.push_back({const_cast<char*>(body + 25), blen - 25});
           end = at + blen - 25;
-          if (end > kFileSize) Die("the file is full (1 GiB of WAL)");
+          if (end > kFileSize) Die("the file is full (512 MiB of WAL)");
         } else if (body[0] == 'k' && blen >= 18 && body[17] != 0) {
           reply = true;
         }
@@ -249,7 +255,9 @@ class Receiver {
     if (sock_ >= 0) {  // RunMinimal: a CopyData frame of our own
       char f[5 + sizeof(m)] = {'d', 0, 0, 0, static_cast<char>(4 + sizeof(m))};
       std::memcpy(f + 5, m, sizeof(m));
-      if (send(sock_, f, sizeof(f), 0) != static_cast<ssize_t>(sizeof(f))) Die("send");
+      if (send(sock_, f, sizeof(f), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(f))) {
+        Die(std::string("send: ") + std::strerror(errno));
+      }
       return;
     }
     if (PQputCopyData(conn_, m, sizeof(m)) <= 0 || PQflush(conn_) != 0) {
@@ -311,6 +319,10 @@ int main(int argc, char** argv) {
   char cmd[96];
   std::snprintf(cmd, sizeof(cmd), "START_REPLICATION PHYSICAL %X/%X TIMELINE %d",
                 static_cast<unsigned>(base >> 32), static_cast<unsigned>(base), tli);
+  // The raw mode speaks on the socket itself: only a plain connection will do.
+  if (sync_threads < 0 && (PQsslInUse(conn) || PQgssEncInUse(conn))) {
+    Die("SYNC_THREADS -1 needs a connection without TLS or GSS encryption");
+  }
   if (sync_threads >= 0) {
     PQclear(Exec(conn, cmd, PGRES_COPY_BOTH));
     if (PQsetnonblocking(conn, 1) != 0) Die(PQerrorMessage(conn));
