@@ -35,7 +35,7 @@ TEST(ReplayE2eTest, CorruptedFsyncedSegmentStopsReplayAndPromoteRefusesWithoutFo
                   ->Psql("CREATE TABLE w AS SELECT g AS id, repeat('x', 200) AS pad "
                          "FROM generate_series(1, 250000) g")
                   .ok());
-  ASSERT_TRUE(WaitUntilAgentHasAllWal(**agent, **pg, absl::Seconds(60)));
+  ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(60)));
   (*agent)->Kill();
 
   const std::string wal_dir = data_dir + "/wal";
@@ -178,7 +178,7 @@ TEST(ReplayE2eTest, PromoteStates) {
 
   // A primary nobody listens for: the agent is a replica but has received no WAL.
   const int closed_port = PickFreePort();
-  st = StartReplicaWith(
+  st = StartReplica(
       **agent,
       absl::StrCat("host=127.0.0.1 port=", closed_port, " user=replicator sslmode=disable"), "");
   ASSERT_TRUE(st.ok()) << st.error_message();

@@ -19,22 +19,9 @@ namespace walrep::testing {
 
 std::string PgBin(const std::string& tool) { return absl::StrCat(PgPrimary::kBinDir, "/", tool); }
 
-grpc::Status StartReplicaWith(AgentProcess& agent, const std::string& conninfo,
-                              const std::string& slot) {
-  walrep::v1::StartReplicaRequest req;
-  req.set_conninfo(conninfo);
-  req.set_slot_name(slot);
-  req.set_create_slot(!slot.empty());
-  req.mutable_status_interval()->set_seconds(1);
-  walrep::v1::StartReplicaResponse resp;
-  auto ctx = agent.Context(absl::Seconds(20));
-  return agent.stub()->StartReplica(ctx.get(), req, &resp);
-}
-
 // Streams from `pg` as application_name=walrep (the name synchronous_standby_names uses).
 grpc::Status StartReplicaOf(AgentProcess& agent, const PgPrimary& pg, const std::string& slot) {
-  return StartReplicaWith(agent, pg.ReplConnInfo(absl::StrCat("application_name=", kAppName)),
-                          slot);
+  return StartReplica(agent, pg.ReplConnInfo(absl::StrCat("application_name=", kAppName)), slot);
 }
 
 // pgbench as `postgres` over the Unix socket, killed after `limit` so that a commit that
@@ -103,20 +90,6 @@ absl::Status StopPrimaryImmediately(const PgPrimary& pg) {
                                " stop -w -m immediate -D ", ShellQuote(pg.data_dir()),
                                " >/dev/null"))
       .status();
-}
-
-// Waits until the agent's durable flush reaches the server's current flush position.
-bool WaitUntilAgentHasAllWal(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout,
-                             Lsn* target_out) {
-  auto target = ServerFlushLsn(pg);
-  if (!target.ok()) return false;
-  if (target_out) *target_out = *target;
-  return WaitFor(
-      [&] {
-        auto p = GetProgress(agent);
-        return p.ok() && p->flush_lsn() >= target->value();
-      },
-      timeout);
 }
 
 std::string SegmentFileName(uint32_t tli, uint64_t segno) {

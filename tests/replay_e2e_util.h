@@ -26,10 +26,6 @@ inline constexpr const char* kAppName = "walrep";
 // The path of a PostgreSQL 15 program.
 std::string PgBin(const std::string& tool);
 
-// StartReplica with `conninfo`, `slot` (created when not empty), status_interval 1s.
-grpc::Status StartReplicaWith(AgentProcess& agent, const std::string& conninfo,
-                              const std::string& slot);
-
 // Streams from `pg` as application_name=walrep (the name synchronous_standby_names uses).
 grpc::Status StartReplicaOf(AgentProcess& agent, const PgPrimary& pg, const std::string& slot);
 
@@ -57,10 +53,6 @@ bool WalrepIsSyncStandby(const PgPrimary& pg);
 
 // pg_ctl stop -m immediate: the primary dies as in a crash.
 absl::Status StopPrimaryImmediately(const PgPrimary& pg);
-
-// Waits until the agent's durable flush reaches the server's current flush position.
-bool WaitUntilAgentHasAllWal(AgentProcess& agent, const PgPrimary& pg, absl::Duration timeout,
-                             Lsn* target_out = nullptr);
 
 // The file name of segment `segno` on timeline `tli` (16 MiB segments).
 std::string SegmentFileName(uint32_t tli, uint64_t segno);

@@ -161,7 +161,7 @@ TEST(ReplayKillE2eTest, KillNineTenTimesUnderPgbenchAsSynchronousStandby) {
   }
 
   Lsn target;
-  ASSERT_TRUE(WaitUntilAgentHasAllWal(**agent, **pg, absl::Seconds(60), &target))
+  ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(60), &target))
       << "primary at " << target.ToString();
   auto progress = GetProgress(**agent);
   ASSERT_TRUE(progress.ok());
@@ -242,7 +242,7 @@ TEST(ReplayKillE2eTest, KillNineWhileCatchingUpKeepsWhatThePrimaryWasTold) {
   }
   EXPECT_EQ(kills, 2);
   Lsn target;
-  ASSERT_TRUE(WaitUntilAgentHasAllWal(**agent, **pg, absl::Seconds(120), &target))
+  ASSERT_TRUE(CaughtUp(**agent, **pg, absl::Seconds(120), &target))
       << "primary at " << target.ToString() << "\n" << (*agent)->ReadLog();
   auto progress = GetProgress(**agent);
   ASSERT_TRUE(progress.ok());
