@@ -17,11 +17,13 @@
 #include "backup/extractor_test_util.h"
 #include "backup/incomplete.h"
 #include "gtest/gtest.h"
+#include "replay/test_util.h"
 #include "wire/testing/tar_builder.h"
 
 namespace walrep::extractor_testing {
 namespace {
 
+using ::walrep::testing::ReadAll;
 using ::walrep::testing::TarBuilder;
 
 TEST_F(ExtractorTest, TablespaceMappedAndLinked) {
@@ -36,7 +38,7 @@ TEST_F(ExtractorTest, TablespaceMappedAndLinked) {
   TarBuilder main;
   main.Dir("pg_tblspc/").Symlink("pg_tblspc/16384", "/srv/pg/ts1").File("PG_VERSION", "15\n");
   ASSERT_TRUE(Extract(x->get(), main.out).ok());  // no trailer: PostgreSQL 12-14 style
-  EXPECT_EQ(ReadFile(ts_new + "/PG_15_202209061/5/16385"), std::string(8192, 'r'));
+  EXPECT_EQ(ReadAll(ts_new + "/PG_15_202209061/5/16385"), std::string(8192, 'r'));
   char link[4096];
   ssize_t n = readlink((target_ + "/pg_tblspc/16384").c_str(), link, sizeof(link));
   ASSERT_GT(n, 0);
@@ -132,7 +134,7 @@ TEST_F(ExtractorTest, UnmappedTablespacesRefusedTogetherUnlessInPlace) {
   // Mapped: the archive goes to the mapped directory.
   ASSERT_TRUE(
       Extract(x->get(), TarBuilder().File("PG_15_x/f", "data").out, "16384", "/srv/a").ok());
-  EXPECT_EQ(ReadFile(mapped + "/PG_15_x/f"), "data");
+  EXPECT_EQ(ReadAll(mapped + "/PG_15_x/f"), "data");
 }
 
 TEST_F(ExtractorTest, InPlaceRefusesASymlinkedParentOrLocation) {
@@ -197,8 +199,8 @@ TEST_F(ExtractorTest, InPlaceIntoAbsentOrEmptyLocations) {
   TarBuilder main;
   main.Dir("pg_tblspc/").Symlink("pg_tblspc/16384", empty).Symlink("pg_tblspc/16385", absent);
   ASSERT_TRUE(Extract(x->get(), main.out).ok());
-  EXPECT_EQ(ReadFile(target_ + "/pg_tblspc/16384/PG_15_x/a"), "A");
-  EXPECT_EQ(ReadFile(target_ + "/pg_tblspc/16385/PG_15_x/b"), "B");
+  EXPECT_EQ(ReadAll(target_ + "/pg_tblspc/16384/PG_15_x/a"), "A");
+  EXPECT_EQ(ReadAll(target_ + "/pg_tblspc/16385/PG_15_x/b"), "B");
   ASSERT_TRUE((*x)->SyncAll().ok());
   ASSERT_TRUE((*x)->MarkComplete().ok());
   EXPECT_FALSE(Exists(absent + "/" + kIncompleteMarkerName));

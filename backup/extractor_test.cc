@@ -13,11 +13,13 @@
 #include "backup/incomplete.h"
 #include "gtest/gtest.h"
 #include "replay/fault_file_ops.h"
+#include "replay/test_util.h"
 #include "wire/testing/tar_builder.h"
 
 namespace walrep::extractor_testing {
 namespace {
 
+using ::walrep::testing::ReadAll;
 using ::walrep::testing::TarBuilder;
 
 TEST_F(ExtractorTest, ExtractsSyncsAndCompletes) {
@@ -36,8 +38,8 @@ TEST_F(ExtractorTest, ExtractsSyncsAndCompletes) {
       .File("base/1/1259", "")  // parents created on the fly
       .Trailer();
   ASSERT_TRUE(Extract(x->get(), tar.out).ok());
-  EXPECT_EQ(ReadFile(target_ + "/PG_VERSION"), "15\n");
-  EXPECT_EQ(ReadFile(target_ + "/global/pg_control"), big);
+  EXPECT_EQ(ReadAll(target_ + "/PG_VERSION"), "15\n");
+  EXPECT_EQ(ReadAll(target_ + "/global/pg_control"), big);
   EXPECT_TRUE(Exists(target_ + "/pg_wal/archive_status"));
   struct stat st;
   ASSERT_EQ(stat((target_ + "/global/pg_control").c_str(), &st), 0);
@@ -58,7 +60,7 @@ TEST_F(ExtractorTest, ExtractsSyncsAndCompletes) {
   EXPECT_TRUE(*IsIncompleteWalrepBackup(target_));
   ASSERT_TRUE((*x)->MarkComplete().ok());
   EXPECT_FALSE(*IsIncompleteWalrepBackup(target_));
-  EXPECT_EQ(ReadFile(target_ + "/backup_manifest"), "{}\n");
+  EXPECT_EQ(ReadAll(target_ + "/backup_manifest"), "{}\n");
 }
 
 // Full aligned buffers go to the device with O_DIRECT, tails and small files through the
@@ -83,7 +85,7 @@ TEST_F(ExtractorTest, FullBuffersAreWrittenDirectAndTailsBuffered) {
   for (const auto& [name, data] : files) tar.File(name, data);
   tar.Trailer();
   ASSERT_TRUE(Extract(x->get(), tar.out).ok());
-  for (const auto& [name, data] : files) EXPECT_EQ(ReadFile(target_ + "/" + name), data) << name;
+  for (const auto& [name, data] : files) EXPECT_EQ(ReadAll(target_ + "/" + name), data) << name;
   ASSERT_TRUE((*x)->SyncAll().ok());
   // Does this file system take O_DIRECT at all? If it does, the extractor must have used it.
   int probe = open((base_ + "/probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0600);
@@ -100,7 +102,7 @@ TEST_F(ExtractorTest, FullBuffersAreWrittenDirectAndTailsBuffered) {
   auto y = BackupExtractor::Create(options, &observer_);
   ASSERT_TRUE(y.ok()) << y.status();
   ASSERT_TRUE(Extract(y->get(), tar.out).ok());
-  for (const auto& [name, data] : files) EXPECT_EQ(ReadFile(target_ + "/" + name), data) << name;
+  for (const auto& [name, data] : files) EXPECT_EQ(ReadAll(target_ + "/" + name), data) << name;
   EXPECT_EQ((*y)->direct_bytes(), 0u);
 }
 

@@ -1,5 +1,5 @@
 // What the BackupExtractor tests share (extractor_test.cc, extractor_tablespace_test.cc):
-// a FileObserver that records what it saw, and a fixture with a resolved temp directory
+// lstat-based Exists (a symlink counts as there), a FileObserver that records what it saw, and a fixture with a resolved temp directory
 // that makes an extractor and feeds it archives through a TarReader in small chunks.
 #ifndef WALREP_BACKUP_EXTRACTOR_TEST_UTIL_H_
 #define WALREP_BACKUP_EXTRACTOR_TEST_UTIL_H_
@@ -9,8 +9,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,11 +24,6 @@
 #include "wire/tar_reader.h"
 
 namespace walrep::extractor_testing {
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 inline bool Exists(const std::string& path) {
   struct stat st;

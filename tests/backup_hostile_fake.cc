@@ -2,9 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <iterator>
-
 #include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
@@ -133,11 +130,6 @@ std::string Manifest(const std::vector<std::pair<std::string, std::string>>& fil
 bool Exists(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0;
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 FakePrimary::CopyScript Modern(std::string tar, std::string manifest) {

@@ -165,7 +165,6 @@ std::string CrcHex(absl::string_view data);
 std::string Manifest(const std::vector<std::pair<std::string, std::string>>& files,
                      bool good_seal = true);
 bool Exists(const std::string& path);
-std::string Slurp(const std::string& path);
 // 15+ framing: one archive, then the manifest.
 FakePrimary::CopyScript Modern(std::string tar, std::string manifest);
 // Waits for the client to close the backup connection (closing first would reset it and

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "backup/incomplete.h"
 #include "gtest/gtest.h"
+#include "replay/test_util.h"
 #include "tests/backup_hostile_fake.h"
 #include "wire/base_backup_stream.h"
 #include "wire/testing/tar_builder.h"
@@ -19,6 +20,7 @@
 namespace walrep::backup_hostile {
 namespace {
 
+using walrep::testing::ReadAll;
 using walrep::testing::TarBuilder;
 
 TEST_F(BackupHostileTest, Legacy14StreamExtractsAndVerifies) {
@@ -48,10 +50,10 @@ TEST_F(BackupHostileTest, Legacy14StreamExtractsAndVerifies) {
   EXPECT_EQ(r->start_lsn(), 0x1000028u);
   EXPECT_EQ(r->end_lsn(), 0x1000100u);
   EXPECT_EQ(r->files(), 4u);  // with backup_manifest
-  EXPECT_EQ(Slurp(target_ + "/backup_manifest"), manifest);
-  EXPECT_EQ(Slurp(ts_local + "/" + rel), std::string(8192, 't'));
+  EXPECT_EQ(ReadAll(target_ + "/backup_manifest"), manifest);
+  EXPECT_EQ(ReadAll(ts_local + "/" + rel), std::string(8192, 't'));
   EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
-  std::string wal = Slurp(target_ + "/pg_wal/000000010000000000000001");
+  std::string wal = ReadAll(target_ + "/pg_wal/000000010000000000000001");
   EXPECT_EQ(wal.size(), 16u << 20);
   EXPECT_EQ(wal.substr(0, 0x200), FirstWal());
   char link[256] = {};
@@ -74,7 +76,7 @@ TEST_F(BackupHostileTest, Legacy12StreamHasNoManifest) {
   auto r = Run(fake);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->manifest_verified());
-  EXPECT_EQ(Slurp(target_ + "/PG_VERSION"), "12\n");
+  EXPECT_EQ(ReadAll(target_ + "/PG_VERSION"), "12\n");
   EXPECT_FALSE(Exists(target_ + "/backup_manifest"));
   EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
 }
@@ -212,10 +214,10 @@ TEST_F(BackupHostileTest, Legacy14TarFormatWritesWholeArchives) {
   EXPECT_TRUE(r->manifest_verified());
   EXPECT_EQ(std::vector<std::string>(r->archives().begin(), r->archives().end()),
             (std::vector<std::string>{"16400.tar", "base.tar", "pg_wal.tar"}));
-  std::string ts_file = Slurp(target_ + "/16400.tar");
+  std::string ts_file = ReadAll(target_ + "/16400.tar");
   EXPECT_EQ(ts_file.substr(0, ts_tar.size()), ts_tar);
   EXPECT_EQ(ts_file.substr(ts_tar.size()), std::string(1024, '\0'));
-  EXPECT_EQ(Slurp(target_ + "/backup_manifest"), manifest);
+  EXPECT_EQ(ReadAll(target_ + "/backup_manifest"), manifest);
   EXPECT_FALSE(Exists(target_ + "/pg_wal"));
   EXPECT_FALSE(Exists(target_ + "/" + kIncompleteMarkerName));
   // GNU tar is the oracle for what a restore sees.
@@ -224,13 +226,13 @@ TEST_F(BackupHostileTest, Legacy14TarFormatWritesWholeArchives) {
                          x + "' && tar -xf '" + target_ + "/pg_wal.tar' -C '" + x + "/pg_wal'")
                             .c_str()),
             0);
-  EXPECT_EQ(Slurp(x + "/PG_VERSION"), "14\n");
-  EXPECT_EQ(Slurp(x + "/postgresql.auto.conf"),
+  EXPECT_EQ(ReadAll(x + "/PG_VERSION"), "14\n");
+  EXPECT_EQ(ReadAll(x + "/postgresql.auto.conf"),
             "work_mem = '8MB'\nprimary_conninfo = 'user=''rep'' password=''pw'' "
             "host=''127.0.0.1'' port=''" +
                 std::to_string(fake.port()) + "'' sslmode=''disable'''\n");
   EXPECT_TRUE(Exists(x + "/standby.signal"));
-  EXPECT_EQ(Slurp(x + "/pg_wal/000000010000000000000001").substr(0, 0x200), FirstWal());
+  EXPECT_EQ(ReadAll(x + "/pg_wal/000000010000000000000001").substr(0, 0x200), FirstWal());
 }
 
 TEST_F(BackupHostileTest, ServerCompressionBefore15IsRefusedByName) {
